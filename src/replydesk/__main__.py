@@ -1,0 +1,3 @@
+from replydesk.cli.main import main
+
+main()

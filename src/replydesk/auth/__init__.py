@@ -1,0 +1,1 @@
+"""Users, memberships, API tokens and browser sessions."""

@@ -1,0 +1,35 @@
+"""Embedded PostgreSQL through pgserver, used when no DATABASE_URL is configured."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+from replydesk.core.logging import get_logger
+
+log = get_logger(__name__)
+
+_servers: dict[Path, Any] = {}
+
+
+def start_embedded(data_dir: Path) -> str:
+    """Start (or reuse) the cluster under ``data_dir/pg`` and return a libpq URL.
+
+    pgserver reuses a postmaster already running on that directory and stops it when the
+    last process holding a handle exits, so several ReplyDesk processes share one server.
+    """
+    pgdata = (data_dir / "pg").resolve()
+    server = _servers.get(pgdata)
+    if server is None:
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver
+
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
+        _servers[pgdata] = server
+        log.info("embedded_postgres_ready", data_dir=str(pgdata))
+    return str(server.get_uri())

@@ -1,0 +1,65 @@
+"""Masking of secrets and PII before anything reaches a log line or a stored error."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+MASK = "[redacted]"
+
+# Keys whose values are secret whatever they look like.
+_SECRET_KEY = re.compile(
+    r"(token|secret|password|passwd|api[_-]?key|authorization|cookie|signature|session|dsn|credential)",
+    re.IGNORECASE,
+)
+
+_VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Authorization headers and bearer tokens anywhere in text.
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=|-]+"), r"\1 " + MASK),
+    # Our own tokens (webhook, personal, session).
+    (re.compile(r"\brd[a-z]_[A-Za-z0-9_-]{8,}"), MASK),
+    # OpenAI/Slack style keys and Slack webhook paths.
+    (re.compile(r"\b(sk|xox[abprs])-[A-Za-z0-9-]{8,}"), MASK),
+    (re.compile(r"hooks\.slack\.com/services/[A-Za-z0-9/]+"), "hooks.slack.com/services/" + MASK),
+    # key=value secrets in URLs, query strings and connection strings.
+    (
+        re.compile(r"(?i)\b(token|api_key|apikey|key|password|secret|signature)=([^&\s\"']+)"),
+        r"\1=" + MASK,
+    ),
+    # Passwords inside URLs: scheme://user:password@host
+    (re.compile(r"(://[^:/\s@]+):([^@\s/]+)@"), r"\1:" + MASK + "@"),
+    # E-mail local parts: keep the first character and the domain.
+    (
+        re.compile(r"\b([A-Za-z0-9])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b"),
+        r"\1***@\2",
+    ),
+)
+
+
+def redact_text(text: str) -> str:
+    for pattern, replacement in _VALUE_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_value(key: str | None, value: Any) -> Any:
+    if key is not None and _SECRET_KEY.search(key) and value not in (None, "", False):
+        return MASK
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {k: redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(None, v) for v in value]
+    return value
+
+
+def redact_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: redact_value(k, v) for k, v in data.items()}
+
+
+def safe_error_text(exc: BaseException, limit: int = 2000) -> str:
+    """A redacted, truncated description of an exception for storage (``last_error``)."""
+    text = redact_text(f"{type(exc).__name__}: {exc}")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

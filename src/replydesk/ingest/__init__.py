@@ -1,0 +1,1 @@
+"""Webhook ingestion: authenticate, validate, one durable insert, answer."""

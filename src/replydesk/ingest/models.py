@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from replydesk.core.base import Base
+from replydesk.queue.models import QueueItem, queue_indexes
+
+PROVIDERS = ("emailbison", "ghl", "unipile")
+
+
+class WebhookEvent(QueueItem, Base):
+    """The durable inbox: every accepted webhook delivery, exactly once per dedupe key."""
+
+    __tablename__ = "webhook_events"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
+    provider: Mapped[str] = mapped_column(Text, nullable=False)
+    event_type: Mapped[str] = mapped_column(Text, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    __table_args__ = (
+        *queue_indexes("webhook_events"),
+        # Operator list of a workspace's events, newest first, optionally by status.
+        Index("ix_webhook_events_workspace_id_status_id", "workspace_id", "status", "id"),
+    )

@@ -1,0 +1,1 @@
+"""Leads (people), their messages across channels and the rollups the inbox reads."""

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from replydesk.core.base import Base, created_at_column
+
+LEAD_STATUSES = ("active", "bounced", "unsubscribed", "closed")
+CHANNELS = ("email", "sms", "linkedin")
+DIRECTIONS = ("inbound", "outbound")
+# Who wrote an outbound message: campaign/sequence sends do not count as the team answering.
+SENT_BY = ("lead", "campaign", "team", "ai", "system")
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
+    email: Mapped[str | None] = mapped_column(Text)  # normalised: trimmed, lower-case
+    phone_e164: Mapped[str | None] = mapped_column(Text)
+    linkedin_provider_id: Mapped[str | None] = mapped_column(Text)
+    linkedin_profile_url: Mapped[str | None] = mapped_column(Text)
+    ghl_contact_id: Mapped[str | None] = mapped_column(Text)
+    emailbison_lead_id: Mapped[int | None] = mapped_column(BigInteger)
+    first_name: Mapped[str | None] = mapped_column(Text)
+    last_name: Mapped[str | None] = mapped_column(Text)
+    company: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="active")
+    category: Mapped[str | None] = mapped_column(Text)
+    sentiment: Mapped[str | None] = mapped_column(Text)
+    untracked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assignee_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    open_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    bounce_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # Rollups, maintained with GREATEST() in the transaction that inserts the message.
+    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_outbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_team_outbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        # Identity keys per workspace: matching is INSERT … ON CONFLICT on these, never
+        # find-then-create. Partial, because a lead may be known on one channel only.
+        Index(
+            "uq_leads_workspace_id_email",
+            "workspace_id",
+            "email",
+            unique=True,
+            postgresql_where=text("email IS NOT NULL"),
+        ),
+        Index(
+            "uq_leads_workspace_id_phone_e164",
+            "workspace_id",
+            "phone_e164",
+            unique=True,
+            postgresql_where=text("phone_e164 IS NOT NULL"),
+        ),
+        Index(
+            "uq_leads_workspace_id_linkedin_provider_id",
+            "workspace_id",
+            "linkedin_provider_id",
+            unique=True,
+            postgresql_where=text("linkedin_provider_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_leads_workspace_id_ghl_contact_id",
+            "workspace_id",
+            "ghl_contact_id",
+            unique=True,
+            postgresql_where=text("ghl_contact_id IS NOT NULL"),
+        ),
+        # Lead list: keyset pagination on (last_message_at DESC, id) within a workspace.
+        Index(
+            "ix_leads_workspace_id_last_message_at_id",
+            "workspace_id",
+            text("last_message_at DESC NULLS LAST"),
+            text("id DESC"),
+        ),
+    )
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    channel: Mapped[str] = mapped_column(Text, nullable=False)
+    direction: Mapped[str] = mapped_column(Text, nullable=False)
+    sent_by: Mapped[str] = mapped_column(Text, nullable=False)
+    subject: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # Provider ids; each unique per workspace so replays and races cannot duplicate.
+    emailbison_reply_id: Mapped[int | None] = mapped_column(BigInteger)
+    emailbison_scheduled_email_id: Mapped[int | None] = mapped_column(BigInteger)
+    ghl_message_id: Mapped[str | None] = mapped_column(Text)
+    unipile_message_id: Mapped[str | None] = mapped_column(Text)
+    ai_draft_id: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        *(
+            Index(
+                f"uq_messages_workspace_id_{col}",
+                "workspace_id",
+                col,
+                unique=True,
+                postgresql_where=text(f"{col} IS NOT NULL"),
+            )
+            for col in (
+                "emailbison_reply_id",
+                "emailbison_scheduled_email_id",
+                "ghl_message_id",
+                "unipile_message_id",
+                "ai_draft_id",
+            )
+        ),
+        # Conversation timeline of one lead, paged by (occurred_at, id).
+        Index("ix_messages_lead_id_occurred_at_id", "lead_id", "occurred_at", "id"),
+    )

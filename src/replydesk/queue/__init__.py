@@ -1,0 +1,1 @@
+"""Durable PostgreSQL queue engine shared by webhook_events and jobs."""

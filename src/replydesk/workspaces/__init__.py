@@ -1,0 +1,1 @@
+"""Workspaces: tenants, their webhook token and per-provider scoping."""

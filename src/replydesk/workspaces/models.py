@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, Text, text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from replydesk.core.base import Base, created_at_column
+
+
+class Workspace(Base):
+    """A client workspace (tenant). Every other row hangs off one."""
+
+    __tablename__ = "workspaces"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    # sha256 of the webhook token; the token itself is shown once and never stored.
+    webhook_token_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    # Provider scoping: which provider tenant feeds this workspace.
+    emailbison_instance_url: Mapped[str | None] = mapped_column(Text)
+    emailbison_workspace_id: Mapped[int | None] = mapped_column(BigInteger)
+    ghl_location_id: Mapped[str | None] = mapped_column(Text)
+    # PEM public keys; when one is set, unsigned GHL webhooks are rejected.
+    ghl_rsa_public_key: Mapped[str | None] = mapped_column(Text)
+    ghl_ed25519_public_key: Mapped[str | None] = mapped_column(Text)
+    unipile_account_id: Mapped[str | None] = mapped_column(Text)
+    # The connected LinkedIn account's own provider id: messages it sent are outbound.
+    unipile_account_provider_id: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        # Routing lookups by provider scope (admin tooling, reconciliation).
+        Index("ix_workspaces_ghl_location_id", "ghl_location_id"),
+        Index("ix_workspaces_unipile_account_id", "unipile_account_id"),
+    )

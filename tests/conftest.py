@@ -1,0 +1,83 @@
+"""Shared fixtures: a fresh migrated database per test (template clone), app, clients."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from replydesk.core.app import create_app
+from replydesk.core.db import Database
+from replydesk.core.logging import configure_logging
+from replydesk.core.settings import Settings
+from tests.support import pg
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    return pg.server_url()
+
+
+@pytest.fixture(scope="session")
+def template_name(pg_url: str) -> str:
+    return pg.ensure_template(pg_url)
+
+
+@pytest.fixture
+def database_url(pg_url: str, template_name: str) -> Iterator[str]:
+    url = pg.create_database(pg_url, template_name)
+    yield url
+    pg.drop_database(url)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Any) -> Settings:
+    return Settings(database_url=database_url, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = Database.from_settings(settings)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def app(settings: Settings, db: Database) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, database=db)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+class LogCapture:
+    """Rendered JSON log lines, exactly as they would reach stdout."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.text.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def log_capture() -> Iterator[LogCapture]:
+    capture = LogCapture()
+    configure_logging("debug", stream=capture.stream)
+    yield capture
+    configure_logging("info")

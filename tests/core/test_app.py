@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import socket
+import time
+
+import httpx
+
+from replydesk.core.app import create_app
+from replydesk.core.settings import Settings
+
+
+async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready"}
+
+
+async def test_unknown_route_uses_common_error_shape(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/no/such/route")
+    assert resp.status_code == 404
+    assert resp.json() == {"error": {"code": "not_found", "message": "Not Found"}}
+
+
+async def test_openapi_is_served(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/openapi.json")
+    assert resp.status_code == 200
+    assert "/readyz" in resp.json()["paths"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_readyz_answers_503_fast_when_database_is_unreachable(tmp_path: object) -> None:
+    # A listening socket that never accepts: connects hang, like a dead host.
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(0)
+    port = blackhole.getsockname()[1]
+    settings = Settings(database_url=f"postgresql://postgres@127.0.0.1:{port}/postgres")
+    app = create_app(settings)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                started = time.monotonic()
+                resp = await c.get("/readyz")
+                elapsed = time.monotonic() - started
+    finally:
+        blackhole.close()
+    assert resp.status_code == 503
+    assert resp.json()["error"]["code"] == "not_ready"
+    assert elapsed < 1.5
+
+
+async def test_readyz_503_on_refused_connection() -> None:
+    settings = Settings(database_url=f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            assert (await c.get("/readyz")).status_code == 503
