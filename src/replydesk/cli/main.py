@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import sys
 from typing import Annotated
 
 import typer
@@ -55,7 +57,15 @@ def serve(
     api = create_app(settings, hooks=hooks)
     bind_host, bind_port = host or settings.host, port or settings.port
     log.info("serving", url=f"http://{bind_host}:{bind_port}", worker=not no_worker)
+    exit_cleanly_on_sigterm()
     uvicorn.run(api, host=bind_host, port=bind_port, log_config=None, access_log=False)
+
+
+def exit_cleanly_on_sigterm() -> None:
+    """uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that
+    kills the process before atexit runs and the embedded PostgreSQL would be left running.
+    Turning SIGTERM into SystemExit lets atexit stop it."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
 def _worker_hooks() -> list[LifespanHook]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,34 @@ from replydesk.core.logging import get_logger
 log = get_logger(__name__)
 
 _servers: dict[Path, Any] = {}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """pgserver stops the server when the last registered process exits; a process killed
+    with SIGKILL never unregisters and would keep it running forever. Drop dead pids."""
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    from pgserver.postgres_server import PostgresServer
+
+    with PostgresServer._lock:
+        try:
+            pids = json.loads(handles.read_text())
+        except (OSError, ValueError):
+            return
+        alive = [pid for pid in pids if isinstance(pid, int) and _pid_alive(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
 
 
 def start_embedded(data_dir: Path) -> str:
@@ -29,6 +59,7 @@ def start_embedded(data_dir: Path) -> str:
             warnings.simplefilter("ignore")
             import pgserver
 
+            _forget_dead_handles(pgdata)
             server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
         _servers[pgdata] = server
         log.info("embedded_postgres_ready", data_dir=str(pgdata))
