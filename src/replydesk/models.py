@@ -1,20 +1,28 @@
 """Imports every domain's models so the metadata (Alembic, tests) sees all tables."""
 
-from replydesk.auth.models import ApiToken, Membership, User
+from replydesk.auth.models import ApiToken, BrowserSession, LoginThrottle, Membership, User
 from replydesk.core.base import Base
+from replydesk.inbox.models import InboxCountsCache, WorkspaceLeadTotal
 from replydesk.ingest.models import WebhookEvent
-from replydesk.leads.models import Lead, Message
-from replydesk.queue.models import Job
+from replydesk.leads.models import Lead, LeadEvent, Message
+from replydesk.queue.models import Alert, Job, SchedulerRun
 from replydesk.workspaces.models import Workspace
 
 __all__ = [
+    "Alert",
     "ApiToken",
     "Base",
+    "BrowserSession",
+    "InboxCountsCache",
     "Job",
     "Lead",
+    "LeadEvent",
+    "LoginThrottle",
     "Membership",
     "Message",
+    "SchedulerRun",
     "User",
     "WebhookEvent",
     "Workspace",
+    "WorkspaceLeadTotal",
 ]

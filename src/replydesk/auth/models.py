@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Text, text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Integer, Text, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -63,3 +63,59 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_api_tokens_workspace_id_user_id", "workspace_id", "user_id"),)
+
+
+class BrowserSession(Base):
+    """A signed-in browser: the cookie carries a random token, the row only its sha256."""
+
+    __tablename__ = "browser_sessions"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    # Unique: the session is looked up by the hash of the cookie on every request.
+    token_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    # The hash before the last rotation, accepted for a short grace period so requests
+    # already in flight with the old cookie are not signed out.
+    previous_token_hash: Mapped[str | None] = mapped_column(Text)
+    # sha256 of the CSRF token (double-submit: readable cookie + X-CSRF-Token header);
+    # unchanged by rotation so a page's copy stays valid.
+    csrf_token_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+    # Last rotation (or creation): the idle timeout counts from here.
+    refreshed_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (
+        Index(
+            "uq_browser_sessions_previous_token_hash",
+            "previous_token_hash",
+            unique=True,
+            postgresql_where=text("previous_token_hash IS NOT NULL"),
+        ),
+        # "Sign out everywhere" and the users FK cascade.
+        Index("ix_browser_sessions_user_id", "user_id"),
+        # Purging expired rows in small batches.
+        Index("ix_browser_sessions_expires_at", "expires_at"),
+    )
+
+
+class LoginThrottle(Base):
+    """Login attempts per fixed window, per client IP and per account (keys are sha256).
+
+    Incremented with INSERT … ON CONFLICT DO UPDATE … RETURNING, so concurrent attempts
+    from any number of processes are counted exactly.
+    """
+
+    __tablename__ = "login_throttles"
+
+    scope: Mapped[str] = mapped_column(Text, primary_key=True)  # "ip" | "account"
+    key_hash: Mapped[str] = mapped_column(Text, primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+
+    __table_args__ = (
+        # Purging old windows.
+        Index("ix_login_throttles_window_start", "window_start"),
+    )

@@ -1,4 +1,4 @@
-"""Entry point: ``replydesk serve | migrate | workspace | version``."""
+"""Entry point: ``replydesk serve | worker | migrate | workspace | queue | version``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import typer
 import uvicorn
 
 from replydesk import __version__
+from replydesk.cli.auth_commands import register as register_auth_commands
 from replydesk.cli.common import migrated_url, prepare, run_with_db
+from replydesk.cli.worker import queue_app, worker_command, worker_hook
 from replydesk.core.app import LifespanHook, create_app
 from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
@@ -25,6 +27,9 @@ app = typer.Typer(
 )
 workspace_app = typer.Typer(no_args_is_help=True, help="Manage workspaces.")
 app.add_typer(workspace_app, name="workspace")
+register_auth_commands(app)
+app.add_typer(queue_app, name="queue")
+app.command("worker")(worker_command)
 log = get_logger("replydesk.cli")
 
 
@@ -69,8 +74,8 @@ def exit_cleanly_on_sigterm() -> None:
 
 
 def _worker_hooks() -> list[LifespanHook]:
-    """The in-process queue worker; empty until the queue engine exists."""
-    return []
+    """The in-process queue worker (its own small pool; see docs/queue.md)."""
+    return [worker_hook()]
 
 
 @workspace_app.command("create")

@@ -107,4 +107,8 @@ def create_app(
 
 def _routers() -> list[Any]:
     """Every domain's router. Each domain adds its line here."""
-    return [health.router]
+    from replydesk.auth.endpoints import router as auth_router
+    from replydesk.inbox.endpoints import router as inbox_router
+    from replydesk.ingest.endpoints import router as ingest_router
+
+    return [health.router, ingest_router, auth_router, inbox_router]

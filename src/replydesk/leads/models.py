@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Computed,
     DateTime,
     ForeignKey,
     Identity,
@@ -57,6 +58,19 @@ class Lead(Base):
     last_outbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_team_outbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Channel of the newest inbound message (ties: greatest channel name), so inbox counts
+    # can break "requires attention" down by channel without reading messages.
+    last_inbound_channel: Mapped[str | None] = mapped_column(Text)
+    # The lead wrote last and no team/AI answer is newer; the inbox's partial indexes
+    # (inbox/models.py) are built on it. Stored, so it is never recomputed on read.
+    awaiting_reply: Mapped[bool] = mapped_column(
+        Boolean,
+        Computed(
+            "last_inbound_at IS NOT NULL AND "
+            "(last_team_outbound_at IS NULL OR last_inbound_at > last_team_outbound_at)",
+            persisted=True,
+        ),
+    )
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = created_at_column()
 
@@ -142,4 +156,36 @@ class Message(Base):
         ),
         # Conversation timeline of one lead, paged by (occurred_at, id).
         Index("ix_messages_lead_id_occurred_at_id", "lead_id", "occurred_at", "id"),
+    )
+
+
+class LeadEvent(Base):
+    """A provider event that moves a lead counter (open, bounce), stored once per external id.
+
+    The counter is incremented only when this row is inserted (INSERT … ON CONFLICT DO
+    NOTHING), so a replayed or re-delivered event never counts twice.
+    """
+
+    __tablename__ = "lead_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)  # "open" | "bounce"
+    external_id: Mapped[str] = mapped_column(Text, nullable=False)
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        Index(
+            "uq_lead_events_workspace_id_kind_external_id",
+            "workspace_id",
+            "kind",
+            "external_id",
+            unique=True,
+        ),
+        # The leads FK cascade and a lead's activity list.
+        Index("ix_lead_events_lead_id", "lead_id"),
     )

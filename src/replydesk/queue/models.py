@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -70,3 +71,57 @@ class Job(QueueItem, Base):
     )
 
     __table_args__ = queue_indexes("jobs")
+
+
+class Alert(Base):
+    """A dead item someone must look at, one row per workspace per error class per UTC day.
+
+    Repeats on the same day increment ``count`` (INSERT … ON CONFLICT (dedupe_key) DO UPDATE).
+    Slack delivery comes with the integrations issue: it will send rows where
+    ``delivered_at`` is NULL and set it.
+    """
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # "{workspace_id or 'global'}:{error_class}:{day}"
+    dedupe_key: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    workspace_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE")
+    )
+    error_class: Mapped[str] = mapped_column(Text, nullable=False)
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    source: Mapped[str] = mapped_column(Text, nullable=False)  # queue table of the last item
+    count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    last_item_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(Text)  # redacted, truncated
+    first_seen_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    last_seen_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # A workspace's recent alerts; the workspaces FK cascade.
+        Index("ix_alerts_workspace_id_day", "workspace_id", "day"),
+        # Undelivered alerts for the future Slack sender.
+        Index("ix_alerts_undelivered", "id", postgresql_where=text("delivered_at IS NULL")),
+    )
+
+
+class SchedulerRun(Base):
+    """One row per periodic task per time slot: the worker whose INSERT wins runs the slot."""
+
+    __tablename__ = "scheduler_runs"
+
+    task: Mapped[str] = mapped_column(Text, primary_key=True)
+    slot: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    worker: Mapped[str] = mapped_column(Text, nullable=False)
+    started_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    # Pruning old slots.
+    __table_args__ = (Index("ix_scheduler_runs_slot", "slot"),)

@@ -1,0 +1,160 @@
+"""Incident drill: replay the 18:13 EmailBison burst against ReplyDesk in production shape.
+
+    make drill                                  # default: 10,000 deliveries, no faults
+    make drill DRILL_ARGS="--kill-worker"
+    make drill DRILL_ARGS="--db-outage 10"
+    make drill DRILL_ARGS="--slow-db"
+
+Prints one JSON summary and appends a row to docs/benchmarks.md (``--no-record`` to skip).
+Exit status 0 only when every consistency check passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from drill.checks import api_counts, api_requires_attention_listed, consistency, db_figures
+from drill.faults import Faults
+from drill.load import percentile, poll_inbox, send_burst
+from drill.report import append_row
+from drill.services import Services
+from drill.traffic import build_plan
+from replydesk.core.embedded import start_embedded
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--events", type=int, default=10_000, help="deliveries in the burst")
+    p.add_argument("--leads", type=int, default=2_000, help="distinct people")
+    p.add_argument("--duplicates", type=float, default=0.2, help="share of re-deliveries")
+    p.add_argument("--concurrency", type=int, default=64, help="concurrent senders")
+    p.add_argument("--apis", type=int, default=2, help="API processes")
+    p.add_argument("--workers", type=int, default=2, help="worker processes")
+    p.add_argument("--worker-concurrency", type=int, default=4)
+    p.add_argument("--kill-worker", action="store_true", help="SIGKILL a worker mid-drain")
+    p.add_argument("--db-outage", type=float, default=0.0, metavar="S", help="DB away S seconds")
+    p.add_argument("--slow-db", action="store_true", help="+50 ms on every database round trip")
+    p.add_argument("--drain-timeout", type=float, default=600.0)
+    p.add_argument("--no-record", action="store_true", help="do not append to docs/benchmarks.md")
+    return p.parse_args(argv)
+
+
+def ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 1)
+
+
+async def wait_drained(services: Services, timeout: float) -> tuple[float, dict[str, Any]]:
+    started = time.monotonic()
+    while True:
+        stats = await asyncio.to_thread(services.queue_stats)
+        events = stats.get("webhook_events", {})
+        jobs = stats.get("jobs", {})
+        if not events.get("pending") and not events.get("running") and not jobs.get("running"):
+            return time.monotonic() - started, stats
+        if time.monotonic() - started > timeout:
+            return time.monotonic() - started, stats
+        await asyncio.sleep(0.25)
+
+
+async def drill(args: argparse.Namespace) -> dict[str, Any]:
+    direct_url = os.environ.get("DATABASE_URL") or start_embedded(
+        Path(tempfile.mkdtemp(prefix="replydesk-drill-"))
+    )
+    log_dir = Path(tempfile.mkdtemp(prefix="replydesk-drill-logs-"))
+    faults = Faults(direct_url, latency_s=0.05 if args.slow_db else 0.0)
+    process_url = await faults.start() if (args.slow_db or args.db_outage) else direct_url
+    services = Services(process_url, log_dir, direct_url=direct_url)
+    services.start(args.apis, args.workers, args.worker_concurrency)
+    try:
+        created = json.loads(
+            services.cli(
+                "workspace", "create", "Drill", "--owner-email", "ops@drill.example", "--json"
+            )
+        )
+        ws, hook_token, api_token = (
+            created["workspace_id"],
+            created["webhook_token"],
+            created["api_token"],
+        )
+        plan = build_plan(args.events, args.leads, args.duplicates)
+        stop_polling = asyncio.Event()
+        poller = asyncio.create_task(poll_inbox(services.api_ports[0], ws, api_token, stop_polling))
+        fault_tasks = []
+        if args.kill_worker:
+            fault_tasks.append(asyncio.create_task(faults.kill_worker_later(services, 0, 2.0, 5.0)))
+        if args.db_outage:
+            fault_tasks.append(asyncio.create_task(faults.outage_later(1.0, args.db_outage)))
+        burst = await send_burst(
+            plan.deliveries, services.api_ports, ws, hook_token, args.concurrency
+        )
+        burst_s = burst.finished - burst.started
+        _, stats = await wait_drained(services, args.drain_timeout)
+        stop_polling.set()
+        polled = await poller
+        for task in fault_tasks:
+            await task
+        figures = await db_figures(direct_url, ws)
+        # First receipt to last processed, from the rows' own timestamps: exact, unlike the
+        # polling loop (each `queue stats` call is a new process).
+        drain_s = float(figures["drain_seconds"] or 0.0)
+        counts = await api_counts(services.api_ports[0], ws, api_token)
+        listed = await api_requires_attention_listed(services.api_ports[0], ws, api_token)
+        check = consistency(plan, counts, listed, figures, stats)
+        non_2xx = sum(n for status, n in burst.statuses.items() if not 200 <= status < 300)
+        return {
+            "mode": faults.mode(args),
+            "events_sent": len(plan.deliveries),
+            "distinct_events": plan.distinct_events,
+            "non_2xx_final": non_2xx,
+            "attempts_by_status": {str(k): v for k, v in sorted(burst.attempt_statuses.items())},
+            "transport_errors": burst.transport_errors,
+            "answers_503": len(burst.unavailable_latencies),
+            "answer_503_max_ms": ms(max(burst.unavailable_latencies, default=None)),
+            "answer_max_ms": ms(max(burst.latencies, default=None)),
+            "ingest_p50_ms": ms(percentile(burst.latencies, 0.50)),
+            "ingest_p99_ms": ms(percentile(burst.latencies, 0.99)),
+            "burst_seconds": round(burst_s, 2),
+            "ingest_rps": round(len(burst.latencies) / burst_s, 1) if burst_s else None,
+            "drain_seconds": round(drain_s, 2),
+            "drain_events_per_s": round(plan.distinct_events / drain_s, 1) if drain_s else None,
+            "counts_p50_ms": ms(percentile(polled.counts_latencies, 0.50)),
+            "counts_p95_ms": ms(percentile(polled.counts_latencies, 0.95)),
+            "list_p95_ms": ms(percentile(polled.list_latencies, 0.95)),
+            "poll_errors": polled.errors,
+            "queue_stats": stats,
+            "consistency": check,
+            "machine": {
+                "cores": os.cpu_count(),
+                "python": platform.python_version(),
+                "postgres": await faults.server_version(),
+            },
+            "worker_restarts": faults.restarts,
+            "logs": str(log_dir),
+        }
+    finally:
+        services.stop()
+        await faults.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    summary = asyncio.run(drill(args))
+    print(json.dumps(summary, indent=2))
+    if not args.no_record:
+        append_row(Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md", summary)
+    return 0 if summary["consistency"]["ok"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The incident drill: replay the 18:13 EmailBison burst end to end (see docs/runbook.md)."""

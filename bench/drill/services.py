@@ -1,0 +1,109 @@
+"""Starting ReplyDesk in production shape: API processes and worker processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPLYDESK = [sys.executable, "-m", "replydesk"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Services:
+    database_url: str  # what the processes use (maybe through the fault proxy)
+    log_dir: Path
+    direct_url: str = ""  # what the drill's own CLI calls use
+    api_ports: list[int] = field(default_factory=list)
+    apis: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    workers: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
+
+    def env(self, direct: bool = False) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REPLYDESK_")}
+        env["DATABASE_URL"] = (
+            (self.direct_url or self.database_url) if direct else self.database_url
+        )
+        env["REPLYDESK_LOG_LEVEL"] = "warning"
+        return env
+
+    def cli(self, *args: str) -> str:
+        proc = subprocess.run(
+            [*REPLYDESK, *args],
+            env=self.env(direct=True),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"replydesk {' '.join(args)} failed: {proc.stderr[-2000:]}")
+        return proc.stdout
+
+    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"{name}.log").open("ab")
+        return subprocess.Popen([*REPLYDESK, *args], env=self.env(), stdout=log, stderr=log)
+
+    def start(self, api_count: int, worker_count: int, worker_concurrency: int) -> None:
+        self.cli("migrate")
+        for i in range(api_count):
+            port = free_port()
+            self.api_ports.append(port)
+            self.apis.append(self._spawn(f"api{i}", "serve", "--no-worker", "--port", str(port)))
+        self.worker_concurrency = worker_concurrency
+        for i in range(worker_count):
+            self.workers.append(self.start_worker(i))
+        for port in self.api_ports:
+            wait_ready(port)
+
+    def start_worker(self, index: int) -> subprocess.Popen[bytes]:
+        return self._spawn(
+            f"worker{index}", "worker", "--concurrency", str(self.worker_concurrency)
+        )
+
+    def kill_worker(self, index: int) -> None:
+        proc = self.workers[index]
+        if proc is not None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        self.workers[index] = None
+
+    def queue_stats(self) -> dict[str, dict[str, int]]:
+        stats: dict[str, dict[str, int]] = json.loads(self.cli("queue", "stats", "--json"))
+        return stats
+
+    def stop(self) -> None:
+        procs = [p for p in [*self.apis, *self.workers] if p is not None]
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_ready(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"API on port {port} not ready after {timeout} s")

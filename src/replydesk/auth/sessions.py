@@ -1,0 +1,147 @@
+"""Browser sessions: server-side rows keyed by the sha256 of a random cookie token.
+
+A session ends at ``expires_at`` (absolute lifetime) or after ``session_idle_timeout_s``
+without a request; a request on a session older than ``session_rotate_after_s`` rotates
+its token (the previous one stays valid for ``session_rotation_grace_s``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from replydesk.auth.models import BrowserSession
+from replydesk.core.security import hash_token, new_token
+from replydesk.core.settings import Settings
+
+# Expired rows removed per login: bounded work, and logins outnumber nothing else.
+PURGE_BATCH = 100
+
+
+@dataclass(frozen=True)
+class NewSession:
+    session_id: int
+    token: str  # goes into the HttpOnly cookie, never stored
+    csrf_token: str  # goes into the readable cookie and the login answer
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    session_id: int
+    user_id: uuid.UUID
+    csrf_token_hash: str
+    expires_at: datetime
+    rotated_token: str | None  # set when this request rotated the cookie
+
+
+async def create_session(
+    session: AsyncSession, user_id: uuid.UUID, settings: Settings
+) -> NewSession:
+    token, csrf = new_token("rds"), new_token("rdc")
+    row = (
+        await session.execute(
+            insert(BrowserSession)
+            .values(
+                user_id=user_id,
+                token_hash=hash_token(token),
+                csrf_token_hash=hash_token(csrf),
+                expires_at=func.now() + timedelta(seconds=settings.session_lifetime_s),
+            )
+            .returning(BrowserSession.id, BrowserSession.expires_at)
+        )
+    ).one()
+    return NewSession(row.id, token, csrf, row.expires_at)
+
+
+async def resolve_session(
+    session: AsyncSession, token: str, settings: Settings, *, rotate: bool = True
+) -> ActiveSession | None:
+    """The live session behind a cookie token, rotated when due; None when signed out."""
+    presented = hash_token(token)
+    now = func.now()
+    grace = timedelta(seconds=settings.session_rotation_grace_s)
+    row = (
+        await session.execute(
+            select(
+                BrowserSession.id,
+                BrowserSession.user_id,
+                BrowserSession.csrf_token_hash,
+                BrowserSession.expires_at,
+                (BrowserSession.token_hash == presented).label("current"),
+                (
+                    BrowserSession.refreshed_at
+                    < now - timedelta(seconds=settings.session_rotate_after_s)
+                ).label("rotate_due"),
+            ).where(
+                or_(
+                    BrowserSession.token_hash == presented,
+                    (BrowserSession.previous_token_hash == presented)
+                    & (BrowserSession.refreshed_at > now - grace),
+                ),
+                BrowserSession.expires_at > now,
+                BrowserSession.refreshed_at
+                > now - timedelta(seconds=settings.session_idle_timeout_s),
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    rotated: str | None = None
+    if rotate and row.current and row.rotate_due:
+        candidate = new_token("rds")
+        # Conditional on the presented hash: of two concurrent requests one rotates, the
+        # other keeps the old cookie, which the grace period still accepts.
+        won = (
+            await session.execute(
+                update(BrowserSession)
+                .where(BrowserSession.id == row.id, BrowserSession.token_hash == presented)
+                .values(
+                    previous_token_hash=presented,
+                    token_hash=hash_token(candidate),
+                    refreshed_at=now,
+                )
+                .returning(BrowserSession.id)
+            )
+        ).scalar_one_or_none()
+        rotated = candidate if won is not None else None
+    return ActiveSession(row.id, row.user_id, row.csrf_token_hash, row.expires_at, rotated)
+
+
+async def end_session(session: AsyncSession, session_id: int) -> None:
+    await session.execute(delete(BrowserSession).where(BrowserSession.id == session_id))
+
+
+async def end_session_by_token(session: AsyncSession, token: str) -> bool:
+    """Delete the session a cookie points at (current or in-grace previous token)."""
+    presented = hash_token(token)
+    deleted = await session.execute(
+        delete(BrowserSession)
+        .where(
+            or_(
+                BrowserSession.token_hash == presented,
+                BrowserSession.previous_token_hash == presented,
+            )
+        )
+        .returning(BrowserSession.id)
+    )
+    return deleted.first() is not None
+
+
+async def purge_expired(session: AsyncSession) -> None:
+    """Delete up to PURGE_BATCH sessions past their absolute expiry (index on expires_at).
+
+    Idle-expired sessions are already refused on lookup; their rows go once they reach
+    ``expires_at`` too.
+    """
+    victims = (
+        select(BrowserSession.id)
+        .where(BrowserSession.expires_at < func.now())
+        .limit(PURGE_BATCH)
+        .scalar_subquery()
+    )
+    await session.execute(delete(BrowserSession).where(BrowserSession.id.in_(victims)))

@@ -1,0 +1,169 @@
+"""``replydesk user create`` and ``replydesk token create | list | revoke``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from typing import Annotated, Any
+
+import typer
+
+from replydesk.auth import service
+from replydesk.cli.common import prepare, run_with_db
+from replydesk.core.db import Database
+from replydesk.core.errors import ReplyDeskError
+
+user_app = typer.Typer(no_args_is_help=True, help="Manage users (passwords, memberships).")
+token_app = typer.Typer(no_args_is_help=True, help="Manage personal API tokens.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(user_app, name="user")
+    app.add_typer(token_app, name="token")
+
+
+def _emit(result: dict[str, Any], as_json: bool, note: str | None = None) -> None:
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for key, value in result.items():
+        typer.echo(f"{key}: {value}")
+    if note:
+        typer.echo(note)
+
+
+def _run(work: Any) -> Any:
+    settings = prepare("warning")
+    try:
+        return run_with_db(settings, work)
+    except ReplyDeskError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _read_password(from_stdin: bool, no_password: bool) -> str | None:
+    if no_password:
+        return None
+    if from_stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            typer.echo("error: no password on stdin", err=True)
+            raise typer.Exit(1)
+        return value
+    value = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return str(value)
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Argument(help="E-mail (stored trimmed and lower-case).")],
+    name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin's first line.")
+    ] = False,
+    no_password: Annotated[
+        bool, typer.Option("--no-password", help="No password (API tokens only).")
+    ] = False,
+    reset_password: Annotated[
+        bool, typer.Option("--reset-password", help="Replace an existing password.")
+    ] = False,
+    workspace: Annotated[
+        uuid.UUID | None, typer.Option("--workspace", help="Also make the user a member.")
+    ] = None,
+    role: Annotated[str, typer.Option("--role", help="owner | admin | member")] = "member",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create a user (or complete an existing one) with an argon2 password hash."""
+    password = _read_password(password_stdin, no_password)
+
+    async def work(db: Database) -> dict[str, Any]:
+        async with db.session() as session:
+            saved = await service.save_user(
+                session,
+                email,
+                password=password,
+                display_name=name,
+                reset_password=reset_password,
+            )
+            if workspace is not None:
+                await service.set_membership(session, workspace, saved.user_id, role)
+        result: dict[str, Any] = {
+            "user_id": str(saved.user_id),
+            "email": saved.email,
+            "created": saved.created,
+            "password_set": saved.password_set,
+        }
+        if workspace is not None:
+            result.update(workspace_id=str(workspace), role=role)
+        return result
+
+    _emit(_run(work), as_json)
+
+
+@token_app.command("create")
+def token_create(
+    workspace: Annotated[uuid.UUID, typer.Option("--workspace", help="Workspace id.")],
+    email: Annotated[str, typer.Option("--email", help="The member the token acts as.")],
+    name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "cli",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create a personal API token for one workspace; it is printed this once only."""
+
+    async def work(db: Database) -> dict[str, Any]:
+        async with db.session() as session:
+            created = await service.create_api_token(session, workspace, email, name)
+        return {
+            "token_id": created.token_id,
+            "token": created.token,
+            "workspace_id": str(created.workspace_id),
+            "user_id": str(created.user_id),
+            "name": created.name,
+        }
+
+    _emit(_run(work), as_json, "The token is shown once; store it now.")
+
+
+@token_app.command("list")
+def token_list(
+    workspace: Annotated[uuid.UUID, typer.Option("--workspace", help="Workspace id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List a workspace's tokens (never the tokens themselves)."""
+
+    async def work(db: Database) -> list[dict[str, Any]]:
+        async with db.session() as session:
+            tokens = await service.list_api_tokens(session, workspace)
+        return [
+            {
+                "token_id": t.token_id,
+                "name": t.name,
+                "email": t.email,
+                "created_at": t.created_at.isoformat(),
+                "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+                "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+            }
+            for t in tokens
+        ]
+
+    rows = _run(work)
+    if as_json:
+        typer.echo(json.dumps(rows))
+    else:
+        for row in rows:
+            typer.echo(" ".join(f"{k}={v}" for k, v in row.items()))
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="Token id (from token create / list).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Revoke a token (idempotent); requests with it are signed out from now on."""
+
+    async def work(db: Database) -> dict[str, Any]:
+        async with db.session() as session:
+            revoked_at = await service.revoke_api_token(session, token_id)
+        return {"token_id": token_id, "revoked_at": revoked_at.isoformat()}
+
+    _emit(_run(work), as_json)

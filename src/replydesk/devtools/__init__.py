@@ -1,0 +1,1 @@
+"""Development and test tools (not used by the service itself)."""

@@ -1,0 +1,1 @@
+"""Operator inbox read API: counts, lead list, conversation, operator actions."""

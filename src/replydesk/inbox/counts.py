@@ -1,0 +1,255 @@
+"""Inbox counts: one bounded query over lead rollups, with a last-good fallback.
+
+The query reads only the partial index ``ix_leads_attention`` (leads awaiting a reply,
+status not unsubscribed/closed; snooze, channel and category are INCLUDEd, so it is an
+index-only scan of the workspace's backlog) and at most ``LEAD_TOTAL_SLOTS`` rows of
+``workspace_lead_totals``. It never touches messages.
+
+It runs under ``SET LOCAL statement_timeout`` (``counts_statement_timeout_ms``) inside a
+savepoint. On a timeout or database error the last good counts of the workspace are
+answered with ``stale: true`` — from this process's memory, else from
+``inbox_counts_cache`` — and a warning with ``category`` is logged. Only when there has
+never been a good answer is the result a 503.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from replydesk.core.errors import ServiceUnavailable
+from replydesk.core.logging import get_logger
+from replydesk.core.settings import Settings
+from replydesk.leads.models import CHANNELS
+
+log = get_logger(__name__)
+
+UNKNOWN_CHANNEL = "unknown"
+UNCATEGORIZED = "uncategorized"
+QUERY_CANCELED = "57014"
+CACHE_READ_TIMEOUT_FLOOR_MS = 250
+
+# GROUPING SETS: the breakdown by channel, by category and the grand total in one pass over
+# the index; the lead total is a scalar subquery over the per-workspace counter rows.
+COUNTS_SQL = text(
+    """
+    SELECT grouping(last_inbound_channel) AS no_channel,
+           grouping(category) AS no_category,
+           last_inbound_channel,
+           category,
+           count(*) AS n,
+           (SELECT coalesce(sum(lead_count), 0)
+              FROM workspace_lead_totals WHERE workspace_id = :ws) AS total_leads
+      FROM leads
+     WHERE workspace_id = :ws
+       AND awaiting_reply
+       AND status NOT IN ('unsubscribed', 'closed')
+     GROUP BY GROUPING SETS ((last_inbound_channel), (category), ())
+    """
+)
+
+TOTAL_ONLY_SQL = text(
+    "SELECT coalesce(sum(lead_count), 0) FROM workspace_lead_totals WHERE workspace_id = :ws"
+)
+
+LOAD_CACHE_SQL = text("SELECT counts, computed_at FROM inbox_counts_cache WHERE workspace_id = :ws")
+
+STORE_CACHE_SQL = text(
+    """
+    INSERT INTO inbox_counts_cache AS c (workspace_id, counts, computed_at)
+    VALUES (:ws, CAST(:counts AS jsonb), :computed_at)
+    ON CONFLICT (workspace_id) DO UPDATE
+       SET counts = EXCLUDED.counts, computed_at = EXCLUDED.computed_at
+     WHERE c.computed_at < EXCLUDED.computed_at
+    """
+)
+
+SET_TIMEOUT_SQL = text("SELECT set_config('statement_timeout', :ms, true)")
+
+
+@dataclass(frozen=True)
+class Counts:
+    requires_attention: int
+    by_channel: dict[str, int]
+    by_category: dict[str, int]
+    total_leads: int
+    computed_at: datetime
+    stale: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "requires_attention": self.requires_attention,
+            "by_channel": self.by_channel,
+            "by_category": self.by_category,
+            "total_leads": self.total_leads,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], computed_at: datetime, stale: bool) -> Counts:
+        return cls(
+            requires_attention=int(data["requires_attention"]),
+            by_channel={str(k): int(v) for k, v in data["by_channel"].items()},
+            by_category={str(k): int(v) for k, v in data["by_category"].items()},
+            total_leads=int(data["total_leads"]),
+            computed_at=computed_at,
+            stale=stale,
+        )
+
+
+class CountsCache:
+    """Last good counts per workspace in this process (bounded, least recently used out)."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._entries: OrderedDict[uuid.UUID, Counts] = OrderedDict()
+        self._persisted: dict[uuid.UUID, float] = {}
+        self._max = max_entries
+
+    def get(self, workspace_id: uuid.UUID) -> Counts | None:
+        found = self._entries.get(workspace_id)
+        if found is not None:
+            self._entries.move_to_end(workspace_id)
+        return found
+
+    def put(self, workspace_id: uuid.UUID, counts: Counts) -> None:
+        self._entries[workspace_id] = counts
+        self._entries.move_to_end(workspace_id)
+        while len(self._entries) > self._max:
+            old, _ = self._entries.popitem(last=False)
+            self._persisted.pop(old, None)
+
+    def persist_due(self, workspace_id: uuid.UUID, interval_s: float) -> bool:
+        last = self._persisted.get(workspace_id)
+        return last is None or time.monotonic() - last >= interval_s
+
+    def mark_persisted(self, workspace_id: uuid.UUID) -> None:
+        self._persisted[workspace_id] = time.monotonic()
+
+
+def _fold(rows: list[Any], computed_at: datetime) -> Counts:
+    by_channel = dict.fromkeys(CHANNELS, 0)
+    by_category: dict[str, int] = {}
+    requires_attention = 0
+    total_leads: int | None = None
+    for row in rows:
+        total_leads = int(row.total_leads)
+        if row.no_channel and row.no_category:
+            requires_attention = int(row.n)
+        elif not row.no_channel:
+            key = row.last_inbound_channel or UNKNOWN_CHANNEL
+            by_channel[key] = by_channel.get(key, 0) + int(row.n)
+        else:
+            by_category[row.category or UNCATEGORIZED] = int(row.n)
+    return Counts(
+        requires_attention=requires_attention,
+        by_channel=by_channel,
+        by_category=dict(sorted(by_category.items())),
+        total_leads=total_leads or 0,
+        computed_at=computed_at,
+    )
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
+async def _query(session: AsyncSession, workspace_id: uuid.UUID) -> Counts:
+    rows = list((await session.execute(COUNTS_SQL, {"ws": workspace_id})).all())
+    computed_at = datetime.now(UTC)
+    if not rows:  # no lead awaits a reply: GROUPING SETS yields only the () row, but be safe
+        total = (await session.execute(TOTAL_ONLY_SQL, {"ws": workspace_id})).scalar_one()
+        return Counts(0, dict.fromkeys(CHANNELS, 0), {}, int(total), computed_at)
+    return _fold(rows, computed_at)
+
+
+async def _load_persisted(
+    session: AsyncSession, workspace_id: uuid.UUID, timeout_ms: int
+) -> Counts | None:
+    try:
+        async with session.begin_nested():
+            await session.execute(SET_TIMEOUT_SQL, {"ms": str(timeout_ms)})
+            row = (await session.execute(LOAD_CACHE_SQL, {"ws": workspace_id})).one_or_none()
+    except SQLAlchemyError as exc:
+        log.warning(
+            "inbox_counts_cache_unreadable",
+            category="db_error",
+            workspace_id=str(workspace_id),
+            error=type(exc).__name__,
+        )
+        return None
+    if row is None:
+        return None
+    return Counts.from_json(row.counts, row.computed_at, stale=True)
+
+
+async def _persist(session: AsyncSession, workspace_id: uuid.UUID, counts: Counts) -> None:
+    try:
+        async with session.begin_nested():
+            await session.execute(
+                STORE_CACHE_SQL,
+                {
+                    "ws": workspace_id,
+                    "counts": json.dumps(counts.to_json()),
+                    "computed_at": counts.computed_at,
+                },
+            )
+    except SQLAlchemyError as exc:
+        # The answer is still good; only the fallback copy is older than it could be.
+        log.warning(
+            "inbox_counts_cache_not_stored",
+            category="db_error",
+            workspace_id=str(workspace_id),
+            error=type(exc).__name__,
+        )
+
+
+async def inbox_counts(
+    session: AsyncSession, workspace_id: uuid.UUID, settings: Settings, cache: CountsCache
+) -> Counts:
+    timeout_ms = settings.counts_statement_timeout_ms
+    try:
+        async with session.begin_nested():
+            await session.execute(SET_TIMEOUT_SQL, {"ms": str(timeout_ms)})
+            counts = await _query(session, workspace_id)
+    except (DBAPIError, OSError) as exc:
+        sqlstate = _sqlstate(exc)
+        log.warning(
+            "inbox_counts_fallback",
+            category="db_timeout" if sqlstate == QUERY_CANCELED else "db_error",
+            workspace_id=str(workspace_id),
+            error=type(exc).__name__,
+            sqlstate=sqlstate,
+            timeout_ms=timeout_ms,
+        )
+        cached = cache.get(workspace_id)
+        if cached is None:
+            # A primary-key read: its own floor, so a tiny counts budget cannot starve it.
+            cached = await _load_persisted(
+                session, workspace_id, max(timeout_ms, CACHE_READ_TIMEOUT_FLOOR_MS)
+            )
+            if cached is not None:
+                cache.put(workspace_id, replace(cached, stale=False))
+        if cached is None:
+            raise ServiceUnavailable(
+                "inbox counts are unavailable right now and none are cached yet; retry shortly",
+                headers={"Retry-After": "2"},
+            ) from exc
+        return replace(cached, stale=True)
+    cache.put(workspace_id, counts)
+    if cache.persist_due(workspace_id, settings.counts_cache_persist_interval_s):
+        await _persist(session, workspace_id, counts)
+        cache.mark_persisted(workspace_id)
+    return counts

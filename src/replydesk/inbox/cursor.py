@@ -1,0 +1,37 @@
+"""Opaque keyset cursors: base64url JSON of the last row's sort key."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Any
+
+from replydesk.core.errors import BadRequest
+
+MAX_ID = 2**63 - 1
+
+
+def encode(kind: str, at: datetime | None, row_id: int) -> str:
+    raw = json.dumps({"k": kind, "t": at.isoformat() if at else None, "i": row_id})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode(kind: str, cursor: str) -> tuple[datetime | None, int]:
+    """The (timestamp, id) a cursor of this ``kind`` carries; 400 for anything else."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data: Any = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(data, dict) or data.get("k") != kind:
+            raise ValueError("wrong kind")
+        row_id = data["i"]
+        if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 < row_id <= MAX_ID:
+            raise ValueError("bad id")
+        at = data["t"]
+        parsed = None if at is None else datetime.fromisoformat(at)
+        if parsed is not None and parsed.tzinfo is None:
+            raise ValueError("naive timestamp")
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise BadRequest(f"cursor is not a valid {kind} cursor; use next_cursor as given") from exc
+    return parsed, row_id

@@ -1,0 +1,225 @@
+"""Inbox read API under /api/v1/workspaces/{workspace_id}/… (Bearer token or session)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from replydesk.auth.deps import AdminDep, WorkspaceDep
+from replydesk.core.deps import SessionDep, SettingsDep
+from replydesk.core.errors import ErrorResponse, UnprocessableEntity
+from replydesk.inbox import counts as counts_service
+from replydesk.inbox import events as events_service
+from replydesk.inbox import leads as leads_service
+from replydesk.inbox.schemas import (
+    CountsOut,
+    LeadOut,
+    LeadPage,
+    LeadPatch,
+    MessageOut,
+    MessagePage,
+    ReplayOut,
+    WebhookEventOut,
+    WebhookEventPage,
+)
+
+router = APIRouter(prefix="/api/v1/workspaces/{workspace_id}", tags=["inbox"])
+
+MAX_ID = 2**63 - 1
+LeadId = Annotated[int, Path(ge=1, le=MAX_ID, description="Lead id")]
+EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="Webhook event id")]
+Cursor = Annotated[
+    str | None, Query(max_length=512, description="next_cursor of the previous page")
+]
+Limit = Annotated[int, Query(ge=1, description="Page size (capped by inbox_page_size_max)")]
+
+COMMON: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorResponse, "description": "signed_out"},
+    404: {"model": ErrorResponse, "description": "not_found (also: another workspace's id)"},
+    422: {"model": ErrorResponse, "description": "validation_error"},
+}
+BUDGETED: dict[int | str, dict[str, object]] = {
+    **COMMON,
+    400: {"model": ErrorResponse, "description": "bad_request: invalid cursor"},
+    503: {"model": ErrorResponse, "description": "service_unavailable: over the time budget"},
+}
+
+
+def _limit(limit: int, settings_max: int) -> int:
+    if limit > settings_max:
+        raise UnprocessableEntity(f"limit must be at most {settings_max}")
+    return limit
+
+
+def _counts_cache(request: Request) -> counts_service.CountsCache:
+    state = request.app.state
+    cache = getattr(state, "inbox_counts_cache", None)
+    if cache is None:
+        cache = counts_service.CountsCache()
+        state.inbox_counts_cache = cache
+    assert isinstance(cache, counts_service.CountsCache)
+    return cache
+
+
+@router.get(
+    "/inbox/counts",
+    response_model=CountsOut,
+    summary="Sidebar counts; last good counts with stale=true when the query is over budget",
+    responses={
+        **COMMON,
+        503: {"model": ErrorResponse, "description": "query failed and nothing cached yet"},
+    },
+)
+async def inbox_counts(
+    access: WorkspaceDep, session: SessionDep, settings: SettingsDep, request: Request
+) -> CountsOut:
+    result = await counts_service.inbox_counts(
+        session, access.workspace_id, settings, _counts_cache(request)
+    )
+    return CountsOut(
+        requires_attention=result.requires_attention,
+        by_channel=result.by_channel,
+        by_category=result.by_category,
+        total_leads=result.total_leads,
+        stale=result.stale,
+        computed_at=result.computed_at,
+    )
+
+
+@router.get(
+    "/leads",
+    response_model=LeadPage,
+    summary="Leads, newest activity first, keyset-paginated",
+    responses=BUDGETED,
+)
+async def list_leads(
+    access: WorkspaceDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    filter: Annotated[
+        list[str] | None,
+        Query(
+            max_length=10,
+            description="requires_attention | all | category:<name> | channel:<email|sms|"
+            "linkedin>; repeat to combine (AND).",
+        ),
+    ] = None,
+    q: Annotated[
+        str | None, Query(description="Prefix of e-mail, first/last name or company")
+    ] = None,
+    assignee: Annotated[str | None, Query(description="me | none | a user id")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> LeadPage:
+    query = leads_service.LeadQuery(
+        filters=filter or ["all"],
+        q=q,
+        assignee=assignee,
+        limit=_limit(limit, settings.inbox_page_size_max),
+        after=cursor,
+    )
+    page = await leads_service.list_leads(
+        session, access.workspace_id, access.user_id, query, settings.inbox_statement_timeout_ms
+    )
+    return LeadPage(
+        items=[LeadOut.model_validate(item) for item in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get("/leads/{lead_id}", response_model=LeadOut, summary="One lead", responses=COMMON)
+async def get_lead(access: WorkspaceDep, session: SessionDep, lead_id: LeadId) -> LeadOut:
+    return LeadOut.model_validate(
+        await leads_service.get_lead(session, access.workspace_id, lead_id)
+    )
+
+
+@router.patch(
+    "/leads/{lead_id}",
+    response_model=LeadOut,
+    summary="Set status, category, snooze or assignee (idempotent)",
+    responses={**COMMON, 403: {"model": ErrorResponse, "description": "csrf_failed"}},
+)
+async def patch_lead(
+    access: WorkspaceDep, session: SessionDep, lead_id: LeadId, body: LeadPatch
+) -> LeadOut:
+    return LeadOut.model_validate(
+        await leads_service.patch_lead(session, access.workspace_id, lead_id, body)
+    )
+
+
+@router.get(
+    "/leads/{lead_id}/messages",
+    response_model=MessagePage,
+    summary="Conversation across all channels; newest page first, oldest→newest within it",
+    responses=BUDGETED,
+)
+async def list_messages(
+    access: WorkspaceDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    lead_id: LeadId,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> MessagePage:
+    page = await leads_service.list_messages(
+        session,
+        access.workspace_id,
+        lead_id,
+        cursor,
+        _limit(limit, settings.inbox_page_size_max),
+        settings.inbox_statement_timeout_ms,
+    )
+    return MessagePage(
+        items=[MessageOut.model_validate(item) for item in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
+    "/webhook-events",
+    response_model=WebhookEventPage,
+    summary="The workspace's webhook events, newest first",
+    responses=BUDGETED,
+)
+async def list_webhook_events(
+    access: WorkspaceDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    status: Annotated[
+        str | None, Query(description="pending | running | succeeded | dead | ignored")
+    ] = None,
+    provider: Annotated[str | None, Query(description="emailbison | ghl | unipile")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> WebhookEventPage:
+    page = await events_service.list_events(
+        session,
+        access.workspace_id,
+        status=status,
+        provider=provider,
+        after=cursor,
+        limit=_limit(limit, settings.inbox_page_size_max),
+        timeout_ms=settings.inbox_statement_timeout_ms,
+    )
+    return WebhookEventPage(
+        items=[WebhookEventOut.model_validate(item) for item in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.post(
+    "/webhook-events/{event_id}/replay",
+    response_model=ReplayOut,
+    summary="Put a finished event back to pending (admin or owner)",
+    responses={
+        **COMMON,
+        403: {"model": ErrorResponse, "description": "forbidden (role) or csrf_failed"},
+    },
+)
+async def replay_webhook_event(
+    access: AdminDep, session: SessionDep, event_id: EventId
+) -> ReplayOut:
+    event, replayed = await events_service.replay_event(session, access.workspace_id, event_id)
+    return ReplayOut(event=WebhookEventOut.model_validate(event), replayed=replayed)

@@ -1,0 +1,97 @@
+"""The operator's view of a workspace's webhook events, and replaying one."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from replydesk.core.errors import NotFound, UnprocessableEntity
+from replydesk.inbox import cursor
+from replydesk.inbox.leads import Page, apply_budget, is_timeout, timeout_error
+from replydesk.ingest.models import PROVIDERS, WebhookEvent
+from replydesk.queue import service as queue_service
+from replydesk.queue.models import QUEUE_STATUSES
+
+EVENT_CURSOR = "webhook_events"
+
+EVENT_COLUMNS = (
+    WebhookEvent.id,
+    WebhookEvent.provider,
+    WebhookEvent.event_type,
+    WebhookEvent.status,
+    WebhookEvent.attempts,
+    WebhookEvent.max_attempts,
+    WebhookEvent.last_error,
+    WebhookEvent.received_at,
+    WebhookEvent.run_at,
+    WebhookEvent.processed_at,
+)
+
+
+async def list_events(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    status: str | None,
+    provider: str | None,
+    after: str | None,
+    limit: int,
+    timeout_ms: int,
+) -> Page:
+    """Newest first. Uses (workspace_id, status, id) with a status, (workspace_id, id) without."""
+    stmt = select(*EVENT_COLUMNS).where(WebhookEvent.workspace_id == workspace_id)
+    if status is not None:
+        if status not in QUEUE_STATUSES:
+            raise UnprocessableEntity(f"status must be one of {', '.join(QUEUE_STATUSES)}")
+        stmt = stmt.where(WebhookEvent.status == status)
+    if provider is not None:
+        if provider not in PROVIDERS:
+            raise UnprocessableEntity(f"provider must be one of {', '.join(PROVIDERS)}")
+        stmt = stmt.where(WebhookEvent.provider == provider)
+    if after is not None:
+        _, before_id = cursor.decode(EVENT_CURSOR, after)
+        stmt = stmt.where(WebhookEvent.id < before_id)
+    stmt = stmt.order_by(WebhookEvent.id.desc()).limit(limit + 1)
+    await apply_budget(session, timeout_ms)
+    try:
+        rows = [dict(r) for r in (await session.execute(stmt)).mappings()]
+    except DBAPIError as exc:
+        if is_timeout(exc):
+            raise timeout_error("the event list", exc) from exc
+        raise
+    page = rows[:limit]
+    next_cursor = cursor.encode(EVENT_CURSOR, None, page[-1]["id"]) if len(rows) > limit else None
+    return Page(page, next_cursor)
+
+
+async def get_event(
+    session: AsyncSession, workspace_id: uuid.UUID, event_id: int
+) -> dict[str, Any]:
+    row = (
+        (
+            await session.execute(
+                select(*EVENT_COLUMNS).where(
+                    WebhookEvent.id == event_id, WebhookEvent.workspace_id == workspace_id
+                )
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
+    if row is None:
+        raise NotFound("webhook event not found")
+    return dict(row)
+
+
+async def replay_event(
+    session: AsyncSession, workspace_id: uuid.UUID, event_id: int
+) -> tuple[dict[str, Any], bool]:
+    """Back to pending through the queue engine's ``replay`` (scoped to the workspace)."""
+    result = await queue_service.replay(session, event_id, workspace_id=workspace_id)
+    if result is None:
+        raise NotFound("webhook event not found")
+    return await get_event(session, workspace_id, event_id), result.replayed

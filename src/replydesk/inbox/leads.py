@@ -1,0 +1,342 @@
+"""Lead list, lead detail, operator updates and the conversation timeline.
+
+Every statement is scoped by the workspace of the caller's membership and runs under
+``inbox_statement_timeout_ms``; lists are keyset-paginated with a hard page-size cap.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from replydesk.auth.models import Membership
+from replydesk.core.errors import NotFound, ServiceUnavailable, UnprocessableEntity
+from replydesk.core.logging import get_logger
+from replydesk.inbox import cursor
+from replydesk.inbox.models import ATTENTION_PREDICATE
+from replydesk.inbox.schemas import CATEGORY_MAX_LENGTH, LeadPatch
+from replydesk.leads.models import CHANNELS, Lead, Message
+
+log = get_logger(__name__)
+
+QUERY_CANCELED = "57014"
+
+# Literal SQL, not bound parameters: the planner must see the same constants as the
+# partial index predicate (ix_leads_attention) to use it.
+ATTENTION = text(ATTENTION_PREDICATE)
+NOT_SNOOZED = text("(snoozed_until IS NULL OR snoozed_until <= now())")
+REQUIRES_ATTENTION: ColumnElement[bool] = and_(ATTENTION, NOT_SNOOZED)
+
+# The search expressions, written exactly as in the ix_leads_search_* indexes.
+FULL_NAME: ColumnElement[str] = literal_column(
+    "lower((coalesce(first_name, '') || ' ') || coalesce(last_name, ''))"
+)
+LAST_NAME: ColumnElement[str] = literal_column("lower(last_name)")
+COMPANY: ColumnElement[str] = literal_column("lower(company)")
+
+LEAD_COLUMNS = (
+    Lead.id,
+    Lead.email,
+    Lead.phone_e164,
+    Lead.linkedin_profile_url,
+    Lead.first_name,
+    Lead.last_name,
+    Lead.company,
+    Lead.title,
+    Lead.status,
+    Lead.category,
+    Lead.sentiment,
+    Lead.snoozed_until,
+    Lead.assignee_user_id,
+    Lead.last_inbound_at,
+    Lead.last_outbound_at,
+    Lead.last_team_outbound_at,
+    Lead.last_message_at,
+    Lead.last_inbound_channel,
+    REQUIRES_ATTENTION.label("requires_attention"),
+    Lead.created_at,
+    Lead.updated_at,
+)
+
+MESSAGE_COLUMNS = (
+    Message.id,
+    Message.channel,
+    Message.direction,
+    Message.sent_by,
+    Message.subject,
+    Message.body,
+    Message.occurred_at,
+)
+
+LEAD_CURSOR = "leads"
+MESSAGE_CURSOR = "messages"
+Q_MAX_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class LeadQuery:
+    filters: list[str]
+    q: str | None
+    assignee: str | None
+    limit: int
+    after: str | None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+async def apply_budget(session: AsyncSession, timeout_ms: int) -> None:
+    """Per-transaction time budget; custom plans so LIKE prefixes and partial indexes are
+    planned with the real values (a generic prepared plan cannot use either)."""
+    await session.execute(
+        text(
+            "SELECT set_config('statement_timeout', :ms, true), "
+            "set_config('plan_cache_mode', 'force_custom_plan', true)"
+        ),
+        {"ms": str(timeout_ms)},
+    )
+
+
+def is_timeout(exc: DBAPIError) -> bool:
+    orig = getattr(exc, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        if getattr(candidate, "sqlstate", None) == QUERY_CANCELED:
+            return True
+    return False
+
+
+def timeout_error(what: str, exc: DBAPIError) -> ServiceUnavailable:
+    log.warning("inbox_query_timeout", category="db_timeout", query=what)
+    return ServiceUnavailable(
+        f"{what} took longer than its time budget; narrow the filter or retry",
+        headers={"Retry-After": "1"},
+    )
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filter_clauses(query: LeadQuery, user_id: uuid.UUID) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    for raw in query.filters:
+        name, _, value = raw.partition(":")
+        if raw == "all":
+            continue
+        if raw == "requires_attention":
+            clauses.append(REQUIRES_ATTENTION)
+        elif name == "category" and value:
+            if len(value) > CATEGORY_MAX_LENGTH:
+                raise UnprocessableEntity("filter category is too long")
+            if value == "uncategorized":
+                clauses.append(Lead.category.is_(None))
+            else:
+                clauses.append(Lead.category == value)
+        elif name == "channel" and value:
+            if value not in CHANNELS:
+                raise UnprocessableEntity(
+                    f"filter channel must be one of {', '.join(CHANNELS)}, not {value!r}"
+                )
+            clauses.append(Lead.last_inbound_channel == value)
+        else:
+            raise UnprocessableEntity(
+                f"unknown filter {raw!r}: use requires_attention, all, category:<name> "
+                "or channel:<email|sms|linkedin>"
+            )
+    if query.q is not None:
+        needle = query.q.strip().lower()
+        if not needle:
+            raise UnprocessableEntity("q must not be blank")
+        if len(needle) > Q_MAX_LENGTH:
+            raise UnprocessableEntity(f"q must be at most {Q_MAX_LENGTH} characters")
+        pattern = _escape_like(needle) + "%"
+        clauses.append(
+            or_(
+                Lead.email.like(pattern, escape="\\"),
+                FULL_NAME.like(pattern, escape="\\"),
+                LAST_NAME.like(pattern, escape="\\"),
+                COMPANY.like(pattern, escape="\\"),
+            )
+        )
+    if query.assignee is not None:
+        if query.assignee == "me":
+            clauses.append(Lead.assignee_user_id == user_id)
+        elif query.assignee == "none":
+            clauses.append(Lead.assignee_user_id.is_(None))
+        else:
+            try:
+                clauses.append(Lead.assignee_user_id == uuid.UUID(query.assignee))
+            except ValueError:
+                raise UnprocessableEntity("assignee must be 'me', 'none' or a user id") from None
+    return clauses
+
+
+ORDER = (Lead.last_message_at.desc().nulls_last(), Lead.id.desc())
+
+
+async def list_leads(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID,
+    query: LeadQuery,
+    timeout_ms: int,
+) -> Page:
+    """Keyset pages in (last_message_at DESC NULLS LAST, id DESC) order.
+
+    Leads with messages come first; leads without any (last_message_at NULL) follow,
+    ordered by id. A page that crosses that boundary is filled by a second statement.
+    """
+    clauses = [Lead.workspace_id == workspace_id, *_filter_clauses(query, user_id)]
+    after_at, after_id = (
+        (None, None) if query.after is None else cursor.decode(LEAD_CURSOR, query.after)
+    )
+    want = query.limit + 1
+    rows: list[Any] = []
+    await apply_budget(session, timeout_ms)
+    try:
+        if query.after is None or after_at is not None:
+            dated = select(*LEAD_COLUMNS).where(*clauses, Lead.last_message_at.is_not(None))
+            if after_at is not None:
+                dated = dated.where(
+                    tuple_(Lead.last_message_at, Lead.id) < tuple_(after_at, after_id)
+                )
+            rows = list((await session.execute(dated.order_by(*ORDER).limit(want))).mappings())
+        if len(rows) < want:
+            undated = select(*LEAD_COLUMNS).where(*clauses, Lead.last_message_at.is_(None))
+            if after_at is None and after_id is not None:
+                undated = undated.where(Lead.id < after_id)
+            more = await session.execute(undated.order_by(Lead.id.desc()).limit(want - len(rows)))
+            rows.extend(more.mappings())
+    except DBAPIError as exc:
+        if is_timeout(exc):
+            raise timeout_error("the lead list", exc) from exc
+        raise
+    items = [dict(r) for r in rows[: query.limit]]
+    next_cursor = None
+    if len(rows) > query.limit:
+        last = items[-1]
+        next_cursor = cursor.encode(LEAD_CURSOR, last["last_message_at"], last["id"])
+    return Page(items, next_cursor)
+
+
+async def get_lead(session: AsyncSession, workspace_id: uuid.UUID, lead_id: int) -> dict[str, Any]:
+    row = (
+        (
+            await session.execute(
+                select(*LEAD_COLUMNS).where(Lead.id == lead_id, Lead.workspace_id == workspace_id)
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
+    if row is None:
+        raise NotFound("lead not found")
+    return dict(row)
+
+
+async def patch_lead(
+    session: AsyncSession, workspace_id: uuid.UUID, lead_id: int, patch: LeadPatch
+) -> dict[str, Any]:
+    """Apply the fields present in the body. Idempotent: a repeat changes nothing, not even
+    ``updated_at`` (the UPDATE only matches when a value differs)."""
+    fields = patch.model_fields_set
+    if not fields:
+        raise UnprocessableEntity(
+            "body must set at least one of status, category, snoozed_until, assignee"
+        )
+    await get_lead_id(session, workspace_id, lead_id)
+    values: dict[str, Any] = {}
+    if "status" in fields:
+        if patch.status is None:
+            raise UnprocessableEntity("status cannot be null")
+        values["status"] = patch.status
+    if "category" in fields:
+        values["category"] = patch.category
+    if "snoozed_until" in fields:
+        values["snoozed_until"] = patch.snoozed_until
+    if "assignee" in fields:
+        if patch.assignee is not None:
+            member = (
+                await session.execute(
+                    select(Membership.user_id).where(
+                        Membership.workspace_id == workspace_id,
+                        Membership.user_id == patch.assignee,
+                    )
+                )
+            ).scalar_one_or_none()
+            if member is None:
+                raise UnprocessableEntity("assignee is not a member of this workspace")
+        values["assignee_user_id"] = patch.assignee
+    changed = or_(
+        *(getattr(Lead, column).is_distinct_from(value) for column, value in values.items())
+    )
+    await session.execute(
+        update(Lead)
+        .where(Lead.id == lead_id, Lead.workspace_id == workspace_id, changed)
+        .values(**values, updated_at=func.now())
+    )
+    return await get_lead(session, workspace_id, lead_id)
+
+
+async def list_messages(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    lead_id: int,
+    after: str | None,
+    limit: int,
+    timeout_ms: int,
+) -> Page:
+    """Newest page first (cursor walks back in time); each page is oldest → newest."""
+    await get_lead_id(session, workspace_id, lead_id)
+    stmt = select(*MESSAGE_COLUMNS).where(
+        Message.lead_id == lead_id, Message.workspace_id == workspace_id
+    )
+    if after is not None:
+        before_at, before_id = cursor.decode(MESSAGE_CURSOR, after)
+        if before_at is None:
+            raise UnprocessableEntity("cursor is not a messages cursor")
+        stmt = stmt.where(tuple_(Message.occurred_at, Message.id) < tuple_(before_at, before_id))
+    stmt = stmt.order_by(Message.occurred_at.desc(), Message.id.desc()).limit(limit + 1)
+    await apply_budget(session, timeout_ms)
+    try:
+        rows = [dict(r) for r in (await session.execute(stmt)).mappings()]
+    except DBAPIError as exc:
+        if is_timeout(exc):
+            raise timeout_error("the conversation", exc) from exc
+        raise
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        oldest = page[-1]
+        next_cursor = cursor.encode(MESSAGE_CURSOR, oldest["occurred_at"], oldest["id"])
+    page.reverse()
+    return Page(page, next_cursor)
+
+
+async def get_lead_id(session: AsyncSession, workspace_id: uuid.UUID, lead_id: int) -> int:
+    found = (
+        await session.execute(
+            select(Lead.id).where(Lead.id == lead_id, Lead.workspace_id == workspace_id)
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound("lead not found")
+    return int(found)

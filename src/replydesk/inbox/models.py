@@ -1,0 +1,101 @@
+"""Inbox tables and the indexes the inbox reads need on other domains' tables.
+
+The SQL behind each index lives in ``inbox/queries.py``; migration 0004 creates them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, SmallInteger, func, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from replydesk.core.base import Base
+from replydesk.ingest.models import WebhookEvent
+from replydesk.leads.models import Lead
+
+# The requires-attention predicate minus the snooze (now() cannot be in an index predicate).
+ATTENTION_PREDICATE = "awaiting_reply AND status NOT IN ('unsubscribed', 'closed')"
+
+# Slots per workspace in workspace_lead_totals: concurrent lead inserts of one workspace
+# spread over this many counter rows instead of queueing on one row lock.
+LEAD_TOTAL_SLOTS = 8
+
+
+class InboxCountsCache(Base):
+    """Last good counts per workspace: the fallback when the counts query times out."""
+
+    __tablename__ = "inbox_counts_cache"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class WorkspaceLeadTotal(Base):
+    """Number of leads per workspace, kept by statement-level triggers on ``leads``.
+
+    ``total_leads`` is then a sum over at most LEAD_TOTAL_SLOTS rows instead of a count
+    over every lead of the workspace.
+    """
+
+    __tablename__ = "workspace_lead_totals"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    lead_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+
+
+_leads = Lead.__table__
+_events = WebhookEvent.__table__
+
+# Requires attention: one partial index serves both reads. The counts query scans only the
+# workspace's entries (index-only: snooze, channel and category are INCLUDEd), and the
+# requires_attention lead list walks it in (last_message_at DESC, id DESC) keyset order.
+Index(
+    "ix_leads_attention",
+    _leads.c.workspace_id,
+    text("last_message_at DESC NULLS LAST"),
+    text("id DESC"),
+    postgresql_include=["snoozed_until", "last_inbound_channel", "category"],
+    postgresql_where=text(ATTENTION_PREDICATE),
+)
+# Prefix search (q=) on e-mail, "first last", last name and company. text_pattern_ops so
+# LIKE 'abc%' uses the index whatever the database collation.
+Index(
+    "ix_leads_search_email",
+    _leads.c.workspace_id,
+    _leads.c.email,
+    postgresql_ops={"email": "text_pattern_ops"},
+)
+Index(
+    "ix_leads_search_full_name",
+    _leads.c.workspace_id,
+    # Parenthesised as PostgreSQL prints it back, so the drift check can compare it.
+    func.lower(text("(coalesce(first_name, '') || ' ') || coalesce(last_name, '')")).label(
+        "full_name"
+    ),
+    postgresql_ops={"full_name": "text_pattern_ops"},
+)
+Index(
+    "ix_leads_search_last_name",
+    _leads.c.workspace_id,
+    func.lower(_leads.c.last_name).label("last_name"),
+    postgresql_ops={"last_name": "text_pattern_ops"},
+)
+Index(
+    "ix_leads_search_company",
+    _leads.c.workspace_id,
+    func.lower(_leads.c.company).label("company"),
+    postgresql_ops={"company": "text_pattern_ops"},
+)
+# Operator list of webhook events without a status filter, newest first (the foundation's
+# (workspace_id, status, id) index only orders within one status).
+Index("ix_webhook_events_workspace_id_id", _events.c.workspace_id, _events.c.id)

@@ -1,0 +1,128 @@
+"""Webhook authentication without a database round trip on the hot path.
+
+Each process caches, per workspace id, what a webhook needs to authenticate and scope an event:
+the token hash, the provider scoping and the loaded GHL public keys. Entries live
+``ingest_auth_cache_ttl_s`` (unknown ids a shorter time), so a rotated token or a new key takes
+effect within that TTL. Concurrent misses for one id share a single load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from replydesk.core.logging import get_logger
+from replydesk.core.security import hash_token, token_matches
+from replydesk.ingest.providers.common import Scope
+from replydesk.ingest.signatures import GhlKeys, load_ghl_keys
+
+log = get_logger(__name__)
+
+# Compared against when the workspace is unknown, so both cases cost one hash + compare.
+_DUMMY_HASH = hash_token("replydesk-unknown-workspace")
+
+
+@dataclass(frozen=True)
+class WorkspaceAuth:
+    workspace_id: uuid.UUID
+    token_hash: str
+    scope: Scope
+    ghl_keys: GhlKeys
+
+
+def workspace_auth_from_row(workspace_id: uuid.UUID, row: Any) -> WorkspaceAuth:
+    keys = load_ghl_keys(row.ghl_rsa_public_key, row.ghl_ed25519_public_key)
+    if keys.broken:
+        # Someone must fix the workspace's configuration; GHL webhooks are rejected until then.
+        log.error(
+            "ghl_public_key_invalid",
+            category="config",
+            workspace_id=str(workspace_id),
+            problem=keys.broken,
+        )
+    return WorkspaceAuth(
+        workspace_id=workspace_id,
+        token_hash=row.webhook_token_hash,
+        scope=Scope(
+            emailbison_instance_url=row.emailbison_instance_url,
+            emailbison_workspace_id=row.emailbison_workspace_id,
+            ghl_location_id=row.ghl_location_id,
+            unipile_account_id=row.unipile_account_id,
+        ),
+        ghl_keys=keys,
+    )
+
+
+def token_ok(auth: WorkspaceAuth | None, token: str | None) -> bool:
+    """Constant-time check; unknown workspaces and missing tokens cost the same as wrong ones."""
+    stored = auth.token_hash if auth is not None else _DUMMY_HASH
+    matches = token_matches(token or "", stored)
+    return matches and auth is not None and bool(token)
+
+
+Loader = Callable[[uuid.UUID], Awaitable[WorkspaceAuth | None]]
+
+
+class AuthCache:
+    """TTL cache of ``WorkspaceAuth`` by workspace id, with single-flight loads."""
+
+    def __init__(
+        self,
+        ttl_s: float,
+        *,
+        negative_ttl_s: float | None = None,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.negative_ttl_s = min(ttl_s, 5.0) if negative_ttl_s is None else negative_ttl_s
+        self.max_entries = max_entries
+        self._clock = clock
+        self._entries: dict[uuid.UUID, tuple[float, WorkspaceAuth | None]] = {}
+        self._loading: dict[uuid.UUID, asyncio.Task[WorkspaceAuth | None]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def invalidate(self, workspace_id: uuid.UUID | None = None) -> None:
+        if workspace_id is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(workspace_id, None)
+
+    async def get(self, workspace_id: uuid.UUID, loader: Loader) -> WorkspaceAuth | None:
+        entry = self._entries.get(workspace_id)
+        if entry is not None and entry[0] > self._clock():
+            return entry[1]
+        task = self._loading.get(workspace_id)
+        if task is None:
+            task = asyncio.create_task(self._load(workspace_id, loader))
+            # Retrieved here so a failure nobody waited for is not reported as "never retrieved".
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._loading[workspace_id] = task
+        # Shielded: a caller that gives up (its budget ran out) does not cancel the shared load.
+        return await asyncio.shield(task)
+
+    async def _load(self, workspace_id: uuid.UUID, loader: Loader) -> WorkspaceAuth | None:
+        try:
+            auth = await loader(workspace_id)
+        finally:
+            self._loading.pop(workspace_id, None)
+        ttl = self.ttl_s if auth is not None else self.negative_ttl_s
+        if ttl > 0:
+            self._store(workspace_id, auth, ttl)
+        return auth
+
+    def _store(self, workspace_id: uuid.UUID, auth: WorkspaceAuth | None, ttl: float) -> None:
+        now = self._clock()
+        if len(self._entries) >= self.max_entries and workspace_id not in self._entries:
+            for key in [k for k, (expires, _) in self._entries.items() if expires <= now]:
+                del self._entries[key]
+            while len(self._entries) >= self.max_entries:
+                # Oldest insertion first (dicts keep insertion order).
+                del self._entries[next(iter(self._entries))]
+        self._entries[workspace_id] = (now + ttl, auth)

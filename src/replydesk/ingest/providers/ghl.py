@@ -1,0 +1,83 @@
+"""GoHighLevel / LeadConnector: flat payload routed on ``type``; signatures in signatures.py.
+
+Dedupe key suffix: ``{locationId}:{type}:{messageId}``; without ``messageId`` a sha256 of
+``conversationId|direction|dateAdded|body``. Other types: ``webhookId`` or a content hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from replydesk.core.errors import UnprocessableEntity
+from replydesk.ingest.providers.common import (
+    IGNORED,
+    PENDING,
+    ParsedEvent,
+    Scope,
+    body_hash,
+    event_type_field,
+    ident,
+    key_part,
+    optional_text,
+    text_field,
+    text_hash,
+)
+
+# Canonical spelling by lower-cased name: matched case-insensitively, stored canonically.
+MESSAGE_EVENTS = {"inboundmessage": "InboundMessage", "outboundmessage": "OutboundMessage"}
+
+
+def _check_scope(location: str | None, scope: Scope, required: bool) -> None:
+    expected = scope.ghl_location_id
+    if expected is None:
+        return
+    if location is None:
+        if required:
+            raise UnprocessableEntity(
+                f"locationId is required: this workspace accepts GHL location {expected} only"
+            )
+        return
+    if location != expected:
+        raise UnprocessableEntity(
+            f"locationId {location} does not match this workspace's GHL location {expected}"
+        )
+
+
+def _message_id_part(payload: Mapping[str, Any], event_type: str) -> str:
+    message_id = ident(payload.get("messageId"), "messageId", required=False)
+    if message_id is not None:
+        return key_part(message_id)
+    conversation = ident(payload.get("conversationId"), "conversationId", required=False)
+    date_added = text_field(payload.get("dateAdded"), "dateAdded", required=False)
+    if conversation is None or date_added is None:
+        raise UnprocessableEntity(
+            f"messageId is required for {event_type} events "
+            "(or conversationId and dateAdded to derive an id)"
+        )
+    digest = text_hash(
+        conversation,
+        optional_text(payload.get("direction")),
+        date_added,
+        optional_text(payload.get("body")),
+    )
+    return "sha256:" + digest
+
+
+def parse(payload: Mapping[str, Any], scope: Scope, received_at: datetime) -> ParsedEvent:
+    del received_at  # GHL keys never depend on arrival time
+    raw_type = event_type_field(payload.get("type"), "type")
+    canonical = MESSAGE_EVENTS.get(raw_type.lower())
+    is_message = canonical is not None
+    location = ident(payload.get("locationId"), "locationId", required=is_message)
+    _check_scope(location, scope, required=is_message)
+    if canonical is not None:
+        id_part = _message_id_part(payload, canonical)
+        event_type, status = canonical, PENDING
+    else:
+        webhook_id = ident(payload.get("webhookId"), "webhookId", required=False)
+        id_part = key_part(webhook_id) if webhook_id else "sha256:" + body_hash(payload)
+        event_type, status = raw_type, IGNORED
+    key = ":".join((key_part(location or "-"), key_part(event_type), id_part))
+    return ParsedEvent(event_type=event_type, status=status, key=key)

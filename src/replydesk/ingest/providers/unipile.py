@@ -1,0 +1,74 @@
+"""Unipile (LinkedIn messaging): flat payload routed on ``event``; no signature scheme.
+
+Dedupe key suffix: ``{account_id}:{event}:{message_id}``. A message has many reactions, so
+``message_reaction`` adds a hash of the reaction and who reacted; ``message_read`` keeps one row
+per message (being read is a state, not a stream).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from replydesk.core.errors import UnprocessableEntity
+from replydesk.ingest.providers.common import (
+    IGNORED,
+    PENDING,
+    ParsedEvent,
+    Scope,
+    body_hash,
+    event_type_field,
+    ident,
+    key_part,
+    optional_text,
+    text_hash,
+)
+
+KNOWN_EVENTS = frozenset({"message_received", "message_read", "message_reaction"})
+
+
+def _check_scope(account: str | None, scope: Scope, required: bool) -> None:
+    expected = scope.unipile_account_id
+    if expected is None:
+        return
+    if account is None:
+        if required:
+            raise UnprocessableEntity(
+                f"account_id is required: this workspace accepts Unipile account {expected} only"
+            )
+        return
+    if account != expected:
+        raise UnprocessableEntity(
+            f"account_id {account} does not match this workspace's Unipile account {expected}"
+        )
+
+
+def parse(payload: Mapping[str, Any], scope: Scope, received_at: datetime) -> ParsedEvent:
+    del received_at
+    event_type = event_type_field(payload.get("event"), "event").lower()
+    known = event_type in KNOWN_EVENTS
+    account = ident(payload.get("account_id"), "account_id", required=known)
+    _check_scope(account, scope, required=known)
+    if known:
+        message_id = ident(
+            payload.get("message_id"), "message_id", context=f"for {event_type} events"
+        )
+        assert message_id is not None
+        id_part = key_part(message_id)
+        if event_type == "message_reaction":
+            # The reaction's field names are not confirmed by Unipile's docs: without a
+            # ``reaction`` field the whole (canonical) body identifies the delivery.
+            reaction = payload.get("reaction")
+            if reaction is not None:
+                who = payload.get("reaction_sender", payload.get("sender"))
+                digest = text_hash(optional_text(reaction), optional_text(who))
+            else:
+                digest = body_hash(payload)
+            id_part += ":" + digest[:32]
+        status = PENDING
+    else:
+        id_part = "sha256:" + body_hash(payload)
+        status = IGNORED
+    key = ":".join((key_part(account or "-"), key_part(event_type), id_part))
+    return ParsedEvent(event_type=event_type, status=status, key=key)

@@ -1,0 +1,146 @@
+"""The two statements ingestion runs (kept here as SQL), and how they meet the pool.
+
+Cancellation never reaches SQLAlchemy: a cancelled asyncpg statement makes SQLAlchemy invalidate
+the connection with a graceful close that can wait 2 s on a dead socket, which would break the
+request's time budget. Instead each statement runs in its own task (``shielded``); a caller that
+gives up aborts that task's socket, so the statement fails at once and the task ends by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+T = TypeVar("T")
+
+# The hot path: one statement, one round trip (the engine is in autocommit mode, so this is
+# also the commit). The statement-level trigger from migration 0001 sends the NOTIFY inside it.
+INSERT_EVENT = text(
+    """
+    INSERT INTO webhook_events (workspace_id, provider, event_type, dedupe_key, status, payload)
+    VALUES (:workspace_id, :provider, :event_type, :dedupe_key, :status, CAST(:payload AS jsonb))
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id
+    """
+)
+
+# Only on an auth-cache miss (once per workspace per TTL).
+LOAD_WORKSPACE_AUTH = text(
+    """
+    SELECT webhook_token_hash, emailbison_instance_url, emailbison_workspace_id, ghl_location_id,
+           ghl_rsa_public_key, ghl_ed25519_public_key, unipile_account_id
+    FROM workspaces
+    WHERE id = :workspace_id
+    """
+)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    workspace_id: uuid.UUID
+    provider: str
+    event_type: str
+    dedupe_key: str
+    status: str
+    payload: str  # the raw JSON text; PostgreSQL parses it into jsonb
+
+
+class Abandoned(Exception):
+    """The caller stopped waiting before the statement was sent; nothing was executed."""
+
+
+class Attempt:
+    """One statement's run; ``abandon()`` stops it (or keeps it from starting)."""
+
+    def __init__(self) -> None:
+        self.abandoned = False
+        self._driver: Any = None
+
+    def attach(self, driver: Any) -> None:
+        if self.abandoned:
+            raise Abandoned
+        self._driver = driver
+
+    def abandon(self) -> None:
+        self.abandoned = True
+        terminate = getattr(self._driver, "terminate", None)
+        if callable(terminate):
+            terminate()  # abort the socket: the pending statement fails immediately
+
+
+# Tasks whose caller gave up: referenced until they finish (each is bounded by the pool, connect
+# and command timeouts), and their outcome retrieved so nothing is reported as unhandled.
+_abandoned_tasks: set[asyncio.Task[Any]] = set()
+
+
+def _forget(task: asyncio.Task[Any]) -> None:
+    _abandoned_tasks.discard(task)
+    if not task.cancelled():
+        task.exception()
+
+
+async def shielded(op: Callable[[Attempt], Awaitable[T]]) -> T:
+    """Run ``op`` in its own task; if the caller is cancelled, abandon it instead of cancelling."""
+    attempt = Attempt()
+    task = asyncio.ensure_future(op(attempt))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        attempt.abandon()
+        if not task.done():
+            _abandoned_tasks.add(task)
+            task.add_done_callback(_forget)
+        raise
+
+
+async def _run(
+    engine: AsyncEngine, attempt: Attempt, statement: Any, params: dict[str, Any]
+) -> Any:
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        attempt.attach(raw.driver_connection)
+        try:
+            result = await conn.execute(statement, params)
+            return result.first()
+        except (DataError, IntegrityError):
+            raise  # the statement failed, the connection is fine
+        except BaseException:
+            if not conn.invalidated:
+                await _discard(conn)
+            raise
+
+
+async def _discard(conn: AsyncConnection) -> None:
+    """Invalidate without SQLAlchemy's graceful close (which may wait on a dead socket)."""
+    raw = await conn.get_raw_connection()
+    terminate = getattr(raw.driver_connection, "terminate", None)
+    if callable(terminate):
+        terminate()
+    await conn.invalidate()
+
+
+async def insert_event(engine: AsyncEngine, event: NewEvent) -> int | None:
+    """The new row's id, or None when the dedupe key already exists."""
+    params = {
+        "workspace_id": event.workspace_id,
+        "provider": event.provider,
+        "event_type": event.event_type,
+        "dedupe_key": event.dedupe_key,
+        "status": event.status,
+        "payload": event.payload,
+    }
+    row = await shielded(lambda attempt: _run(engine, attempt, INSERT_EVENT, params))
+    return None if row is None else int(row[0])
+
+
+async def load_workspace_auth(engine: AsyncEngine, workspace_id: uuid.UUID) -> Any:
+    """The workspace's auth row (a Row) or None."""
+    params = {"workspace_id": workspace_id}
+    return await shielded(lambda attempt: _run(engine, attempt, LOAD_WORKSPACE_AUTH, params))

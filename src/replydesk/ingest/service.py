@@ -1,0 +1,254 @@
+"""Webhook ingestion: authenticate, validate, one durable insert, answer.
+
+Nothing here calls a provider, an AI or Slack, and nothing touches leads or messages: workers do
+that from ``webhook_events``. The request path runs exactly one statement (the insert) when the
+workspace's auth info is cached, two on a cache miss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, NoReturn, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+
+from replydesk.core.db import Database
+from replydesk.core.errors import (
+    NotFound,
+    ReplyDeskError,
+    ServiceUnavailable,
+    Unauthorized,
+    UnprocessableEntity,
+)
+from replydesk.core.logging import get_logger
+from replydesk.core.settings import Settings
+from replydesk.ingest import repository
+from replydesk.ingest.auth import AuthCache, WorkspaceAuth, token_ok, workspace_auth_from_row
+from replydesk.ingest.body import (
+    check_content_length,
+    check_content_type,
+    parse_json_object,
+    read_capped,
+)
+from replydesk.ingest.outage import OutageLog
+from replydesk.ingest.providers import PARSERS
+from replydesk.ingest.signatures import verify_ghl
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+AUTH_FAILED = "invalid or missing webhook token for this workspace"
+RETRY_AFTER_S = "5"
+SLOW_INGEST_S = 0.5
+
+
+class RequestTimeout(ReplyDeskError):
+    status_code = 408
+    code = "request_timeout"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    status: str  # accepted | ignored | duplicate
+    event_id: int | None
+
+    HTTP_STATUS: ClassVar[dict[str, int]] = {"accepted": 202, "ignored": 200, "duplicate": 200}
+
+    @property
+    def http_status(self) -> int:
+        return self.HTTP_STATUS[self.status]
+
+    def body(self) -> dict[str, Any]:
+        if self.event_id is None:
+            return {"status": self.status}
+        return {"status": self.status, "event_id": self.event_id}
+
+
+def _discard_closed_connections(
+    dbapi_connection: Any, connection_record: Any, connection_proxy: Any
+) -> None:
+    """Pool checkout hook: a connection the server closed while idle is replaced, not used.
+
+    Free (no round trip, unlike pre-ping): asyncpg already knows the socket is closed. So after a
+    database restart the first request gets a fresh connection instead of a 503.
+    """
+    driver = getattr(connection_record, "driver_connection", None)
+    is_closed = getattr(driver, "is_closed", None)
+    if callable(is_closed) and is_closed():
+        raise DisconnectionError("connection was closed while idle in the pool")
+
+
+def _install_pool_hooks(engine: AsyncEngine) -> None:
+    pool = engine.sync_engine.pool
+    if not event.contains(pool, "checkout", _discard_closed_connections):
+        event.listen(pool, "checkout", _discard_closed_connections)
+
+
+def _parse_workspace_id(value: str) -> uuid.UUID | None:
+    if len(value) > 64:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _error_name(exc: BaseException) -> str:
+    """The driver-level exception class, never its text (which may carry SQL parameters)."""
+    orig = getattr(exc, "orig", None)
+    cause = getattr(orig, "__cause__", None) or orig
+    return type(cause).__name__ if cause is not None else type(exc).__name__
+
+
+class Ingestor:
+    """One per app: the autocommit ingest engine, the auth cache and the outage log."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        _install_pool_hooks(db.ingest_engine)
+        # Autocommit: the INSERT is its own transaction, so there is no BEGIN/COMMIT round trip.
+        self.engine = db.ingest_engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.cache = AuthCache(settings.ingest_auth_cache_ttl_s)
+        self.outage = OutageLog()
+
+    async def ingest(self, provider: str, workspace_id: str, request: Request) -> IngestResult:
+        started = time.monotonic()
+        try:
+            result = await self._ingest(provider, workspace_id, request)
+        except ReplyDeskError as exc:
+            level = log.warning if exc.status_code >= 500 else log.info
+            level(
+                "webhook_rejected",
+                provider=provider,
+                workspace_id=workspace_id[:64],
+                status=exc.status_code,
+                code=exc.code,
+                reason=exc.message,
+            )
+            raise
+        elapsed = time.monotonic() - started
+        if elapsed > SLOW_INGEST_S:
+            log.warning("webhook_ingest_slow", provider=provider, duration_ms=round(elapsed * 1000))
+        return result
+
+    async def _ingest(self, provider: str, raw_workspace_id: str, request: Request) -> IngestResult:
+        parser = PARSERS.get(provider)
+        if parser is None:
+            raise NotFound(
+                f"unknown provider {provider[:40]!r}; expected one of {', '.join(PARSERS)}"
+            )
+        deadline = asyncio.get_running_loop().time() + self.settings.ingest_budget_s
+
+        # 1. Authenticate before reading the body.
+        token = request.headers.get("x-webhook-token") or request.query_params.get("token")
+        workspace_id = _parse_workspace_id(raw_workspace_id)
+        auth: WorkspaceAuth | None = None
+        if workspace_id is not None and token:
+            auth = await self._with_db(deadline, lambda: self.cache.get(workspace_id, self._load))
+        if not token_ok(auth, token) or auth is None:
+            raise Unauthorized(AUTH_FAILED)
+
+        # 2. Size, content type, body (streamed, capped), signature, JSON, shape.
+        limit = self.settings.ingest_max_body_bytes
+        check_content_length(request.headers.get("content-length"), limit)
+        check_content_type(request.headers.get("content-type"))
+        try:
+            async with asyncio.timeout_at(deadline):
+                body = await read_capped(request, limit)
+        except TimeoutError:
+            raise RequestTimeout(
+                f"request body not received within {self.settings.ingest_budget_s} s"
+            ) from None
+        if provider == "ghl":
+            verify_ghl(auth.ghl_keys, body, request.headers)
+        payload = parse_json_object(body)
+        parsed = parser(payload, auth.scope, datetime.now(UTC))
+
+        # 3. The one statement.
+        new = repository.NewEvent(
+            workspace_id=auth.workspace_id,
+            provider=provider,
+            event_type=parsed.event_type,
+            dedupe_key=f"{provider}:{auth.workspace_id}:{parsed.key}",
+            status=parsed.status,
+            payload=body.decode("utf-8"),
+        )
+        event_id = await self._insert(deadline, new)
+        if event_id is None:
+            log.debug("webhook_duplicate", provider=provider, event_type=parsed.event_type)
+            return IngestResult("duplicate", None)
+        status = "accepted" if parsed.status == "pending" else "ignored"
+        log.debug(
+            "webhook_stored",
+            provider=provider,
+            workspace_id=str(auth.workspace_id),
+            event_type=parsed.event_type,
+            event_id=event_id,
+            status=parsed.status,
+        )
+        return IngestResult(status, event_id)
+
+    async def _load(self, workspace_id: uuid.UUID) -> WorkspaceAuth | None:
+        row = await repository.load_workspace_auth(self.engine, workspace_id)
+        return None if row is None else workspace_auth_from_row(workspace_id, row)
+
+    async def _insert(self, deadline: float, new: repository.NewEvent) -> int | None:
+        try:
+            return await self._with_db(deadline, lambda: repository.insert_event(self.engine, new))
+        except DataError as exc:
+            raise UnprocessableEntity(
+                f"body cannot be stored as JSON by PostgreSQL ({_error_name(exc)})"
+            ) from None
+        except IntegrityError:
+            # The workspace was deleted after its auth info was cached.
+            self.cache.invalidate(new.workspace_id)
+            raise Unauthorized(AUTH_FAILED) from None
+
+    async def _with_db(self, deadline: float, op: Callable[[], Awaitable[T]]) -> T:
+        """Run ``op`` within the request's budget; every way the database can fail is a 503.
+
+        One retry, only when the driver reports the connection itself broke (e.g. the first
+        use of a connection after a restart) and time remains: the insert is idempotent.
+        """
+        loop = asyncio.get_running_loop()
+        retried = False
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    result = await op()
+            except (DataError, IntegrityError):
+                self.outage.success()  # the database answered
+                raise
+            except PoolTimeout as exc:
+                self._unavailable("pool_exhausted", exc)
+            except TimeoutError as exc:
+                self._unavailable("timeout", exc)
+            except DBAPIError as exc:
+                if exc.connection_invalidated and not retried and loop.time() < deadline - 0.1:
+                    retried = True
+                    log.debug("ingest_retry_after_disconnect", error=_error_name(exc))
+                    continue
+                self._unavailable("db_error", exc)
+            except OSError as exc:
+                self._unavailable("connection_error", exc)
+            else:
+                self.outage.success()
+                return result
+
+    def _unavailable(self, reason: str, exc: BaseException) -> NoReturn:
+        self.outage.failure(reason, _error_name(exc))
+        raise ServiceUnavailable(
+            "database unavailable; the event was not stored, retry later",
+            headers={"Retry-After": RETRY_AFTER_S},
+        ) from None

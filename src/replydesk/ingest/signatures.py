@@ -1,0 +1,123 @@
+"""GoHighLevel webhook signatures over the raw body.
+
+- ``X-GHL-Signature``: Ed25519, base64 (the current scheme).
+- ``x-wh-signature``: RSA-SHA256 PKCS#1 v1.5, base64 (the legacy scheme).
+
+When a workspace has a key configured, a request must carry a signature that verifies with one of
+its keys (Ed25519 tried first); unsigned or badly signed requests are rejected. Without keys,
+signature headers are ignored and the webhook token alone authenticates (fail-closed only where a
+key makes checking possible; never "anything verifies").
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+from replydesk.core.errors import Unauthorized
+
+ED25519_HEADER = "x-ghl-signature"
+RSA_HEADER = "x-wh-signature"
+# A base64 signature is far shorter; anything longer is not worth decoding.
+MAX_SIGNATURE_CHARS = 2048
+
+
+@dataclass(frozen=True)
+class GhlKeys:
+    rsa: RSAPublicKey | None = None
+    ed25519: Ed25519PublicKey | None = None
+    # Set when a key is configured but cannot be loaded: every request is rejected.
+    broken: str | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.rsa is not None or self.ed25519 is not None or self.broken is not None
+
+
+def load_ghl_keys(rsa_pem: str | None, ed25519_pem: str | None) -> GhlKeys:
+    rsa: RSAPublicKey | None = None
+    ed: Ed25519PublicKey | None = None
+    problems: list[str] = []
+    if rsa_pem:
+        try:
+            key = serialization.load_pem_public_key(rsa_pem.encode())
+        except ValueError:
+            problems.append("ghl_rsa_public_key is not a PEM public key")
+        else:
+            if isinstance(key, RSAPublicKey):
+                rsa = key
+            else:
+                problems.append("ghl_rsa_public_key is not an RSA key")
+    if ed25519_pem:
+        try:
+            key = serialization.load_pem_public_key(ed25519_pem.encode())
+        except ValueError:
+            problems.append("ghl_ed25519_public_key is not a PEM public key")
+        else:
+            if isinstance(key, Ed25519PublicKey):
+                ed = key
+            else:
+                problems.append("ghl_ed25519_public_key is not an Ed25519 key")
+    return GhlKeys(rsa=rsa, ed25519=ed, broken="; ".join(problems) or None)
+
+
+def _decode(value: str) -> bytes | None:
+    if len(value) > MAX_SIGNATURE_CHARS:
+        return None
+    try:
+        return base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _ed25519_ok(key: Ed25519PublicKey, body: bytes, signature: str) -> bool:
+    raw = _decode(signature)
+    if raw is None:
+        return False
+    try:
+        key.verify(raw, body)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _rsa_ok(key: RSAPublicKey, body: bytes, signature: str) -> bool:
+    raw = _decode(signature)
+    if raw is None:
+        return False
+    try:
+        key.verify(raw, body, padding.PKCS1v15(), hashes.SHA256())
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def verify_ghl(keys: GhlKeys, body: bytes, headers: Mapping[str, str]) -> None:
+    """Raise ``Unauthorized`` unless the body is signed by one of the workspace's keys."""
+    if not keys.required:
+        return
+    if keys.broken is not None:
+        raise Unauthorized("GHL signature cannot be verified: this workspace's GHL key is invalid")
+    ed_sig = headers.get(ED25519_HEADER)
+    rsa_sig = headers.get(RSA_HEADER)
+    usable = (keys.ed25519 is not None and ed_sig) or (keys.rsa is not None and rsa_sig)
+    if not usable:
+        expected = " or ".join(
+            name
+            for name, key in (("X-GHL-Signature", keys.ed25519), ("x-wh-signature", keys.rsa))
+            if key is not None
+        )
+        raise Unauthorized(f"GHL signature required ({expected} header)")
+    if keys.ed25519 is not None and ed_sig and _ed25519_ok(keys.ed25519, body, ed_sig):
+        return
+    if keys.rsa is not None and rsa_sig and _rsa_ok(keys.rsa, body, rsa_sig):
+        return
+    raise Unauthorized("GHL signature does not verify")

@@ -1,0 +1,129 @@
+"""Tolerant readers for provider payload fields (ids as strings or numbers, missing blocks)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from replydesk.queue.errors import PermanentError
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE_JUNK = re.compile(r"[\s().\-/]")
+
+
+def get(payload: Any, path: str) -> Any:
+    """``data.reply.id`` → the value, or None when a step is missing or not an object."""
+    node = payload
+    for step in path.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(step)
+    return node
+
+
+def block(payload: Any, path: str) -> Mapping[str, Any]:
+    node = get(payload, path)
+    return node if isinstance(node, Mapping) else {}
+
+
+def text_or_none(value: Any, limit: int = 100_000) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value[:limit] if value else None
+
+
+def int_id(value: Any, path: str) -> int:
+    """A provider integer id given as a number or a numeric string; permanent error otherwise."""
+    if isinstance(value, bool):
+        raise PermanentError(f"{path} must be an integer id")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if value is None:
+        raise PermanentError(f"{path} is required")
+    raise PermanentError(f"{path} must be an integer id")
+
+
+def optional_int(value: Any) -> int | None:
+    try:
+        return int_id(value, "")
+    except PermanentError:
+        return None
+
+
+def str_id(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    return text_or_none(value, 512)
+
+
+def email_or_none(value: Any) -> str | None:
+    """Normalised e-mail (trimmed, lower-case), or None when it does not look like one."""
+    text = text_or_none(value, 320)
+    if text is None:
+        return None
+    text = text.lower()
+    return text if _EMAIL.match(text) else None
+
+
+def phone_e164(value: Any) -> str | None:
+    """A phone number in E.164 form, or None. No country guessing beyond NANP 10/11 digits:
+    numbers without ``+`` are accepted only as 10 digits (→ +1…) or 11 digits starting
+    with 1."""
+    text = text_or_none(value, 64)
+    if text is None:
+        return None
+    text = _PHONE_JUNK.sub("", text)
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    if text.startswith("+"):
+        digits = text[1:]
+        ok = digits.isdigit() and 8 <= len(digits) <= 15 and not digits.startswith("0")
+        return "+" + digits if ok else None
+    if text.isdigit() and len(text) == 10:
+        return "+1" + text
+    if text.isdigit() and len(text) == 11 and text.startswith("1"):
+        return "+" + text
+    return None
+
+
+def timestamp(value: Any) -> datetime | None:
+    """ISO-8601 text (``Z`` or offset; naive = UTC) or epoch seconds/milliseconds."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value > 1e11 else value
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    text = text_or_none(value, 64)
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def first_time(*values: Any) -> datetime | None:
+    for value in values:
+        parsed = timestamp(value)
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def split_name(full: Any) -> tuple[str | None, str | None]:
+    text = text_or_none(full, 300)
+    if text is None:
+        return None, None
+    first, _, last = text.partition(" ")
+    return first or None, last.strip() or None

@@ -1,0 +1,49 @@
+"""How a failed item is classified: permanent (dead at once) or retryable (back off)."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import DataError, DBAPIError
+
+
+class QueueError(Exception):
+    """Base of errors handlers raise on purpose; ``category`` tags logs and alerts."""
+
+    category = "handler_error"
+    permanent = False
+
+    def __init__(self, message: str, *, category: str | None = None) -> None:
+        super().__init__(message)
+        if category is not None:
+            self.category = category
+
+
+class PermanentError(QueueError):
+    """The item can never succeed as it is (e.g. a payload missing a required field)."""
+
+    category = "invalid_payload"
+    permanent = True
+
+
+class RetryableError(QueueError):
+    """A transient condition (e.g. a race or an unavailable dependency): try again later."""
+
+    category = "transient"
+
+
+class LeaseLost(Exception):
+    """The item's lease expired and it was handed to another worker: roll back, do nothing."""
+
+
+def classify(exc: BaseException) -> tuple[bool, str]:
+    """``(permanent, category)`` of a handler failure. Unknown exceptions are retried: a fix
+    may be deployed before the attempts run out, and they still end dead with an alert."""
+    if isinstance(exc, QueueError):
+        return exc.permanent, exc.category
+    if isinstance(exc, TimeoutError):
+        return False, "timeout"
+    if isinstance(exc, DataError):
+        # A value PostgreSQL refuses (out of range, bad format): retrying cannot help.
+        return True, "invalid_payload"
+    if isinstance(exc, DBAPIError):
+        return False, "db_error"
+    return False, "bug"

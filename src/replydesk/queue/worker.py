@@ -1,0 +1,287 @@
+"""The worker: one runner per queue table, a LISTEN connection, the scheduler.
+
+A runner keeps at most ``concurrency`` items in flight. It claims when a slot is free and
+sleeps until a NOTIFY, a finished item or the poll interval (≤ 1 s). Each item runs in its
+own task and its own transaction, so one item's failure never touches its batch-mates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from replydesk.core.db import Database, make_engine, plain_url
+from replydesk.core.logging import get_logger
+from replydesk.core.redact import safe_error_text
+from replydesk.core.settings import Settings
+from replydesk.queue import store
+from replydesk.queue.errors import LeaseLost, classify
+from replydesk.queue.registry import Registry
+from replydesk.queue.scheduler import PeriodicTask, Scheduler, default_tasks
+from replydesk.queue.service import record_alert
+from replydesk.queue.tables import TABLES, ClaimedItem, QueueTable
+
+log = get_logger(__name__)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def worker_database(settings: Settings, url: str, concurrency: int | None = None) -> Database:
+    """A pool sized for the worker (its items never wait for, or starve, the API's pool)."""
+    conc = concurrency or settings.worker_concurrency
+    # Per table: items in flight + the claim loop + lease renewal; + the scheduler.
+    engine = make_engine(
+        url,
+        pool_size=len(TABLES) * (conc + 2) + 1,
+        max_overflow=2,
+        pool_timeout_s=settings.db_pool_timeout_s,
+        connect_timeout_s=settings.db_connect_timeout_s,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        application_name="replydesk-worker",
+    )
+    return Database(url, engine, engine, async_sessionmaker(engine, expire_on_commit=False))
+
+
+async def _first(*aws: Coroutine[Any, Any, Any], wait_s: float | None = None) -> None:
+    """Wait until the first of ``aws`` completes (or the timeout); cancel the rest."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        await asyncio.wait(tasks, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class QueueRunner:
+    def __init__(
+        self,
+        db: Database,
+        table: QueueTable,
+        registry: Registry,
+        settings: Settings,
+        worker_id: str,
+        concurrency: int,
+    ) -> None:
+        self.db, self.table, self.registry, self.s = db, table, registry, settings
+        self.worker_id, self.concurrency = worker_id, concurrency
+        self.wake = asyncio.Event()
+        self.inflight: dict[int, asyncio.Task[None]] = {}
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        renewer = asyncio.create_task(self._renew_loop())
+        try:
+            while not stopping.is_set():
+                want = min(self.concurrency - len(self.inflight), self.s.worker_batch_size)
+                if want > 0:
+                    self.wake.clear()
+                    items = await self._claim(want)
+                    for item in items:
+                        self.inflight[item.id] = asyncio.create_task(self._run_item(item))
+                    if items and len(items) == want:
+                        continue  # more may be due right now
+                waits: list[Coroutine[Any, Any, Any]] = [self.wake.wait(), stopping.wait()]
+                if self.inflight and want <= 0:
+                    waits.append(asyncio.wait(list(self.inflight.values())))
+                await _first(*waits, wait_s=self.s.worker_poll_interval_s)
+        finally:
+            await self._drain()
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+
+    async def _claim(self, n: int) -> list[ClaimedItem]:
+        try:
+            async with self.db.connection() as conn:
+                return await store.claim(
+                    conn, self.table, self.worker_id, n, float(self.s.worker_lease_s)
+                )
+        except Exception as exc:
+            log.warning(
+                "queue_claim_failed",
+                category="db_unavailable",
+                table=self.table.name,
+                error=safe_error_text(exc),
+            )
+            return []
+
+    async def _run_item(self, item: ClaimedItem) -> None:
+        handler = self.registry.get(item.table, item.kind)
+        try:
+            async with asyncio.timeout(self.s.worker_item_budget_s):
+                if handler is not None and handler.prepare is not None:
+                    item.prepared = await handler.prepare(item)
+                async with self.db.session() as session:
+                    note = (
+                        f"no handler for {item.kind}"
+                        if handler is None
+                        else await handler.apply(session, item)
+                    )
+                    status = "succeeded" if note is None else "ignored"
+                    if not await store.finish(session, item, status=status, note=note):
+                        raise LeaseLost
+            if note is not None:
+                log.info("queue_item_ignored", table=item.table, item_id=item.id, reason=note)
+        except LeaseLost:
+            log.warning("queue_lease_lost", table=item.table, item_id=item.id, category="lease")
+        except Exception as exc:
+            await self._fail(item, exc)
+        finally:
+            self.inflight.pop(item.id, None)
+
+    async def _fail(self, item: ClaimedItem, exc: Exception) -> None:
+        permanent, category = classify(exc)
+        error = safe_error_text(exc)
+        is_dead = permanent or item.attempts >= item.max_attempts
+        s = self.s
+        delay = store.backoff_s(item.attempts, s.worker_backoff_base_s, s.worker_backoff_cap_s)
+        count = 0
+        try:
+            async with self.db.session() as session:
+                if is_dead:
+                    ok = await store.dead(session, item, error=error)
+                    if ok:
+                        count = await record_alert(
+                            session,
+                            workspace_id=item.workspace_id,
+                            error_class=category,
+                            source=item.table,
+                            item_id=item.id,
+                            error=error,
+                        )
+                else:
+                    ok = await store.retry(session, item, delay_s=delay, error=error)
+        except Exception as db_exc:
+            # The lease runs out and the rescuer returns the item to pending.
+            log.error(
+                "queue_failure_not_recorded",
+                category=classify(db_exc)[1],
+                table=item.table,
+                item_id=item.id,
+                error=safe_error_text(db_exc),
+            )
+            return
+        fields = {
+            "table": item.table,
+            "item_id": item.id,
+            "kind": item.kind,
+            "attempt": item.attempts,
+            "category": category,
+            "error": error,
+            "workspace_id": str(item.workspace_id) if item.workspace_id else None,
+        }
+        if not ok:
+            log.warning("queue_lease_lost", **{**fields, "category": "lease"})
+        elif is_dead:
+            # First dead item of this class today: error (someone must look); repeats: warning.
+            emit = log.error if count == 1 else log.warning
+            emit("queue_item_dead", alert_count_today=count, **fields)
+        else:
+            log.warning("queue_item_retry", retry_in_s=round(delay, 2), **fields)
+
+    async def _renew_loop(self) -> None:
+        lease = float(self.s.worker_lease_s)
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                async with self.db.connection() as conn:
+                    await store.renew(conn, self.table, self.worker_id, list(self.inflight), lease)
+            except Exception as exc:
+                log.warning(
+                    "queue_renew_failed", category="db_unavailable", error=safe_error_text(exc)
+                )
+
+    async def _drain(self) -> None:
+        """Graceful stop: let in-flight items finish for the grace period, then cancel the
+        rest and hand them back (pending, attempt not counted)."""
+        if self.inflight:
+            await asyncio.wait(list(self.inflight.values()), timeout=self.s.worker_shutdown_grace_s)
+        leftover = dict(self.inflight)
+        if not leftover:
+            return
+        for task in leftover.values():
+            task.cancel()
+        await asyncio.gather(*leftover.values(), return_exceptions=True)
+        try:
+            async with self.db.connection() as conn:
+                n = await store.release(conn, self.table, self.worker_id, list(leftover))
+            log.info("queue_items_released", table=self.table.name, count=n)
+        except Exception as exc:
+            log.warning(
+                "queue_release_failed", category="db_unavailable", error=safe_error_text(exc)
+            )
+
+
+class Listener:
+    """One raw asyncpg connection LISTENing on the tables' channels; reconnects on loss."""
+
+    def __init__(self, url: str, wakes: dict[str, asyncio.Event], timeout_s: float) -> None:
+        self.url, self.wakes, self.timeout_s = plain_url(url), wakes, timeout_s
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            conn: Any = None
+            try:
+                conn = await asyncpg.connect(self.url, timeout=self.timeout_s)
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+                for channel, wake in self.wakes.items():
+                    await conn.add_listener(channel, self._waker(wake))
+                    wake.set()  # catch up on anything inserted while not listening
+                await _first(stopping.wait(), lost.wait())
+            except Exception as exc:
+                log.warning(
+                    "queue_listen_failed", category="db_unavailable", error=safe_error_text(exc)
+                )
+            finally:
+                if conn is not None and not conn.is_closed():
+                    await conn.close(timeout=self.timeout_s)
+            if not stopping.is_set():
+                await _first(stopping.wait(), wait_s=1.0)  # polling covers the gap
+
+    @staticmethod
+    def _waker(wake: asyncio.Event) -> Callable[..., None]:
+        return lambda *_args: wake.set()
+
+
+class Worker:
+    """Runners for every queue table + LISTEN + the scheduler, until ``stopping`` is set."""
+
+    def __init__(
+        self,
+        db: Database,
+        registry: Registry,
+        settings: Settings,
+        *,
+        concurrency: int | None = None,
+        worker_id: str | None = None,
+        tables: tuple[QueueTable, ...] = tuple(TABLES.values()),
+        tasks: list[PeriodicTask] | None = None,
+    ) -> None:
+        self.db, self.settings = db, settings
+        self.worker_id = worker_id or new_worker_id()
+        conc = concurrency or settings.worker_concurrency
+        self.runners = [
+            QueueRunner(db, t, registry, settings, self.worker_id, conc) for t in tables
+        ]
+        periodic = default_tasks(settings) if tasks is None else tasks
+        self.scheduler = Scheduler(db, periodic, self.worker_id)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        wakes = {r.table.channel: r.wake for r in self.runners}
+        listener = Listener(self.db.url, wakes, self.settings.db_connect_timeout_s)
+        log.info(
+            "worker_started", worker=self.worker_id, tables=[r.table.name for r in self.runners]
+        )
+        parts: list[Awaitable[None]] = [r.run(stopping) for r in self.runners]
+        parts += [listener.run(stopping), self.scheduler.run(stopping)]
+        await asyncio.gather(*parts)
+        log.info("worker_stopped", worker=self.worker_id)

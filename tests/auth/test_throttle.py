@@ -1,0 +1,112 @@
+"""Login rate limits, per IP and per account, counted in the database."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import FastAPI
+
+from replydesk.core.app import create_app
+from replydesk.core.db import Database
+from replydesk.core.settings import Settings
+from tests.auth.support import PASSWORD, fetch, https_client, new_workspace_owner
+
+
+async def _app(settings: Settings, db: Database, **limits: int) -> FastAPI:
+    return create_app(settings.model_copy(update=limits), database=db)
+
+
+async def test_account_limit_blocks_even_the_right_password_until_the_window_ends(
+    settings: Settings, db: Database
+) -> None:
+    owner = await new_workspace_owner(db, "Acme", "sam@acme.example")
+    app = await _app(settings, db, login_max_attempts_per_account=3)
+    async with app.router.lifespan_context(app), https_client(app) as client:
+        for _ in range(3):
+            bad = await client.post(
+                "/api/v1/auth/login", json={"email": owner.email, "password": "nope nope nope"}
+            )
+            assert bad.status_code == 401
+        blocked = await client.post(
+            "/api/v1/auth/login", json={"email": owner.email, "password": PASSWORD}
+        )
+        assert blocked.status_code == 429
+        assert blocked.json()["error"]["code"] == "too_many_requests"
+        retry_after = int(blocked.headers["retry-after"])
+        assert 1 <= retry_after <= settings.login_window_s
+        assert "set-cookie" not in blocked.headers
+    # Keys are hashes: neither the address nor the IP is stored.
+    rows = await fetch(db, "SELECT scope, key_hash, attempts FROM login_throttles ORDER BY scope")
+    assert [(r["scope"], r["attempts"]) for r in rows] == [("account", 4), ("ip", 4)]
+    assert all(owner.email not in r["key_hash"] and len(r["key_hash"]) == 64 for r in rows)
+
+
+async def test_success_resets_the_account_counter(settings: Settings, db: Database) -> None:
+    owner = await new_workspace_owner(db, "Acme", "sam@acme.example")
+    app = await _app(settings, db, login_max_attempts_per_account=3)
+    async with app.router.lifespan_context(app), https_client(app) as client:
+        for _ in range(2):
+            await client.post(
+                "/api/v1/auth/login", json={"email": owner.email, "password": "nope nope nope"}
+            )
+        ok = await client.post(
+            "/api/v1/auth/login", json={"email": owner.email, "password": PASSWORD}
+        )
+        assert ok.status_code == 200
+        for _ in range(3):
+            again = await client.post(
+                "/api/v1/auth/login", json={"email": owner.email, "password": "nope nope nope"}
+            )
+            assert again.status_code == 401
+
+
+async def test_ip_limit_spans_accounts_and_other_ips_are_unaffected(
+    settings: Settings, db: Database
+) -> None:
+    owner = await new_workspace_owner(db, "Acme", "sam@acme.example")
+    app = await _app(settings, db, login_max_attempts_per_ip=3)
+    async with app.router.lifespan_context(app):
+        async with https_client(app, client_ip="198.51.100.1") as attacker:
+            for i in range(3):
+                resp = await attacker.post(
+                    "/api/v1/auth/login",
+                    json={"email": f"user{i}@acme.example", "password": "guess guess"},
+                )
+                assert resp.status_code == 401
+            blocked = await attacker.post(
+                "/api/v1/auth/login", json={"email": owner.email, "password": PASSWORD}
+            )
+            assert blocked.status_code == 429
+        async with https_client(app, client_ip="198.51.100.2") as someone_else:
+            ok = await someone_else.post(
+                "/api/v1/auth/login", json={"email": owner.email, "password": PASSWORD}
+            )
+            assert ok.status_code == 200
+
+
+async def test_concurrent_attempts_from_two_app_instances_are_all_counted(
+    settings: Settings, db: Database, pg_url: str
+) -> None:
+    """Two processes' worth of app (separate pools) share the counters: none is lost."""
+    await new_workspace_owner(db, "Acme", "sam@acme.example")
+    other_db = Database.from_settings(settings)
+    try:
+        apps = [
+            await _app(settings, db, login_max_attempts_per_account=1000),
+            await _app(settings, other_db, login_max_attempts_per_account=1000),
+        ]
+        async with (
+            apps[0].router.lifespan_context(apps[0]),
+            apps[1].router.lifespan_context(apps[1]),
+            https_client(apps[0]) as one,
+            https_client(apps[1]) as two,
+        ):
+            body = {"email": "sam@acme.example", "password": "wrong password"}
+            responses = await asyncio.gather(
+                *(c.post("/api/v1/auth/login", json=body) for c in [one, two] * 6)
+            )
+        assert [r.status_code for r in responses] == [401] * 12
+    finally:
+        await other_db.dispose()
+    rows = await fetch(db, "SELECT scope, attempts FROM login_throttles ORDER BY scope")
+    assert rows == [{"scope": "account", "attempts": 12}, {"scope": "ip", "attempts": 12}]

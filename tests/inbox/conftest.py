@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+import pytest
+
+from replydesk.core.db import Database
+from tests.auth.support import Member, new_workspace_owner
+
+
+@pytest.fixture
+async def owner(db: Database) -> Member:
+    return await new_workspace_owner(db, "Acme", "sam@acme.example")
+
+
+@pytest.fixture
+async def rival(db: Database) -> Member:
+    return await new_workspace_owner(db, "Rival", "lee@rival.example")

@@ -1,0 +1,266 @@
+"""Inbox counts: the definition, the plan, the lead totals and the stale fallback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from replydesk.core.app import create_app
+from replydesk.core.db import Database, plain_url
+from replydesk.core.settings import Settings
+from replydesk.inbox.counts import COUNTS_SQL
+from tests.auth.support import Member, error_lines, fetch, https_client
+from tests.conftest import LogCapture
+from tests.inbox.support import at, insert_lead
+
+FUTURE = datetime.now(UTC) + timedelta(days=3)
+PAST = datetime.now(UTC) - timedelta(days=3)
+
+
+async def _seed_definition_cases(db: Database, owner: Member) -> None:
+    ws = owner.workspace_id
+    waiting = {"last_inbound_at": at(10), "last_message_at": at(10)}
+    # Counted: lead wrote last (email, Interested).
+    await insert_lead(db, ws, last_inbound_channel="email", category="Interested", **waiting)
+    # Not counted: the team answered after the lead.
+    await insert_lead(
+        db,
+        ws,
+        last_inbound_channel="sms",
+        last_inbound_at=at(10),
+        last_team_outbound_at=at(20),
+        last_outbound_at=at(20),
+        last_message_at=at(20),
+    )
+    # Counted: the lead wrote again after the team's answer (linkedin, no category).
+    await insert_lead(
+        db,
+        ws,
+        last_inbound_channel="linkedin",
+        last_inbound_at=at(30),
+        last_team_outbound_at=at(20),
+        last_message_at=at(30),
+    )
+    # Counted: only a campaign/sequence send came after the reply; that is not an answer.
+    await insert_lead(
+        db,
+        ws,
+        last_inbound_channel="email",
+        category="Interested",
+        last_inbound_at=at(10),
+        last_outbound_at=at(40),
+        last_message_at=at(40),
+    )
+    # Snoozed into the future: not counted. Snooze already over: counted.
+    await insert_lead(db, ws, last_inbound_channel="sms", snoozed_until=FUTURE, **waiting)
+    await insert_lead(
+        db, ws, last_inbound_channel="sms", category="Meeting", snoozed_until=PAST, **waiting
+    )
+    # Unsubscribed and closed: not counted. Bounced: counted.
+    await insert_lead(db, ws, last_inbound_channel="email", status="unsubscribed", **waiting)
+    await insert_lead(db, ws, last_inbound_channel="email", status="closed", **waiting)
+    await insert_lead(db, ws, last_inbound_channel="email", status="bounced", **waiting)
+    # Never wrote: not counted. Answered at the same instant: not newer, not counted.
+    await insert_lead(db, ws, last_outbound_at=at(5), last_message_at=at(5))
+    await insert_lead(
+        db,
+        ws,
+        last_inbound_channel="email",
+        last_inbound_at=at(50),
+        last_team_outbound_at=at(50),
+        last_message_at=at(50),
+    )
+    # Awaiting a reply but no channel known (rollup written before the column existed).
+    await insert_lead(db, ws, **waiting)
+
+
+async def test_counts_follow_the_definition(
+    app: FastAPI, db: Database, owner: Member, rival: Member
+) -> None:
+    await _seed_definition_cases(db, owner)
+    await insert_lead(
+        db,
+        rival.workspace_id,
+        last_inbound_channel="email",
+        **{"last_inbound_at": at(10), "last_message_at": at(10)},
+    )
+    async with https_client(app) as client:
+        resp = await client.get(owner.url("inbox/counts"), headers=owner.headers)
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["stale"] is False
+    datetime.fromisoformat(body["computed_at"])
+    assert {k: body[k] for k in ("requires_attention", "by_channel", "by_category")} == {
+        "requires_attention": 6,
+        "by_channel": {"email": 3, "sms": 1, "linkedin": 1, "unknown": 1},
+        "by_category": {"Interested": 2, "Meeting": 1, "uncategorized": 3},
+    }
+    assert body["total_leads"] == 12
+
+
+async def test_empty_workspace_counts_are_zero(app: FastAPI, owner: Member) -> None:
+    async with https_client(app) as client:
+        body = (await client.get(owner.url("inbox/counts"), headers=owner.headers)).json()
+    assert body["requires_attention"] == 0
+    assert body["by_channel"] == {"email": 0, "sms": 0, "linkedin": 0}
+    assert body["by_category"] == {}
+    assert body["total_leads"] == 0
+
+
+async def test_lead_totals_follow_inserts_upserts_deletes_and_truncate(
+    db: Database, owner: Member, rival: Member
+) -> None:
+    ws = owner.workspace_id
+
+    async def total(workspace: object) -> int:
+        rows = await fetch(
+            db,
+            "SELECT coalesce(sum(lead_count), 0) AS n FROM workspace_lead_totals "
+            "WHERE workspace_id = :ws",
+            ws=workspace,
+        )
+        return int(rows[0]["n"])
+
+    await fetch(
+        db,
+        "INSERT INTO leads (workspace_id, email) SELECT :ws, 'l' || g || '@x.example' "
+        "FROM generate_series(1, 25) g RETURNING id",
+        ws=ws,
+    )
+    await insert_lead(db, rival.workspace_id, email="r@x.example")
+    assert await total(ws) == 25
+    # An upsert that hits an existing lead is not a new lead; a new one is.
+    await fetch(
+        db,
+        "INSERT INTO leads (workspace_id, email) VALUES (:ws, 'l1@x.example'), "
+        "(:ws, 'new@x.example') ON CONFLICT (workspace_id, email) WHERE email IS NOT NULL "
+        "DO UPDATE SET first_name = 'x' RETURNING id",
+        ws=ws,
+    )
+    assert await total(ws) == 26
+    await fetch(db, "DELETE FROM leads WHERE workspace_id = :ws AND id % 3 = 0 RETURNING id", ws=ws)
+    remaining = await fetch(db, "SELECT count(*) AS n FROM leads WHERE workspace_id = :ws", ws=ws)
+    assert await total(ws) == remaining[0]["n"]
+    assert await total(rival.workspace_id) == 1
+    async with db.session() as session:
+        await session.execute(text("TRUNCATE leads CASCADE"))
+    assert await total(ws) == 0
+
+
+async def test_counts_query_can_be_served_by_the_partial_index_alone(
+    db: Database, owner: Member
+) -> None:
+    """The plan reads ix_leads_attention (index-only) and never messages."""
+    await _seed_definition_cases(db, owner)
+    async with db.session() as session:
+        await session.execute(text("ANALYZE leads"))
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        await session.execute(text("SET LOCAL enable_bitmapscan = off"))
+        plan = (
+            await session.execute(
+                text("EXPLAIN (FORMAT JSON) " + COUNTS_SQL.text), {"ws": owner.workspace_id}
+            )
+        ).scalar_one()
+    rendered = json.dumps(plan)
+    assert '"Index Name": "ix_leads_attention"' in rendered
+    assert '"Relation Name": "messages"' not in rendered
+    assert '"Node Type": "Index Only Scan"' in rendered
+
+
+@asynccontextmanager
+async def _locked_leads(database_url: str) -> AsyncIterator[None]:
+    """Another session holds ACCESS EXCLUSIVE on leads: any read of leads must wait."""
+    conn = await asyncpg.connect(plain_url(database_url))
+    try:
+        tx = conn.transaction()
+        await tx.start()
+        await conn.execute("LOCK TABLE leads IN ACCESS EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            await tx.rollback()
+    finally:
+        await conn.close()
+
+
+def _app_with(settings: Settings, db: Database, **changes: object) -> FastAPI:
+    return create_app(settings.model_copy(update=changes), database=db)
+
+
+async def test_timeout_answers_last_good_counts_as_stale(
+    app: FastAPI,
+    db: Database,
+    owner: Member,
+    settings: Settings,
+    database_url: str,
+    log_capture: LogCapture,
+) -> None:
+    await _seed_definition_cases(db, owner)
+    async with https_client(app) as client:
+        good = (await client.get(owner.url("inbox/counts"), headers=owner.headers)).json()
+    assert good["stale"] is False
+
+    slow = _app_with(settings, db, counts_statement_timeout_ms=1)
+    async with slow.router.lifespan_context(slow), https_client(slow) as client:
+        # A new app has an empty memory cache: this answer comes from inbox_counts_cache.
+        async with _locked_leads(database_url):
+            first = await client.get(owner.url("inbox/counts"), headers=owner.headers)
+            second = await client.get(owner.url("inbox/counts"), headers=owner.headers)
+    for resp in (first, second):
+        assert resp.status_code == 200
+        body = resp.json()
+        assert body["stale"] is True
+        assert {k: v for k, v in body.items() if k != "stale"} == {
+            k: v for k, v in good.items() if k != "stale"
+        }
+    records = log_capture.records()
+    assert error_lines(records) == []
+    fallbacks = [r for r in records if r.get("event") == "inbox_counts_fallback"]
+    assert len(fallbacks) == 2
+    assert {(r["level"], r["category"]) for r in fallbacks} == {("warning", "db_timeout")}
+
+    # The first app still has its memory copy: stale from memory, same numbers.
+    app.state.settings = settings.model_copy(update={"counts_statement_timeout_ms": 1})
+    async with https_client(app) as client, _locked_leads(database_url):
+        resp = await client.get(owner.url("inbox/counts"), headers=owner.headers)
+    assert resp.status_code == 200
+    assert resp.json()["stale"] is True
+    assert resp.json()["requires_attention"] == good["requires_attention"]
+
+
+async def test_timeout_without_any_cached_counts_is_a_clear_503(
+    db: Database, owner: Member, settings: Settings, database_url: str, log_capture: LogCapture
+) -> None:
+    slow = _app_with(settings, db, counts_statement_timeout_ms=1)
+    async with slow.router.lifespan_context(slow), https_client(slow) as client:
+        async with _locked_leads(database_url):
+            resp = await client.get(owner.url("inbox/counts"), headers=owner.headers)
+    assert resp.status_code == 503
+    assert resp.json()["error"]["code"] == "service_unavailable"
+    assert "counts" in resp.json()["error"]["message"]
+    assert resp.headers["retry-after"] == "2"
+    assert error_lines(log_capture.records()) == []
+
+
+async def test_counts_recover_after_the_timeout(
+    app: FastAPI, db: Database, owner: Member, database_url: str
+) -> None:
+    async with https_client(app) as client:
+        await client.get(owner.url("inbox/counts"), headers=owner.headers)
+        await insert_lead(
+            db,
+            owner.workspace_id,
+            last_inbound_channel="sms",
+            last_inbound_at=at(1),
+            last_message_at=at(1),
+        )
+        fresh = (await client.get(owner.url("inbox/counts"), headers=owner.headers)).json()
+    assert fresh["stale"] is False
+    assert fresh["requires_attention"] == 1
+    assert fresh["by_channel"]["sms"] == 1

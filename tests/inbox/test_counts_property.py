@@ -1,0 +1,378 @@
+"""Counts correctness over random event histories, applied through the real processing code.
+
+Each example is a random sequence of provider events (EmailBison replies, manual and campaign
+sends, unsubscribes, bounces; GHL inbound/outbound SMS from the team or a workflow; Unipile
+LinkedIn messages both ways) with timestamps independent of the delivery order, replays of
+earlier deliveries, and operator PATCHes (snooze, close, category). Every event goes through
+``replydesk.leads.processing.process_event`` in its own transaction, as the worker runs it.
+
+After every step the counts endpoint must equal an independent Python model of the history;
+at the end it must also equal the original-style slow query over messages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from replydesk.core.db import Database
+from replydesk.leads.processing import process_event
+from replydesk.workspaces.service import create_workspace
+from tests.auth.support import https_client
+
+T0 = datetime(2026, 1, 23, 18, 0, tzinfo=UTC)
+FAR_FUTURE = datetime.now(UTC) + timedelta(days=365)
+FAR_PAST = datetime(2020, 1, 1, tzinfo=UTC)
+OWN_LINKEDIN = "ACoAAOwnerX"
+EMAILS = ("dana@northwind.example", "omar@contoso.example")
+PHONE = "+15125550143"
+GHL_CONTACT = "ct_91XbQe"
+LINKEDIN_LEAD = "ACoAAB1x2y3"
+RANK = {"active": 0, "bounced": 1, "unsubscribed": 2, "closed": 3}
+
+# Reference: the original system's shape, a CTE over every message of the workspace.
+SLOW_REFERENCE_SQL = text(
+    """
+    WITH per_lead AS (
+        SELECT lead_id,
+               max(occurred_at) FILTER (WHERE direction = 'inbound') AS last_in,
+               max(occurred_at) FILTER (WHERE direction = 'outbound'
+                                          AND sent_by IN ('team', 'ai')) AS last_team
+          FROM messages WHERE workspace_id = :ws GROUP BY lead_id
+    ), last_channel AS (
+        SELECT DISTINCT ON (lead_id) lead_id, channel
+          FROM messages WHERE workspace_id = :ws AND direction = 'inbound'
+         ORDER BY lead_id, occurred_at DESC, channel DESC
+    )
+    SELECT l.id, c.channel, l.category
+      FROM leads l
+      JOIN per_lead m ON m.lead_id = l.id
+      LEFT JOIN last_channel c ON c.lead_id = l.id
+     WHERE l.workspace_id = :ws
+       AND m.last_in IS NOT NULL
+       AND (m.last_team IS NULL OR m.last_in > m.last_team)
+       AND l.status NOT IN ('unsubscribed', 'closed')
+       AND (l.snoozed_until IS NULL OR l.snoozed_until <= now())
+    """
+)
+
+
+def _iso(minute: int) -> str:
+    return (T0 + timedelta(minutes=minute)).isoformat().replace("+00:00", "Z")
+
+
+# --- the model -------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelLead:
+    messages: dict[str, tuple[str, str, str, int]] = field(default_factory=dict)
+    status: str = "active"
+    category: str | None = None
+    snoozed: bool = False
+
+    def attention_channel(self) -> tuple[bool, str | None]:
+        inbound = [(t, ch) for ch, d, _, t in self.messages.values() if d == "inbound"]
+        team = [t for _, d, by, t in self.messages.values() if d == "outbound" and by == "team"]
+        if not inbound:
+            return False, None
+        last_in, channel = max(inbound)
+        waiting = not team or last_in > max(team)
+        ok = waiting and self.status not in ("unsubscribed", "closed") and not self.snoozed
+        return ok, channel
+
+
+def expected_counts(model: dict[str, ModelLead]) -> dict[str, Any]:
+    by_channel = {"email": 0, "sms": 0, "linkedin": 0}
+    by_category: dict[str, int] = {}
+    total = 0
+    for lead in model.values():
+        ok, channel = lead.attention_channel()
+        if ok:
+            total += 1
+            assert channel is not None
+            by_channel[channel] += 1
+            key = lead.category or "uncategorized"
+            by_category[key] = by_category.get(key, 0) + 1
+    return {
+        "requires_attention": total,
+        "by_channel": by_channel,
+        "by_category": dict(sorted(by_category.items())),
+        "total_leads": len(model),
+    }
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    lead: str  # model key
+    provider: str
+    event_type: str
+    payload: dict[str, Any]
+    message: tuple[str, str, str, str, int] | None  # (key, channel, direction, sent_by, minute)
+    status: str | None = None
+    category: str | None = None
+
+
+def _delivery(kind: str, who: int, minute: int, serial: int) -> Delivery:
+    email = EMAILS[who % len(EMAILS)]
+    lead = {"email": email, "first_name": "Dana", "last_name": "Reyes"}
+    key = f"{kind}:{serial}"
+    if kind in ("bison_reply", "bison_interested"):
+        event_type = "LEAD_INTERESTED" if kind == "bison_interested" else "LEAD_REPLIED"
+        reply = {"id": serial, "date_received": _iso(minute), "from_email_address": email}
+        return Delivery(
+            email,
+            "emailbison",
+            event_type,
+            {"event": {"type": event_type}, "data": {"reply": reply, "lead": lead}},
+            (key, "email", "inbound", "lead", minute),
+            category="interested" if kind == "bison_interested" else None,
+        )
+    if kind == "bison_manual":
+        reply = {"id": serial, "date_received": _iso(minute), "primary_to_email_address": email}
+        return Delivery(
+            email,
+            "emailbison",
+            "MANUAL_EMAIL_SENT",
+            {"event": {"type": "MANUAL_EMAIL_SENT"}, "data": {"reply": reply, "lead": lead}},
+            (key, "email", "outbound", "team", minute),
+        )
+    if kind == "bison_campaign":
+        sent = {"id": serial, "sent_at": _iso(minute)}
+        return Delivery(
+            email,
+            "emailbison",
+            "EMAIL_SENT",
+            {"event": {"type": "EMAIL_SENT"}, "data": {"scheduled_email": sent, "lead": lead}},
+            (key, "email", "outbound", "campaign", minute),
+        )
+    if kind == "bison_unsubscribed":
+        return Delivery(
+            email,
+            "emailbison",
+            "LEAD_UNSUBSCRIBED",
+            {"event": {"type": "LEAD_UNSUBSCRIBED"}, "data": {"lead": lead}},
+            None,
+            status="unsubscribed",
+        )
+    if kind == "bison_bounced":
+        payload = {
+            "event": {"type": "EMAIL_BOUNCED"},
+            "data": {"reply": {"id": serial}, "lead": lead},
+        }
+        return Delivery(email, "emailbison", "EMAIL_BOUNCED", payload, None, status="bounced")
+    if kind.startswith("ghl_"):
+        inbound = kind == "ghl_in"
+        payload = {
+            "type": "InboundMessage" if inbound else "OutboundMessage",
+            "messageType": "SMS",
+            "contactId": GHL_CONTACT,
+            "messageId": f"msg_{serial}",
+            "dateAdded": _iso(minute),
+            "body": "ok",
+            ("from" if inbound else "to"): PHONE,
+        }
+        sent_by = "lead"
+        if kind == "ghl_out_team":
+            payload["userId"] = "usr_2"
+            sent_by = "team"
+        elif kind == "ghl_out_workflow":
+            sent_by = "campaign"
+        return Delivery(
+            "sms",
+            "ghl",
+            str(payload["type"]),
+            payload,
+            (key, "sms", "inbound" if inbound else "outbound", sent_by, minute),
+        )
+    inbound = kind == "unipile_in"
+    lead_attendee = {"attendee_provider_id": LINKEDIN_LEAD, "attendee_name": "Dana Reyes"}
+    own = {"attendee_provider_id": OWN_LINKEDIN, "attendee_name": "Sam Acme"}
+    payload = {
+        "event": "message_received",
+        "message_id": f"umsg_{serial}",
+        "timestamp": _iso(minute),
+        "message": "hello",
+        "sender": lead_attendee if inbound else own,
+        "attendees": [own, lead_attendee],
+        "account_info": {"user_id": OWN_LINKEDIN},
+    }
+    return Delivery(
+        "linkedin",
+        "unipile",
+        "message_received",
+        payload,
+        (
+            key,
+            "linkedin",
+            "inbound" if inbound else "outbound",
+            "lead" if inbound else "team",
+            minute,
+        ),
+    )
+
+
+EVENT_KINDS = (
+    "bison_reply",
+    "bison_interested",
+    "bison_manual",
+    "bison_campaign",
+    "bison_unsubscribed",
+    "bison_bounced",
+    "ghl_in",
+    "ghl_out_team",
+    "ghl_out_workflow",
+    "unipile_in",
+    "unipile_out",
+)
+event_op = st.tuples(
+    st.just("event"), st.sampled_from(EVENT_KINDS), st.integers(0, 1), st.integers(0, 12)
+)
+replay_op = st.tuples(st.just("replay"), st.integers(0, 10_000))
+patch_op = st.tuples(
+    st.just("patch"),
+    st.sampled_from(["email0", "email1", "sms", "linkedin"]),
+    st.sampled_from(["snooze", "unsnooze", "past_snooze", "close", "reopen", "categorize"]),
+)
+history = st.lists(st.one_of(event_op, event_op, event_op, replay_op, patch_op), max_size=30)
+
+PATCH_BODIES: dict[str, dict[str, Any]] = {
+    "snooze": {"snoozed_until": FAR_FUTURE.isoformat()},
+    "unsnooze": {"snoozed_until": None},
+    "past_snooze": {"snoozed_until": FAR_PAST.isoformat()},
+    "close": {"status": "closed"},
+    "reopen": {"status": "active"},
+    "categorize": {"category": "Meeting booked"},
+}
+IDENTITY_SQL = {
+    "email0": ("email", EMAILS[0]),
+    "email1": ("email", EMAILS[1]),
+    "sms": ("ghl_contact_id", GHL_CONTACT),
+    "linkedin": ("linkedin_provider_id", LINKEDIN_LEAD),
+}
+MODEL_KEY = {"email0": EMAILS[0], "email1": EMAILS[1], "sms": "sms", "linkedin": "linkedin"}
+
+
+async def _apply(db: Database, ws: uuid.UUID, d: Delivery) -> None:
+    async with db.session() as session:
+        await process_event(
+            session,
+            workspace_id=ws,
+            provider=d.provider,
+            event_type=d.event_type,
+            payload=d.payload,
+        )
+
+
+def _model_apply(model: dict[str, ModelLead], d: Delivery) -> None:
+    lead = model.setdefault(d.lead, ModelLead())
+    if d.message is not None:
+        key, channel, direction, sent_by, minute = d.message
+        lead.messages[key] = (channel, direction, sent_by, minute)
+    if d.status is not None and RANK[d.status] > RANK[lead.status]:
+        lead.status = d.status
+    if d.category is not None:
+        lead.category = d.category
+
+
+async def _patch(
+    client: httpx.AsyncClient,
+    db: Database,
+    ws: uuid.UUID,
+    headers: dict[str, str],
+    who: str,
+    action: str,
+    model: dict[str, ModelLead],
+) -> None:
+    column, value = IDENTITY_SQL[who]
+    async with db.session() as session:
+        lead_id = (
+            await session.execute(
+                text(f"SELECT id FROM leads WHERE workspace_id = :ws AND {column} = :v"),
+                {"ws": ws, "v": value},
+            )
+        ).scalar_one_or_none()
+    if lead_id is None:
+        return
+    body = PATCH_BODIES[action]
+    resp = await client.patch(
+        f"/api/v1/workspaces/{ws}/leads/{lead_id}", json=body, headers=headers
+    )
+    assert resp.status_code == 200, resp.text
+    lead = model[MODEL_KEY[who]]
+    if action in ("snooze", "unsnooze", "past_snooze"):
+        lead.snoozed = action == "snooze"
+    elif action in ("close", "reopen"):
+        lead.status = "closed" if action == "close" else "active"
+    else:
+        lead.category = "Meeting booked"
+
+
+@given(ops=history)
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+async def test_counts_match_the_history_and_the_slow_reference(
+    app: FastAPI, db: Database, ops: list[tuple[Any, ...]]
+) -> None:
+    async with db.session() as session:
+        created = await create_workspace(session, "Prop", "sam@acme.example")
+    ws = created.workspace_id
+    headers = {"Authorization": f"Bearer {created.api_token}"}
+    model: dict[str, ModelLead] = {}
+    delivered: list[Delivery] = []
+    async with https_client(app) as client:
+        for serial, op in enumerate(ops, start=1):
+            if op[0] == "event":
+                _, kind, who, minute = op
+                d = _delivery(kind, who, minute, serial)
+                delivered.append(d)
+            elif op[0] == "replay":
+                if not delivered:
+                    continue
+                d = delivered[op[1] % len(delivered)]
+            else:
+                await _patch(client, db, ws, headers, op[1], op[2], model)
+                d = None
+            if d is not None:
+                await _apply(db, ws, d)
+                _model_apply(model, d)
+            resp = await client.get(f"/api/v1/workspaces/{ws}/inbox/counts", headers=headers)
+            assert resp.status_code == 200
+            body = resp.json()
+            assert body["stale"] is False
+            assert {k: body[k] for k in expected_counts(model)} == expected_counts(model), ops
+
+        async with db.session() as session:
+            rows = (await session.execute(SLOW_REFERENCE_SQL, {"ws": ws})).all()
+        final = (await client.get(f"/api/v1/workspaces/{ws}/inbox/counts", headers=headers)).json()
+        listed = (
+            await client.get(
+                f"/api/v1/workspaces/{ws}/leads",
+                params={"filter": "requires_attention", "limit": 200},
+                headers=headers,
+            )
+        ).json()
+    assert final["requires_attention"] == len(rows)
+    for channel in ("email", "sms", "linkedin"):
+        assert final["by_channel"][channel] == sum(1 for r in rows if r.channel == channel)
+    categories: dict[str, int] = {}
+    for r in rows:
+        categories[r.category or "uncategorized"] = (
+            categories.get(r.category or "uncategorized", 0) + 1
+        )
+    assert final["by_category"] == dict(sorted(categories.items()))
+    assert sorted(item["id"] for item in listed["items"]) == sorted(r.id for r in rows)

@@ -1,0 +1,171 @@
+"""The database goes away: every webhook gets a fast 503, nothing is acknowledged, one error
+line per outage; when it comes back the same deliveries succeed. The ingest pool is separate,
+so a saturated ingest path leaves the rest of the app answering."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from replydesk.core.app import create_app
+from replydesk.core.db import Database
+from replydesk.core.settings import Settings
+from replydesk.devtools.tcp_proxy import TcpProxy, pg_target, url_via_proxy
+from tests.conftest import LogCapture
+from tests.ingest.conftest import Ws, count_events, new_workspace, sample
+from tests.ingest.support import UvicornServer
+
+BUDGET_S = 2.0
+
+
+@dataclass
+class Proxied:
+    proxy: TcpProxy
+    db: Database  # the app's database, through the proxy
+    server: UvicornServer
+
+
+@pytest.fixture
+async def proxied(settings: Settings, database_url: str) -> AsyncIterator[Proxied]:
+    async with TcpProxy(pg_target(database_url)) as proxy:
+        via = settings.model_copy(
+            update={"database_url": url_via_proxy(database_url, "127.0.0.1", proxy.port)}
+        )
+        db = Database.from_settings(via)
+        app = create_app(via, database=db)
+        try:
+            async with app.router.lifespan_context(app), UvicornServer(app) as server:
+                yield Proxied(proxy, db, server)
+        finally:
+            await db.dispose()
+
+
+def _event(n: int) -> bytes:
+    payload = sample("emailbison", "email_sent")
+    payload["data"]["scheduled_email"]["id"] = 10_000 + n
+    return json.dumps(payload).encode()
+
+
+async def _timed_post(
+    client: httpx.AsyncClient, ws: Ws, body: bytes
+) -> tuple[float, httpx.Response]:
+    started = time.monotonic()
+    resp = await client.post(
+        ws.url("emailbison"),
+        params={"token": ws.token},
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    return time.monotonic() - started, resp
+
+
+async def _burst(base_url: str, ws: Ws, bodies: list[bytes]) -> list[tuple[float, httpx.Response]]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        return await asyncio.gather(*(_timed_post(client, ws, b) for b in bodies))
+
+
+def _assert_all_503_fast(results: list[tuple[float, httpx.Response]]) -> None:
+    for elapsed, resp in results:
+        assert resp.status_code == 503, resp.text
+        assert resp.json()["error"]["code"] == "service_unavailable"
+        assert "not stored" in resp.json()["error"]["message"]
+        assert resp.headers["retry-after"].isdigit()
+        assert elapsed < BUDGET_S, f"503 took {elapsed:.2f}s"
+
+
+@pytest.mark.parametrize("failure", ["blackhole", "drop"])
+async def test_outage_gives_fast_503_then_the_same_requests_succeed(
+    proxied: Proxied, db: Database, log_capture: LogCapture, failure: str
+) -> None:
+    ws = await new_workspace(db)
+    late = await new_workspace(db, "Not cached yet")
+    bodies = [_event(n) for n in range(8)]  # twice the ingest pool size
+
+    # Warm up: the auth cache and pooled connections exist before the outage.
+    warm = await _burst(proxied.server.base_url, ws, [_event(100), _event(101), _event(102)])
+    assert [r.status_code for _, r in warm] == [202, 202, 202]
+
+    getattr(proxied.proxy, failure)()
+    down = await _burst(proxied.server.base_url, ws, bodies)
+    _assert_all_503_fast(down)
+    # A workspace whose auth info is not cached needs the database too: still a fast 503.
+    _assert_all_503_fast(await _burst(proxied.server.base_url, late, [_event(200)]))
+    assert await count_events(db) == 3  # nothing acknowledged, nothing written
+
+    proxied.proxy.resume()
+    up = await _burst(proxied.server.base_url, ws, bodies)
+    assert sorted(r.status_code for _, r in up) == [202] * 8, [r.text for _, r in up]
+    assert await count_events(db) == 3 + 8
+
+    records = log_capture.records()
+    errors = [r for r in records if r["level"] == "error"]
+    assert [(r["event"], r["category"]) for r in errors] == [
+        ("ingest_db_unavailable", "db_unavailable")
+    ]
+    recovered = [r for r in records if r["event"] == "ingest_db_recovered"]
+    assert len(recovered) == 1 and recovered[0]["level"] == "info"
+    assert recovered[0]["failed_requests"] == 9
+
+
+async def test_saturated_ingest_pool_does_not_starve_the_app(
+    app: FastAPI, db: Database, settings: Settings, ws: Ws
+) -> None:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        body = _event(1)
+        first = await _timed_post(client, ws, body)
+        assert first[1].status_code == 202
+
+        # Hold every ingest connection, as a flood of slow inserts would.
+        held = [await db.ingest_engine.connect() for _ in range(settings.ingest_pool_size)]
+        try:
+            results = await asyncio.gather(
+                *(_timed_post(client, ws, _event(n)) for n in range(2, 6))
+            )
+            _assert_all_503_fast(results)
+            # The read side uses the main pool: readiness and queries still answer at once.
+            started = time.monotonic()
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200
+            async with db.session() as session:
+                assert (
+                    await session.execute(text("SELECT count(*) FROM webhook_events"))
+                ).scalar_one() == 1
+            assert time.monotonic() - started < 0.5
+        finally:
+            for conn in held:
+                await conn.close()
+        again = await asyncio.gather(*(_timed_post(client, ws, _event(n)) for n in range(2, 6)))
+        assert [r.status_code for _, r in again] == [202] * 4
+
+
+async def test_flood_of_webhooks_leaves_readyz_answering(app: FastAPI, ws: Ws) -> None:
+    """300 concurrent webhooks over real HTTP while probing /readyz (main pool) every 20 ms."""
+    async with (
+        UvicornServer(app) as server,
+        httpx.AsyncClient(base_url=server.base_url, timeout=10) as client,
+        httpx.AsyncClient(base_url=server.base_url, timeout=10) as probe,
+    ):
+        flood = asyncio.ensure_future(
+            asyncio.gather(*(_timed_post(client, ws, _event(n)) for n in range(300)))
+        )
+        await asyncio.sleep(0.05)
+        timings = []
+        while not flood.done():
+            started = time.monotonic()
+            assert (await probe.get("/readyz")).status_code == 200
+            timings.append(time.monotonic() - started)
+            await asyncio.sleep(0.02)
+        results = await flood
+    statuses = {r.status_code for _, r in results}
+    assert 202 in statuses and statuses <= {202, 503}
+    # Client, server and flood share one event loop here: generous, but far below a stall.
+    assert timings and max(timings) < 2.0, timings
