@@ -173,40 +173,84 @@ async def test_absolute_and_idle_expiry(app: FastAPI, db: Database, owner: Membe
         assert resp.json()["error"]["code"] == "signed_out"
 
 
-async def test_rotation_issues_a_new_cookie_and_the_old_one_has_a_grace_period(
+async def test_rotation_is_two_phase_with_a_grace_period(
     app: FastAPI, db: Database, owner: Member
 ) -> None:
     async with https_client(app) as client:
         await login(client, owner.email)
-        old = client.cookies["rd_session"]
+    old = client.cookies["rd_session"]
+    with_old = {"Cookie": f"rd_session={old}"}
+    async with https_client(app) as client:
         # Not due yet: no new cookie.
-        resp = await client.get("/api/v1/me")
+        resp = await client.get("/api/v1/me", headers=with_old)
         assert "set-cookie" not in resp.headers
         await fetch(
             db, "UPDATE browser_sessions SET refreshed_at = now() - interval '2 hours' RETURNING id"
         )
-        resp = await client.get("/api/v1/me")
+        resp = await client.get("/api/v1/me", headers=with_old)
         assert resp.status_code == 200
-        new = client.cookies["rd_session"]
+        issued = resp.headers["set-cookie"]
+        assert "httponly" in issued.lower() and "secure" in issued.lower()
+        new = issued.split(";", 1)[0].split("=", 1)[1]
         assert new != old
-        assert "httponly" in resp.headers["set-cookie"].lower()
-        rows = await fetch(db, "SELECT token_hash, previous_token_hash FROM browser_sessions")
-        assert rows == [{"token_hash": hash_token(new), "previous_token_hash": hash_token(old)}]
-
-    headers_old = {"Cookie": f"rd_session={old}"}
-    headers_new = {"Cookie": f"rd_session={new}"}
-    async with https_client(app) as client:
-        # In flight with the old cookie: still accepted, not rotated again.
-        resp = await client.get("/api/v1/me", headers=headers_old)
-        assert resp.status_code == 200
-        assert "set-cookie" not in resp.headers
-        # Grace over: the old cookie is dead, the new one lives.
+        rows = await fetch(db, "SELECT token_hash, next_token_hash FROM browser_sessions")
+        assert rows == [{"token_hash": hash_token(old), "next_token_hash": hash_token(new)}]
+        with_new = {"Cookie": f"rd_session={new}"}
+        # Until the browser presents the new cookie, the old one is the session.
+        resp = await client.get("/api/v1/me", headers=with_old)
+        assert resp.status_code == 200 and "set-cookie" not in resp.headers
+        # The first request with the new cookie promotes it.
+        assert (await client.get("/api/v1/me", headers=with_new)).status_code == 200
+        rows = await fetch(
+            db, "SELECT token_hash, next_token_hash, previous_token_hash FROM browser_sessions"
+        )
+        assert rows == [
+            {
+                "token_hash": hash_token(new),
+                "next_token_hash": None,
+                "previous_token_hash": hash_token(old),
+            }
+        ]
+        # In flight with the old cookie: accepted during the grace period only.
+        assert (await client.get("/api/v1/me", headers=with_old)).status_code == 200
         await fetch(
             db,
             "UPDATE browser_sessions SET refreshed_at = now() - interval '5 minutes' RETURNING id",
         )
-        assert (await client.get("/api/v1/me", headers=headers_old)).status_code == 401
-        assert (await client.get("/api/v1/me", headers=headers_new)).status_code == 200
+        assert (await client.get("/api/v1/me", headers=with_old)).status_code == 401
+        assert (await client.get("/api/v1/me", headers=with_new)).status_code == 200
+
+
+async def test_a_new_cookie_that_never_arrives_signs_nobody_out(
+    app: FastAPI, db: Database, owner: Member
+) -> None:
+    async with https_client(app) as client:
+        await login(client, owner.email)
+    old = {"Cookie": f"rd_session={client.cookies['rd_session']}"}
+    await fetch(
+        db, "UPDATE browser_sessions SET refreshed_at = now() - interval '2 hours' RETURNING id"
+    )
+    pending = "SELECT next_token_hash FROM browser_sessions WHERE next_token_hash IS NOT NULL"
+    async with https_client(app) as client:
+        # An error response rolls its transaction back: no cookie, nothing pending.
+        failed = await client.get(owner.url("leads/999999"), headers=old)
+        assert failed.status_code == 404
+        assert "set-cookie" not in failed.headers
+        assert await fetch(db, pending) == []
+        # A success whose new cookie is lost on the way (dropped connection): the old
+        # cookie stays the session, long after the grace period, and gets a fresh one.
+        lost = await client.get("/api/v1/me", headers=old)
+        assert lost.headers["set-cookie"].startswith("rd_session=")
+        await fetch(
+            db,
+            "UPDATE browser_sessions SET next_issued_at = now() - interval '10 minutes' "
+            "RETURNING id",
+        )
+        again = await client.get("/api/v1/me", headers=old)
+        assert again.status_code == 200
+        fresh = again.headers["set-cookie"].split(";", 1)[0].split("=", 1)[1]
+        assert fresh != lost.headers["set-cookie"].split(";", 1)[0].split("=", 1)[1]
+        assert await fetch(db, pending) == [{"next_token_hash": hash_token(fresh)}]
 
 
 async def test_cookie_writes_need_the_csrf_header_bearer_writes_do_not(

@@ -66,7 +66,7 @@ async def insert_message(
 async def snapshot(db: Database, table: str, workspace_id: uuid.UUID) -> list[dict[str, Any]]:
     async with db.session() as session:
         rows = await session.execute(
-            text(f"SELECT * FROM {table} WHERE workspace_id = :ws ORDER BY 1"),  # noqa: S608
+            text(f"SELECT * FROM {table} WHERE workspace_id = :ws ORDER BY 1"),
             {"ws": workspace_id},
         )
         return [dict(r) for r in rows.mappings()]

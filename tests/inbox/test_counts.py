@@ -207,11 +207,14 @@ async def test_timeout_answers_last_good_counts_as_stale(
     assert good["stale"] is False
 
     slow = _app_with(settings, db, counts_statement_timeout_ms=1)
-    async with slow.router.lifespan_context(slow), https_client(slow) as client:
-        # A new app has an empty memory cache: this answer comes from inbox_counts_cache.
-        async with _locked_leads(database_url):
-            first = await client.get(owner.url("inbox/counts"), headers=owner.headers)
-            second = await client.get(owner.url("inbox/counts"), headers=owner.headers)
+    # A new app has an empty memory cache: these answers come from inbox_counts_cache.
+    async with (
+        slow.router.lifespan_context(slow),
+        https_client(slow) as client,
+        _locked_leads(database_url),
+    ):
+        first = await client.get(owner.url("inbox/counts"), headers=owner.headers)
+        second = await client.get(owner.url("inbox/counts"), headers=owner.headers)
     for resp in (first, second):
         assert resp.status_code == 200
         body = resp.json()
@@ -238,9 +241,12 @@ async def test_timeout_without_any_cached_counts_is_a_clear_503(
     db: Database, owner: Member, settings: Settings, database_url: str, log_capture: LogCapture
 ) -> None:
     slow = _app_with(settings, db, counts_statement_timeout_ms=1)
-    async with slow.router.lifespan_context(slow), https_client(slow) as client:
-        async with _locked_leads(database_url):
-            resp = await client.get(owner.url("inbox/counts"), headers=owner.headers)
+    async with (
+        slow.router.lifespan_context(slow),
+        https_client(slow) as client,
+        _locked_leads(database_url),
+    ):
+        resp = await client.get(owner.url("inbox/counts"), headers=owner.headers)
     assert resp.status_code == 503
     assert resp.json()["error"]["code"] == "service_unavailable"
     assert "counts" in resp.json()["error"]["message"]

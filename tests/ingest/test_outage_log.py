@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from replydesk.ingest.outage import OutageLog
+from replydesk.ingest.outage import OutageLog, SlowLog
 from tests.conftest import LogCapture
 
 
@@ -24,3 +24,17 @@ def test_one_error_per_outage_then_one_recovery_line(log_capture: LogCapture) ->
     assert recovered[0]["failed_requests"] == 50
     assert recovered[0]["outage_s"] == 5.0
     assert all(r["category"] == "db_unavailable" for r in records if r["level"] == "error")
+
+
+def test_slow_webhooks_are_one_line_per_interval(log_capture: LogCapture) -> None:
+    now = [0.0]
+    slow = SlowLog(threshold_s=0.5, interval_s=10, clock=lambda: now[0])
+    slow.observe("ghl", 0.1)  # fast: nothing
+    for i in range(100):
+        slow.observe("ghl", 0.6 + i / 1000)
+        now[0] += 0.05  # 100 slow requests in 5 s
+    now[0] = 11.0
+    slow.observe("ghl", 0.7)
+    lines = [r for r in log_capture.records() if r["event"] == "webhook_ingest_slow"]
+    assert [(r["level"], r["slow_requests"]) for r in lines] == [("warning", 1), ("warning", 100)]
+    assert lines[1]["worst_ms"] == 700  # 99 counted quietly + the one that logs

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from replydesk.core.db import Database
 from tests.ingest.conftest import Ws, count_events, new_workspace, post, sample
@@ -409,8 +412,6 @@ async def test_unknown_event_types_are_kept_as_ignored(
         again = await post(client, ws, provider, payload)
         assert again.json() == {"status": "duplicate"}
     async with db.session() as session:
-        from sqlalchemy import text
-
         rows = (
             await session.execute(
                 text("SELECT provider, event_type, status FROM webhook_events ORDER BY id")
@@ -422,3 +423,37 @@ async def test_unknown_event_types_are_kept_as_ignored(
         ("unipile", "mail_received", "ignored"),
         ("unipile", "account_status", "ignored"),
     ]
+
+
+async def test_workspace_deleted_while_cached_is_401_at_insert(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    doomed = await new_workspace(db, "Doomed")
+    first = sample("unipile", "message_received")
+    assert (await post(client, doomed, "unipile", first)).status_code == 202
+    async with db.session() as session:
+        await session.execute(text("DELETE FROM workspaces WHERE id = :id"), {"id": doomed.id})
+    # The auth cache still knows the workspace: the insert's foreign key catches it.
+    second = dict(first, message_id="umsg_other")
+    assert_error(await post(client, doomed, "unipile", second), 401, "unauthorized", AUTH_MESSAGE)
+    assert await count_events(db) == 0
+
+
+@pytest.mark.usefixtures("nothing_written")
+async def test_body_that_never_finishes_is_408_within_the_budget(
+    client: httpx.AsyncClient, ws: Ws, settings: Any
+) -> None:
+    async def stalled() -> AsyncIterator[bytes]:
+        yield b'{"event": "message_received", '
+        await asyncio.sleep(settings.ingest_budget_s + 2)
+        yield b"}"
+
+    started = time.monotonic()
+    resp = await client.post(
+        ws.url("unipile"),
+        params={"token": ws.token},
+        content=stalled(),
+        headers={"content-type": "application/json"},
+    )
+    assert_error(resp, 408, "request_timeout", "request body not received within")
+    assert time.monotonic() - started < settings.ingest_budget_s + 1

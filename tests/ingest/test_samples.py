@@ -38,3 +38,11 @@ async def test_sample_is_stored_once(
     assert row["status"] == "pending"
     assert row["payload"] == payload
     assert row["dedupe_key"].startswith(f"{provider}:{ws.id}:")
+
+
+async def test_openapi_documents_the_webhook_contract(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    op = spec["paths"]["/webhooks/{provider}/{workspace_id}"]["post"]
+    assert "application/json" in op["requestBody"]["content"]
+    assert {"200", "202", "401", "413", "415", "400", "422", "503"} <= set(op["responses"])
+    assert {p["name"] for p in op["parameters"]} >= {"provider", "workspace_id", "token"}

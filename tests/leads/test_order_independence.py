@@ -234,7 +234,8 @@ def test_shuffled_and_replayed_stream_gives_identical_state(database_url: str) -
                 expected = await _snapshot(db, in_order)
                 assert await _snapshot(db, replayed) == expected
                 assert expected["messages"] or not any(
-                    e[1] not in ("EMAIL_OPENED", "EMAIL_BOUNCED", "LEAD_UNSUBSCRIBED") for e in events
+                    e[1] not in ("EMAIL_OPENED", "EMAIL_BOUNCED", "LEAD_UNSUBSCRIBED")
+                    for e in events
                 )
 
             runner.run(scenario())

@@ -41,7 +41,9 @@ def at(text_value: str) -> datetime:
     return datetime.fromisoformat(text_value.replace("Z", "+00:00"))
 
 
-async def test_email_sent_creates_lead_campaign_message_rollup_and_followup_job(db: Database) -> None:
+async def test_email_sent_creates_lead_campaign_message_rollup_and_followup_job(
+    db: Database,
+) -> None:
     ws = await new_workspace(db)
     payload = sample("emailbison", "email_sent")
     first = await run(db, ws, "emailbison", payload)
@@ -67,7 +69,11 @@ async def test_email_sent_creates_lead_campaign_message_rollup_and_followup_job(
         {
             "type": "followup.start",
             "dedupe_key": f"followup.start:{first.message_id}",
-            "payload": {"lead_id": first.lead_id, "message_id": first.message_id, "sent_by": "campaign"},
+            "payload": {
+                "lead_id": first.lead_id,
+                "message_id": first.message_id,
+                "sent_by": "campaign",
+            },
             "status": "pending",
         }
     ]
@@ -90,7 +96,11 @@ async def test_manual_send_counts_as_team_answer(db: Database) -> None:
     assert row["last_team_outbound_at"] == at("2026-01-23T18:20:00Z")
     assert row["last_outbound_at"] == at("2026-01-23T18:20:00Z")
     msg = (await rows(db, "SELECT * FROM messages"))[0]
-    assert (msg["emailbison_reply_id"], msg["sent_by"], msg["direction"]) == (93070, "team", "outbound")
+    assert (msg["emailbison_reply_id"], msg["sent_by"], msg["direction"]) == (
+        93070,
+        "team",
+        "outbound",
+    )
     assert msg["body"] == "Tuesday 10am works. Invite on its way."
     jobs = await rows(db, "SELECT type FROM jobs")
     assert jobs == [{"type": "followup.start"}]
@@ -150,7 +160,10 @@ async def test_opens_count_once_per_campaign_event(db: Database) -> None:
 
 
 async def test_bounce_and_unsubscribe_status_precedence_is_order_free(db: Database) -> None:
-    bounced, unsub = sample("emailbison", "email_bounced"), sample("emailbison", "lead_unsubscribed")
+    bounced, unsub = (
+        sample("emailbison", "email_bounced"),
+        sample("emailbison", "lead_unsubscribed"),
+    )
     finals = []
     for order in ((bounced, unsub), (unsub, bounced)):
         ws = await new_workspace(db)
@@ -258,7 +271,9 @@ async def test_unipile_inbound_and_own_messages(db: Database) -> None:
     ]
     out = await run(db, ws, "unipile", own)
     assert out.lead_id == inbound.lead_id
-    msg = (await rows(db, "SELECT direction, sent_by FROM messages WHERE id = :id", id=out.message_id))[0]
+    msg = (
+        await rows(db, "SELECT direction, sent_by FROM messages WHERE id = :id", id=out.message_id)
+    )[0]
     assert msg == {"direction": "outbound", "sent_by": "team"}
     row = await lead(db, inbound.lead_id or 0)
     assert row["last_team_outbound_at"] == at("2026-01-23T18:40:00Z")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
 from typing import Any
@@ -12,13 +13,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.db import Database
+from replydesk.core.settings import Settings
 from replydesk.queue import store
 from replydesk.queue.errors import PermanentError
 from replydesk.queue.registry import Registry
 from replydesk.queue.scheduler import PeriodicTask, Scheduler, rescue_expired
 from replydesk.queue.service import enqueue, replay
 from replydesk.queue.tables import JOBS, ClaimedItem
-from replydesk.queue.worker import Listener, worker_database
+from replydesk.queue.worker import Listener, QueueRunner, worker_database
 from tests.conftest import LogCapture
 from tests.queue.support import (
     fast_settings,
@@ -39,7 +41,8 @@ async def effects(db: Database) -> None:
 
 async def _effect(session: AsyncSession, item: ClaimedItem, note: str = "done") -> None:
     await session.execute(
-        text("INSERT INTO effects (item_id, note) VALUES (:id, :note)"), {"id": item.id, "note": note}
+        text("INSERT INTO effects (item_id, note) VALUES (:id, :note)"),
+        {"id": item.id, "note": note},
     )
 
 
@@ -147,7 +150,7 @@ async def test_retries_with_backoff_then_succeeds(
     # The stored error is redacted.
     assert "ann@acme.example" not in job["last_error"] and "rdw_abcdefgh" not in job["last_error"]
     assert job["last_error"].startswith("ConnectionError: smtp down for a***@acme.example")
-    gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
     # base 0.2 s: attempt n waits in [ceiling/2, ceiling], ceiling = min(0.4, 0.2 * 2^(n-1)).
     assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.2
     retries = [r for r in log_capture.records() if r["event"] == "queue_item_retry"]
@@ -296,7 +299,9 @@ async def test_long_item_keeps_its_lease_while_the_rescuer_runs(
         for _ in range(8):
             await asyncio.sleep(0.25)
             leases.append(
-                await fetchval(database_url, "SELECT lease_expires_at FROM jobs WHERE id = $1", item.id)
+                await fetchval(
+                    database_url, "SELECT lease_expires_at FROM jobs WHERE id = $1", item.id
+                )
             )
         await _effect(session, item)
         return None
@@ -309,7 +314,9 @@ async def test_long_item_keeps_its_lease_while_the_rescuer_runs(
         await rescue_expired(d, 100)
 
     [job_id] = await _jobs(db, 1)
-    async with running_worker(db, registry, settings, tasks=[PeriodicTask("queue.rescue", 0.2, rescue)]):
+    async with running_worker(
+        db, registry, settings, tasks=[PeriodicTask("queue.rescue", 0.2, rescue)]
+    ):
         await wait_until(lambda: _all_done(database_url))
     job = await _job(database_url, job_id)
     assert (job["status"], job["attempts"]) == ("succeeded", 1)  # never rescued
@@ -350,7 +357,9 @@ async def test_rescuer_returns_expired_items_and_kills_last_attempts(
     assert (alert["error_class"], alert["workspace_id"], alert["count"]) == ("lease_expired", ws, 1)
 
 
-async def test_scheduler_runs_each_slot_once_across_workers(db: Database, database_url: str) -> None:
+async def test_scheduler_runs_each_slot_once_across_workers(
+    db: Database, database_url: str
+) -> None:
     runs: list[str] = []
 
     def task(interval: float) -> PeriodicTask:
@@ -396,7 +405,9 @@ async def test_graceful_stop_releases_unfinished_items(
     assert (await _job(database_url, quick))["status"] == "succeeded"
     job = await _job(database_url, stuck)
     assert (job["status"], job["attempts"], job["locked_by"]) == ("pending", 0, None)
-    assert [r["item_id"] for r in await fetch(database_url, "SELECT item_id FROM effects")] == [quick]
+    assert [r["item_id"] for r in await fetch(database_url, "SELECT item_id FROM effects")] == [
+        quick
+    ]
 
 
 async def test_listener_is_woken_by_the_insert_trigger(db: Database, database_url: str) -> None:
@@ -446,3 +457,30 @@ async def test_prepare_runs_without_an_open_transaction(database_url: str, effec
     assert seen == [0]
     note = await fetchval(database_url, "SELECT note FROM effects")
     assert note == f"prepared {job_id}"
+
+
+async def test_claim_failures_log_once_per_outage(
+    db: Database, database_url: str, log_capture: LogCapture
+) -> None:
+    unreachable = Database.from_settings(
+        Settings(database_url="postgresql://postgres@127.0.0.1:1/none", db_connect_timeout_s=0.5)
+    )
+    runner = QueueRunner(unreachable, JOBS, Registry(), fast_settings(database_url), "w", 2)
+    try:
+        for _ in range(3):
+            assert await runner._claim(1) == []
+    finally:
+        await unreachable.dispose()
+    runner.db = db  # the database is back
+    assert await runner._claim(1) == []
+    logged = [
+        (r["event"], r["level"])
+        for r in log_capture.records()
+        if r["event"].startswith("queue_claim")
+    ]
+    assert logged == [
+        ("queue_claim_failed", "warning"),
+        ("queue_claim_failed", "debug"),
+        ("queue_claim_failed", "debug"),
+        ("queue_claim_recovered", "info"),
+    ]

@@ -116,26 +116,28 @@ async def test_sigkill_mid_batch_then_rescue_processes_every_event_once(
     finally:
         if first.poll() is None:
             first.kill()
-    stuck = [
-        r[0]
-        for r in await fetch(
-            database_url,
-            "SELECT id FROM webhook_events WHERE status = 'running' "
-            "UNION ALL SELECT id FROM jobs WHERE status = 'running'",
-        )
-    ]
-    assert stuck, "the worker was killed with nothing in flight"
+    stuck = {
+        table: [
+            r[0]
+            for r in await fetch(database_url, f"SELECT id FROM {table} WHERE status = 'running'")
+        ]
+        for table in ("webhook_events", "jobs")
+    }
+    assert any(stuck.values()), "the worker was killed with nothing in flight"
     killed_at = time.monotonic()
     second = spawn(database_url, "--concurrency", "4")
     try:
 
         async def rescued() -> bool:
-            left = await fetchval(
-                database_url,
-                "SELECT count(*) FROM webhook_events WHERE status = 'running' AND id = ANY($1)",
-                stuck,
-            )
-            return bool(left == 0)
+            for table, ids in stuck.items():
+                left = await fetchval(
+                    database_url,
+                    f"SELECT count(*) FROM {table} WHERE status = 'running' AND id = ANY($1)",
+                    ids,
+                )
+                if left:
+                    return False
+            return True
 
         await wait_until(rescued, timeout_s=60)
         rescue_s = time.monotonic() - killed_at
@@ -145,13 +147,15 @@ async def test_sigkill_mid_batch_then_rescue_processes_every_event_once(
     assert rescue_s < 60
     by_worker = await _assert_exactly_once(database_url, n)
     assert len(by_worker) == 2
-    rows = await fetch(
-        database_url, "SELECT attempts, last_error FROM webhook_events WHERE id = ANY($1)", stuck
-    )
-    # The interrupted attempt counted; its uncommitted work vanished with the process.
-    for attempts, last_error in rows:
-        assert attempts == 2 and last_error.startswith("lease expired: worker ")
-    print(f"\nrescued {len(stuck)} in-flight events {rescue_s:.2f} s after SIGKILL")
+    for table, ids in stuck.items():
+        rows = await fetch(
+            database_url, f"SELECT attempts, last_error FROM {table} WHERE id = ANY($1)", ids
+        )
+        # The interrupted attempt counted; its uncommitted work vanished with the process.
+        for attempts, last_error in rows:
+            assert attempts == 2 and last_error.startswith("lease expired: worker ")
+    count = sum(len(v) for v in stuck.values())
+    print(f"\nrescued {count} in-flight items {rescue_s:.2f} s after SIGKILL")
 
 
 async def test_two_worker_processes_drain_5000_events_without_duplicates_or_losses(

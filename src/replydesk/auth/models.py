@@ -76,18 +76,29 @@ class BrowserSession(Base):
     )
     # Unique: the session is looked up by the hash of the cookie on every request.
     token_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
-    # The hash before the last rotation, accepted for a short grace period so requests
+    # Rotation is two-phase. A due request issues a new cookie whose hash waits here; the
+    # current token stays valid until the browser presents the new one (so a new cookie lost
+    # with an error response signs nobody out), which promotes it.
+    next_token_hash: Mapped[str | None] = mapped_column(Text)
+    next_issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The hash before the last promotion, accepted for a short grace period so requests
     # already in flight with the old cookie are not signed out.
     previous_token_hash: Mapped[str | None] = mapped_column(Text)
     # sha256 of the CSRF token (double-submit: readable cookie + X-CSRF-Token header);
     # unchanged by rotation so a page's copy stays valid.
     csrf_token_hash: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = created_at_column()
-    # Last rotation (or creation): the idle timeout counts from here.
+    # Last promotion (or creation): the idle timeout counts from here.
     refreshed_at: Mapped[datetime] = created_at_column()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
     __table_args__ = (
+        Index(
+            "uq_browser_sessions_next_token_hash",
+            "next_token_hash",
+            unique=True,
+            postgresql_where=text("next_token_hash IS NOT NULL"),
+        ),
         Index(
             "uq_browser_sessions_previous_token_hash",
             "previous_token_hash",

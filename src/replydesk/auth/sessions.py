@@ -1,8 +1,8 @@
 """Browser sessions: server-side rows keyed by the sha256 of a random cookie token.
 
 A session ends at ``expires_at`` (absolute lifetime) or after ``session_idle_timeout_s``
-without a request; a request on a session older than ``session_rotate_after_s`` rotates
-its token (the previous one stays valid for ``session_rotation_grace_s``).
+without a rotation; a request on a session older than ``session_rotate_after_s`` gets a new
+cookie (two-phase rotation, see ``resolve_session``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class ActiveSession:
     user_id: uuid.UUID
     csrf_token_hash: str
     expires_at: datetime
-    rotated_token: str | None  # set when this request rotated the cookie
+    rotated_token: str | None  # a new cookie this request issued
 
 
 async def create_session(
@@ -61,7 +61,19 @@ async def create_session(
 async def resolve_session(
     session: AsyncSession, token: str, settings: Settings, *, rotate: bool = True
 ) -> ActiveSession | None:
-    """The live session behind a cookie token, rotated when due; None when signed out."""
+    """The live session behind a cookie token; None when signed out.
+
+    Rotation is two-phase so a new cookie that never reaches the browser (e.g. it rode on
+    a response that became an error) cannot sign anyone out:
+
+    1. a request with the current token, when rotation is due, issues a new token
+       (``next_token_hash``); the current one stays valid;
+    2. the first request with the new token promotes it (the old one then stays valid for
+       the grace period, for requests already in flight).
+
+    A pending new token that was not presented within the grace period is treated as lost
+    and replaced on the next due request.
+    """
     presented = hash_token(token)
     now = func.now()
     grace = timedelta(seconds=settings.session_rotation_grace_s)
@@ -73,6 +85,7 @@ async def resolve_session(
                 BrowserSession.csrf_token_hash,
                 BrowserSession.expires_at,
                 (BrowserSession.token_hash == presented).label("current"),
+                (BrowserSession.next_token_hash == presented).label("pending"),
                 (
                     BrowserSession.refreshed_at
                     < now - timedelta(seconds=settings.session_rotate_after_s)
@@ -80,6 +93,7 @@ async def resolve_session(
             ).where(
                 or_(
                     BrowserSession.token_hash == presented,
+                    BrowserSession.next_token_hash == presented,
                     (BrowserSession.previous_token_hash == presented)
                     & (BrowserSession.refreshed_at > now - grace),
                 ),
@@ -91,25 +105,40 @@ async def resolve_session(
     ).one_or_none()
     if row is None:
         return None
-    rotated: str | None = None
-    if rotate and row.current and row.rotate_due:
+    issued: str | None = None
+    if rotate and row.pending:
+        await session.execute(
+            update(BrowserSession)
+            .where(BrowserSession.id == row.id, BrowserSession.next_token_hash == presented)
+            .values(
+                previous_token_hash=BrowserSession.token_hash,
+                token_hash=presented,
+                next_token_hash=None,
+                next_issued_at=None,
+                refreshed_at=now,
+            )
+        )
+    elif rotate and row.current and row.rotate_due:
         candidate = new_token("rds")
-        # Conditional on the presented hash: of two concurrent requests one rotates, the
-        # other keeps the old cookie, which the grace period still accepts.
+        # Conditional: of concurrent due requests one issues; a pending token is replaced
+        # only once it has had the grace period to come back.
         won = (
             await session.execute(
                 update(BrowserSession)
-                .where(BrowserSession.id == row.id, BrowserSession.token_hash == presented)
-                .values(
-                    previous_token_hash=presented,
-                    token_hash=hash_token(candidate),
-                    refreshed_at=now,
+                .where(
+                    BrowserSession.id == row.id,
+                    BrowserSession.token_hash == presented,
+                    or_(
+                        BrowserSession.next_token_hash.is_(None),
+                        BrowserSession.next_issued_at < now - grace,
+                    ),
                 )
+                .values(next_token_hash=hash_token(candidate), next_issued_at=now)
                 .returning(BrowserSession.id)
             )
         ).scalar_one_or_none()
-        rotated = candidate if won is not None else None
-    return ActiveSession(row.id, row.user_id, row.csrf_token_hash, row.expires_at, rotated)
+        issued = candidate if won is not None else None
+    return ActiveSession(row.id, row.user_id, row.csrf_token_hash, row.expires_at, issued)
 
 
 async def end_session(session: AsyncSession, session_id: int) -> None:
@@ -117,13 +146,14 @@ async def end_session(session: AsyncSession, session_id: int) -> None:
 
 
 async def end_session_by_token(session: AsyncSession, token: str) -> bool:
-    """Delete the session a cookie points at (current or in-grace previous token)."""
+    """Delete the session a cookie points at (any of its current, pending or previous)."""
     presented = hash_token(token)
     deleted = await session.execute(
         delete(BrowserSession)
         .where(
             or_(
                 BrowserSession.token_hash == presented,
+                BrowserSession.next_token_hash == presented,
                 BrowserSession.previous_token_hash == presented,
             )
         )

@@ -105,7 +105,10 @@ def stats_command(
     if as_json:
         typer.echo(json.dumps(result))
         return
-    table = Table("queue", *result["jobs"].keys())
+    table = Table()
+    table.add_column("queue", no_wrap=True)
+    for column in result["jobs"]:
+        table.add_column(column.replace("oldest_due_pending_s", "oldest due (s)"), justify="right")
     for name, counts in result.items():
         table.add_row(name, *(str(v) for v in counts.values()))
     Console().print(table)

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     ingest_budget_s: float = Field(default=1.8, gt=0)
     ingest_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     ingest_auth_cache_ttl_s: float = Field(default=30.0, ge=0)
+    # Concurrent webhooks share one multi-row INSERT (docs/ingestion.md has the measurement).
+    ingest_group_commit: bool = True
+    ingest_group_commit_max_rows: int = Field(default=100, ge=1, le=1000)
 
     # Inbox read API: per-statement time budgets and the counts cache.
     counts_statement_timeout_ms: int = Field(default=1500, ge=1)

@@ -38,27 +38,24 @@ UNCATEGORIZED = "uncategorized"
 QUERY_CANCELED = "57014"
 CACHE_READ_TIMEOUT_FLOOR_MS = 250
 
-# GROUPING SETS: the breakdown by channel, by category and the grand total in one pass over
-# the index; the lead total is a scalar subquery over the per-workspace counter rows.
+# One hash aggregate by (channel, category) over an index-only scan of the workspace's
+# entries in ix_leads_attention; the breakdowns and the total are folded in Python (a few
+# dozen groups). LEFT JOIN from the lead total so an empty backlog still returns one row.
 COUNTS_SQL = text(
     """
-    SELECT grouping(last_inbound_channel) AS no_channel,
-           grouping(category) AS no_category,
-           last_inbound_channel,
-           category,
-           count(*) AS n,
-           (SELECT coalesce(sum(lead_count), 0)
-              FROM workspace_lead_totals WHERE workspace_id = :ws) AS total_leads
-      FROM leads
-     WHERE workspace_id = :ws
-       AND awaiting_reply
-       AND status NOT IN ('unsubscribed', 'closed')
-     GROUP BY GROUPING SETS ((last_inbound_channel), (category), ())
+    SELECT a.last_inbound_channel, a.category, a.n, t.total_leads
+      FROM (SELECT coalesce(sum(lead_count), 0) AS total_leads
+              FROM workspace_lead_totals WHERE workspace_id = :ws) AS t
+      LEFT JOIN (
+            SELECT last_inbound_channel, category, count(*) AS n
+              FROM leads
+             WHERE workspace_id = :ws
+               AND awaiting_reply
+               AND status NOT IN ('unsubscribed', 'closed')
+               AND (snoozed_until IS NULL OR snoozed_until <= now())
+             GROUP BY last_inbound_channel, category
+           ) AS a ON true
     """
-)
-
-TOTAL_ONLY_SQL = text(
-    "SELECT coalesce(sum(lead_count), 0) FROM workspace_lead_totals WHERE workspace_id = :ws"
 )
 
 LOAD_CACHE_SQL = text("SELECT counts, computed_at FROM inbox_counts_cache WHERE workspace_id = :ws")
@@ -138,21 +135,22 @@ def _fold(rows: list[Any], computed_at: datetime) -> Counts:
     by_channel = dict.fromkeys(CHANNELS, 0)
     by_category: dict[str, int] = {}
     requires_attention = 0
-    total_leads: int | None = None
+    total_leads = 0
     for row in rows:
         total_leads = int(row.total_leads)
-        if row.no_channel and row.no_category:
-            requires_attention = int(row.n)
-        elif not row.no_channel:
-            key = row.last_inbound_channel or UNKNOWN_CHANNEL
-            by_channel[key] = by_channel.get(key, 0) + int(row.n)
-        else:
-            by_category[row.category or UNCATEGORIZED] = int(row.n)
+        if row.n is None:  # no lead awaits a reply
+            continue
+        n = int(row.n)
+        requires_attention += n
+        channel = row.last_inbound_channel or UNKNOWN_CHANNEL
+        by_channel[channel] = by_channel.get(channel, 0) + n
+        category = row.category or UNCATEGORIZED
+        by_category[category] = by_category.get(category, 0) + n
     return Counts(
         requires_attention=requires_attention,
         by_channel=by_channel,
         by_category=dict(sorted(by_category.items())),
-        total_leads=total_leads or 0,
+        total_leads=total_leads,
         computed_at=computed_at,
     )
 
@@ -168,11 +166,7 @@ def _sqlstate(exc: BaseException) -> str | None:
 
 async def _query(session: AsyncSession, workspace_id: uuid.UUID) -> Counts:
     rows = list((await session.execute(COUNTS_SQL, {"ws": workspace_id})).all())
-    computed_at = datetime.now(UTC)
-    if not rows:  # no lead awaits a reply: GROUPING SETS yields only the () row, but be safe
-        total = (await session.execute(TOTAL_ONLY_SQL, {"ws": workspace_id})).scalar_one()
-        return Counts(0, dict.fromkeys(CHANNELS, 0), {}, int(total), computed_at)
-    return _fold(rows, computed_at)
+    return _fold(rows, datetime.now(UTC))
 
 
 async def _load_persisted(

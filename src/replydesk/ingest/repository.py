@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import text
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 T = TypeVar("T")
@@ -50,6 +50,23 @@ class NewEvent:
     dedupe_key: str
     status: str
     payload: str  # the raw JSON text; PostgreSQL parses it into jsonb
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """PostgreSQL's SQLSTATE of a driver error (``22P05``, ``23503``, ``57014``, ...)."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    code = getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
+def is_bad_row(exc: BaseException) -> bool:
+    """The statement failed because of the data (class 22) or a constraint (class 23): the
+    connection and the database are fine, retrying the same row fails the same way.
+
+    (SQLAlchemy's asyncpg dialect maps data errors to plain DBAPIError, hence SQLSTATE.)"""
+    code = sqlstate(exc)
+    return code is not None and code[:2] in ("22", "23")
 
 
 class Abandoned(Exception):
@@ -109,10 +126,9 @@ async def _run(
         try:
             result = await conn.execute(statement, params)
             return result.first()
-        except (DataError, IntegrityError):
-            raise  # the statement failed, the connection is fine
-        except BaseException:
-            if not conn.invalidated:
+        except BaseException as exc:
+            # A bad row leaves the connection fine; anything else may have broken it.
+            if not is_bad_row(exc) and not conn.invalidated:
                 await _discard(conn)
             raise
 
@@ -144,3 +160,48 @@ async def load_workspace_auth(engine: AsyncEngine, workspace_id: uuid.UUID) -> A
     """The workspace's auth row (a Row) or None."""
     params = {"workspace_id": workspace_id}
     return await shielded(lambda attempt: _run(engine, attempt, LOAD_WORKSPACE_AUTH, params))
+
+
+# Group commit: several webhooks' rows in one statement (one commit, one WAL flush, one
+# NOTIFY). In-statement duplicates are skipped by ON CONFLICT DO NOTHING (the first one wins);
+# RETURNING dedupe_key tells which rows are new.
+INSERT_EVENTS = text(
+    """
+    INSERT INTO webhook_events (workspace_id, provider, event_type, dedupe_key, status, payload)
+    SELECT w, p, e, k, s, CAST(j AS jsonb)
+    FROM unnest(
+        CAST(:workspace_ids AS uuid[]), CAST(:providers AS text[]), CAST(:event_types AS text[]),
+        CAST(:dedupe_keys AS text[]), CAST(:statuses AS text[]), CAST(:payloads AS text[])
+    ) AS t(w, p, e, k, s, j)
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING dedupe_key, id
+    """
+)
+
+
+async def _run_all(
+    engine: AsyncEngine, attempt: Attempt, statement: Any, params: dict[str, Any]
+) -> list[Any]:
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        attempt.attach(raw.driver_connection)
+        try:
+            return list((await conn.execute(statement, params)).all())
+        except BaseException as exc:
+            if not is_bad_row(exc) and not conn.invalidated:
+                await _discard(conn)
+            raise
+
+
+async def insert_events(engine: AsyncEngine, events: list[NewEvent]) -> dict[str, int]:
+    """Insert many events in one statement; ``{dedupe_key: id}`` of the rows that were new."""
+    params = {
+        "workspace_ids": [e.workspace_id for e in events],
+        "providers": [e.provider for e in events],
+        "event_types": [e.event_type for e in events],
+        "dedupe_keys": [e.dedupe_key for e in events],
+        "statuses": [e.status for e in events],
+        "payloads": [e.payload for e in events],
+    }
+    rows = await shielded(lambda attempt: _run_all(engine, attempt, INSERT_EVENTS, params))
+    return {str(key): int(event_id) for key, event_id in rows}

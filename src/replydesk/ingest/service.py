@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, NoReturn, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
@@ -33,13 +33,14 @@ from replydesk.core.logging import get_logger
 from replydesk.core.settings import Settings
 from replydesk.ingest import repository
 from replydesk.ingest.auth import AuthCache, WorkspaceAuth, token_ok, workspace_auth_from_row
+from replydesk.ingest.batcher import GroupCommitter
 from replydesk.ingest.body import (
     check_content_length,
     check_content_type,
     parse_json_object,
     read_capped,
 )
-from replydesk.ingest.outage import OutageLog
+from replydesk.ingest.outage import OutageLog, SlowLog
 from replydesk.ingest.providers import PARSERS
 from replydesk.ingest.signatures import verify_ghl
 
@@ -49,7 +50,7 @@ T = TypeVar("T")
 
 AUTH_FAILED = "invalid or missing webhook token for this workspace"
 RETRY_AFTER_S = "5"
-SLOW_INGEST_S = 0.5
+FOREIGN_KEY_VIOLATION = "23503"
 
 
 class RequestTimeout(ReplyDeskError):
@@ -121,6 +122,15 @@ class Ingestor:
         self.engine = db.ingest_engine.execution_options(isolation_level="AUTOCOMMIT")
         self.cache = AuthCache(settings.ingest_auth_cache_ttl_s)
         self.outage = OutageLog()
+        self.slow = SlowLog()
+        self.committer: GroupCommitter | None = None
+        if settings.ingest_group_commit:
+            self.committer = GroupCommitter(
+                self.engine,
+                max_rows=settings.ingest_group_commit_max_rows,
+                max_flushes=settings.ingest_pool_size,
+                flush_budget_s=settings.ingest_budget_s,
+            )
 
     async def ingest(self, provider: str, workspace_id: str, request: Request) -> IngestResult:
         started = time.monotonic()
@@ -137,9 +147,7 @@ class Ingestor:
                 reason=exc.message,
             )
             raise
-        elapsed = time.monotonic() - started
-        if elapsed > SLOW_INGEST_S:
-            log.warning("webhook_ingest_slow", provider=provider, duration_ms=round(elapsed * 1000))
+        self.slow.observe(provider, time.monotonic() - started)
         return result
 
     async def _ingest(self, provider: str, raw_workspace_id: str, request: Request) -> IngestResult:
@@ -204,19 +212,25 @@ class Ingestor:
         return None if row is None else workspace_auth_from_row(workspace_id, row)
 
     async def _insert(self, deadline: float, new: repository.NewEvent) -> int | None:
+        committer = self.committer
         try:
+            if committer is not None:
+                return await self._with_db(deadline, lambda: committer.insert(new))
             return await self._with_db(deadline, lambda: repository.insert_event(self.engine, new))
-        except DataError as exc:
+        except DBAPIError as exc:
+            code = repository.sqlstate(exc)
+            if code == FOREIGN_KEY_VIOLATION:
+                # The workspace was deleted after its auth info was cached.
+                self.cache.invalidate(new.workspace_id)
+                raise Unauthorized(AUTH_FAILED) from None
             raise UnprocessableEntity(
-                f"body cannot be stored as JSON by PostgreSQL ({_error_name(exc)})"
+                f"body cannot be stored: PostgreSQL rejected it ({_error_name(exc)}, "
+                f"SQLSTATE {code})"
             ) from None
-        except IntegrityError:
-            # The workspace was deleted after its auth info was cached.
-            self.cache.invalidate(new.workspace_id)
-            raise Unauthorized(AUTH_FAILED) from None
 
     async def _with_db(self, deadline: float, op: Callable[[], Awaitable[T]]) -> T:
-        """Run ``op`` within the request's budget; every way the database can fail is a 503.
+        """Run ``op`` within the request's budget; every way the database can fail is a 503,
+        except a row the database refuses (data or constraint error), which is re-raised.
 
         One retry, only when the driver reports the connection itself broke (e.g. the first
         use of a connection after a restart) and time remains: the insert is idempotent.
@@ -227,14 +241,14 @@ class Ingestor:
             try:
                 async with asyncio.timeout_at(deadline):
                     result = await op()
-            except (DataError, IntegrityError):
-                self.outage.success()  # the database answered
-                raise
             except PoolTimeout as exc:
                 self._unavailable("pool_exhausted", exc)
             except TimeoutError as exc:
                 self._unavailable("timeout", exc)
             except DBAPIError as exc:
+                if repository.is_bad_row(exc):
+                    self.outage.success()  # the database answered
+                    raise
                 if exc.connection_invalidated and not retried and loop.time() < deadline - 0.1:
                     retried = True
                     log.debug("ingest_retry_after_disconnect", error=_error_name(exc))

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.logging import get_logger
@@ -33,6 +32,7 @@ from replydesk.leads.service import (
 )
 from replydesk.queue.errors import PermanentError
 from replydesk.queue.service import enqueue
+from replydesk.queue.store import cached_text as text
 
 log = get_logger(__name__)
 

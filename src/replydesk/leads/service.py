@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.queue.errors import RetryableError
+from replydesk.queue.store import cached_text as text
 
 # Outbound messages that count as the team answering (campaign/system sends do not).
 TEAM_SENDERS = ("team", "ai")
@@ -193,22 +193,53 @@ class StoredMessage:
     created: bool  # False: it existed (a replay, a re-delivery, or the echo of our own send)
 
 
+_ROLLUPS = """
+    last_inbound_channel = CASE
+        WHEN {m}.direction = 'inbound' AND (l.last_inbound_at IS NULL
+            OR {m}.occurred_at > l.last_inbound_at
+            OR ({m}.occurred_at = l.last_inbound_at
+                AND {m}.channel > coalesce(l.last_inbound_channel, '')))
+        THEN {m}.channel ELSE l.last_inbound_channel END,
+    last_inbound_at = CASE WHEN {m}.direction = 'inbound'
+        THEN greatest(l.last_inbound_at, {m}.occurred_at) ELSE l.last_inbound_at END,
+    last_outbound_at = CASE WHEN {m}.direction = 'outbound'
+        THEN greatest(l.last_outbound_at, {m}.occurred_at) ELSE l.last_outbound_at END,
+    last_team_outbound_at = CASE
+        WHEN {m}.direction = 'outbound' AND {m}.sent_by IN ('team', 'ai')
+        THEN greatest(l.last_team_outbound_at, {m}.occurred_at)
+        ELSE l.last_team_outbound_at END,
+    last_message_at = greatest(l.last_message_at, {m}.occurred_at)
+"""
+# Rollups are a pure function of the stored message (direction, sender, time, channel), so
+# folding a message in twice, or messages in any order, gives the same lead. Campaign and
+# system sends never count as the team answering (TEAM_SENDERS).
+
+
 async def record_message(
     session: AsyncSession, workspace_id: uuid.UUID, lead_id: int, msg: NewMessage
 ) -> StoredMessage:
-    """Insert the message unless its provider key exists, then apply rollups from the stored
-    row (the existing one on a replay), all in the caller's transaction."""
+    """Insert the message unless its provider key exists, and fold the stored row into the
+    lead's rollups, in the caller's transaction.
+
+    New message: one statement (insert + rollups). Existing message (a replay, a
+    re-delivery, the echo of our own send): rollups are re-applied from the stored row.
+    """
     col = msg.key_column
     if col not in MESSAGE_KEYS:
         raise ValueError(f"not a message key column: {col}")
-    returning = "RETURNING id, lead_id, channel, direction, sent_by, occurred_at"
+    columns = "id, lead_id, channel, direction, sent_by, occurred_at"
     insert = text(
         f"""
-        INSERT INTO messages (workspace_id, lead_id, channel, direction, sent_by, subject, body,
-                              occurred_at, {col})
-        VALUES (:ws, :lead_id, :channel, :direction, :sent_by, :subject, :body, :at, :key)
-        ON CONFLICT (workspace_id, {col}) WHERE {col} IS NOT NULL DO NOTHING
-        {returning}
+        WITH m AS (
+            INSERT INTO messages (workspace_id, lead_id, channel, direction, sent_by, subject,
+                                  body, occurred_at, {col})
+            VALUES (:ws, :lead_id, :channel, :direction, :sent_by, :subject, :body, :at, :key)
+            ON CONFLICT (workspace_id, {col}) WHERE {col} IS NOT NULL DO NOTHING
+            RETURNING {columns}
+        ), rollup AS (
+            UPDATE leads AS l SET {_ROLLUPS.format(m="m")} FROM m WHERE l.id = m.lead_id
+        )
+        SELECT {columns} FROM m
         """
     )
     params: dict[str, Any] = {
@@ -225,14 +256,19 @@ async def record_message(
     row = (await session.execute(insert, params)).one_or_none()
     created = row is not None
     if row is None:
-        select = text(
-            "SELECT id, lead_id, channel, direction, sent_by, occurred_at FROM messages "
-            f"WHERE workspace_id = :ws AND {col} = :key"
+        existing = text(
+            f"""
+            WITH m AS (SELECT {columns} FROM messages WHERE workspace_id = :ws AND {col} = :key),
+            rollup AS (
+                UPDATE leads AS l SET {_ROLLUPS.format(m="m")} FROM m WHERE l.id = m.lead_id
+            )
+            SELECT {columns} FROM m
+            """
         )
-        row = (await session.execute(select, params)).one_or_none()
+        row = (await session.execute(existing, params)).one_or_none()
         if row is None:
             raise RetryableError("message changed concurrently", category="db_conflict")
-    stored = StoredMessage(
+    return StoredMessage(
         id=row.id,
         lead_id=row.lead_id,
         channel=row.channel,
@@ -241,40 +277,6 @@ async def record_message(
         occurred_at=row.occurred_at,
         created=created,
     )
-    await apply_rollups(session, stored)
-    return stored
-
-
-async def apply_rollups(session: AsyncSession, msg: StoredMessage) -> None:
-    """Fold one stored message into its lead's rollups. Monotonic: applying a message twice,
-    or messages in any order, gives the same result. ``last_inbound_channel`` is the channel
-    of the newest inbound message (ties: the greatest channel name)."""
-    sql = text(
-        """
-        UPDATE leads SET
-            last_inbound_channel = CASE
-                WHEN :inbound AND (last_inbound_at IS NULL OR :at > last_inbound_at
-                    OR (:at = last_inbound_at AND :channel > coalesce(last_inbound_channel, '')))
-                THEN :channel ELSE last_inbound_channel END,
-            last_inbound_at = CASE WHEN :inbound
-                THEN greatest(last_inbound_at, :at) ELSE last_inbound_at END,
-            last_outbound_at = CASE WHEN NOT :inbound
-                THEN greatest(last_outbound_at, :at) ELSE last_outbound_at END,
-            last_team_outbound_at = CASE WHEN :team
-                THEN greatest(last_team_outbound_at, :at) ELSE last_team_outbound_at END,
-            last_message_at = greatest(last_message_at, :at)
-        WHERE id = :lead_id
-        """
-    )
-    inbound = msg.direction == "inbound"
-    params = {
-        "lead_id": msg.lead_id,
-        "at": msg.occurred_at,
-        "channel": msg.channel,
-        "inbound": inbound,
-        "team": not inbound and msg.sent_by in TEAM_SENDERS,
-    }
-    await session.execute(sql, params)
 
 
 async def raise_status(session: AsyncSession, lead_id: int, status: str) -> bool:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy.exc import DataError, DBAPIError
+
+from replydesk.core.redact import MASK, safe_error_text
+
+# Phone numbers in E.164 form, as PostgreSQL quotes them in constraint errors on leads.
+_PHONE = re.compile(r"\+\d{8,15}\b")
 
 
 class QueueError(Exception):
@@ -47,3 +54,9 @@ def classify(exc: BaseException) -> tuple[bool, str]:
     if isinstance(exc, DBAPIError):
         return False, "db_error"
     return False, "bug"
+
+
+def error_text(exc: BaseException) -> str:
+    """What is stored in ``last_error`` and logged: redacted (secrets, e-mail addresses and
+    phone numbers masked) and truncated."""
+    return _PHONE.sub(MASK, safe_error_text(exc))

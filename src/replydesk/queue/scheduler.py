@@ -18,9 +18,9 @@ from sqlalchemy import text
 
 from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
-from replydesk.core.redact import safe_error_text
 from replydesk.core.settings import Settings
 from replydesk.queue import store
+from replydesk.queue.errors import error_text
 from replydesk.queue.service import record_alert
 from replydesk.queue.tables import TABLES
 
@@ -82,7 +82,7 @@ class Scheduler:
                 "scheduled_task_failed",
                 category="scheduler",
                 task=task.name,
-                error=safe_error_text(exc),
+                error=error_text(exc),
             )
             return False
 

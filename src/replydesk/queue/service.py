@@ -11,12 +11,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.queue.models import QUEUE_STATUSES, Job
 from replydesk.queue.tables import JOBS, TABLES, WEBHOOK_EVENTS, table_named
+
+_ENQUEUE = text(
+    f"""
+    INSERT INTO jobs (type, payload, dedupe_key, workspace_id, run_at, max_attempts)
+    VALUES (:type, :payload, :dedupe_key, :ws, coalesce(:run_at, now()),
+            coalesce(:max_attempts, {Job.__table__.c.max_attempts.server_default.arg}))
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id
+    """
+).bindparams(bindparam("payload", type_=JSONB))
 
 # Statuses an item can be replayed from (pending/running items are already queued).
 REPLAYABLE = ("dead", "succeeded", "ignored")
@@ -38,23 +48,15 @@ async def enqueue(
     job with this key exists (in any status: keys are permanent, so a finished job is never
     enqueued again under the same key).
     """
-    values: dict[str, Any] = {
+    params = {
         "type": type,
         "payload": payload,
         "dedupe_key": dedupe_key,
-        "workspace_id": workspace_id,
+        "ws": workspace_id,
+        "run_at": run_at,
+        "max_attempts": max_attempts,
     }
-    if run_at is not None:
-        values["run_at"] = run_at
-    if max_attempts is not None:
-        values["max_attempts"] = max_attempts
-    stmt = (
-        pg_insert(Job)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[Job.dedupe_key])
-        .returning(Job.id)
-    )
-    job_id: int | None = (await session.execute(stmt)).scalar_one_or_none()
+    job_id: int | None = (await session.execute(_ENQUEUE, params)).scalar_one_or_none()
     return job_id
 
 

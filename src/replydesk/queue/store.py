@@ -8,14 +8,22 @@ no longer change the row, and its transaction rolls back.
 from __future__ import annotations
 
 import random
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from replydesk.queue.tables import ClaimedItem, QueueTable
 
 Executor = AsyncSession | AsyncConnection
+
+
+@lru_cache(maxsize=512)
+def cached_text(statement: str) -> TextClause:
+    """``text()`` parses bind parameters with a regex on every call; hot paths reuse one."""
+    return text(statement)
+
 
 _CLAIM = """
 UPDATE {t} SET status = 'running', locked_at = now(), locked_by = :worker,
@@ -83,7 +91,7 @@ async def claim(
 ) -> list[ClaimedItem]:
     sql = _CLAIM.format(t=table.name, kind=table.kind_sql, extra=", ".join(table.extra))
     params = {"worker": worker, "n": n, "lease": lease_s}
-    rows = (await conn.execute(text(sql), params)).mappings().all()
+    rows = (await conn.execute(cached_text(sql), params)).mappings().all()
     items = []
     for row in sorted(rows, key=lambda r: r["id"]):
         fields = {c: row[c] for c in table.extra}
@@ -103,25 +111,24 @@ async def claim(
     return items
 
 
+async def _guarded(conn: Executor, item: ClaimedItem, sql: str, **params: Any) -> bool:
+    result = await conn.execute(cached_text(sql.format(t=item.table)), {**params, **_guard(item)})
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def finish(
     conn: Executor, item: ClaimedItem, *, status: str = "succeeded", note: str | None = None
 ) -> bool:
     """Mark succeeded (or ignored, with ``note`` as the reason). False = lease lost."""
-    params = {**_guard(item), "status": status, "note": note}
-    result = await conn.execute(text(_FINISH.format(t=item.table)), params)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return await _guarded(conn, item, _FINISH, status=status, note=note)
 
 
 async def retry(conn: Executor, item: ClaimedItem, *, delay_s: float, error: str) -> bool:
-    params = {**_guard(item), "delay": delay_s, "error": error}
-    result = await conn.execute(text(_RETRY.format(t=item.table)), params)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return await _guarded(conn, item, _RETRY, delay=delay_s, error=error)
 
 
 async def dead(conn: Executor, item: ClaimedItem, *, error: str) -> bool:
-    params = {**_guard(item), "error": error}
-    result = await conn.execute(text(_DEAD.format(t=item.table)), params)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return await _guarded(conn, item, _DEAD, error=error)
 
 
 async def renew(
@@ -130,7 +137,7 @@ async def renew(
     if not ids:
         return 0
     params = {"ids": ids, "worker": worker, "lease": lease_s}
-    result = await conn.execute(text(_RENEW.format(t=table.name)), params)
+    result = await conn.execute(cached_text(_RENEW.format(t=table.name)), params)
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -138,12 +145,12 @@ async def release(conn: Executor, table: QueueTable, worker: str, ids: list[int]
     if not ids:
         return 0
     params = {"ids": ids, "worker": worker}
-    result = await conn.execute(text(_RELEASE.format(t=table.name)), params)
+    result = await conn.execute(cached_text(_RELEASE.format(t=table.name)), params)
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def rescue(conn: Executor, table: QueueTable, limit: int) -> list[dict[str, Any]]:
-    rows = await conn.execute(text(_RESCUE.format(t=table.name)), {"n": limit})
+    rows = await conn.execute(cached_text(_RESCUE.format(t=table.name)), {"n": limit})
     return [dict(r) for r in rows.mappings()]
 
 

@@ -1,8 +1,9 @@
 """The worker: one runner per queue table, a LISTEN connection, the scheduler.
 
-A runner keeps at most ``concurrency`` items in flight. It claims when a slot is free and
-sleeps until a NOTIFY, a finished item or the poll interval (≤ 1 s). Each item runs in its
-own task and its own transaction, so one item's failure never touches its batch-mates.
+A runner keeps at most ``concurrency`` items in flight. It claims when half its slots are
+free (or all are) and sleeps until a NOTIFY, a finished item or the poll interval (≤ 1 s).
+Each item runs in its own task and its own transaction, so one item's failure never touches
+its batch-mates.
 """
 
 from __future__ import annotations
@@ -11,22 +12,22 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
 from replydesk.core.db import Database, make_engine, plain_url
 from replydesk.core.logging import get_logger
-from replydesk.core.redact import safe_error_text
 from replydesk.core.settings import Settings
 from replydesk.queue import store
-from replydesk.queue.errors import LeaseLost, classify
+from replydesk.queue.errors import LeaseLost, RetryableError, classify, error_text
 from replydesk.queue.registry import Registry
 from replydesk.queue.scheduler import PeriodicTask, Scheduler, default_tasks
 from replydesk.queue.service import record_alert
-from replydesk.queue.tables import TABLES, ClaimedItem, QueueTable
+from replydesk.queue.tables import TABLES, WEBHOOK_EVENTS, ClaimedItem, QueueTable
 
 log = get_logger(__name__)
 
@@ -49,6 +50,13 @@ def worker_database(settings: Settings, url: str, concurrency: int | None = None
         application_name="replydesk-worker",
     )
     return Database(url, engine, engine, async_sessionmaker(engine, expire_on_commit=False))
+
+
+@asynccontextmanager
+async def _autocommit(db: Database) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection without BEGIN/COMMIT round trips, for single statements."""
+    async with db.engine.connect() as conn:
+        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 async def _first(*aws: Coroutine[Any, Any, Any], wait_s: float | None = None) -> None:
@@ -74,6 +82,8 @@ class QueueRunner:
     ) -> None:
         self.db, self.table, self.registry, self.s = db, table, registry, settings
         self.worker_id, self.concurrency = worker_id, concurrency
+        self.min_claim = max(1, concurrency // 2)
+        self.claim_failing = False
         self.wake = asyncio.Event()
         self.inflight: dict[int, asyncio.Task[None]] = {}
 
@@ -81,8 +91,11 @@ class QueueRunner:
         renewer = asyncio.create_task(self._renew_loop())
         try:
             while not stopping.is_set():
-                want = min(self.concurrency - len(self.inflight), self.s.worker_batch_size)
-                if want > 0:
+                free = self.concurrency - len(self.inflight)
+                want = min(free, self.s.worker_batch_size)
+                # Claim when half the slots are free (or all are): one claim statement per
+                # several items, without claiming items that would wait for a slot.
+                if want > 0 and (free >= self.min_claim or not self.inflight):
                     self.wake.clear()
                     items = await self._claim(want)
                     for item in items:
@@ -90,7 +103,7 @@ class QueueRunner:
                     if items and len(items) == want:
                         continue  # more may be due right now
                 waits: list[Coroutine[Any, Any, Any]] = [self.wake.wait(), stopping.wait()]
-                if self.inflight and want <= 0:
+                if self.inflight and free < self.min_claim:
                     waits.append(asyncio.wait(list(self.inflight.values())))
                 await _first(*waits, wait_s=self.s.worker_poll_interval_s)
         finally:
@@ -99,23 +112,29 @@ class QueueRunner:
             await asyncio.gather(renewer, return_exceptions=True)
 
     async def _claim(self, n: int) -> list[ClaimedItem]:
+        lease = float(self.s.worker_lease_s)
         try:
-            async with self.db.connection() as conn:
-                return await store.claim(
-                    conn, self.table, self.worker_id, n, float(self.s.worker_lease_s)
-                )
+            async with _autocommit(self.db) as conn:
+                items = await store.claim(conn, self.table, self.worker_id, n, lease)
         except Exception as exc:
-            log.warning(
-                "queue_claim_failed",
-                category="db_unavailable",
-                table=self.table.name,
-                error=safe_error_text(exc),
-            )
+            # Once per outage, not once per poll: the runner keeps polling until it recovers.
+            emit = log.debug if self.claim_failing else log.warning
+            emit("queue_claim_failed", category="db_unavailable", table=self.table.name,
+                 error=error_text(exc))  # fmt: skip
+            self.claim_failing = True
             return []
+        if self.claim_failing:
+            log.info("queue_claim_recovered", table=self.table.name)
+            self.claim_failing = False
+        return items
 
     async def _run_item(self, item: ClaimedItem) -> None:
         handler = self.registry.get(item.table, item.kind)
         try:
+            if handler is None and item.table != WEBHOOK_EVENTS.name:
+                # A job type this worker does not know (e.g. enqueued by newer code): retry,
+                # so a worker that knows it can take it; dead with an alert in the end.
+                raise RetryableError(f"no handler for job type {item.kind}", category="no_handler")
             async with asyncio.timeout(self.s.worker_item_budget_s):
                 if handler is not None and handler.prepare is not None:
                     item.prepared = await handler.prepare(item)
@@ -139,7 +158,7 @@ class QueueRunner:
 
     async def _fail(self, item: ClaimedItem, exc: Exception) -> None:
         permanent, category = classify(exc)
-        error = safe_error_text(exc)
+        error = error_text(exc)
         is_dead = permanent or item.attempts >= item.max_attempts
         s = self.s
         delay = store.backoff_s(item.attempts, s.worker_backoff_base_s, s.worker_backoff_cap_s)
@@ -166,7 +185,7 @@ class QueueRunner:
                 category=classify(db_exc)[1],
                 table=item.table,
                 item_id=item.id,
-                error=safe_error_text(db_exc),
+                error=error_text(db_exc),
             )
             return
         fields = {
@@ -192,12 +211,10 @@ class QueueRunner:
         while True:
             await asyncio.sleep(lease / 3)
             try:
-                async with self.db.connection() as conn:
+                async with _autocommit(self.db) as conn:
                     await store.renew(conn, self.table, self.worker_id, list(self.inflight), lease)
             except Exception as exc:
-                log.warning(
-                    "queue_renew_failed", category="db_unavailable", error=safe_error_text(exc)
-                )
+                log.warning("queue_renew_failed", category="db_unavailable", error=error_text(exc))
 
     async def _drain(self) -> None:
         """Graceful stop: let in-flight items finish for the grace period, then cancel the
@@ -211,13 +228,11 @@ class QueueRunner:
             task.cancel()
         await asyncio.gather(*leftover.values(), return_exceptions=True)
         try:
-            async with self.db.connection() as conn:
+            async with _autocommit(self.db) as conn:
                 n = await store.release(conn, self.table, self.worker_id, list(leftover))
             log.info("queue_items_released", table=self.table.name, count=n)
         except Exception as exc:
-            log.warning(
-                "queue_release_failed", category="db_unavailable", error=safe_error_text(exc)
-            )
+            log.warning("queue_release_failed", category="db_unavailable", error=error_text(exc))
 
 
 class Listener:
@@ -238,9 +253,7 @@ class Listener:
                     wake.set()  # catch up on anything inserted while not listening
                 await _first(stopping.wait(), lost.wait())
             except Exception as exc:
-                log.warning(
-                    "queue_listen_failed", category="db_unavailable", error=safe_error_text(exc)
-                )
+                log.warning("queue_listen_failed", category="db_unavailable", error=error_text(exc))
             finally:
                 if conn is not None and not conn.is_closed():
                     await conn.close(timeout=self.timeout_s)

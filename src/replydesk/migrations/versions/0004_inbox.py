@@ -34,6 +34,8 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("user_id", sa.UUID(), nullable=False),
         sa.Column("token_hash", sa.Text(), nullable=False),
+        sa.Column("next_token_hash", sa.Text(), nullable=True),
+        sa.Column("next_issued_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("previous_token_hash", sa.Text(), nullable=True),
         sa.Column("csrf_token_hash", sa.Text(), nullable=False),
         sa.Column(
@@ -59,7 +61,15 @@ def upgrade() -> None:
         # Every authenticated request looks the session up by the hash of its cookie.
         sa.UniqueConstraint("token_hash", name=op.f("uq_browser_sessions_token_hash")),
     )
-    # The pre-rotation hash, accepted for a grace period (in-flight requests).
+    # Two-phase rotation: the issued-but-unconfirmed cookie, and the pre-promotion one
+    # (accepted for a grace period, for requests in flight). Both are looked up by hash.
+    op.create_index(
+        "uq_browser_sessions_next_token_hash",
+        "browser_sessions",
+        ["next_token_hash"],
+        unique=True,
+        postgresql_where=sa.text("next_token_hash IS NOT NULL"),
+    )
     op.create_index(
         "uq_browser_sessions_previous_token_hash",
         "browser_sessions",
@@ -253,4 +263,5 @@ def downgrade() -> None:
     op.drop_index("ix_browser_sessions_expires_at", table_name="browser_sessions")
     op.drop_index("ix_browser_sessions_user_id", table_name="browser_sessions")
     op.drop_index("uq_browser_sessions_previous_token_hash", table_name="browser_sessions")
+    op.drop_index("uq_browser_sessions_next_token_hash", table_name="browser_sessions")
     op.drop_table("browser_sessions")

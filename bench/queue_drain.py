@@ -1,0 +1,305 @@
+"""Queue throughput on this machine: drain EMAIL_SENT events, no-op jobs, and pgqueuer no-op jobs.
+
+    python bench/queue_drain.py [--mode drain|jobs|pgqueuer|all] [--events N] [--jobs N]
+        [--concurrency C] [--url postgresql://…/postgres] [--append-doc docs/benchmarks.md]
+
+Each mode runs in a fresh scratch database (migrated), on the server of ``--url`` /
+TEST_DATABASE_URL / REPLYDESK_DATABASE_URL, or an embedded PostgreSQL when none is given.
+One worker process (this one), timings from the first claim until the table is drained.
+Prints one JSON object; ``--append-doc`` also appends a section to the given Markdown file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from replydesk.cli.worker import default_registry
+from replydesk.core.db import plain_url, with_database
+from replydesk.core.embedded import start_embedded
+from replydesk.core.logging import configure_logging
+from replydesk.core.migrate import upgrade
+from replydesk.core.settings import Settings
+from replydesk.queue.registry import Registry
+from replydesk.queue.tables import JOBS, WEBHOOK_EVENTS, ClaimedItem, QueueTable
+from replydesk.queue.worker import Worker, worker_database
+from replydesk.workspaces.service import create_workspace
+
+
+def server_url(explicit: str | None) -> str:
+    url = (
+        explicit or os.environ.get("TEST_DATABASE_URL") or os.environ.get("REPLYDESK_DATABASE_URL")
+    )
+    if url:
+        return plain_url(url)
+    return start_embedded(Path(tempfile.mkdtemp(prefix="replydesk-bench-")))
+
+
+async def scratch(server: str) -> str:
+    name = f"rd_bench_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(with_database(server, "postgres"))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = with_database(server, name)
+    await asyncio.to_thread(upgrade, url)
+    return url
+
+
+async def drop(url: str) -> None:
+    name = url.rsplit("/", 1)[1].split("?", 1)[0]
+    conn = await asyncpg.connect(with_database(url, "postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def email_sent(i: int, leads: int) -> dict[str, Any]:
+    n = i % leads
+    return {
+        "event": {"type": "EMAIL_SENT", "instance_url": "https://bison.bench", "workspace_id": 1},
+        "data": {
+            "scheduled_email": {
+                "id": i,
+                "email_subject": f"Hi {n}",
+                "sent_at": "2026-01-23T18:13:05Z",
+            },
+            "campaign_event": {"id": 10_000_000 + i, "type": "sent"},
+            "lead": {"id": n, "email": f"lead{n}@bench.example", "first_name": f"L{n}"},
+        },
+    }
+
+
+async def drain_with_worker(
+    url: str, settings: Settings, registry: Registry, table: QueueTable, concurrency: int
+) -> float:
+    """Seconds from the worker's start until ``table`` has nothing pending or running."""
+    db = worker_database(settings, url, concurrency)
+    worker = Worker(db, registry, settings, concurrency=concurrency, tables=(table,), tasks=[])
+    monitor = await asyncpg.connect(url)  # one connection: polling must not fork backends
+    stopping = asyncio.Event()
+    start = time.perf_counter()
+    task = asyncio.create_task(worker.run(stopping))
+    try:
+        sql = f"SELECT count(*) FROM {table.name} WHERE status IN ('pending', 'running')"
+        while await monitor.fetchval(sql):
+            await asyncio.sleep(0.05)
+        return time.perf_counter() - start
+    finally:
+        stopping.set()
+        await task
+        await monitor.close()
+        await db.dispose()
+
+
+async def bench_drain(server: str, n: int, leads: int, concurrency: int) -> dict[str, Any]:
+    url = await scratch(server)
+    try:
+        settings = Settings(database_url=url)
+        db = worker_database(settings, url, 1)
+        async with db.session() as session:
+            ws = (await create_workspace(session, "bench", "bench@bench.example")).workspace_id
+        await db.dispose()
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.executemany(
+                "INSERT INTO webhook_events (workspace_id, provider, event_type, dedupe_key, "
+                "payload) VALUES ($1, 'emailbison', 'EMAIL_SENT', $2, $3::jsonb)",
+                [(ws, f"b:{i}", json.dumps(email_sent(i, leads))) for i in range(1, n + 1)],
+            )
+        finally:
+            await conn.close()
+        seconds = await drain_with_worker(
+            url, settings, default_registry(), WEBHOOK_EVENTS, concurrency
+        )
+        conn = await asyncpg.connect(url)
+        try:
+            messages = await conn.fetchval("SELECT count(*) FROM messages")
+            jobs = await conn.fetchval("SELECT count(*) FROM jobs")
+        finally:
+            await conn.close()
+        assert messages == n and jobs == n, (messages, jobs)
+        return {
+            "events": n,
+            "leads": leads,
+            "concurrency": concurrency,
+            "seconds": round(seconds, 3),
+            "events_per_s": round(n / seconds, 1),
+        }
+    finally:
+        await drop(url)
+
+
+async def bench_jobs(server: str, n: int, concurrency: int) -> dict[str, Any]:
+    url = await scratch(server)
+    try:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(
+                "INSERT INTO jobs (type, payload, dedupe_key) "
+                "SELECT 'bench.noop', '{}'::jsonb, 'noop:' || i FROM generate_series(1, $1) i",
+                n,
+            )
+        finally:
+            await conn.close()
+
+        async def noop(session: AsyncSession, item: ClaimedItem) -> str | None:
+            return None
+
+        registry = Registry()
+        registry.add("jobs", "bench.noop", noop)
+        settings = Settings(database_url=url)
+        seconds = await drain_with_worker(url, settings, registry, JOBS, concurrency)
+        return {
+            "jobs": n,
+            "concurrency": concurrency,
+            "seconds": round(seconds, 3),
+            "jobs_per_s": round(n / seconds, 1),
+        }
+    finally:
+        await drop(url)
+
+
+async def bench_pgqueuer(server: str, n: int, batch_size: int) -> dict[str, Any]:
+    from pgqueuer import AsyncpgDriver, PgQueuer, Queries
+    from pgqueuer.models import Job
+    from pgqueuer.types import QueueExecutionMode
+
+    url = await scratch(server)
+    try:
+        conn = await asyncpg.connect(url)
+        try:
+            driver = AsyncpgDriver(conn)
+            queries = Queries(driver)
+            await queries.install()
+            for start in range(0, n, 1000):
+                size = min(1000, n - start)
+                await queries.enqueue(["noop"] * size, [None] * size, [0] * size)
+            pgq = PgQueuer(driver)
+            done = 0
+
+            @pgq.entrypoint("noop")
+            async def noop(job: Job) -> None:
+                nonlocal done
+                done += 1
+
+            t0 = time.perf_counter()
+            await pgq.run(batch_size=batch_size, mode=QueueExecutionMode.drain)
+            seconds = time.perf_counter() - t0
+        finally:
+            await conn.close()
+        assert done == n, done
+        return {
+            "jobs": n,
+            "batch_size": batch_size,
+            "seconds": round(seconds, 3),
+            "jobs_per_s": round(n / seconds, 1),
+        }
+    finally:
+        await drop(url)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [
+        "",
+        f"## Queue throughput ({result['measured_at']})",
+        "",
+        f"`python bench/queue_drain.py --mode {result['mode']}` on {result['machine']}, "
+        f"PostgreSQL {result['postgres']}; one worker process, fresh database per mode. "
+        f"Load average {result['load_before']} before and {result['load_after']} after the "
+        "run: the cores are shared with other work, so treat these as lower bounds.",
+        "",
+        "| what | items | settings | seconds | items/s |",
+        "|---|---|---|---|---|",
+    ]
+    if "drain" in result:
+        d = result["drain"]
+        lines.append(
+            f"| EMAIL_SENT events → leads/messages/rollups/follow-up job (ours) | {d['events']} "
+            f"| concurrency {d['concurrency']}, {d['leads']} leads | {d['seconds']} "
+            f"| {d['events_per_s']} |"
+        )
+    if "jobs" in result:
+        j = result["jobs"]
+        lines.append(
+            f"| no-op jobs (ours) | {j['jobs']} | concurrency {j['concurrency']} "
+            f"| {j['seconds']} | {j['jobs_per_s']} |"
+        )
+    if "pgqueuer" in result:
+        q = result["pgqueuer"]
+        lines.append(
+            f"| no-op jobs (pgqueuer {result.get('pgqueuer_version', '?')}) | {q['jobs']} "
+            f"| batch_size {q['batch_size']} | {q['seconds']} | {q['jobs_per_s']} |"
+        )
+    lines += [
+        "",
+        "Ours keeps every row (permanent dedupe keys, status history) and commits each item "
+        "in its own transaction with its domain writes; pgqueuer deletes finished jobs and "
+        "batches status updates.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--mode", choices=["drain", "jobs", "pgqueuer", "all"], default="all")
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--jobs", type=int, default=5000)
+    parser.add_argument("--leads", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument("--url")
+    parser.add_argument("--append-doc")
+    args = parser.parse_args()
+    configure_logging("warning")
+    server = server_url(args.url)
+    conn = await asyncpg.connect(with_database(server, "postgres"))
+    try:
+        pg_version = await conn.fetchval("SHOW server_version")
+    finally:
+        await conn.close()
+    result: dict[str, Any] = {
+        "mode": args.mode,
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}",
+        "postgres": pg_version,
+        "load_before": round(os.getloadavg()[0], 2),
+    }
+    if args.mode in ("drain", "all"):
+        result["drain"] = await bench_drain(server, args.events, args.leads, args.concurrency)
+    if args.mode in ("jobs", "all"):
+        result["jobs"] = await bench_jobs(server, args.jobs, args.concurrency)
+    if args.mode in ("pgqueuer", "all"):
+        from importlib.metadata import version
+
+        result["pgqueuer_version"] = version("pgqueuer")
+        result["pgqueuer"] = await bench_pgqueuer(server, args.jobs, args.batch_size)
+    result["load_after"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(result))
+    if args.append_doc:
+        doc_path = Path(args.append_doc)
+        header = "" if doc_path.exists() and doc_path.stat().st_size else "# Benchmarks\n"
+        with doc_path.open("a", encoding="utf-8") as doc:
+            doc.write(header + markdown(result))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

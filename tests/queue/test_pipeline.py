@@ -1,0 +1,105 @@
+"""Webhook events through the real worker and the application's handlers."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from replydesk.cli.worker import default_registry
+from replydesk.core.db import Database
+from replydesk.queue.service import enqueue
+from tests.conftest import LogCapture
+from tests.queue.support import (
+    event_type_of,
+    fast_settings,
+    fetch,
+    insert_events,
+    new_workspace,
+    running_worker,
+    sample,
+    status_counts,
+    wait_until,
+)
+
+SAMPLES = [
+    ("emailbison", "email_sent"),
+    ("emailbison", "lead_replied"),
+    ("emailbison", "lead_interested"),
+    ("emailbison", "manual_email_sent"),
+    ("emailbison", "untracked_reply_received"),
+    ("emailbison", "email_opened"),
+    ("emailbison", "email_bounced"),
+    ("emailbison", "lead_unsubscribed"),
+    ("ghl", "inbound_sms"),
+    ("ghl", "outbound_sms"),
+    ("unipile", "message_received"),
+]
+
+
+async def test_every_sample_is_processed_and_follow_up_jobs_are_recorded_no_ops(
+    db: Database, database_url: str, log_capture: LogCapture
+) -> None:
+    ws = await new_workspace(db, unipile_account_provider_id="ACoAAOwnerX")
+    events = [(p, event_type_of(p, sample(p, n)), sample(p, n)) for p, n in SAMPLES]
+    mailbox = {"event": {"type": "EMAIL_ACCOUNT_ADDED"}, "data": {"sender_email": {"id": 9}}}
+    events.append(("emailbison", "EMAIL_ACCOUNT_ADDED", mailbox))
+    # The same deliveries twice (as separate rows, e.g. replays): nothing is duplicated.
+    ids = await insert_events(database_url, ws, events + events)
+
+    async def done() -> bool:
+        open_items = await fetch(
+            database_url,
+            "SELECT 1 FROM webhook_events WHERE status IN ('pending', 'running') UNION ALL "
+            "SELECT 1 FROM jobs WHERE status IN ('pending', 'running')",
+        )
+        return not open_items
+
+    async with running_worker(db, default_registry(), fast_settings(database_url)):
+        await wait_until(done)
+    assert await status_counts(database_url, "webhook_events") == {
+        "succeeded": 2 * len(SAMPLES),
+        "ignored": 2,
+    }
+    ignored = await fetch(
+        database_url, "SELECT id, last_error FROM webhook_events WHERE status = 'ignored'"
+    )
+    assert {r["id"] for r in ignored} == {ids[len(SAMPLES)], ids[-1]}
+    assert {r["last_error"] for r in ignored} == {"no handler for emailbison:EMAIL_ACCOUNT_ADDED"}
+    # Messages: campaign send, reply (replied + interested), manual send, untracked reply,
+    # 2 SMS, 1 LinkedIn; the opens/bounce/unsubscribe store none.
+    assert len(await fetch(database_url, "SELECT id FROM messages")) == 7
+    jobs = await fetch(database_url, "SELECT type, status FROM jobs ORDER BY type, id")
+    assert [tuple(j) for j in jobs] == [("followup.start", "succeeded")] * 2 + [
+        ("inbound.postprocess", "succeeded")
+    ] * 4
+    not_built = [r for r in log_capture.records() if r["event"] == "job_not_built_yet"]
+    assert len(not_built) == 6 and {r["level"] for r in not_built} == {"info"}
+    assert "follow-ups are not built yet" in next(
+        r["note"] for r in not_built if r["job_type"] == "followup.start"
+    )
+    ignored_logs = [r for r in log_capture.records() if r["event"] == "queue_item_ignored"]
+    assert len(ignored_logs) == 2 and {r["level"] for r in ignored_logs} == {"info"}
+    assert not [r for r in log_capture.records() if r["level"] == "error"]
+    # No PII in the logs: neither lead e-mail addresses nor message bodies.
+    assert "dana.reyes@northwind.example" not in log_capture.text
+    assert "Sounds good" not in log_capture.text
+
+
+async def test_unknown_job_type_is_retried_then_dead_with_an_alert(
+    db: Database, database_url: str
+) -> None:
+    async with db.session() as session:
+        await enqueue(session, "newer.feature", {}, "newer:1", max_attempts=2)
+    async with running_worker(db, default_registry(), fast_settings(database_url)):
+        await wait_until(lambda: _dead(database_url))
+    job = (await fetch(database_url, "SELECT attempts, last_error FROM jobs"))[0]
+    assert (job["attempts"], job["last_error"]) == (
+        2,
+        "RetryableError: no handler for job type newer.feature",
+    )
+    async with db.session() as session:
+        alert = (await session.execute(text("SELECT error_class, count FROM alerts"))).one()
+    assert tuple(alert) == ("no_handler", 1)
+
+
+async def _dead(url: str) -> bool:
+    return await status_counts(url, "jobs") == {"dead": 1}
