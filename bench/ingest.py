@@ -344,6 +344,7 @@ def main() -> None:
         return
 
     tool = args.tool if args.tool != "auto" else ("wrk" if shutil.which("wrk") else "asyncio")
+    load_before = round(os.getloadavg()[0], 2)
     db = prepare_database()
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPLYDESK_")}
     env.update({"DATABASE_URL": db.url, "REPLYDESK_LOG_LEVEL": "warning"})
@@ -425,6 +426,10 @@ def main() -> None:
                 print(f"note: could not drop {name}: {exc}", file=sys.stderr)
         if db.tmp is not None:
             shutil.rmtree(db.tmp, ignore_errors=True)
+        if sys.exc_info()[0] is None:
+            shutil.rmtree(logs, ignore_errors=True)
+        else:
+            print(f"server logs kept in {logs}", file=sys.stderr)
 
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -436,6 +441,7 @@ def main() -> None:
         "database": "DATABASE_URL server"
         if os.environ.get("DATABASE_URL")
         else "embedded pgserver",
+        "load_average_1m": {"before": load_before, "after": round(os.getloadavg()[0], 2)},
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -452,9 +458,10 @@ def append_doc(report: dict[str, Any]) -> None:
     rows = []
     for name, r in report["results"].items():
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items()))
+        stored = r.get("rows_stored", "")
         rows.append(
             f"| {name} | {r['req_per_s']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-            f"{r['max_ms']:.0f} | {statuses} |"
+            f"{r['max_ms']:.0f} | {statuses} | {stored} |"
         )
     section = "\n".join(
         [
@@ -462,9 +469,12 @@ def append_doc(report: dict[str, Any]) -> None:
             f"`make bench` (bench/ingest.py): {report['tool']}; concurrency "
             f"{report['concurrency']}, {report['seconds_per_scenario']:g} s per scenario; "
             f"{report['database']}; {report['machine']['cpus']} CPUs shared by load generator, "
-            f"server and PostgreSQL.\n",
-            "| scenario | req/s | p50 ms | p99 ms | max ms | statuses |",
-            "|---|---|---|---|---|---|",
+            f"server and PostgreSQL (and other work: load average "
+            f"{report['load_average_1m']['before']} before, {report['load_average_1m']['after']} "
+            f"after). ReplyDesk runs `serve --no-worker`; `rows_stored` counts rows that landed, "
+            f"including requests still in flight when the run's clock stopped.\n",
+            "| scenario | req/s | p50 ms | p99 ms | max ms | statuses | rows_stored |",
+            "|---|---|---|---|---|---|---|",
             *rows,
             "",
         ]

@@ -63,3 +63,23 @@ async def test_readyz_503_on_refused_connection() -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             assert (await c.get("/readyz")).status_code == 503
+
+
+async def test_api_answers_503_not_500_when_database_is_down(log_capture: object) -> None:
+    settings = Settings(database_url=f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            answers = [
+                await c.get("/api/v1/me", headers={"Authorization": "Bearer rdp_x"})
+                for _ in range(3)
+            ]
+    assert [a.status_code for a in answers] == [503, 503, 503]
+    assert answers[0].json()["error"]["code"] == "database_unavailable"
+    assert answers[0].headers["Retry-After"]
+    records = log_capture.records()  # type: ignore[attr-defined]
+    errors = [r for r in records if r["level"] == "error"]
+    # One error line for the outage, not one per request.
+    assert [r["event"] for r in errors] == ["api_db_unavailable"]
+    assert errors[0]["category"] == "db_unavailable"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from replydesk.ingest.outage import OutageLog, SlowLog
+from replydesk.core.outage import OutageLog
+from replydesk.ingest.slowlog import SlowLog
 from tests.conftest import LogCapture
 
 

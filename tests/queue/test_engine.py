@@ -437,7 +437,8 @@ async def test_prepare_runs_without_an_open_transaction(database_url: str, effec
             await fetchval(
                 database_url,
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-                "'replydesk-worker' AND state LIKE 'idle in transaction%'",
+                "'replydesk-worker' AND state LIKE 'idle in transaction%' "
+                "AND datname = current_database()",
             )
         )
         return f"prepared {item.id}"

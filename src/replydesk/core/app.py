@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from replydesk import __version__
@@ -16,6 +17,8 @@ from replydesk.core import health
 from replydesk.core.db import Database
 from replydesk.core.errors import ReplyDeskError
 from replydesk.core.logging import get_logger
+from replydesk.core.outage import OutageLog
+from replydesk.core.redact import safe_error_text
 from replydesk.core.settings import Settings, get_settings
 
 log = get_logger(__name__)
@@ -40,6 +43,19 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Connection-level failures (refused, reset, pool exhausted, connect timeout)."""
+    if isinstance(exc, sa_exc.TimeoutError | sa_exc.InterfaceError | OSError | TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        return (
+            bool(exc.connection_invalidated)
+            or isinstance(exc.orig, OSError | TimeoutError)
+            or "connection" in type(exc.orig).__name__.lower()
+        )
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_app_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ReplyDeskError)
@@ -54,7 +70,18 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _error(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 
-    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_database_unavailable(exc):
+            # The database is away: an expected, transient state for the client (retry),
+            # logged once per outage, not once per request.
+            outage: OutageLog = request.app.state.api_outage
+            outage.failure(type(exc).__name__, safe_error_text(exc, limit=300))
+            return _error(
+                503,
+                "database_unavailable",
+                "database unavailable, retry later",
+                {"Retry-After": "2"},
+            )
         log.error("unhandled_error", category="bug", error=type(exc).__name__, exc_info=exc)
         return _error(500, "internal_error", "internal error")
 
@@ -99,6 +126,9 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    app.state.api_outage = OutageLog(
+        scope="api", detail="API requests are answered 503 until the database answers again"
+    )
     install_error_handlers(app)
     for router in _routers():
         app.include_router(router)

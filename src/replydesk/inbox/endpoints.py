@@ -180,11 +180,11 @@ async def list_messages(
 @router.get(
     "/webhook-events",
     response_model=WebhookEventPage,
-    summary="The workspace's webhook events, newest first",
-    responses=BUDGETED,
+    summary="The workspace's webhook events, newest first (admin or owner)",
+    responses={**BUDGETED, 403: {"model": ErrorResponse, "description": "forbidden (role)"}},
 )
 async def list_webhook_events(
-    access: WorkspaceDep,
+    access: AdminDep,
     session: SessionDep,
     settings: SettingsDep,
     status: Annotated[

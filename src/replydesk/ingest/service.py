@@ -30,6 +30,7 @@ from replydesk.core.errors import (
     UnprocessableEntity,
 )
 from replydesk.core.logging import get_logger
+from replydesk.core.outage import OutageLog
 from replydesk.core.settings import Settings
 from replydesk.ingest import repository
 from replydesk.ingest.auth import AuthCache, WorkspaceAuth, token_ok, workspace_auth_from_row
@@ -40,9 +41,9 @@ from replydesk.ingest.body import (
     parse_json_object,
     read_capped,
 )
-from replydesk.ingest.outage import OutageLog, SlowLog
 from replydesk.ingest.providers import PARSERS
 from replydesk.ingest.signatures import verify_ghl
+from replydesk.ingest.slowlog import SlowLog
 
 log = get_logger(__name__)
 
@@ -140,7 +141,7 @@ class Ingestor:
             level = log.warning if exc.status_code >= 500 else log.info
             level(
                 "webhook_rejected",
-                provider=provider,
+                provider=provider[:40],
                 workspace_id=workspace_id[:64],
                 status=exc.status_code,
                 code=exc.code,
