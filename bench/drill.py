@@ -31,6 +31,7 @@ from drill.report import append_row
 from drill.services import Services
 from drill.traffic import build_plan
 from replydesk.core.embedded import start_embedded
+from replydesk.core.logging import configure_logging
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,6 +43,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--apis", type=int, default=2, help="API processes")
     p.add_argument("--workers", type=int, default=2, help="worker processes")
     p.add_argument("--worker-concurrency", type=int, default=4)
+    p.add_argument(
+        "--worker-nice",
+        type=int,
+        default=10,
+        help="CPU niceness of worker processes: on one box, answering providers comes first",
+    )
     p.add_argument("--kill-worker", action="store_true", help="SIGKILL a worker mid-drain")
     p.add_argument("--db-outage", type=float, default=0.0, metavar="S", help="DB away S seconds")
     p.add_argument("--slow-db", action="store_true", help="+50 ms on every database round trip")
@@ -75,7 +82,7 @@ async def drill(args: argparse.Namespace) -> dict[str, Any]:
     faults = Faults(direct_url, latency_s=0.05 if args.slow_db else 0.0)
     process_url = await faults.start() if (args.slow_db or args.db_outage) else direct_url
     services = Services(process_url, log_dir, direct_url=direct_url)
-    services.start(args.apis, args.workers, args.worker_concurrency)
+    services.start(args.apis, args.workers, args.worker_concurrency, args.worker_nice)
     try:
         created = json.loads(
             services.cli(
@@ -140,6 +147,13 @@ async def drill(args: argparse.Namespace) -> dict[str, Any]:
                 "postgres": await faults.server_version(),
             },
             "worker_restarts": faults.restarts,
+            "shape": {
+                "apis": args.apis,
+                "workers": args.workers,
+                "worker_concurrency": args.worker_concurrency,
+                "worker_nice": args.worker_nice,
+                "concurrency": args.concurrency,
+            },
             "logs": str(log_dir),
         }
     finally:
@@ -149,6 +163,8 @@ async def drill(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Our own log lines (the embedded server starting) must not mix with the JSON summary.
+    configure_logging("warning", stream=sys.stderr)
     summary = asyncio.run(drill(args))
     print(json.dumps(summary, indent=2))
     if not args.no_record:

@@ -51,11 +51,17 @@ class Services:
             raise RuntimeError(f"replydesk {' '.join(args)} failed: {proc.stderr[-2000:]}")
         return proc.stdout
 
-    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, *args: str, nice: int = 0) -> subprocess.Popen[bytes]:
         log = (self.log_dir / f"{name}.log").open("ab")
-        return subprocess.Popen([*REPLYDESK, *args], env=self.env(), stdout=log, stderr=log)
+        prefix = ["nice", "-n", str(nice)] if nice else []
+        return subprocess.Popen(
+            [*prefix, *REPLYDESK, *args], env=self.env(), stdout=log, stderr=log
+        )
 
-    def start(self, api_count: int, worker_count: int, worker_concurrency: int) -> None:
+    def start(
+        self, api_count: int, worker_count: int, worker_concurrency: int, worker_nice: int = 0
+    ) -> None:
+        self.worker_nice = worker_nice
         self.cli("migrate")
         for i in range(api_count):
             port = free_port()
@@ -69,7 +75,11 @@ class Services:
 
     def start_worker(self, index: int) -> subprocess.Popen[bytes]:
         return self._spawn(
-            f"worker{index}", "worker", "--concurrency", str(self.worker_concurrency)
+            f"worker{index}",
+            "worker",
+            "--concurrency",
+            str(self.worker_concurrency),
+            nice=self.worker_nice,
         )
 
     def kill_worker(self, index: int) -> None:

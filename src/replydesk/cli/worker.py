@@ -60,7 +60,7 @@ async def run_worker(
 def worker_command(
     concurrency: Annotated[
         int | None,
-        typer.Option(help="Items in flight per queue table (default: worker_concurrency)."),
+        typer.Option(help="Transactions in flight per queue table (default: worker_concurrency)."),
     ] = None,
 ) -> None:
     """Drain webhook_events and jobs until SIGTERM (graceful: in-flight items finish)."""

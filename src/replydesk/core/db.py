@@ -56,6 +56,7 @@ def make_engine(
     connect_timeout_s: float,
     statement_timeout_ms: int,
     application_name: str = "replydesk",
+    synchronous_commit: bool = True,
 ) -> AsyncEngine:
     return create_async_engine(
         async_url(url),
@@ -72,6 +73,7 @@ def make_engine(
                 "statement_timeout": str(statement_timeout_ms),
                 "application_name": application_name,
                 "idle_in_transaction_session_timeout": "60000",
+                "synchronous_commit": "on" if synchronous_commit else "off",
             },
         },
     )

@@ -64,14 +64,16 @@ class Settings(BaseSettings):
 
     # Queue worker (docs/queue.md). A dead worker's items are back to pending within
     # worker_lease_s + worker_rescue_interval_s (40 s by default; keep it under 60 s).
-    worker_concurrency: int = Field(default=4, ge=1, le=64)  # items in flight per queue table
-    worker_batch_size: int = Field(default=20, ge=1, le=500)  # rows per claim statement
+    worker_concurrency: int = Field(default=4, ge=1, le=64)  # transactions in flight per table
+    worker_batch_size: int = Field(default=40, ge=1, le=500)  # rows per claim statement
+    worker_group_size: int = Field(default=10, ge=1, le=200)  # items sharing one transaction
     worker_item_budget_s: float = Field(default=30.0, gt=0)  # per item, handler + commit
     worker_lease_s: float = Field(default=30.0, ge=0.5)  # renewed every third of it
     worker_poll_interval_s: float = Field(default=1.0, gt=0, le=1.0)  # fallback to LISTEN
     worker_backoff_base_s: float = Field(default=2.0, gt=0)
     worker_backoff_cap_s: float = Field(default=600.0, gt=0)
     worker_rescue_interval_s: float = Field(default=10.0, ge=0.2, le=50.0)
+    worker_synchronous_commit: bool = False  # see queue/worker.py: safe off for workers
     worker_rescue_batch: int = Field(default=500, ge=1, le=10_000)
     worker_shutdown_grace_s: float = Field(default=10.0, ge=0)
 

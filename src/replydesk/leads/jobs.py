@@ -11,7 +11,13 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.logging import get_logger
-from replydesk.leads.processing import FOLLOWUP_START, HANDLERS, INBOUND_POSTPROCESS, process_event
+from replydesk.leads.processing import (
+    FOLLOWUP_START,
+    HANDLERS,
+    INBOUND_POSTPROCESS,
+    lead_identity,
+    process_event,
+)
 from replydesk.queue.errors import PermanentError
 from replydesk.queue.registry import Registry
 from replydesk.queue.tables import JOBS, WEBHOOK_EVENTS, ClaimedItem
@@ -50,8 +56,18 @@ async def _not_built_yet(session: AsyncSession, item: ClaimedItem) -> str | None
     return None
 
 
+def lead_order_key(item: ClaimedItem) -> str:
+    """The lead an event will lock, as a sortable string (see queue.registry.OrderKey)."""
+    return lead_identity(item.fields["provider"], item.payload)
+
+
 def register(registry: Registry) -> None:
     for provider, event_type in HANDLERS:
-        registry.add(WEBHOOK_EVENTS.name, f"{provider}:{event_type}", handle_webhook_event)
+        registry.add(
+            WEBHOOK_EVENTS.name,
+            f"{provider}:{event_type}",
+            handle_webhook_event,
+            order_key=lead_order_key,
+        )
     for job_type in _NOT_BUILT:
         registry.add(JOBS.name, job_type, _not_built_yet)

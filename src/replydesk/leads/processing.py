@@ -86,6 +86,19 @@ async def process_event(
     return await handler(session, event)
 
 
+def lead_identity(provider: str, payload: Mapping[str, Any]) -> str:
+    """Which lead an event is about, cheaply and without the database: used only to order
+    work so concurrent transactions lock leads in one global order."""
+    if provider == "emailbison":
+        email = p.get(payload, "data.lead.email") or p.get(payload, "data.reply.from_email_address")
+        return f"e:{str(email or '').strip().lower()}"
+    if provider == "ghl":
+        return f"g:{payload.get('contactId') or payload.get('from') or ''}"
+    if provider == "unipile":
+        return f"u:{p.get(payload, 'sender.attendee_provider_id') or payload.get('chat_id') or ''}"
+    return ""
+
+
 def _outcome(stored: StoredMessage) -> EventOutcome:
     return EventOutcome(
         lead_id=stored.lead_id, message_id=stored.id, message_created=stored.created

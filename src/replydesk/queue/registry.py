@@ -16,23 +16,36 @@ Apply = Callable[[AsyncSession, ClaimedItem], Awaitable[str | None]]
 # Optional slow part (e.g. a network call), run before the transaction opens; its result is
 # given to ``apply`` as ``item.prepared``. No transaction is ever held across it.
 Prepare = Callable[[ClaimedItem], Awaitable[Any]]
+# Optional: the identity of the rows ``apply`` will lock (e.g. the lead). Items applied in one
+# transaction are sorted by it, so concurrent groups lock rows in one global order and
+# cannot deadlock (each deadlock costs PostgreSQL's deadlock_timeout, 1 s by default).
+OrderKey = Callable[[ClaimedItem], str]
 
 
 @dataclass(frozen=True)
 class Handler:
     apply: Apply
     prepare: Prepare | None = None
+    order_key: OrderKey | None = None
 
 
 class Registry:
     def __init__(self) -> None:
         self._handlers: dict[tuple[str, str], Handler] = {}
 
-    def add(self, table: str, kind: str, apply: Apply, *, prepare: Prepare | None = None) -> None:
+    def add(
+        self,
+        table: str,
+        kind: str,
+        apply: Apply,
+        *,
+        prepare: Prepare | None = None,
+        order_key: OrderKey | None = None,
+    ) -> None:
         key = (table_named(table).name, kind)
         if key in self._handlers:
             raise ValueError(f"a handler for {table} {kind} is already registered")
-        self._handlers[key] = Handler(apply, prepare)
+        self._handlers[key] = Handler(apply, prepare, order_key)
 
     def get(self, table: str, kind: str) -> Handler | None:
         return self._handlers.get((table, kind))

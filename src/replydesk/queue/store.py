@@ -123,6 +123,30 @@ async def finish(
     return await _guarded(conn, item, _FINISH, status=status, note=note)
 
 
+_FINISH_GROUP = """
+UPDATE {t} AS q SET status = d.status, processed_at = now(), lease_expires_at = NULL,
+    last_error = coalesce(d.note, q.last_error)
+FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS int[]), CAST(:statuses AS text[]),
+            CAST(:notes AS text[])) AS d(id, attempts, status, note)
+WHERE q.id = d.id AND q.status = 'running' AND q.locked_by = :worker AND q.attempts = d.attempts
+"""
+
+
+async def finish_group(conn: Executor, outcomes: list[tuple[ClaimedItem, str, str | None]]) -> bool:
+    """``finish`` for several items of one table in one statement; False = a lease was lost
+    (the caller rolls back the whole group)."""
+    first = outcomes[0][0]
+    params = {
+        "ids": [item.id for item, _, _ in outcomes],
+        "attempts": [item.attempts for item, _, _ in outcomes],
+        "statuses": [status for _, status, _ in outcomes],
+        "notes": [note for _, _, note in outcomes],
+        "worker": first.worker,
+    }
+    result = await conn.execute(cached_text(_FINISH_GROUP.format(t=first.table)), params)
+    return int(result.rowcount) == len(outcomes)  # type: ignore[attr-defined]
+
+
 async def retry(conn: Executor, item: ClaimedItem, *, delay_s: float, error: str) -> bool:
     return await _guarded(conn, item, _RETRY, delay=delay_s, error=error)
 

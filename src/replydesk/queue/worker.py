@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from replydesk.core.db import Database, make_engine, plain_url
 from replydesk.core.logging import get_logger
@@ -48,6 +48,11 @@ def worker_database(settings: Settings, url: str, concurrency: int | None = None
         connect_timeout_s=settings.db_connect_timeout_s,
         statement_timeout_ms=settings.db_statement_timeout_ms,
         application_name="replydesk-worker",
+        # Safe without waiting for the WAL flush: an item's writes and its status change
+        # commit together, so a commit lost in a crash only means the item runs again
+        # (idempotently) after its lease expires. Ingestion keeps synchronous commits: it
+        # acknowledges providers.
+        synchronous_commit=settings.worker_synchronous_commit,
     )
     return Database(url, engine, engine, async_sessionmaker(engine, expire_on_commit=False))
 
@@ -85,31 +90,84 @@ class QueueRunner:
         self.min_claim = max(1, concurrency // 2)
         self.claim_failing = False
         self.wake = asyncio.Event()
-        self.inflight: dict[int, asyncio.Task[None]] = {}
+        self.inflight: dict[int, asyncio.Task[None]] = {}  # item id → the task running it
+        self.tasks: set[asyncio.Task[None]] = set()  # transactions in flight
 
     async def run(self, stopping: asyncio.Event) -> None:
         renewer = asyncio.create_task(self._renew_loop())
         try:
             while not stopping.is_set():
-                free = self.concurrency - len(self.inflight)
-                want = min(free, self.s.worker_batch_size)
+                free = self.concurrency - len(self.tasks)
+                want = min(free * self.s.worker_group_size, self.s.worker_batch_size)
                 # Claim when half the slots are free (or all are): one claim statement per
                 # several items, without claiming items that would wait for a slot.
-                if want > 0 and (free >= self.min_claim or not self.inflight):
+                if want > 0 and (free >= self.min_claim or not self.tasks):
                     self.wake.clear()
                     items = await self._claim(want)
-                    for item in items:
-                        self.inflight[item.id] = asyncio.create_task(self._run_item(item))
+                    for group in self._groups(items):
+                        task = asyncio.create_task(self._run_group(group))
+                        self.tasks.add(task)
+                        task.add_done_callback(self.tasks.discard)
+                        for item in group:
+                            self.inflight[item.id] = task
                     if items and len(items) == want:
                         continue  # more may be due right now
                 waits: list[Coroutine[Any, Any, Any]] = [self.wake.wait(), stopping.wait()]
-                if self.inflight and free < self.min_claim:
-                    waits.append(asyncio.wait(list(self.inflight.values())))
+                if self.tasks and free < self.min_claim:
+                    waits.append(asyncio.wait(list(self.tasks)))
                 await _first(*waits, wait_s=self.s.worker_poll_interval_s)
         finally:
             await self._drain()
             renewer.cancel()
             await asyncio.gather(renewer, return_exceptions=True)
+
+    def _groups(self, items: list[ClaimedItem]) -> list[list[ClaimedItem]]:
+        """Items sharing one transaction, sorted by the rows they lock (see ``OrderKey``).
+        Items with a slow ``prepare`` step run alone."""
+        alone: list[ClaimedItem] = []
+        together: list[tuple[str, ClaimedItem]] = []
+        for item in items:
+            handler = self.registry.get(item.table, item.kind)
+            if handler is not None and handler.prepare is not None:
+                alone.append(item)
+            else:
+                key = handler.order_key(item) if handler and handler.order_key else ""
+                together.append((key, item))
+        ordered = [item for _, item in sorted(together, key=lambda pair: (pair[0], pair[1].id))]
+        size = self.s.worker_group_size
+        return [[i] for i in alone] + [ordered[k : k + size] for k in range(0, len(ordered), size)]
+
+    async def _apply(self, session: AsyncSession, item: ClaimedItem) -> tuple[str, str | None]:
+        handler = self.registry.get(item.table, item.kind)
+        note = (
+            f"no handler for {item.kind}" if handler is None else await handler.apply(session, item)
+        )
+        return ("succeeded" if note is None else "ignored"), note
+
+    async def _run_group(self, group: list[ClaimedItem]) -> None:
+        """One transaction and one status statement for the whole group: per-item BEGIN,
+        COMMIT and UPDATE round trips dominated the drain. If anything in the group fails,
+        the transaction rolls back and every item runs alone, so one item's failure never
+        fails its batch-mates."""
+        if len(group) == 1:
+            await self._run_item(group[0])
+            return
+        try:
+            async with asyncio.timeout(self.s.worker_item_budget_s):
+                async with self.db.session() as session:
+                    outcomes = [(item, *await self._apply(session, item)) for item in group]
+                    if not await store.finish_group(session, outcomes):
+                        raise LeaseLost
+        except Exception as exc:
+            log.debug("queue_group_fallback", table=self.table.name, size=len(group),
+                      error=type(exc).__name__)  # fmt: skip
+            for item in group:
+                await self._run_item(item)
+            return
+        for item, _status, note in outcomes:
+            self.inflight.pop(item.id, None)
+            if note is not None:
+                log.info("queue_item_ignored", table=item.table, item_id=item.id, reason=note)
 
     async def _claim(self, n: int) -> list[ClaimedItem]:
         lease = float(self.s.worker_lease_s)
@@ -139,12 +197,7 @@ class QueueRunner:
                 if handler is not None and handler.prepare is not None:
                     item.prepared = await handler.prepare(item)
                 async with self.db.session() as session:
-                    note = (
-                        f"no handler for {item.kind}"
-                        if handler is None
-                        else await handler.apply(session, item)
-                    )
-                    status = "succeeded" if note is None else "ignored"
+                    status, note = await self._apply(session, item)
                     if not await store.finish(session, item, status=status, note=note):
                         raise LeaseLost
             if note is not None:

@@ -172,37 +172,36 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("workspace_id", "slot", name=op.f("pk_workspace_lead_totals")),
     )
-    # Statement-level triggers with transition tables: one upsert per statement and
-    # (workspace, slot), whatever the number of rows. Slots spread concurrent inserters of
-    # one workspace over several counter rows; rows are taken in key order (no deadlocks).
-    # INSERT … ON CONFLICT DO UPDATE puts only really inserted rows into new_leads.
-    op.execute(
-        f"""
-        CREATE FUNCTION leads_totals_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            INSERT INTO workspace_lead_totals AS t (workspace_id, slot, lead_count)
-            SELECT workspace_id, (id % {LEAD_TOTAL_SLOTS})::smallint, count(*)
-              FROM new_leads GROUP BY 1, 2 ORDER BY 1, 2
-            ON CONFLICT (workspace_id, slot)
-              DO UPDATE SET lead_count = t.lead_count + EXCLUDED.lead_count;
-            RETURN NULL;
-        END $$
-        """
-    )
-    op.execute(
-        f"""
-        CREATE FUNCTION leads_totals_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            -- UPDATE only: when a workspace is deleted its totals rows are cascaded away.
-            UPDATE workspace_lead_totals AS t SET lead_count = t.lead_count - d.n
-              FROM (SELECT workspace_id, (id % {LEAD_TOTAL_SLOTS})::smallint AS slot,
-                           count(*) AS n
-                      FROM old_leads GROUP BY 1, 2) AS d
-             WHERE t.workspace_id = d.workspace_id AND t.slot = d.slot;
-            RETURN NULL;
-        END $$
-        """
-    )
+    # Deferred row triggers: the counter changes at COMMIT, after every lead lock the
+    # transaction needs is already held, and each transaction uses one slot (its backend's).
+    # So a counter row is never held while waiting for a lead, and no transaction holds two
+    # counter rows: no lock cycle is possible. (Statement-level triggers keyed on lead id
+    # deadlocked when one transaction, e.g. a worker group, inserted leads in several
+    # statements.) Slots spread concurrent committers of one workspace over several rows.
+    # INSERT … ON CONFLICT DO UPDATE fires AFTER INSERT only for really inserted rows.
+    for name, delta in (("insert", "1"), ("delete", "-1")):
+        row = "NEW" if name == "insert" else "OLD"
+        op.execute(
+            f"""
+            CREATE FUNCTION leads_totals_{name}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO workspace_lead_totals AS t (workspace_id, slot, lead_count)
+                SELECT {row}.workspace_id, (pg_backend_pid() % {LEAD_TOTAL_SLOTS})::smallint,
+                       {delta}
+                 WHERE EXISTS (SELECT 1 FROM workspaces w WHERE w.id = {row}.workspace_id)
+                ON CONFLICT (workspace_id, slot)
+                  DO UPDATE SET lead_count = t.lead_count + EXCLUDED.lead_count;
+                RETURN NULL;
+            END $$
+            """
+        )
+        op.execute(
+            f"""
+            CREATE CONSTRAINT TRIGGER leads_totals_{name} AFTER {name.upper()} ON leads
+                DEFERRABLE INITIALLY DEFERRED
+                FOR EACH ROW EXECUTE FUNCTION leads_totals_{name}()
+            """
+        )
     op.execute(
         """
         CREATE FUNCTION leads_totals_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -210,20 +209,6 @@ def upgrade() -> None:
             DELETE FROM workspace_lead_totals;
             RETURN NULL;
         END $$
-        """
-    )
-    op.execute(
-        """
-        CREATE TRIGGER leads_totals_insert AFTER INSERT ON leads
-            REFERENCING NEW TABLE AS new_leads
-            FOR EACH STATEMENT EXECUTE FUNCTION leads_totals_insert()
-        """
-    )
-    op.execute(
-        """
-        CREATE TRIGGER leads_totals_delete AFTER DELETE ON leads
-            REFERENCING OLD TABLE AS old_leads
-            FOR EACH STATEMENT EXECUTE FUNCTION leads_totals_delete()
         """
     )
     op.execute(
