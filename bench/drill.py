@@ -82,7 +82,10 @@ async def drill(args: argparse.Namespace) -> dict[str, Any]:
     faults = Faults(direct_url, latency_s=0.05 if args.slow_db else 0.0)
     process_url = await faults.start() if (args.slow_db or args.db_outage) else direct_url
     services = Services(process_url, log_dir, direct_url=direct_url)
-    services.start(args.apis, args.workers, args.worker_concurrency, args.worker_nice)
+    # In a thread: the fault proxy runs on this event loop and must keep forwarding.
+    await asyncio.to_thread(
+        services.start, args.apis, args.workers, args.worker_concurrency, args.worker_nice
+    )
     try:
         created = json.loads(
             services.cli(
@@ -157,7 +160,7 @@ async def drill(args: argparse.Namespace) -> dict[str, Any]:
             "logs": str(log_dir),
         }
     finally:
-        services.stop()
+        await asyncio.to_thread(services.stop)
         await faults.stop()
 
 

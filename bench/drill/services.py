@@ -32,7 +32,12 @@ class Services:
     workers: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
 
     def env(self, direct: bool = False) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("REPLYDESK_")}
+        # Worker tuning (REPLYDESK_WORKER_*) passes through so it can be compared in drills.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("REPLYDESK_") or k.startswith("REPLYDESK_WORKER_")
+        }
         env["DATABASE_URL"] = (
             (self.direct_url or self.database_url) if direct else self.database_url
         )

@@ -83,3 +83,37 @@ async def test_api_answers_503_not_500_when_database_is_down(log_capture: object
     # One error line for the outage, not one per request.
     assert [r["event"] for r in errors] == ["api_db_unavailable"]
     assert errors[0]["category"] == "db_unavailable"
+
+
+async def test_connections_lost_mid_request_answer_503_once_logged(
+    database_url: str, log_capture: object
+) -> None:
+    """The database goes away under pooled connections: reads answer 503 (not 500, and the
+    exception is not re-raised to the server), with one error line for the outage."""
+    from replydesk.core.db import Database
+    from replydesk.devtools.tcp_proxy import TcpProxy, pg_target, url_via_proxy
+    from replydesk.workspaces.service import create_workspace
+
+    async with TcpProxy(pg_target(database_url)) as proxy:
+        settings = Settings(database_url=url_via_proxy(database_url, "127.0.0.1", proxy.port))
+        db = Database.from_settings(settings)
+        try:
+            async with db.session() as session:
+                created = await create_workspace(session, "W", "w@example.com")
+            app = create_app(settings, database=db)
+            headers = {"Authorization": f"Bearer {created.api_token}"}
+            leads = f"/api/v1/workspaces/{created.workspace_id}/leads"
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)  # re-raised exceptions would surface
+                async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                    assert (await c.get(leads, headers=headers)).status_code == 200
+                    proxy.drop()
+                    down = [(await c.get(leads, headers=headers)).status_code for _ in range(3)]
+                    proxy.resume()
+                    up = (await c.get(leads, headers=headers)).status_code
+        finally:
+            await db.dispose()
+    assert down == [503, 503, 503]
+    assert up in (200, 503)  # a stale pooled connection may fail once more
+    errors = [r for r in log_capture.records() if r["level"] == "error"]  # type: ignore[attr-defined]
+    assert [r["event"] for r in errors] == ["api_db_unavailable"]

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from replydesk import __version__
 from replydesk.core import health
 from replydesk.core.db import Database
+from replydesk.core.db_errors import is_database_unavailable
 from replydesk.core.errors import ReplyDeskError
 from replydesk.core.logging import get_logger
 from replydesk.core.outage import OutageLog
@@ -43,19 +44,6 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def is_database_unavailable(exc: BaseException) -> bool:
-    """Connection-level failures (refused, reset, pool exhausted, connect timeout)."""
-    if isinstance(exc, sa_exc.TimeoutError | sa_exc.InterfaceError | OSError | TimeoutError):
-        return True
-    if isinstance(exc, sa_exc.DBAPIError):
-        return (
-            bool(exc.connection_invalidated)
-            or isinstance(exc.orig, OSError | TimeoutError)
-            or "connection" in type(exc.orig).__name__.lower()
-        )
-    return False
-
-
 def install_error_handlers(app: FastAPI) -> None:
     async def on_app_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ReplyDeskError)
@@ -70,7 +58,7 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _error(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
         if is_database_unavailable(exc):
             # The database is away: an expected, transient state for the client (retry),
             # logged once per outage, not once per request.
@@ -82,12 +70,19 @@ def install_error_handlers(app: FastAPI) -> None:
                 "database unavailable, retry later",
                 {"Retry-After": "2"},
             )
+        return await on_unexpected(request, exc)
+
+    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled_error", category="bug", error=type(exc).__name__, exc_info=exc)
         return _error(500, "internal_error", "internal error")
 
     app.add_exception_handler(ReplyDeskError, on_app_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    # Database errors get their own handlers: Starlette re-raises whatever the catch-all
+    # Exception handler handled (an error-level "Exception in ASGI application" line).
+    for db_error in (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError, TimeoutError):
+        app.add_exception_handler(db_error, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)
 
 

@@ -138,7 +138,14 @@ class Ingestor:
         try:
             result = await self._ingest(provider, workspace_id, request)
         except ReplyDeskError as exc:
-            level = log.warning if exc.status_code >= 500 else log.info
+            # 503 = the database is away: the outage itself is logged once, at error.
+            level = (
+                log.debug
+                if exc.status_code == 503
+                else log.warning
+                if exc.status_code >= 500
+                else log.info
+            )
             level(
                 "webhook_rejected",
                 provider=provider[:40],
@@ -164,7 +171,10 @@ class Ingestor:
         workspace_id = _parse_workspace_id(raw_workspace_id)
         auth: WorkspaceAuth | None = None
         if workspace_id is not None and token:
-            auth = await self._with_db(deadline, lambda: self.cache.get(workspace_id, self._load))
+            # A cache hit does not reach the database, so it says nothing about an outage.
+            auth = await self._with_db(
+                deadline, lambda: self.cache.get(workspace_id, self._load), proves_db=False
+            )
         if not token_ok(auth, token) or auth is None:
             raise Unauthorized(AUTH_FAILED)
 
@@ -229,7 +239,9 @@ class Ingestor:
                 f"SQLSTATE {code})"
             ) from None
 
-    async def _with_db(self, deadline: float, op: Callable[[], Awaitable[T]]) -> T:
+    async def _with_db(
+        self, deadline: float, op: Callable[[], Awaitable[T]], *, proves_db: bool = True
+    ) -> T:
         """Run ``op`` within the request's budget; every way the database can fail is a 503,
         except a row the database refuses (data or constraint error), which is re-raised.
 
@@ -258,7 +270,8 @@ class Ingestor:
             except OSError as exc:
                 self._unavailable("connection_error", exc)
             else:
-                self.outage.success()
+                if proves_db:
+                    self.outage.success()
                 return result
 
     def _unavailable(self, reason: str, exc: BaseException) -> NoReturn:
