@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
+
+IDLE_REUSE_S = 4.0
 
 
 @dataclass
@@ -29,6 +32,7 @@ class Connection:
         self.host, self.port, self.timeout = host, port, timeout
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._last_used = 0.0
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -53,6 +57,10 @@ class Connection:
     async def _request(
         self, method: str, path: str, body: bytes | None, headers: dict[str, str] | None
     ) -> Response:
+        # uvicorn closes keep-alive connections idle for 5 s; like real HTTP clients, do not
+        # send on one that may already be closed (a provider backing off idles that long).
+        if self._writer is not None and time.monotonic() - self._last_used > IDLE_REUSE_S:
+            await self.close()
         if self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         assert self._reader is not None and self._writer is not None
@@ -73,6 +81,7 @@ class Connection:
                 parsed[k.strip().lower()] = v.strip()
         length = int(parsed.get("content-length", "0"))
         data = await self._reader.readexactly(length) if length else b""
+        self._last_used = time.monotonic()
         if parsed.get("connection", "").lower() == "close":
             await self.close()
         return Response(status, parsed, data)

@@ -476,14 +476,10 @@ async def test_claim_failures_log_once_per_outage(
         await unreachable.dispose()
     runner.db = db  # the database is back
     assert await runner._claim(1) == []
-    logged = [
-        (r["event"], r["level"])
-        for r in log_capture.records()
-        if r["event"].startswith("queue_claim")
-    ]
+    logged = [(r["event"], r["level"]) for r in log_capture.records() if "_db_" in r["event"]]
     assert logged == [
-        ("queue_claim_failed", "warning"),
-        ("queue_claim_failed", "debug"),
-        ("queue_claim_failed", "debug"),
-        ("queue_claim_recovered", "info"),
+        ("worker_db_unavailable", "error"),  # one line per outage, category db_unavailable
+        ("worker_db_still_unavailable", "debug"),
+        ("worker_db_still_unavailable", "debug"),
+        ("worker_db_recovered", "info"),
     ]

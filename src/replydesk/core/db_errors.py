@@ -21,9 +21,14 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = getattr(current, "orig", None) or current.__cause__ or current.__context__
 
 
-def is_database_unavailable(exc: BaseException) -> bool:
+def is_database_unavailable(exc: BaseException, *, raised_by_database: bool = False) -> bool:
     """Connection-level failures: refused, reset, closed mid-statement, pool exhausted,
-    connect timeout, server shutting down."""
+    connect timeout, server shutting down.
+
+    ``raised_by_database=True`` accepts only errors SQLAlchemy raised, for callers whose code
+    also does other I/O (a handler's own ConnectionError is not the database being away)."""
+    if raised_by_database and not isinstance(exc, sa_exc.DBAPIError | sa_exc.TimeoutError):
+        return False
     for err in _chain(exc):
         if isinstance(
             err,

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import text
 
 from replydesk.core.db import Database
+from replydesk.core.db_errors import is_database_unavailable
 from replydesk.core.logging import get_logger
 from replydesk.core.settings import Settings
 from replydesk.queue import store
@@ -78,6 +79,10 @@ class Scheduler:
                 await task.run(self.db)
             return True
         except Exception as exc:
+            if is_database_unavailable(exc):
+                # Expected while the database is away; the worker logs the outage once.
+                log.debug("scheduled_task_skipped_db_unavailable", task=task.name)
+                return False
             log.error(
                 "scheduled_task_failed",
                 category="scheduler",

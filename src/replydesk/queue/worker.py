@@ -20,7 +20,9 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from replydesk.core.db import Database, make_engine, plain_url
+from replydesk.core.db_errors import is_database_unavailable
 from replydesk.core.logging import get_logger
+from replydesk.core.outage import OutageLog
 from replydesk.core.settings import Settings
 from replydesk.queue import store
 from replydesk.queue.errors import LeaseLost, RetryableError, classify, error_text
@@ -84,11 +86,14 @@ class QueueRunner:
         settings: Settings,
         worker_id: str,
         concurrency: int,
+        outage: OutageLog | None = None,
     ) -> None:
         self.db, self.table, self.registry, self.s = db, table, registry, settings
         self.worker_id, self.concurrency = worker_id, concurrency
         self.min_claim = max(1, concurrency // 2)
-        self.claim_failing = False
+        self.outage = outage or OutageLog(
+            scope="worker", detail="items are retried once the database answers again"
+        )
         self.wake = asyncio.Event()
         self.inflight: dict[int, asyncio.Task[None]] = {}  # item id → the task running it
         self.tasks: set[asyncio.Task[None]] = set()  # transactions in flight
@@ -176,14 +181,12 @@ class QueueRunner:
                 items = await store.claim(conn, self.table, self.worker_id, n, lease)
         except Exception as exc:
             # Once per outage, not once per poll: the runner keeps polling until it recovers.
-            emit = log.debug if self.claim_failing else log.warning
-            emit("queue_claim_failed", category="db_unavailable", table=self.table.name,
-                 error=error_text(exc))  # fmt: skip
-            self.claim_failing = True
+            if not is_database_unavailable(exc):
+                log.error("queue_claim_failed", category="db_error", table=self.table.name,
+                          error=error_text(exc))  # fmt: skip
+            self.outage.failure(f"claim {self.table.name}", error_text(exc))
             return []
-        if self.claim_failing:
-            log.info("queue_claim_recovered", table=self.table.name)
-            self.claim_failing = False
+        self.outage.success()
         return items
 
     async def _run_item(self, item: ClaimedItem) -> None:
@@ -210,6 +213,10 @@ class QueueRunner:
             self.inflight.pop(item.id, None)
 
     async def _fail(self, item: ClaimedItem, exc: Exception) -> None:
+        if is_database_unavailable(exc, raised_by_database=True):
+            # Nothing can be recorded now; the lease expires and the rescuer returns the item.
+            self.outage.failure(f"item {item.table}", error_text(exc))
+            return
         permanent, category = classify(exc)
         error = error_text(exc)
         is_dead = permanent or item.attempts >= item.max_attempts
@@ -233,6 +240,9 @@ class QueueRunner:
                     ok = await store.retry(session, item, delay_s=delay, error=error)
         except Exception as db_exc:
             # The lease runs out and the rescuer returns the item to pending.
+            if is_database_unavailable(db_exc):
+                self.outage.failure(f"item {item.table}", error_text(db_exc))
+                return
             log.error(
                 "queue_failure_not_recorded",
                 category=classify(db_exc)[1],
@@ -267,7 +277,7 @@ class QueueRunner:
                 async with _autocommit(self.db) as conn:
                     await store.renew(conn, self.table, self.worker_id, list(self.inflight), lease)
             except Exception as exc:
-                log.warning("queue_renew_failed", category="db_unavailable", error=error_text(exc))
+                self.outage.failure(f"renew {self.table.name}", error_text(exc))
 
     async def _drain(self) -> None:
         """Graceful stop: let in-flight items finish for the grace period, then cancel the
@@ -291,8 +301,15 @@ class QueueRunner:
 class Listener:
     """One raw asyncpg connection LISTENing on the tables' channels; reconnects on loss."""
 
-    def __init__(self, url: str, wakes: dict[str, asyncio.Event], timeout_s: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        wakes: dict[str, asyncio.Event],
+        timeout_s: float,
+        outage: OutageLog | None = None,
+    ) -> None:
         self.url, self.wakes, self.timeout_s = plain_url(url), wakes, timeout_s
+        self.outage = outage or OutageLog(scope="worker")
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -306,7 +323,7 @@ class Listener:
                     wake.set()  # catch up on anything inserted while not listening
                 await _first(stopping.wait(), lost.wait())
             except Exception as exc:
-                log.warning("queue_listen_failed", category="db_unavailable", error=error_text(exc))
+                self.outage.failure("listen", error_text(exc))
             finally:
                 if conn is not None and not conn.is_closed():
                     await conn.close(timeout=self.timeout_s)
@@ -335,15 +352,19 @@ class Worker:
         self.db, self.settings = db, settings
         self.worker_id = worker_id or new_worker_id()
         conc = concurrency or settings.worker_concurrency
+        self.outage = OutageLog(
+            scope="worker", detail="items are retried once the database answers again"
+        )
         self.runners = [
-            QueueRunner(db, t, registry, settings, self.worker_id, conc) for t in tables
+            QueueRunner(db, t, registry, settings, self.worker_id, conc, self.outage)
+            for t in tables
         ]
         periodic = default_tasks(settings) if tasks is None else tasks
         self.scheduler = Scheduler(db, periodic, self.worker_id)
 
     async def run(self, stopping: asyncio.Event) -> None:
         wakes = {r.table.channel: r.wake for r in self.runners}
-        listener = Listener(self.db.url, wakes, self.settings.db_connect_timeout_s)
+        listener = Listener(self.db.url, wakes, self.settings.db_connect_timeout_s, self.outage)
         log.info(
             "worker_started", worker=self.worker_id, tables=[r.table.name for r in self.runners]
         )
