@@ -18,7 +18,8 @@ from replydesk.core.db import Database
 from replydesk.workspaces.service import create_workspace
 from tests.ingest.support import UvicornServer
 
-SAMPLES = Path(__file__).parent / "samples"
+# Copies of ../shared/samples (one webhook payload per provider event), shared by the tests.
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
 @dataclass(frozen=True)

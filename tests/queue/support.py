@@ -22,7 +22,7 @@ from replydesk.queue.worker import Worker
 from replydesk.workspaces.service import create_workspace
 
 # Copies of ../shared/samples (one webhook payload per provider event).
-SAMPLES = Path(__file__).resolve().parents[1] / "leads" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
 def sample(provider: str, name: str) -> dict[str, Any]:

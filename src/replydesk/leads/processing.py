@@ -187,20 +187,27 @@ async def _bison_sent(session: AsyncSession, event: Event) -> EventOutcome:
     return _outcome(stored)
 
 
-async def _bison_manual(session: AsyncSession, event: Event) -> EventOutcome:
-    """MANUAL_EMAIL_SENT: the team wrote to the lead (counts as answering)."""
-    reply, reply_id = _reply(event)
-    lead_id = await _bison_lead(session, event, "data.reply.primary_to_email_address")
-    msg = NewMessage(
+def _reply_message(
+    event: Event, reply: Mapping[str, Any], reply_id: int, *, direction: str, sent_by: str
+) -> NewMessage:
+    """The message an EmailBison reply object describes, keyed by its reply id."""
+    return NewMessage(
         channel="email",
-        direction="outbound",
-        sent_by="team",
+        direction=direction,
+        sent_by=sent_by,
         occurred_at=_reply_time(event, reply),
         key_column="emailbison_reply_id",
         key=reply_id,
         subject=p.text_or_none(reply.get("email_subject"), 2000),
         body=_reply_body(reply),
     )
+
+
+async def _bison_manual(session: AsyncSession, event: Event) -> EventOutcome:
+    """MANUAL_EMAIL_SENT: the team wrote to the lead (counts as answering)."""
+    reply, reply_id = _reply(event)
+    lead_id = await _bison_lead(session, event, "data.reply.primary_to_email_address")
+    msg = _reply_message(event, reply, reply_id, direction="outbound", sent_by="team")
     stored = await record_message(session, event.workspace_id, lead_id, msg)
     await _followup_job(session, event, stored)
     return _outcome(stored)
@@ -221,16 +228,7 @@ async def _bison_reply(session: AsyncSession, event: Event) -> EventOutcome:
         )
     else:
         lead_id = await _bison_lead(session, event, "data.reply.from_email_address")
-    msg = NewMessage(
-        channel="email",
-        direction="inbound",
-        sent_by="lead",
-        occurred_at=_reply_time(event, reply),
-        key_column="emailbison_reply_id",
-        key=reply_id,
-        subject=p.text_or_none(reply.get("email_subject"), 2000),
-        body=_reply_body(reply),
-    )
+    msg = _reply_message(event, reply, reply_id, direction="inbound", sent_by="lead")
     stored = await record_message(session, event.workspace_id, lead_id, msg)
     if event.event_type == "LEAD_INTERESTED" or reply.get("interested") is True:
         await set_category(session, stored.lead_id, "interested")
