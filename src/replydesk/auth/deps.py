@@ -113,29 +113,27 @@ async def _token_principal(session: AsyncSession, token: str) -> Principal | Non
     )
 
 
-def set_session_cookie(response: Response, settings: Settings, token: str, max_age: int) -> None:
+def _set_cookie(
+    response: Response, settings: Settings, name: str, token: str, max_age: int, *, httponly: bool
+) -> None:
     response.set_cookie(
-        settings.session_cookie_name,
+        name,
         token,
         max_age=max_age,
         path="/",
-        httponly=True,
+        httponly=httponly,
         secure=settings.cookie_secure,
         samesite=settings.cookie_samesite,
     )
+
+
+def set_session_cookie(response: Response, settings: Settings, token: str, max_age: int) -> None:
+    _set_cookie(response, settings, settings.session_cookie_name, token, max_age, httponly=True)
 
 
 def set_csrf_cookie(response: Response, settings: Settings, token: str, max_age: int) -> None:
     # Readable by the page's script on purpose (double-submit); useless without the session.
-    response.set_cookie(
-        settings.csrf_cookie_name,
-        token,
-        max_age=max_age,
-        path="/",
-        httponly=False,
-        secure=settings.cookie_secure,
-        samesite=settings.cookie_samesite,
-    )
+    _set_cookie(response, settings, settings.csrf_cookie_name, token, max_age, httponly=False)
 
 
 def clear_cookies(response: Response, settings: Settings) -> None:
