@@ -105,26 +105,22 @@ def _outcome(stored: StoredMessage) -> EventOutcome:
     )
 
 
-async def _followup_job(session: AsyncSession, event: Event, stored: StoredMessage) -> None:
-    payload = {"lead_id": stored.lead_id, "message_id": stored.id, "sent_by": stored.sent_by}
+async def _message_job(
+    session: AsyncSession, event: Event, stored: StoredMessage, job_type: str, **extra: str
+) -> None:
+    """Enqueue ``job_type`` for a stored message, once per message (dedupe key)."""
+    payload = {"lead_id": stored.lead_id, "message_id": stored.id, **extra}
     await enqueue(
-        session,
-        FOLLOWUP_START,
-        payload,
-        f"{FOLLOWUP_START}:{stored.id}",
-        workspace_id=event.workspace_id,
+        session, job_type, payload, f"{job_type}:{stored.id}", workspace_id=event.workspace_id
     )
+
+
+async def _followup_job(session: AsyncSession, event: Event, stored: StoredMessage) -> None:
+    await _message_job(session, event, stored, FOLLOWUP_START, sent_by=stored.sent_by)
 
 
 async def _inbound_job(session: AsyncSession, event: Event, stored: StoredMessage) -> None:
-    payload = {"lead_id": stored.lead_id, "message_id": stored.id, "channel": stored.channel}
-    await enqueue(
-        session,
-        INBOUND_POSTPROCESS,
-        payload,
-        f"{INBOUND_POSTPROCESS}:{stored.id}",
-        workspace_id=event.workspace_id,
-    )
+    await _message_job(session, event, stored, INBOUND_POSTPROCESS, channel=stored.channel)
 
 
 # --- EmailBison --------------------------------------------------------------------------
