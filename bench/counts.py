@@ -38,14 +38,14 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from replydesk.core.app import create_app  # noqa: E402
+from replydesk.app import create_app  # noqa: E402
+from replydesk.auth.service import create_workspace  # noqa: E402
 from replydesk.core.db import Database, plain_url, with_database  # noqa: E402
 from replydesk.core.embedded import start_embedded  # noqa: E402
 from replydesk.core.migrate import upgrade  # noqa: E402
 from replydesk.core.settings import Settings  # noqa: E402
 from replydesk.inbox import cursor as cursor_codec  # noqa: E402
-from replydesk.inbox.counts import COUNTS_SQL  # noqa: E402
-from replydesk.workspaces.service import create_workspace  # noqa: E402
+from replydesk.inbox.repository import COUNTS_SQL  # noqa: E402
 
 MESSAGES_PER_LEAD = 10
 SMALL_LEADS = 200

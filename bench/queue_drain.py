@@ -26,16 +26,16 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from replydesk.cli.worker import default_registry
+from replydesk.app import build_registry
+from replydesk.auth.service import create_workspace
 from replydesk.core.db import plain_url, with_database
 from replydesk.core.embedded import start_embedded
 from replydesk.core.logging import configure_logging
 from replydesk.core.migrate import upgrade
 from replydesk.core.settings import Settings
+from replydesk.queue.queues import JOBS, WEBHOOK_EVENTS, ClaimedItem, QueueTable
 from replydesk.queue.registry import Registry
-from replydesk.queue.tables import JOBS, WEBHOOK_EVENTS, ClaimedItem, QueueTable
 from replydesk.queue.worker import Worker, worker_database
-from replydesk.workspaces.service import create_workspace
 
 
 def server_url(explicit: str | None) -> str:
@@ -124,7 +124,7 @@ async def bench_drain(server: str, n: int, leads: int, concurrency: int) -> dict
         finally:
             await conn.close()
         seconds = await drain_with_worker(
-            url, settings, default_registry(), WEBHOOK_EVENTS, concurrency
+            url, settings, build_registry(), WEBHOOK_EVENTS, concurrency
         )
         conn = await asyncpg.connect(url)
         try:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from replydesk.core.app import create_app
+from replydesk.app import create_app
 from replydesk.core.db import Database
 from replydesk.core.logging import configure_logging
 from replydesk.core.settings import Settings

@@ -15,9 +15,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from replydesk.auth.service import create_api_token, save_user, set_membership
+from replydesk.auth.service import create_api_token, create_workspace, save_user, set_membership
 from replydesk.core.db import Database
-from replydesk.workspaces.service import create_workspace
 
 PASSWORD = "correct horse battery staple"
 

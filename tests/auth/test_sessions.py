@@ -70,7 +70,7 @@ async def test_login_sets_hardened_cookies_and_stores_only_hashes(
 async def test_cookie_secure_flag_follows_the_setting(
     db: Database, owner: Member, settings: object
 ) -> None:
-    from replydesk.core.app import create_app
+    from replydesk.app import create_app
     from replydesk.core.settings import Settings
 
     assert isinstance(settings, Settings)

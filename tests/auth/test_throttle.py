@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import FastAPI
 
-from replydesk.core.app import create_app
+from replydesk.app import create_app
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
 from tests.auth.support import PASSWORD, fetch, https_client, new_workspace_owner

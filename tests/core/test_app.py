@@ -5,7 +5,7 @@ import time
 
 import httpx
 
-from replydesk.core.app import create_app
+from replydesk.app import create_app
 from replydesk.core.settings import Settings
 
 
@@ -90,9 +90,9 @@ async def test_connections_lost_mid_request_answer_503_once_logged(
 ) -> None:
     """The database goes away under pooled connections: reads answer 503 (not 500, and the
     exception is not re-raised to the server), with one error line for the outage."""
+    from replydesk.auth.service import create_workspace
     from replydesk.core.db import Database
     from replydesk.devtools.tcp_proxy import TcpProxy, pg_target, url_via_proxy
-    from replydesk.workspaces.service import create_workspace
 
     async with TcpProxy(pg_target(database_url)) as proxy:
         settings = Settings(database_url=url_via_proxy(database_url, "127.0.0.1", proxy.port))

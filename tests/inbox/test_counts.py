@@ -11,10 +11,10 @@ import asyncpg
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from replydesk.core.app import create_app
+from replydesk.app import create_app
 from replydesk.core.db import Database, plain_url
 from replydesk.core.settings import Settings
-from replydesk.inbox.counts import COUNTS_SQL
+from replydesk.inbox.repository import COUNTS_SQL
 from tests.auth.support import Member, error_lines, fetch, https_client
 from tests.conftest import LogCapture
 from tests.inbox.support import at, insert_lead

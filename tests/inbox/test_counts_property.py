@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from replydesk.auth.service import create_workspace
 from replydesk.core.db import Database
-from replydesk.leads.processing import process_event
-from replydesk.workspaces.service import create_workspace
+from replydesk.integrations.processing import process_event
 from tests.auth.support import https_client
 
 T0 = datetime(2026, 1, 23, 18, 0, tzinfo=UTC)

@@ -14,8 +14,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from replydesk.auth.service import create_workspace
 from replydesk.core.db import Database
-from replydesk.workspaces.service import create_workspace
 from tests.ingest.support import UvicornServer
 
 # Copies of ../shared/samples (one webhook payload per provider event), shared by the tests.

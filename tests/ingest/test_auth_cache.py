@@ -9,8 +9,7 @@ import pytest
 
 from replydesk.core.security import hash_token
 from replydesk.ingest.auth import AuthCache, WorkspaceAuth, token_ok
-from replydesk.ingest.providers import Scope
-from replydesk.ingest.signatures import GhlKeys
+from replydesk.integrations.base import Scope
 
 
 class Clock:
@@ -22,7 +21,7 @@ class Clock:
 
 
 def _auth(workspace_id: uuid.UUID, token: str = "rdw_secret") -> WorkspaceAuth:
-    return WorkspaceAuth(workspace_id, hash_token(token), Scope(), GhlKeys())
+    return WorkspaceAuth(workspace_id, hash_token(token), Scope())
 
 
 class Loader:

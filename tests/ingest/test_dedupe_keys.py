@@ -7,16 +7,17 @@ from typing import Any
 
 import pytest
 
-from replydesk.core.errors import UnprocessableEntity
-from replydesk.ingest.providers import PARSERS, Scope
-from replydesk.ingest.providers.common import key_part
+from replydesk.core.errors import InvalidInput
+from replydesk.integrations.base import Scope
+from replydesk.integrations.keys import key_part
+from replydesk.integrations.providers import PROVIDERS
 from tests.ingest.conftest import sample
 
 NOW = datetime(2026, 1, 23, 18, 13, tzinfo=UTC)
 
 
 def key(provider: str, payload: dict[str, Any], at: datetime = NOW) -> str:
-    return PARSERS[provider](payload, Scope(), at).key
+    return PROVIDERS[provider].parse(payload, Scope(), at).key
 
 
 def test_emailbison_keys_per_event_type() -> None:
@@ -51,7 +52,7 @@ def test_emailbison_type_case_and_id_types_do_not_matter() -> None:
     lower["event"]["workspace_id"] = "12"
     lower["event"]["instance_url"] = "HTTPS://Send.Example-Bison.com/"
     assert key("emailbison", upper) == key("emailbison", lower)
-    parsed = PARSERS["emailbison"](lower, Scope(), NOW)
+    parsed = PROVIDERS["emailbison"].parse(lower, Scope(), NOW)
     assert parsed.event_type == "LEAD_REPLIED"
 
 
@@ -135,7 +136,7 @@ def test_unknown_types_are_identified_by_content() -> None:
     b = {"email_id": "1", "account_id": "acc", "event": "mail_received"}  # key order differs
     c = dict(a, email_id="2")
     assert key("unipile", a) == key("unipile", b) != key("unipile", c)
-    assert PARSERS["unipile"](a, Scope(), NOW).status == "ignored"
+    assert PROVIDERS["unipile"].parse(a, Scope(), NOW).status == "ignored"
 
 
 def test_key_components_cannot_run_together() -> None:
@@ -162,5 +163,5 @@ def test_key_components_cannot_run_together() -> None:
     ],
 )
 def test_missing_ids_are_named(provider: str, payload: dict[str, Any], message: str) -> None:
-    with pytest.raises(UnprocessableEntity, match=message):
+    with pytest.raises(InvalidInput, match=message):
         key(provider, payload)

@@ -14,8 +14,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from replydesk.core.db import Database
+from replydesk.core.db_errors import sqlstate
 from replydesk.ingest.batcher import GroupCommitter
-from replydesk.ingest.repository import NewEvent, sqlstate
+from replydesk.ingest.repository import NewEvent
 from tests.ingest.conftest import Ws, count_events, events, sample
 from tests.ingest.support import UvicornServer
 

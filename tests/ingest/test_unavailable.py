@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from replydesk.core.app import create_app
+from replydesk.app import create_app
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
 from replydesk.devtools.tcp_proxy import TcpProxy, pg_target, url_via_proxy

@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
-from replydesk.leads.processing import process_event
+from replydesk.integrations.processing import process_event
 from tests.queue.support import new_workspace
 
 Event = tuple[str, str, dict[str, Any]]

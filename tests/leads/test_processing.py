@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import text
 
 from replydesk.core.db import Database
-from replydesk.leads.processing import EventOutcome, process_event
-from replydesk.queue.errors import PermanentError
+from replydesk.core.errors import InvalidInput
+from replydesk.integrations.processing import EventOutcome, process_event
+from replydesk.queue.errors import classify
 from tests.queue.support import event_type_of, new_workspace, sample
 
 
@@ -179,13 +180,13 @@ async def test_invalid_payload_is_permanent(db: Database) -> None:
     ws = await new_workspace(db)
     payload = sample("emailbison", "email_sent")
     payload["data"]["lead"]["email"] = "not an address"
-    with pytest.raises(PermanentError) as exc:
+    with pytest.raises(InvalidInput) as exc:
         await run(db, ws, "emailbison", payload)
-    assert exc.value.category == "invalid_payload"
+    assert classify(exc.value) == (True, "invalid_payload")
     assert "data.lead.email" in str(exc.value)
     payload = sample("emailbison", "lead_replied")
     payload["data"]["reply"]["id"] = "12x"
-    with pytest.raises(PermanentError, match=r"data\.reply\.id"):
+    with pytest.raises(InvalidInput, match=r"data\.reply\.id"):
         await run(db, ws, "emailbison", payload)
 
 

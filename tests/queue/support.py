@@ -14,12 +14,12 @@ from typing import Any
 import asyncpg
 from sqlalchemy import text
 
+from replydesk.auth.service import create_workspace
 from replydesk.core.db import Database, plain_url
 from replydesk.core.settings import Settings
 from replydesk.queue.registry import Registry
 from replydesk.queue.scheduler import PeriodicTask
 from replydesk.queue.worker import Worker
-from replydesk.workspaces.service import create_workspace
 
 # Copies of ../shared/samples (one webhook payload per provider event).
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"

@@ -7,8 +7,7 @@ import os
 import subprocess
 import sys
 
-from replydesk.cli.main import _worker_hooks
-from replydesk.core.app import create_app
+from replydesk.app import create_app
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
 from tests.queue.support import (
@@ -109,9 +108,7 @@ async def test_replay_filters_and_reports_progress(db: Database, database_url: s
 async def test_serve_runs_the_worker_in_process(db: Database, database_url: str) -> None:
     ws = await new_workspace(db)
     settings = Settings(database_url=database_url, worker_poll_interval_s=0.1)
-    hooks = _worker_hooks()
-    assert len(hooks) == 1
-    app = create_app(settings, database=db, hooks=hooks)
+    app = create_app(settings, database=db, worker=True)
     async with app.router.lifespan_context(app):
         payload = sample("emailbison", "email_sent")
         await insert_events(database_url, ws, [("emailbison", "EMAIL_SENT", payload)])

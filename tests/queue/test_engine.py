@@ -14,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
-from replydesk.queue import store
+from replydesk.queue import repository
 from replydesk.queue.errors import PermanentError
+from replydesk.queue.queues import JOBS, ClaimedItem
 from replydesk.queue.registry import Registry
-from replydesk.queue.scheduler import PeriodicTask, Scheduler, rescue_expired
+from replydesk.queue.scheduler import PeriodicTask, Scheduler
 from replydesk.queue.service import enqueue, replay
-from replydesk.queue.tables import JOBS, ClaimedItem
+from replydesk.queue.tasks import rescue_expired
 from replydesk.queue.worker import Listener, QueueRunner, worker_database
 from tests.conftest import LogCapture
 from tests.queue.support import (
@@ -98,12 +99,12 @@ async def test_claim_takes_due_rows_in_order_and_skips_locked_ones(
                 {"k": key, "s": offset},
             )
     async with db.connection() as holder:
-        held = await store.claim(holder, JOBS, "w1", 1, 30.0)
+        held = await repository.claim(holder, JOBS, "w1", 1, 30.0)
         assert [i.payload for i in held] == [{}]
         assert held[0].attempts == 1 and held[0].kind == "t"
         # w1's transaction is still open: w2 skips its row instead of waiting for it.
         async with db.connection() as other:
-            got = await store.claim(other, JOBS, "w2", 10, 30.0)
+            got = await repository.claim(other, JOBS, "w2", 10, 30.0)
     keys = {r["id"]: r["dedupe_key"] for r in await fetch(database_url, "SELECT * FROM jobs")}
     assert keys[held[0].id] == "early"
     assert [keys[i.id] for i in got] == ["late"]  # "future" is not due
@@ -118,10 +119,10 @@ async def test_claim_takes_due_rows_in_order_and_skips_locked_ones(
 def test_backoff_is_exponential_jittered_and_capped() -> None:
     for attempts in range(1, 12):
         ceiling = min(600.0, 2.0 * 2 ** (attempts - 1))
-        delays = [store.backoff_s(attempts, 2.0, 600.0) for _ in range(200)]
+        delays = [repository.backoff_s(attempts, 2.0, 600.0) for _ in range(200)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
         assert len(set(delays)) > 1  # jittered
-    assert max(store.backoff_s(30, 2.0, 600.0) for _ in range(100)) <= 600.0
+    assert max(repository.backoff_s(30, 2.0, 600.0) for _ in range(100)) <= 600.0
 
 
 async def test_retries_with_backoff_then_succeeds(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from replydesk.cli.worker import default_registry
+from replydesk.app import build_registry
 from replydesk.core.db import Database
 from replydesk.queue.service import enqueue
 from tests.conftest import LogCapture
@@ -53,7 +53,7 @@ async def test_every_sample_is_processed_and_follow_up_jobs_are_recorded_no_ops(
         )
         return not open_items
 
-    async with running_worker(db, default_registry(), fast_settings(database_url)):
+    async with running_worker(db, build_registry(), fast_settings(database_url)):
         await wait_until(done)
     assert await status_counts(database_url, "webhook_events") == {
         "succeeded": 2 * len(SAMPLES),
@@ -89,7 +89,7 @@ async def test_unknown_job_type_is_retried_then_dead_with_an_alert(
 ) -> None:
     async with db.session() as session:
         await enqueue(session, "newer.feature", {}, "newer:1", max_attempts=2)
-    async with running_worker(db, default_registry(), fast_settings(database_url)):
+    async with running_worker(db, build_registry(), fast_settings(database_url)):
         await wait_until(lambda: _dead(database_url))
     job = (await fetch(database_url, "SELECT attempts, last_error FROM jobs"))[0]
     assert (job["attempts"], job["last_error"]) == (

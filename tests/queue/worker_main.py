@@ -15,11 +15,11 @@ import asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from replydesk.cli.worker import default_registry, run_worker
+from replydesk.app import build_registry, run_worker
 from replydesk.core.logging import configure_logging
 from replydesk.core.settings import Settings
+from replydesk.queue.queues import TABLES, ClaimedItem
 from replydesk.queue.registry import Apply, Registry
-from replydesk.queue.tables import TABLES, ClaimedItem
 
 
 def recording(apply: Apply, delay_s: float) -> Apply:
@@ -43,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     configure_logging("warning")
-    base, registry = default_registry(), Registry()
+    base, registry = build_registry(), Registry()
     for table in TABLES:
         for kind in base.kinds(table):
             handler = base.get(table, kind)

@@ -19,7 +19,7 @@ from replydesk.auth.errors import CsrfFailed
 from replydesk.auth.models import ApiToken, Membership
 from replydesk.auth.sessions import ActiveSession, resolve_session
 from replydesk.core.deps import SessionDep, SettingsDep
-from replydesk.core.errors import Forbidden, NotFound, SignedOut
+from replydesk.core.errors import NotFound, PermissionDenied, SignedOut
 from replydesk.core.logging import get_logger
 from replydesk.core.security import hash_token, token_matches
 from replydesk.core.settings import Settings
@@ -233,7 +233,7 @@ WorkspaceDep = Annotated[WorkspaceAccess, Depends(get_workspace_access)]
 
 async def require_admin(access: WorkspaceDep) -> WorkspaceAccess:
     if not access.is_admin:
-        raise Forbidden("this action needs the admin or owner role in the workspace")
+        raise PermissionDenied("this action needs the admin or owner role in the workspace")
     return access
 
 

@@ -25,7 +25,7 @@ from replydesk.auth.schemas import (
 )
 from replydesk.auth.sessions import end_session, resolve_session
 from replydesk.core.deps import DatabaseDep, SessionDep, SettingsDep
-from replydesk.core.errors import ErrorResponse
+from replydesk.core.http import ErrorResponse
 from replydesk.core.logging import get_logger
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from replydesk.core.errors import Forbidden, Unauthorized
+from replydesk.core.errors import PermissionDenied, Unauthenticated
 
 
-class InvalidCredentials(Unauthorized):
+class InvalidCredentials(Unauthenticated):
     code = "invalid_credentials"
 
 
-class CsrfFailed(Forbidden):
+class CsrfFailed(PermissionDenied):
     code = "csrf_failed"

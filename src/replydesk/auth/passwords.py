@@ -8,7 +8,7 @@ import functools
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from replydesk.core.errors import UnprocessableEntity
+from replydesk.core.errors import InvalidInput
 
 MIN_PASSWORD_LENGTH = 10
 # argon2 reads the whole input: a cap keeps one login from costing more than another.
@@ -25,9 +25,9 @@ def _dummy_hash() -> str:
 
 def check_password_policy(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UnprocessableEntity(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise UnprocessableEntity(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
+        raise InvalidInput(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
 
 
 def hash_password(password: str) -> str:

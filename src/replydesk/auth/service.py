@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,14 +21,74 @@ from replydesk.auth.sessions import (
     purge_expired,
 )
 from replydesk.core.db import Database
-from replydesk.core.errors import Conflict, NotFound, TooManyRequests, UnprocessableEntity
+from replydesk.core.errors import Conflict, InvalidInput, NotFound, RateLimited
 from replydesk.core.logging import get_logger
 from replydesk.core.security import hash_token, new_token
 from replydesk.core.settings import Settings
+from replydesk.workspaces import service as workspaces
 from replydesk.workspaces.models import Workspace
-from replydesk.workspaces.service import normalise_email
 
 log = get_logger(__name__)
+
+
+def normalise_email(email: str) -> str:
+    value = email.strip().lower()
+    local, sep, domain = value.partition("@")
+    if not sep or not local or "." not in domain or " " in value:
+        raise InvalidInput(f"not an e-mail address: {email!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class CreatedWorkspace:
+    workspace_id: uuid.UUID
+    webhook_token: str  # shown once
+    api_token: str  # shown once
+
+
+async def ensure_user(session: AsyncSession, email: str) -> uuid.UUID:
+    """The user with this e-mail, created if missing (race-safe upsert)."""
+    address = normalise_email(email)
+    stmt = (
+        pg_insert(User)
+        .values(email=address)
+        .on_conflict_do_nothing(index_elements=[User.email])
+        .returning(User.id)
+    )
+    user_id = (await session.execute(stmt)).scalar_one_or_none()
+    if user_id is None:
+        user_id = (await session.execute(select(User.id).where(User.email == address))).scalar_one()
+    return user_id
+
+
+async def create_workspace(session: AsyncSession, name: str, owner_email: str) -> CreatedWorkspace:
+    """Workspace + owner membership + webhook token + API token, in the caller's transaction."""
+    user_id = await ensure_user(session, owner_email)
+    created = await workspaces.add_workspace(session, name)
+    await session.execute(
+        insert(Membership).values(workspace_id=created.workspace_id, user_id=user_id, role="owner")
+    )
+    api_token = new_token("rdp")
+    await session.execute(
+        insert(ApiToken).values(
+            workspace_id=created.workspace_id,
+            user_id=user_id,
+            name="created with workspace",
+            token_hash=hash_token(api_token),
+        )
+    )
+    return CreatedWorkspace(created.workspace_id, created.webhook_token, api_token)
+
+
+async def is_member(session: AsyncSession, workspace_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    found = (
+        await session.execute(
+            select(Membership.user_id).where(
+                Membership.workspace_id == workspace_id, Membership.user_id == user_id
+            )
+        )
+    ).scalar_one_or_none()
+    return found is not None
 
 
 @dataclass(frozen=True)
@@ -96,9 +156,9 @@ async def login(
         verdict = await throttle.register_attempt(session, settings, ip=ip, email=address)
     if verdict.blocked_scope is not None:
         log.info("login_throttled", scope=verdict.blocked_scope)
-        raise TooManyRequests(
+        raise RateLimited(
             f"too many login attempts; retry in {verdict.retry_after_s} s",
-            headers={"Retry-After": str(verdict.retry_after_s)},
+            retry_after_s=verdict.retry_after_s,
         )
     async with db.session() as session:
         row = (
@@ -178,11 +238,8 @@ async def set_membership(
     session: AsyncSession, workspace_id: uuid.UUID, user_id: uuid.UUID, role: str
 ) -> None:
     if role not in ROLES:
-        raise UnprocessableEntity(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    exists = (
-        await session.execute(select(Workspace.id).where(Workspace.id == workspace_id))
-    ).scalar_one_or_none()
-    if exists is None:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if not await workspaces.exists(session, workspace_id):
         raise NotFound(f"workspace {workspace_id} not found")
     stmt = pg_insert(Membership).values(workspace_id=workspace_id, user_id=user_id, role=role)
     await session.execute(
@@ -207,7 +264,7 @@ async def create_api_token(
 ) -> TokenCreated:
     name = name.strip()
     if not name:
-        raise UnprocessableEntity("token name must not be empty")
+        raise InvalidInput("token name must not be empty")
     address = normalise_email(email)
     user_id = (
         await session.execute(

@@ -11,13 +11,13 @@ import typer
 import uvicorn
 
 from replydesk import __version__
+from replydesk.app import create_app
+from replydesk.auth.service import create_workspace
 from replydesk.cli.auth_commands import register as register_auth_commands
 from replydesk.cli.common import migrated_url, prepare, run_with_db
-from replydesk.cli.worker import queue_app, worker_command, worker_hook
-from replydesk.core.app import LifespanHook, create_app
+from replydesk.cli.worker import queue_app, worker_command
 from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
-from replydesk.workspaces.service import create_workspace
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -58,8 +58,7 @@ def serve(
     """Migrate, then serve the HTTP API (with an in-process worker unless --no-worker)."""
     settings = prepare()
     migrated_url(settings)
-    hooks = [] if no_worker else _worker_hooks()
-    api = create_app(settings, hooks=hooks)
+    api = create_app(settings, worker=not no_worker)
     bind_host, bind_port = host or settings.host, port or settings.port
     log.info("serving", url=f"http://{bind_host}:{bind_port}", worker=not no_worker)
     exit_cleanly_on_sigterm()
@@ -71,11 +70,6 @@ def exit_cleanly_on_sigterm() -> None:
     kills the process before atexit runs and the embedded PostgreSQL would be left running.
     Turning SIGTERM into SystemExit lets atexit stop it."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-
-
-def _worker_hooks() -> list[LifespanHook]:
-    """The in-process queue worker (its own small pool; see docs/queue.md)."""
-    return [worker_hook()]
 
 
 @workspace_app.command("create")

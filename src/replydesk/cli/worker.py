@@ -1,60 +1,26 @@
-"""``replydesk worker``, ``replydesk queue stats|replay`` and the in-process worker of ``serve``."""
+"""``replydesk worker`` and ``replydesk queue stats|replay``."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import signal
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from fastapi import FastAPI
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from replydesk.app import run_worker
 from replydesk.cli.common import migrated_url, prepare, run_with_db
-from replydesk.core.app import LifespanHook
 from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
-from replydesk.core.settings import Settings
-from replydesk.leads import jobs as leads_jobs
-from replydesk.queue.registry import Registry
+from replydesk.queue.queues import TABLES
 from replydesk.queue.service import count_matching, queue_stats, replay_matching
-from replydesk.queue.tables import TABLES
-from replydesk.queue.worker import Worker, worker_database
 
 log = get_logger("replydesk.cli.worker")
 queue_app = typer.Typer(no_args_is_help=True, help="Inspect and operate the queues.")
-
-
-def default_registry() -> Registry:
-    """Every handler the application has (composition root)."""
-    registry = Registry()
-    leads_jobs.register(registry)
-    return registry
-
-
-async def run_worker(
-    settings: Settings,
-    url: str,
-    *,
-    concurrency: int | None = None,
-    registry: Registry | None = None,
-) -> None:
-    """Run a worker until SIGTERM/SIGINT: stop claiming, finish or release in-flight items."""
-    db = worker_database(settings, url, concurrency)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
-    try:
-        worker = Worker(db, registry or default_registry(), settings, concurrency=concurrency)
-        await worker.run(stopping)
-    finally:
-        await db.dispose()
 
 
 def worker_command(
@@ -67,27 +33,6 @@ def worker_command(
     settings = prepare()
     url = migrated_url(settings)
     asyncio.run(run_worker(settings, url, concurrency=concurrency))
-
-
-def worker_hook() -> LifespanHook:
-    """The in-process worker of ``replydesk serve``, on its own small pool."""
-
-    async def start(app: FastAPI) -> Callable[[], Awaitable[None]]:
-        settings: Settings = app.state.settings
-        db = worker_database(settings, app.state.db.url)
-        stopping = asyncio.Event()
-        task = asyncio.create_task(Worker(db, default_registry(), settings).run(stopping))
-
-        async def stop() -> None:
-            stopping.set()
-            try:
-                await asyncio.wait_for(task, timeout=settings.worker_shutdown_grace_s + 5)
-            finally:
-                await db.dispose()
-
-        return stop
-
-    return start
 
 
 @queue_app.command("stats")

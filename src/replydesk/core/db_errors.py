@@ -1,4 +1,4 @@
-"""Telling "the database is away" (retry later: 503) from every other database error."""
+"""Reading database errors: SQLSTATE, "the database is away" (retry later), "this row is bad"."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from collections.abc import Iterator
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
+
+QUERY_CANCELED = "57014"  # statement_timeout (or a cancel request)
+FOREIGN_KEY_VIOLATION = "23503"
 
 # SQLSTATE: connection exceptions (08…), shutdown / cannot connect now (57P01 to 57P03),
 # too many connections (53300).
@@ -46,3 +49,29 @@ def is_database_unavailable(exc: BaseException, *, raised_by_database: bool = Fa
         if isinstance(state, str) and (state.startswith("08") or state in _UNAVAILABLE_STATES):
             return True
     return False
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """PostgreSQL's SQLSTATE of a driver error (``22P05``, ``23503``, ``57014``, ...), read from
+    the driver exception SQLAlchemy wraps (or the asyncpg error behind it)."""
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return None
+    orig = exc.orig
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
+def is_bad_row(exc: BaseException) -> bool:
+    """The statement failed because of the data (class 22) or a constraint (class 23): the
+    connection and the database are fine, retrying the same row fails the same way.
+
+    (SQLAlchemy's asyncpg dialect maps data errors to plain DBAPIError, hence SQLSTATE.)"""
+    code = sqlstate(exc)
+    return code is not None and code[:2] in ("22", "23")
+
+
+def is_query_canceled(exc: BaseException) -> bool:
+    return sqlstate(exc) == QUERY_CANCELED

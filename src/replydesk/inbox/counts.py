@@ -22,55 +22,21 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from replydesk.core.errors import ServiceUnavailable
+from replydesk.core.db_errors import QUERY_CANCELED, sqlstate
+from replydesk.core.errors import Unavailable
 from replydesk.core.logging import get_logger
 from replydesk.core.settings import Settings
-from replydesk.leads.models import CHANNELS
+from replydesk.inbox import repository
+from replydesk.leads.vocabulary import Channel
 
 log = get_logger(__name__)
 
 UNKNOWN_CHANNEL = "unknown"
 UNCATEGORIZED = "uncategorized"
-QUERY_CANCELED = "57014"
 CACHE_READ_TIMEOUT_FLOOR_MS = 250
-
-# One hash aggregate by (channel, category) over an index-only scan of the workspace's
-# entries in ix_leads_attention; the breakdowns and the total are folded in Python (a few
-# dozen groups). LEFT JOIN from the lead total so an empty backlog still returns one row.
-COUNTS_SQL = text(
-    """
-    SELECT a.last_inbound_channel, a.category, a.n, t.total_leads
-      FROM (SELECT coalesce(sum(lead_count), 0) AS total_leads
-              FROM workspace_lead_totals WHERE workspace_id = :ws) AS t
-      LEFT JOIN (
-            SELECT last_inbound_channel, category, count(*) AS n
-              FROM leads
-             WHERE workspace_id = :ws
-               AND awaiting_reply
-               AND status NOT IN ('unsubscribed', 'closed')
-               AND (snoozed_until IS NULL OR snoozed_until <= now())
-             GROUP BY last_inbound_channel, category
-           ) AS a ON true
-    """
-)
-
-LOAD_CACHE_SQL = text("SELECT counts, computed_at FROM inbox_counts_cache WHERE workspace_id = :ws")
-
-STORE_CACHE_SQL = text(
-    """
-    INSERT INTO inbox_counts_cache AS c (workspace_id, counts, computed_at)
-    VALUES (:ws, CAST(:counts AS jsonb), :computed_at)
-    ON CONFLICT (workspace_id) DO UPDATE
-       SET counts = EXCLUDED.counts, computed_at = EXCLUDED.computed_at
-     WHERE c.computed_at < EXCLUDED.computed_at
-    """
-)
-
-SET_TIMEOUT_SQL = text("SELECT set_config('statement_timeout', :ms, true)")
 
 
 @dataclass(frozen=True)
@@ -132,7 +98,7 @@ class CountsCache:
 
 
 def _fold(rows: list[Any], computed_at: datetime) -> Counts:
-    by_channel = dict.fromkeys(CHANNELS, 0)
+    by_channel: dict[str, int] = dict.fromkeys(Channel, 0)
     by_category: dict[str, int] = {}
     requires_attention = 0
     total_leads = 0
@@ -155,17 +121,8 @@ def _fold(rows: list[Any], computed_at: datetime) -> Counts:
     )
 
 
-def _sqlstate(exc: BaseException) -> str | None:
-    orig = getattr(exc, "orig", None)
-    for candidate in (orig, getattr(orig, "__cause__", None)):
-        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-        if isinstance(state, str):
-            return state
-    return None
-
-
 async def _query(session: AsyncSession, workspace_id: uuid.UUID) -> Counts:
-    rows = list((await session.execute(COUNTS_SQL, {"ws": workspace_id})).all())
+    rows = list((await session.execute(repository.COUNTS_SQL, {"ws": workspace_id})).all())
     return _fold(rows, datetime.now(UTC))
 
 
@@ -174,8 +131,10 @@ async def _load_persisted(
 ) -> Counts | None:
     try:
         async with session.begin_nested():
-            await session.execute(SET_TIMEOUT_SQL, {"ms": str(timeout_ms)})
-            row = (await session.execute(LOAD_CACHE_SQL, {"ws": workspace_id})).one_or_none()
+            await session.execute(repository.SET_TIMEOUT_SQL, {"ms": str(timeout_ms)})
+            row = (
+                await session.execute(repository.LOAD_CACHE_SQL, {"ws": workspace_id})
+            ).one_or_none()
     except SQLAlchemyError as exc:
         log.warning(
             "inbox_counts_cache_unreadable",
@@ -193,7 +152,7 @@ async def _persist(session: AsyncSession, workspace_id: uuid.UUID, counts: Count
     try:
         async with session.begin_nested():
             await session.execute(
-                STORE_CACHE_SQL,
+                repository.STORE_CACHE_SQL,
                 {
                     "ws": workspace_id,
                     "counts": json.dumps(counts.to_json()),
@@ -216,16 +175,16 @@ async def inbox_counts(
     timeout_ms = settings.counts_statement_timeout_ms
     try:
         async with session.begin_nested():
-            await session.execute(SET_TIMEOUT_SQL, {"ms": str(timeout_ms)})
+            await session.execute(repository.SET_TIMEOUT_SQL, {"ms": str(timeout_ms)})
             counts = await _query(session, workspace_id)
     except (DBAPIError, OSError) as exc:
-        sqlstate = _sqlstate(exc)
+        state = sqlstate(exc)
         log.warning(
             "inbox_counts_fallback",
-            category="db_timeout" if sqlstate == QUERY_CANCELED else "db_error",
+            category="db_timeout" if state == QUERY_CANCELED else "db_error",
             workspace_id=str(workspace_id),
             error=type(exc).__name__,
-            sqlstate=sqlstate,
+            sqlstate=state,
             timeout_ms=timeout_ms,
         )
         cached = cache.get(workspace_id)
@@ -237,9 +196,9 @@ async def inbox_counts(
             if cached is not None:
                 cache.put(workspace_id, replace(cached, stale=False))
         if cached is None:
-            raise ServiceUnavailable(
+            raise Unavailable(
                 "inbox counts are unavailable right now and none are cached yet; retry shortly",
-                headers={"Retry-After": "2"},
+                retry_after_s=2,
             ) from exc
         return replace(cached, stale=True)
     cache.put(workspace_id, counts)

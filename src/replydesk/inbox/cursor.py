@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from replydesk.core.errors import BadRequest
+from replydesk.core.errors import MalformedInput
 
 MAX_ID = 2**63 - 1
 
@@ -33,5 +33,7 @@ def decode(kind: str, cursor: str) -> tuple[datetime | None, int]:
         if parsed is not None and parsed.tzinfo is None:
             raise ValueError("naive timestamp")
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadRequest(f"cursor is not a valid {kind} cursor; use next_cursor as given") from exc
+        raise MalformedInput(
+            f"cursor is not a valid {kind} cursor; use next_cursor as given"
+        ) from exc
     return parsed, row_id

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Query, Request
 
 from replydesk.auth.deps import AdminDep, WorkspaceDep
 from replydesk.core.deps import SessionDep, SettingsDep
-from replydesk.core.errors import ErrorResponse, UnprocessableEntity
+from replydesk.core.errors import InvalidInput
+from replydesk.core.http import ErrorResponse
 from replydesk.inbox import counts as counts_service
 from replydesk.inbox import events as events_service
 from replydesk.inbox import leads as leads_service
@@ -48,17 +49,13 @@ BUDGETED: dict[int | str, dict[str, object]] = {
 
 def _limit(limit: int, settings_max: int) -> int:
     if limit > settings_max:
-        raise UnprocessableEntity(f"limit must be at most {settings_max}")
+        raise InvalidInput(f"limit must be at most {settings_max}")
     return limit
 
 
 def _counts_cache(request: Request) -> counts_service.CountsCache:
-    state = request.app.state
-    cache = getattr(state, "inbox_counts_cache", None)
-    if cache is None:
-        cache = counts_service.CountsCache()
-        state.inbox_counts_cache = cache
-    assert isinstance(cache, counts_service.CountsCache)
+    """Built in the lifespan by the composition root (replydesk/app.py)."""
+    cache: counts_service.CountsCache = request.app.state.inbox_counts_cache
     return cache
 
 

@@ -9,27 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from replydesk.core.errors import NotFound, UnprocessableEntity
-from replydesk.inbox import cursor
-from replydesk.inbox.leads import Page, apply_budget, is_timeout, timeout_error
-from replydesk.ingest.models import PROVIDERS, WebhookEvent
+from replydesk.core.db_errors import is_query_canceled
+from replydesk.core.errors import InvalidInput, NotFound
+from replydesk.inbox import cursor, repository
+from replydesk.inbox.leads import Page, timeout_error
+from replydesk.ingest.models import WebhookEvent
+from replydesk.integrations.providers import PROVIDERS
 from replydesk.queue import service as queue_service
 from replydesk.queue.models import QUEUE_STATUSES
 
 EVENT_CURSOR = "webhook_events"
-
-EVENT_COLUMNS = (
-    WebhookEvent.id,
-    WebhookEvent.provider,
-    WebhookEvent.event_type,
-    WebhookEvent.status,
-    WebhookEvent.attempts,
-    WebhookEvent.max_attempts,
-    WebhookEvent.last_error,
-    WebhookEvent.received_at,
-    WebhookEvent.run_at,
-    WebhookEvent.processed_at,
-)
 
 
 async def list_events(
@@ -43,24 +32,24 @@ async def list_events(
     timeout_ms: int,
 ) -> Page:
     """Newest first. Uses (workspace_id, status, id) with a status, (workspace_id, id) without."""
-    stmt = select(*EVENT_COLUMNS).where(WebhookEvent.workspace_id == workspace_id)
+    stmt = select(*repository.EVENT_COLUMNS).where(WebhookEvent.workspace_id == workspace_id)
     if status is not None:
         if status not in QUEUE_STATUSES:
-            raise UnprocessableEntity(f"status must be one of {', '.join(QUEUE_STATUSES)}")
+            raise InvalidInput(f"status must be one of {', '.join(QUEUE_STATUSES)}")
         stmt = stmt.where(WebhookEvent.status == status)
     if provider is not None:
         if provider not in PROVIDERS:
-            raise UnprocessableEntity(f"provider must be one of {', '.join(PROVIDERS)}")
+            raise InvalidInput(f"provider must be one of {', '.join(PROVIDERS)}")
         stmt = stmt.where(WebhookEvent.provider == provider)
     if after is not None:
         _, before_id = cursor.decode(EVENT_CURSOR, after)
         stmt = stmt.where(WebhookEvent.id < before_id)
     stmt = stmt.order_by(WebhookEvent.id.desc()).limit(limit + 1)
-    await apply_budget(session, timeout_ms)
+    await repository.apply_budget(session, timeout_ms)
     try:
         rows = [dict(r) for r in (await session.execute(stmt)).mappings()]
     except DBAPIError as exc:
-        if is_timeout(exc):
+        if is_query_canceled(exc):
             raise timeout_error("the event list", exc) from exc
         raise
     page = rows[:limit]
@@ -74,7 +63,7 @@ async def get_event(
     row = (
         (
             await session.execute(
-                select(*EVENT_COLUMNS).where(
+                select(*repository.EVENT_COLUMNS).where(
                     WebhookEvent.id == event_id, WebhookEvent.workspace_id == workspace_id
                 )
             )

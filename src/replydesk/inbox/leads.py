@@ -10,78 +10,21 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    and_,
-    func,
-    literal_column,
-    or_,
-    select,
-    text,
-    tuple_,
-    update,
-)
+from sqlalchemy import ColumnElement, or_, select, tuple_
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from replydesk.auth.models import Membership
-from replydesk.core.errors import NotFound, ServiceUnavailable, UnprocessableEntity
+from replydesk.auth import service as auth
+from replydesk.core.db_errors import is_query_canceled
+from replydesk.core.errors import InvalidInput, NotFound, Unavailable
 from replydesk.core.logging import get_logger
-from replydesk.inbox import cursor
-from replydesk.inbox.models import ATTENTION_PREDICATE
+from replydesk.inbox import cursor, repository
 from replydesk.inbox.schemas import CATEGORY_MAX_LENGTH, LeadPatch
-from replydesk.leads.models import CHANNELS, Lead, Message
+from replydesk.leads import service as leads
+from replydesk.leads.models import Lead, Message
+from replydesk.leads.vocabulary import Channel
 
 log = get_logger(__name__)
-
-QUERY_CANCELED = "57014"
-
-# Literal SQL, not bound parameters: the planner must see the same constants as the
-# partial index predicate (ix_leads_attention) to use it.
-ATTENTION = text(ATTENTION_PREDICATE)
-NOT_SNOOZED = text("(snoozed_until IS NULL OR snoozed_until <= now())")
-REQUIRES_ATTENTION: ColumnElement[bool] = and_(ATTENTION, NOT_SNOOZED)
-
-# The search expressions, written exactly as in the ix_leads_search_* indexes.
-FULL_NAME: ColumnElement[str] = literal_column(
-    "lower((coalesce(first_name, '') || ' ') || coalesce(last_name, ''))"
-)
-LAST_NAME: ColumnElement[str] = literal_column("lower(last_name)")
-COMPANY: ColumnElement[str] = literal_column("lower(company)")
-
-LEAD_COLUMNS = (
-    Lead.id,
-    Lead.email,
-    Lead.phone_e164,
-    Lead.linkedin_profile_url,
-    Lead.first_name,
-    Lead.last_name,
-    Lead.company,
-    Lead.title,
-    Lead.status,
-    Lead.category,
-    Lead.sentiment,
-    Lead.snoozed_until,
-    Lead.assignee_user_id,
-    Lead.last_inbound_at,
-    Lead.last_outbound_at,
-    Lead.last_team_outbound_at,
-    Lead.last_message_at,
-    Lead.last_inbound_channel,
-    REQUIRES_ATTENTION.label("requires_attention"),
-    Lead.created_at,
-    Lead.updated_at,
-)
-
-MESSAGE_COLUMNS = (
-    Message.id,
-    Message.channel,
-    Message.direction,
-    Message.sent_by,
-    Message.subject,
-    Message.body,
-    Message.occurred_at,
-)
 
 LEAD_CURSOR = "leads"
 MESSAGE_CURSOR = "messages"
@@ -103,31 +46,11 @@ class Page:
     next_cursor: str | None
 
 
-async def apply_budget(session: AsyncSession, timeout_ms: int) -> None:
-    """Per-transaction time budget; custom plans so LIKE prefixes and partial indexes are
-    planned with the real values (a generic prepared plan cannot use either)."""
-    await session.execute(
-        text(
-            "SELECT set_config('statement_timeout', :ms, true), "
-            "set_config('plan_cache_mode', 'force_custom_plan', true)"
-        ),
-        {"ms": str(timeout_ms)},
-    )
-
-
-def is_timeout(exc: DBAPIError) -> bool:
-    orig = getattr(exc, "orig", None)
-    for candidate in (orig, getattr(orig, "__cause__", None)):
-        if getattr(candidate, "sqlstate", None) == QUERY_CANCELED:
-            return True
-    return False
-
-
-def timeout_error(what: str, exc: DBAPIError) -> ServiceUnavailable:
+def timeout_error(what: str, exc: DBAPIError) -> Unavailable:
     log.warning("inbox_query_timeout", category="db_timeout", query=what)
-    return ServiceUnavailable(
+    return Unavailable(
         f"{what} took longer than its time budget; narrow the filter or retry",
-        headers={"Retry-After": "1"},
+        retry_after_s=1,
     )
 
 
@@ -142,38 +65,38 @@ def _filter_clauses(query: LeadQuery, user_id: uuid.UUID) -> list[ColumnElement[
         if raw == "all":
             continue
         if raw == "requires_attention":
-            clauses.append(REQUIRES_ATTENTION)
+            clauses.append(repository.REQUIRES_ATTENTION)
         elif name == "category" and value:
             if len(value) > CATEGORY_MAX_LENGTH:
-                raise UnprocessableEntity("filter category is too long")
+                raise InvalidInput("filter category is too long")
             if value == "uncategorized":
                 clauses.append(Lead.category.is_(None))
             else:
                 clauses.append(Lead.category == value)
         elif name == "channel" and value:
-            if value not in CHANNELS:
-                raise UnprocessableEntity(
-                    f"filter channel must be one of {', '.join(CHANNELS)}, not {value!r}"
+            if value not in tuple(Channel):
+                raise InvalidInput(
+                    f"filter channel must be one of {', '.join(Channel)}, not {value!r}"
                 )
             clauses.append(Lead.last_inbound_channel == value)
         else:
-            raise UnprocessableEntity(
+            raise InvalidInput(
                 f"unknown filter {raw!r}: use requires_attention, all, category:<name> "
                 "or channel:<email|sms|linkedin>"
             )
     if query.q is not None:
         needle = query.q.strip().lower()
         if not needle:
-            raise UnprocessableEntity("q must not be blank")
+            raise InvalidInput("q must not be blank")
         if len(needle) > Q_MAX_LENGTH:
-            raise UnprocessableEntity(f"q must be at most {Q_MAX_LENGTH} characters")
+            raise InvalidInput(f"q must be at most {Q_MAX_LENGTH} characters")
         pattern = _escape_like(needle) + "%"
         clauses.append(
             or_(
                 Lead.email.like(pattern, escape="\\"),
-                FULL_NAME.like(pattern, escape="\\"),
-                LAST_NAME.like(pattern, escape="\\"),
-                COMPANY.like(pattern, escape="\\"),
+                repository.FULL_NAME.like(pattern, escape="\\"),
+                repository.LAST_NAME.like(pattern, escape="\\"),
+                repository.COMPANY.like(pattern, escape="\\"),
             )
         )
     if query.assignee is not None:
@@ -185,7 +108,7 @@ def _filter_clauses(query: LeadQuery, user_id: uuid.UUID) -> list[ColumnElement[
             try:
                 clauses.append(Lead.assignee_user_id == uuid.UUID(query.assignee))
             except ValueError:
-                raise UnprocessableEntity("assignee must be 'me', 'none' or a user id") from None
+                raise InvalidInput("assignee must be 'me', 'none' or a user id") from None
     return clauses
 
 
@@ -210,23 +133,27 @@ async def list_leads(
     )
     want = query.limit + 1
     rows: list[Any] = []
-    await apply_budget(session, timeout_ms)
+    await repository.apply_budget(session, timeout_ms)
     try:
         if query.after is None or after_at is not None:
-            dated = select(*LEAD_COLUMNS).where(*clauses, Lead.last_message_at.is_not(None))
+            dated = select(*repository.LEAD_COLUMNS).where(
+                *clauses, Lead.last_message_at.is_not(None)
+            )
             if after_at is not None:
                 dated = dated.where(
                     tuple_(Lead.last_message_at, Lead.id) < tuple_(after_at, after_id)
                 )
             rows = list((await session.execute(dated.order_by(*ORDER).limit(want))).mappings())
         if len(rows) < want:
-            undated = select(*LEAD_COLUMNS).where(*clauses, Lead.last_message_at.is_(None))
+            undated = select(*repository.LEAD_COLUMNS).where(
+                *clauses, Lead.last_message_at.is_(None)
+            )
             if after_at is None and after_id is not None:
                 undated = undated.where(Lead.id < after_id)
             more = await session.execute(undated.order_by(Lead.id.desc()).limit(want - len(rows)))
             rows.extend(more.mappings())
     except DBAPIError as exc:
-        if is_timeout(exc):
+        if is_query_canceled(exc):
             raise timeout_error("the lead list", exc) from exc
         raise
     items = [dict(r) for r in rows[: query.limit]]
@@ -241,7 +168,9 @@ async def get_lead(session: AsyncSession, workspace_id: uuid.UUID, lead_id: int)
     row = (
         (
             await session.execute(
-                select(*LEAD_COLUMNS).where(Lead.id == lead_id, Lead.workspace_id == workspace_id)
+                select(*repository.LEAD_COLUMNS).where(
+                    Lead.id == lead_id, Lead.workspace_id == workspace_id
+                )
             )
         )
         .mappings()
@@ -259,40 +188,26 @@ async def patch_lead(
     ``updated_at`` (the UPDATE only matches when a value differs)."""
     fields = patch.model_fields_set
     if not fields:
-        raise UnprocessableEntity(
+        raise InvalidInput(
             "body must set at least one of status, category, snoozed_until, assignee"
         )
     await get_lead_id(session, workspace_id, lead_id)
     values: dict[str, Any] = {}
     if "status" in fields:
         if patch.status is None:
-            raise UnprocessableEntity("status cannot be null")
+            raise InvalidInput("status cannot be null")
         values["status"] = patch.status
     if "category" in fields:
         values["category"] = patch.category
     if "snoozed_until" in fields:
         values["snoozed_until"] = patch.snoozed_until
     if "assignee" in fields:
-        if patch.assignee is not None:
-            member = (
-                await session.execute(
-                    select(Membership.user_id).where(
-                        Membership.workspace_id == workspace_id,
-                        Membership.user_id == patch.assignee,
-                    )
-                )
-            ).scalar_one_or_none()
-            if member is None:
-                raise UnprocessableEntity("assignee is not a member of this workspace")
+        if patch.assignee is not None and not await auth.is_member(
+            session, workspace_id, patch.assignee
+        ):
+            raise InvalidInput("assignee is not a member of this workspace")
         values["assignee_user_id"] = patch.assignee
-    changed = or_(
-        *(getattr(Lead, column).is_distinct_from(value) for column, value in values.items())
-    )
-    await session.execute(
-        update(Lead)
-        .where(Lead.id == lead_id, Lead.workspace_id == workspace_id, changed)
-        .values(**values, updated_at=func.now())
-    )
+    await leads.update_lead(session, workspace_id, lead_id, values)
     return await get_lead(session, workspace_id, lead_id)
 
 
@@ -306,20 +221,20 @@ async def list_messages(
 ) -> Page:
     """Newest page first (cursor walks back in time); each page is oldest → newest."""
     await get_lead_id(session, workspace_id, lead_id)
-    stmt = select(*MESSAGE_COLUMNS).where(
+    stmt = select(*repository.MESSAGE_COLUMNS).where(
         Message.lead_id == lead_id, Message.workspace_id == workspace_id
     )
     if after is not None:
         before_at, before_id = cursor.decode(MESSAGE_CURSOR, after)
         if before_at is None:
-            raise UnprocessableEntity("cursor is not a messages cursor")
+            raise InvalidInput("cursor is not a messages cursor")
         stmt = stmt.where(tuple_(Message.occurred_at, Message.id) < tuple_(before_at, before_id))
     stmt = stmt.order_by(Message.occurred_at.desc(), Message.id.desc()).limit(limit + 1)
-    await apply_budget(session, timeout_ms)
+    await repository.apply_budget(session, timeout_ms)
     try:
         rows = [dict(r) for r in (await session.execute(stmt)).mappings()]
     except DBAPIError as exc:
-        if is_timeout(exc):
+        if is_query_canceled(exc):
             raise timeout_error("the conversation", exc) from exc
         raise
     page = rows[:limit]

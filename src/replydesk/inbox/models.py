@@ -1,6 +1,7 @@
 """Inbox tables and the indexes the inbox reads need on other domains' tables.
 
-The SQL behind each index lives in ``inbox/queries.py``; migration 0004 creates them.
+The statements that use each index live in ``inbox/repository.py``; migration 0004 creates
+them.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from replydesk.core.base import Base
+from replydesk.core.sql import sql_values
 from replydesk.ingest.models import WebhookEvent
 from replydesk.leads.models import Lead
+from replydesk.leads.vocabulary import OUT_OF_ATTENTION
 
 # The requires-attention predicate minus the snooze (now() cannot be in an index predicate).
-ATTENTION_PREDICATE = "awaiting_reply AND status NOT IN ('unsubscribed', 'closed')"
+# Literal constants, not bound parameters: the planner must see the index's own predicate.
+ATTENTION_PREDICATE = f"awaiting_reply AND status NOT IN {sql_values(OUT_OF_ATTENTION)}"
 
 # Slots per workspace in workspace_lead_totals: concurrent lead inserts of one workspace
 # spread over this many counter rows instead of queueing on one row lock.

@@ -1,7 +1,7 @@
 """Webhook authentication without a database round trip on the hot path.
 
 Each process caches, per workspace id, what a webhook needs to authenticate and scope an event:
-the token hash, the provider scoping and the loaded GHL public keys. Entries live
+the token hash, the provider scoping and each signing provider's loaded keys. Entries live
 ``ingest_auth_cache_ttl_s`` (unknown ids a shorter time), so a rotated token or a new key takes
 effect within that TTL. Concurrent misses for one id share a single load.
 """
@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from replydesk.core.logging import get_logger
 from replydesk.core.security import hash_token, token_matches
-from replydesk.ingest.providers.common import Scope
-from replydesk.ingest.signatures import GhlKeys, load_ghl_keys
+from replydesk.integrations.base import Scope, WebhookProvider
 
 log = get_logger(__name__)
 
@@ -31,30 +30,27 @@ class WorkspaceAuth:
     workspace_id: uuid.UUID
     token_hash: str
     scope: Scope
-    ghl_keys: GhlKeys
+    # Per signing provider, what its ``load_keys`` returned for this workspace.
+    keys: Mapping[str, Any] = field(default_factory=dict)
 
 
-def workspace_auth_from_row(workspace_id: uuid.UUID, row: Any) -> WorkspaceAuth:
-    keys = load_ghl_keys(row.ghl_rsa_public_key, row.ghl_ed25519_public_key)
-    if keys.broken:
-        # Someone must fix the workspace's configuration; GHL webhooks are rejected until then.
-        log.error(
-            "ghl_public_key_invalid",
-            category="config",
-            workspace_id=str(workspace_id),
-            problem=keys.broken,
-        )
-    return WorkspaceAuth(
-        workspace_id=workspace_id,
-        token_hash=row.webhook_token_hash,
-        scope=Scope(
-            emailbison_instance_url=row.emailbison_instance_url,
-            emailbison_workspace_id=row.emailbison_workspace_id,
-            ghl_location_id=row.ghl_location_id,
-            unipile_account_id=row.unipile_account_id,
-        ),
-        ghl_keys=keys,
+def workspace_auth_from_row(
+    workspace_id: uuid.UUID, row: Any, providers: Mapping[str, WebhookProvider]
+) -> WorkspaceAuth:
+    scope = Scope(
+        emailbison_instance_url=row.emailbison_instance_url,
+        emailbison_workspace_id=row.emailbison_workspace_id,
+        ghl_location_id=row.ghl_location_id,
+        unipile_account_id=row.unipile_account_id,
+        ghl_rsa_public_key=row.ghl_rsa_public_key,
+        ghl_ed25519_public_key=row.ghl_ed25519_public_key,
     )
+    keys = {
+        name: provider.load_keys(workspace_id, scope)
+        for name, provider in providers.items()
+        if provider.load_keys is not None
+    }
+    return WorkspaceAuth(workspace_id, row.webhook_token_hash, scope, keys)
 
 
 def token_ok(auth: WorkspaceAuth | None, token: str | None) -> bool:

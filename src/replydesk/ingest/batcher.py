@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from replydesk.core.db_errors import is_bad_row
 from replydesk.core.logging import get_logger
 from replydesk.ingest import repository
 from replydesk.ingest.repository import NewEvent
@@ -94,7 +95,7 @@ class GroupCommitter:
                 else:
                     new = await repository.insert_events(self.engine, rows)
         except BaseException as exc:
-            if repository.is_bad_row(exc) and len(rows) > 1:
+            if is_bad_row(exc) and len(rows) > 1:
                 log.debug("group_commit_batch_failed_retrying_rows", rows=len(rows))
                 await asyncio.gather(*(self._flush_one(key, batch) for key in owners))
                 return

@@ -9,30 +9,28 @@ import orjson
 from starlette.requests import Request
 
 from replydesk.core.errors import (
-    BadRequest,
-    PayloadTooLarge,
-    UnprocessableEntity,
-    UnsupportedMediaType,
+    InvalidInput,
+    MalformedInput,
+    TooLarge,
+    UnsupportedFormat,
 )
 
 
 def check_content_type(value: str | None) -> None:
     if not value:
-        raise UnsupportedMediaType("Content-Type header is missing; send application/json")
+        raise UnsupportedFormat("Content-Type header is missing; send application/json")
     media, _, params = value.partition(";")
     media = media.strip().lower()
     if media != "application/json" and not (
         media.startswith("application/") and media.endswith("+json")
     ):
-        raise UnsupportedMediaType(f"Content-Type must be application/json, got {media[:100]!r}")
+        raise UnsupportedFormat(f"Content-Type must be application/json, got {media[:100]!r}")
     for param in params.split(";"):
         name, _, charset = param.partition("=")
         if name.strip().lower() == "charset":
             charset = charset.strip().strip('"').lower()
             if charset not in ("utf-8", "utf8"):
-                raise UnsupportedMediaType(
-                    f"JSON bodies must be UTF-8, got charset {charset[:40]!r}"
-                )
+                raise UnsupportedFormat(f"JSON bodies must be UTF-8, got charset {charset[:40]!r}")
 
 
 def check_content_length(value: str | None, limit: int) -> None:
@@ -41,11 +39,11 @@ def check_content_length(value: str | None, limit: int) -> None:
     try:
         size = int(value)
     except ValueError:
-        raise BadRequest("Content-Length header is not a number") from None
+        raise MalformedInput("Content-Length header is not a number") from None
     if size < 0:
-        raise BadRequest("Content-Length header is negative")
+        raise MalformedInput("Content-Length header is negative")
     if size > limit:
-        raise PayloadTooLarge(f"body is {size} bytes; the limit is {limit} bytes")
+        raise TooLarge(f"body is {size} bytes; the limit is {limit} bytes")
 
 
 async def read_capped(request: Request, limit: int) -> bytes:
@@ -55,7 +53,7 @@ async def read_capped(request: Request, limit: int) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+            raise TooLarge(f"body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -84,14 +82,14 @@ def _has_nul(value: Any) -> bool:
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
     if not body:
-        raise BadRequest("body is empty; send a JSON object")
+        raise MalformedInput("body is empty; send a JSON object")
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from None
+        raise MalformedInput(f"body is not valid JSON: {exc}") from None
     if not isinstance(payload, dict):
-        raise UnprocessableEntity(f"body must be a JSON object, got {_describe(payload)}")
+        raise InvalidInput(f"body must be a JSON object, got {_describe(payload)}")
     # PostgreSQL's jsonb cannot hold U+0000; say so instead of failing in the database.
     if b"\\u0000" in body and _has_nul(payload):
-        raise UnprocessableEntity("body contains a \\u0000 (NUL) character, which cannot be stored")
+        raise InvalidInput("body contains a \\u0000 (NUL) character, which cannot be stored")
     return payload

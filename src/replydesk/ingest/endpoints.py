@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from replydesk.core.db import Database
-from replydesk.core.errors import ErrorResponse
-from replydesk.core.settings import Settings
+from replydesk.core.http import error_doc
 from replydesk.ingest.schemas import Duplicate, Stored
 from replydesk.ingest.service import Ingestor
 
@@ -17,18 +13,9 @@ router = APIRouter(tags=["webhooks"])
 
 
 def _ingestor(request: Request) -> Ingestor:
-    """One per app and database, created on first use (engines exist only after lifespan)."""
-    db: Database = request.app.state.db
-    current: Ingestor | None = getattr(request.app.state, "ingestor", None)
-    if current is None or current.db is not db:
-        settings: Settings = request.app.state.settings
-        current = Ingestor(db, settings)
-        request.app.state.ingestor = current
-    return current
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorResponse, "description": description}
+    """Built in the lifespan by the composition root (replydesk/app.py)."""
+    ingestor: Ingestor = request.app.state.ingestor
+    return ingestor
 
 
 @router.post(
@@ -42,14 +29,14 @@ def _error(description: str) -> dict[str, Any]:
     response_model=Stored,
     responses={
         200: {"model": Stored | Duplicate, "description": "duplicate, or an unknown event type"},
-        400: _error("body is not JSON"),
-        401: _error("bad token or GHL signature"),
-        404: _error("unknown provider"),
-        408: _error("body not received in time"),
-        413: _error("body too large"),
-        415: _error("not application/json"),
-        422: _error("a required field is missing, or the event belongs to another scope"),
-        503: _error("database unavailable; nothing stored, retry (Retry-After)"),
+        400: error_doc("body is not JSON"),
+        401: error_doc("bad token or GHL signature"),
+        404: error_doc("unknown provider"),
+        408: error_doc("body not received in time"),
+        413: error_doc("body too large"),
+        415: error_doc("not application/json"),
+        422: error_doc("a required field is missing, or the event belongs to another scope"),
+        503: error_doc("database unavailable; nothing stored, retry (Retry-After)"),
     },
     openapi_extra={
         "requestBody": {

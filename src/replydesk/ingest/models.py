@@ -9,8 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from replydesk.core.base import Base
 from replydesk.queue.models import QueueItem, queue_indexes
 
-PROVIDERS = ("emailbison", "ghl", "unipile")
-
 
 class WebhookEvent(QueueItem, Base):
     """The durable inbox: every accepted webhook delivery, exactly once per dedupe key."""

@@ -1,4 +1,5 @@
-"""The two statements ingestion runs (kept here as SQL), and how they meet the pool.
+"""The statements ingestion runs (the insert, single and grouped; the auth load on a cache
+miss, built by the workspaces domain), and how they meet the pool.
 
 Cancellation never reaches SQLAlchemy: a cancelled asyncpg statement makes SQLAlchemy invalidate
 the connection with a graceful close that can wait 2 s on a dead socket, which would break the
@@ -14,30 +15,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from replydesk.core.db_errors import is_bad_row
+from replydesk.core.sql import statement
+from replydesk.workspaces.service import webhook_auth_query
 
 T = TypeVar("T")
 
 # The hot path: one statement, one round trip (the engine is in autocommit mode, so this is
 # also the commit). The statement-level trigger from migration 0001 sends the NOTIFY inside it.
-INSERT_EVENT = text(
+INSERT_EVENT = statement(
     """
     INSERT INTO webhook_events (workspace_id, provider, event_type, dedupe_key, status, payload)
     VALUES (:workspace_id, :provider, :event_type, :dedupe_key, :status, CAST(:payload AS jsonb))
     ON CONFLICT (dedupe_key) DO NOTHING
     RETURNING id
-    """
-)
-
-# Only on an auth-cache miss (once per workspace per TTL).
-LOAD_WORKSPACE_AUTH = text(
-    """
-    SELECT webhook_token_hash, emailbison_instance_url, emailbison_workspace_id, ghl_location_id,
-           ghl_rsa_public_key, ghl_ed25519_public_key, unipile_account_id
-    FROM workspaces
-    WHERE id = :workspace_id
     """
 )
 
@@ -50,23 +43,6 @@ class NewEvent:
     dedupe_key: str
     status: str
     payload: str  # the raw JSON text; PostgreSQL parses it into jsonb
-
-
-def sqlstate(exc: BaseException) -> str | None:
-    """PostgreSQL's SQLSTATE of a driver error (``22P05``, ``23503``, ``57014``, ...)."""
-    if not isinstance(exc, DBAPIError):
-        return None
-    code = getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None)
-    return code if isinstance(code, str) else None
-
-
-def is_bad_row(exc: BaseException) -> bool:
-    """The statement failed because of the data (class 22) or a constraint (class 23): the
-    connection and the database are fine, retrying the same row fails the same way.
-
-    (SQLAlchemy's asyncpg dialect maps data errors to plain DBAPIError, hence SQLSTATE.)"""
-    code = sqlstate(exc)
-    return code is not None and code[:2] in ("22", "23")
 
 
 class Abandoned(Exception):
@@ -118,14 +94,15 @@ async def shielded(op: Callable[[Attempt], Awaitable[T]]) -> T:
 
 
 async def _run(
-    engine: AsyncEngine, attempt: Attempt, statement: Any, params: dict[str, Any]
+    engine: AsyncEngine, attempt: Attempt, sql: Any, params: dict[str, Any], *, rows: bool = False
 ) -> Any:
+    """The statement's first row (or all rows), on a connection the attempt can abort."""
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         attempt.attach(raw.driver_connection)
         try:
-            result = await conn.execute(statement, params)
-            return result.first()
+            result = await conn.execute(sql, params)
+            return list(result.all()) if rows else result.first()
         except BaseException as exc:
             # A bad row leaves the connection fine; anything else may have broken it.
             if not is_bad_row(exc) and not conn.invalidated:
@@ -158,14 +135,14 @@ async def insert_event(engine: AsyncEngine, event: NewEvent) -> int | None:
 
 async def load_workspace_auth(engine: AsyncEngine, workspace_id: uuid.UUID) -> Any:
     """The workspace's auth row (a Row) or None."""
-    params = {"workspace_id": workspace_id}
-    return await shielded(lambda attempt: _run(engine, attempt, LOAD_WORKSPACE_AUTH, params))
+    query = webhook_auth_query(workspace_id)
+    return await shielded(lambda attempt: _run(engine, attempt, query, {}))
 
 
 # Group commit: several webhooks' rows in one statement (one commit, one WAL flush, one
 # NOTIFY). In-statement duplicates are skipped by ON CONFLICT DO NOTHING (the first one wins);
 # RETURNING dedupe_key tells which rows are new.
-INSERT_EVENTS = text(
+INSERT_EVENTS = statement(
     """
     INSERT INTO webhook_events (workspace_id, provider, event_type, dedupe_key, status, payload)
     SELECT w, p, e, k, s, CAST(j AS jsonb)
@@ -179,20 +156,6 @@ INSERT_EVENTS = text(
 )
 
 
-async def _run_all(
-    engine: AsyncEngine, attempt: Attempt, statement: Any, params: dict[str, Any]
-) -> list[Any]:
-    async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        attempt.attach(raw.driver_connection)
-        try:
-            return list((await conn.execute(statement, params)).all())
-        except BaseException as exc:
-            if not is_bad_row(exc) and not conn.invalidated:
-                await _discard(conn)
-            raise
-
-
 async def insert_events(engine: AsyncEngine, events: list[NewEvent]) -> dict[str, int]:
     """Insert many events in one statement; ``{dedupe_key: id}`` of the rows that were new."""
     params = {
@@ -203,5 +166,5 @@ async def insert_events(engine: AsyncEngine, events: list[NewEvent]) -> dict[str
         "statuses": [e.status for e in events],
         "payloads": [e.payload for e in events],
     }
-    rows = await shielded(lambda attempt: _run_all(engine, attempt, INSERT_EVENTS, params))
-    return {str(key): int(event_id) for key, event_id in rows}
+    found = await shielded(lambda attempt: _run(engine, attempt, INSERT_EVENTS, params, rows=True))
+    return {str(key): int(event_id) for key, event_id in found}

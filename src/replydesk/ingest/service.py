@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NoReturn, TypeVar
@@ -22,13 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 
 from replydesk.core.db import Database
+from replydesk.core.db_errors import FOREIGN_KEY_VIOLATION, is_bad_row, sqlstate
 from replydesk.core.errors import (
+    InputTimeout,
+    InvalidInput,
     NotFound,
     ReplyDeskError,
-    ServiceUnavailable,
-    Unauthorized,
-    UnprocessableEntity,
+    Unauthenticated,
+    Unavailable,
 )
+from replydesk.core.http import http_status
 from replydesk.core.logging import get_logger
 from replydesk.core.outage import OutageLog
 from replydesk.core.settings import Settings
@@ -41,22 +44,15 @@ from replydesk.ingest.body import (
     parse_json_object,
     read_capped,
 )
-from replydesk.ingest.providers import PARSERS
-from replydesk.ingest.signatures import verify_ghl
 from replydesk.ingest.slowlog import SlowLog
+from replydesk.integrations.base import PENDING, WebhookProvider
 
 log = get_logger(__name__)
 
 T = TypeVar("T")
 
 AUTH_FAILED = "invalid or missing webhook token for this workspace"
-RETRY_AFTER_S = "5"
-FOREIGN_KEY_VIOLATION = "23503"
-
-
-class RequestTimeout(ReplyDeskError):
-    status_code = 408
-    code = "request_timeout"
+RETRY_AFTER_S = 5
 
 
 @dataclass(frozen=True)
@@ -113,11 +109,15 @@ def _error_name(exc: BaseException) -> str:
 
 
 class Ingestor:
-    """One per app: the autocommit ingest engine, the auth cache and the outage log."""
+    """One per app (built in the lifespan): the autocommit ingest engine, the auth cache, the
+    outage log, and the providers webhooks may come from."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, providers: Mapping[str, WebhookProvider]
+    ) -> None:
         self.db = db
         self.settings = settings
+        self.providers = providers
         _install_pool_hooks(db.ingest_engine)
         # Autocommit: the INSERT is its own transaction, so there is no BEGIN/COMMIT round trip.
         self.engine = db.ingest_engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -139,18 +139,13 @@ class Ingestor:
             result = await self._ingest(provider, workspace_id, request)
         except ReplyDeskError as exc:
             # 503 = the database is away: the outage itself is logged once, at error.
-            level = (
-                log.debug
-                if exc.status_code == 503
-                else log.warning
-                if exc.status_code >= 500
-                else log.info
-            )
+            status = http_status(exc)
+            level = log.debug if status == 503 else log.warning if status >= 500 else log.info
             level(
                 "webhook_rejected",
                 provider=provider[:40],
                 workspace_id=workspace_id[:64],
-                status=exc.status_code,
+                status=status,
                 code=exc.code,
                 reason=exc.message,
             )
@@ -159,10 +154,10 @@ class Ingestor:
         return result
 
     async def _ingest(self, provider: str, raw_workspace_id: str, request: Request) -> IngestResult:
-        parser = PARSERS.get(provider)
-        if parser is None:
+        spec = self.providers.get(provider)
+        if spec is None:
             raise NotFound(
-                f"unknown provider {provider[:40]!r}; expected one of {', '.join(PARSERS)}"
+                f"unknown provider {provider[:40]!r}; expected one of {', '.join(self.providers)}"
             )
         deadline = asyncio.get_running_loop().time() + self.settings.ingest_budget_s
 
@@ -176,7 +171,7 @@ class Ingestor:
                 deadline, lambda: self.cache.get(workspace_id, self._load), proves_db=False
             )
         if not token_ok(auth, token) or auth is None:
-            raise Unauthorized(AUTH_FAILED)
+            raise Unauthenticated(AUTH_FAILED)
 
         # 2. Size, content type, body (streamed, capped), signature, JSON, shape.
         limit = self.settings.ingest_max_body_bytes
@@ -186,13 +181,13 @@ class Ingestor:
             async with asyncio.timeout_at(deadline):
                 body = await read_capped(request, limit)
         except TimeoutError:
-            raise RequestTimeout(
+            raise InputTimeout(
                 f"request body not received within {self.settings.ingest_budget_s} s"
             ) from None
-        if provider == "ghl":
-            verify_ghl(auth.ghl_keys, body, request.headers)
+        if spec.verify is not None:
+            spec.verify(auth.keys.get(provider), body, request.headers)
         payload = parse_json_object(body)
-        parsed = parser(payload, auth.scope, datetime.now(UTC))
+        parsed = spec.parse(payload, auth.scope, datetime.now(UTC))
 
         # 3. The one statement.
         new = repository.NewEvent(
@@ -207,7 +202,7 @@ class Ingestor:
         if event_id is None:
             log.debug("webhook_duplicate", provider=provider, event_type=parsed.event_type)
             return IngestResult("duplicate", None)
-        status = "accepted" if parsed.status == "pending" else "ignored"
+        status = "accepted" if parsed.status == PENDING else "ignored"
         log.debug(
             "webhook_stored",
             provider=provider,
@@ -220,7 +215,7 @@ class Ingestor:
 
     async def _load(self, workspace_id: uuid.UUID) -> WorkspaceAuth | None:
         row = await repository.load_workspace_auth(self.engine, workspace_id)
-        return None if row is None else workspace_auth_from_row(workspace_id, row)
+        return None if row is None else workspace_auth_from_row(workspace_id, row, self.providers)
 
     async def _insert(self, deadline: float, new: repository.NewEvent) -> int | None:
         committer = self.committer
@@ -229,12 +224,12 @@ class Ingestor:
                 return await self._with_db(deadline, lambda: committer.insert(new))
             return await self._with_db(deadline, lambda: repository.insert_event(self.engine, new))
         except DBAPIError as exc:
-            code = repository.sqlstate(exc)
+            code = sqlstate(exc)
             if code == FOREIGN_KEY_VIOLATION:
                 # The workspace was deleted after its auth info was cached.
                 self.cache.invalidate(new.workspace_id)
-                raise Unauthorized(AUTH_FAILED) from None
-            raise UnprocessableEntity(
+                raise Unauthenticated(AUTH_FAILED) from None
+            raise InvalidInput(
                 f"body cannot be stored: PostgreSQL rejected it ({_error_name(exc)}, "
                 f"SQLSTATE {code})"
             ) from None
@@ -259,7 +254,7 @@ class Ingestor:
             except TimeoutError as exc:
                 self._unavailable("timeout", exc)
             except DBAPIError as exc:
-                if repository.is_bad_row(exc):
+                if is_bad_row(exc):
                     self.outage.success()  # the database answered
                     raise
                 if exc.connection_invalidated and not retried and loop.time() < deadline - 0.1:
@@ -276,7 +271,7 @@ class Ingestor:
 
     def _unavailable(self, reason: str, exc: BaseException) -> NoReturn:
         self.outage.failure(reason, _error_name(exc))
-        raise ServiceUnavailable(
+        raise Unavailable(
             "database unavailable; the event was not stored, retry later",
-            headers={"Retry-After": RETRY_AFTER_S},
+            retry_after_s=RETRY_AFTER_S,
         ) from None

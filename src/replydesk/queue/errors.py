@@ -1,4 +1,8 @@
-"""How a failed item is classified: permanent (dead at once) or retryable (back off)."""
+"""How a failed item is classified: permanent (dead at once) or retryable (back off).
+
+The one place where domain errors (``core.errors``) meet the queue: handlers raise what the
+domain says went wrong, and ``classify`` decides whether trying again can help.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import re
 
 from sqlalchemy.exc import DataError, DBAPIError
 
+from replydesk.core import errors
 from replydesk.core.redact import MASK, safe_error_text
 
 # Phone numbers in E.164 form, as PostgreSQL quotes them in constraint errors on leads.
@@ -41,11 +46,44 @@ class LeaseLost(Exception):
     """The item's lease expired and it was handed to another worker: roll back, do nothing."""
 
 
+# Domain errors that say the item itself is wrong: retrying the same item cannot help.
+PERMANENT_DOMAIN_ERRORS: dict[type[errors.ReplyDeskError], str] = {
+    errors.InvalidInput: "invalid_payload",
+    errors.MalformedInput: "invalid_payload",
+    errors.TooLarge: "invalid_payload",
+    errors.UnsupportedFormat: "invalid_payload",
+    errors.NotFound: "not_found",
+    errors.Conflict: "conflict",
+    errors.Unauthenticated: "unauthenticated",
+    errors.PermissionDenied: "forbidden",
+}
+# Domain errors that say "not now": back off and try again.
+RETRYABLE_DOMAIN_ERRORS: dict[type[errors.ReplyDeskError], str] = {
+    errors.Unavailable: "transient",
+    errors.RateLimited: "rate_limited",
+    errors.InputTimeout: "timeout",
+    errors.ConcurrentUpdate: "db_conflict",
+}
+
+
+def _domain(exc: errors.ReplyDeskError) -> tuple[bool, str]:
+    if isinstance(exc, errors.ProviderFailure):
+        return not exc.retryable, exc.category
+    for cls in type(exc).__mro__:
+        if cls in PERMANENT_DOMAIN_ERRORS:
+            return True, PERMANENT_DOMAIN_ERRORS[cls]
+        if cls in RETRYABLE_DOMAIN_ERRORS:
+            return False, RETRYABLE_DOMAIN_ERRORS[cls]
+    return False, "bug"
+
+
 def classify(exc: BaseException) -> tuple[bool, str]:
     """``(permanent, category)`` of a handler failure. Unknown exceptions are retried: a fix
     may be deployed before the attempts run out, and they still end dead with an alert."""
     if isinstance(exc, QueueError):
         return exc.permanent, exc.category
+    if isinstance(exc, errors.ReplyDeskError):
+        return _domain(exc)
     if isinstance(exc, TimeoutError):
         return False, "timeout"
     if isinstance(exc, DataError):

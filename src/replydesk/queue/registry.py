@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from replydesk.queue.tables import ClaimedItem, table_named
+from replydesk.queue.queues import ClaimedItem, table_named
 
 # Runs inside the item's transaction together with the status update; returns None when done
 # or a reason to mark the item ``ignored`` (nothing to do). Must not make network calls.

@@ -2,8 +2,9 @@
 
 Time is cut into slots of ``interval_s`` (by the database clock). Every worker ticks twice
 per slot and tries ``INSERT INTO scheduler_runs (task, slot) … ON CONFLICT DO NOTHING``; the
-one whose insert wins runs the task for that slot. Built in: the lease rescuer and pruning of
-old slot rows. Later features (follow-ups, health checks) add tasks here.
+one whose insert wins runs the task for that slot. Each domain offers its tasks, and the
+composition root (``replydesk/app.py``) hands the whole list to the worker; the engine's own
+are in ``queue/tasks.py``.
 """
 
 from __future__ import annotations
@@ -14,16 +15,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
-
 from replydesk.core.db import Database
 from replydesk.core.db_errors import is_database_unavailable
 from replydesk.core.logging import get_logger
-from replydesk.core.settings import Settings
-from replydesk.queue import store
+from replydesk.queue import repository
 from replydesk.queue.errors import error_text
-from replydesk.queue.service import record_alert
-from replydesk.queue.tables import TABLES
 
 log = get_logger(__name__)
 
@@ -34,17 +30,6 @@ class PeriodicTask:
     interval_s: float
     run: Callable[[Database], Awaitable[Any]]
     budget_s: float = 30.0
-
-
-_CLAIM_SLOT = text(
-    """
-    INSERT INTO scheduler_runs (task, slot, worker)
-    VALUES (:task, to_timestamp(floor(extract(epoch FROM now()) / :interval) * :interval),
-            :worker)
-    ON CONFLICT DO NOTHING
-    RETURNING slot
-    """
-)
 
 
 class Scheduler:
@@ -67,13 +52,10 @@ class Scheduler:
         """Run ``task`` if this worker wins its current slot; True when it ran."""
         try:
             async with self.db.session() as session:
-                params = {
-                    "task": task.name,
-                    "interval": float(task.interval_s),
-                    "worker": self.worker_id,
-                }
-                won = (await session.execute(_CLAIM_SLOT, params)).scalar_one_or_none()
-            if won is None:
+                won = await repository.claim_slot(
+                    session, task.name, task.interval_s, self.worker_id
+                )
+            if not won:
                 return False
             async with asyncio.timeout(task.budget_s):
                 await task.run(self.db)
@@ -90,54 +72,3 @@ class Scheduler:
                 error=error_text(exc),
             )
             return False
-
-
-async def rescue_expired(db: Database, limit: int) -> dict[str, int]:
-    """Return running items whose lease expired to pending (dead after their last attempt)."""
-    rescued: dict[str, int] = {}
-    for table in TABLES.values():
-        async with db.session() as session:
-            rows = await store.rescue(session, table, limit)
-            for row in rows:
-                if row["status"] == "dead":
-                    await record_alert(
-                        session,
-                        workspace_id=row["workspace_id"],
-                        error_class="lease_expired",
-                        source=table.name,
-                        item_id=row["id"],
-                        error="lease expired on the last attempt",
-                    )
-        if rows:
-            dead = sum(1 for r in rows if r["status"] == "dead")
-            log.warning(
-                "queue_leases_rescued",
-                category="worker_lost",
-                table=table.name,
-                count=len(rows),
-                dead=dead,
-            )
-        rescued[table.name] = len(rows)
-    return rescued
-
-
-async def prune_slots(db: Database) -> None:
-    async with db.session() as session:
-        await session.execute(
-            text(
-                "DELETE FROM scheduler_runs WHERE ctid IN (SELECT ctid FROM scheduler_runs "
-                "WHERE slot < now() - interval '1 day' LIMIT 5000)"
-            )
-        )
-
-
-def default_tasks(settings: Settings) -> list[PeriodicTask]:
-    limit = settings.worker_rescue_batch
-
-    async def rescue(db: Database) -> None:
-        await rescue_expired(db, limit)
-
-    return [
-        PeriodicTask("queue.rescue", settings.worker_rescue_interval_s, rescue),
-        PeriodicTask("scheduler.prune", 3600.0, prune_slots),
-    ]

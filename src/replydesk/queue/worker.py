@@ -1,9 +1,11 @@
 """The worker: one runner per queue table, a LISTEN connection, the scheduler.
 
-A runner keeps at most ``concurrency`` items in flight. It claims when half its slots are
-free (or all are) and sleeps until a NOTIFY, a finished item or the poll interval (≤ 1 s).
-Each item runs in its own task and its own transaction, so one item's failure never touches
-its batch-mates.
+A runner keeps at most ``concurrency`` transactions in flight. It claims when half its slots
+are free (or all are) and sleeps until a NOTIFY, a finished item or the poll interval (≤ 1 s).
+Claimed items are applied in groups of ``worker_group_size`` per transaction (one status
+statement per group, items sorted by the rows they lock); if anything in a group fails, the
+group rolls back and each of its items runs alone in its own transaction, so one item's
+failure never fails its batch-mates (docs/decisions/0003-worker-applies-items-in-groups.md).
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ from replydesk.core.db_errors import is_database_unavailable
 from replydesk.core.logging import get_logger
 from replydesk.core.outage import OutageLog
 from replydesk.core.settings import Settings
-from replydesk.queue import store
+from replydesk.queue import repository
 from replydesk.queue.errors import LeaseLost, RetryableError, classify, error_text
+from replydesk.queue.queues import TABLES, WEBHOOK_EVENTS, ClaimedItem, QueueTable
 from replydesk.queue.registry import Registry
-from replydesk.queue.scheduler import PeriodicTask, Scheduler, default_tasks
+from replydesk.queue.scheduler import PeriodicTask, Scheduler
 from replydesk.queue.service import record_alert
-from replydesk.queue.tables import TABLES, WEBHOOK_EVENTS, ClaimedItem, QueueTable
 
 log = get_logger(__name__)
 
@@ -161,7 +163,7 @@ class QueueRunner:
             async with asyncio.timeout(self.s.worker_item_budget_s):
                 async with self.db.session() as session:
                     outcomes = [(item, *await self._apply(session, item)) for item in group]
-                    if not await store.finish_group(session, outcomes):
+                    if not await repository.finish_group(session, outcomes):
                         raise LeaseLost
         except Exception as exc:
             log.debug("queue_group_fallback", table=self.table.name, size=len(group),
@@ -178,7 +180,7 @@ class QueueRunner:
         lease = float(self.s.worker_lease_s)
         try:
             async with _autocommit(self.db) as conn:
-                items = await store.claim(conn, self.table, self.worker_id, n, lease)
+                items = await repository.claim(conn, self.table, self.worker_id, n, lease)
         except Exception as exc:
             # Once per outage, not once per poll: the runner keeps polling until it recovers.
             if not is_database_unavailable(exc):
@@ -201,7 +203,7 @@ class QueueRunner:
                     item.prepared = await handler.prepare(item)
                 async with self.db.session() as session:
                     status, note = await self._apply(session, item)
-                    if not await store.finish(session, item, status=status, note=note):
+                    if not await repository.finish(session, item, status=status, note=note):
                         raise LeaseLost
             if note is not None:
                 log.info("queue_item_ignored", table=item.table, item_id=item.id, reason=note)
@@ -221,12 +223,12 @@ class QueueRunner:
         error = error_text(exc)
         is_dead = permanent or item.attempts >= item.max_attempts
         s = self.s
-        delay = store.backoff_s(item.attempts, s.worker_backoff_base_s, s.worker_backoff_cap_s)
+        delay = repository.backoff_s(item.attempts, s.worker_backoff_base_s, s.worker_backoff_cap_s)
         count = 0
         try:
             async with self.db.session() as session:
                 if is_dead:
-                    ok = await store.dead(session, item, error=error)
+                    ok = await repository.dead(session, item, error=error)
                     if ok:
                         count = await record_alert(
                             session,
@@ -237,7 +239,7 @@ class QueueRunner:
                             error=error,
                         )
                 else:
-                    ok = await store.retry(session, item, delay_s=delay, error=error)
+                    ok = await repository.retry(session, item, delay_s=delay, error=error)
         except Exception as db_exc:
             # The lease runs out and the rescuer returns the item to pending.
             if is_database_unavailable(db_exc):
@@ -275,7 +277,9 @@ class QueueRunner:
             await asyncio.sleep(lease / 3)
             try:
                 async with _autocommit(self.db) as conn:
-                    await store.renew(conn, self.table, self.worker_id, list(self.inflight), lease)
+                    await repository.renew(
+                        conn, self.table, self.worker_id, list(self.inflight), lease
+                    )
             except Exception as exc:
                 self.outage.failure(f"renew {self.table.name}", error_text(exc))
 
@@ -292,7 +296,7 @@ class QueueRunner:
         await asyncio.gather(*leftover.values(), return_exceptions=True)
         try:
             async with _autocommit(self.db) as conn:
-                n = await store.release(conn, self.table, self.worker_id, list(leftover))
+                n = await repository.release(conn, self.table, self.worker_id, list(leftover))
             log.info("queue_items_released", table=self.table.name, count=n)
         except Exception as exc:
             log.warning("queue_release_failed", category="db_unavailable", error=error_text(exc))
@@ -359,8 +363,8 @@ class Worker:
             QueueRunner(db, t, registry, settings, self.worker_id, conc, self.outage)
             for t in tables
         ]
-        periodic = default_tasks(settings) if tasks is None else tasks
-        self.scheduler = Scheduler(db, periodic, self.worker_id)
+        # The periodic tasks come from the composition root (every domain's and the engine's).
+        self.scheduler = Scheduler(db, tasks or [], self.worker_id)
 
     async def run(self, stopping: asyncio.Event) -> None:
         wakes = {r.table.channel: r.wake for r in self.runners}

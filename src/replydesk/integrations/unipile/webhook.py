@@ -11,13 +11,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from replydesk.core.errors import UnprocessableEntity
-from replydesk.ingest.providers.common import (
-    IGNORED,
-    PENDING,
-    ParsedEvent,
-    Scope,
+from replydesk.integrations.base import IGNORED, PENDING, ParsedEvent, Scope
+from replydesk.integrations.keys import (
     body_hash,
+    check_scope,
     event_type_field,
     ident,
     key_part,
@@ -29,19 +26,13 @@ KNOWN_EVENTS = frozenset({"message_received", "message_read", "message_reaction"
 
 
 def _check_scope(account: str | None, scope: Scope, required: bool) -> None:
-    expected = scope.unipile_account_id
-    if expected is None:
-        return
-    if account is None:
-        if required:
-            raise UnprocessableEntity(
-                f"account_id is required: this workspace accepts Unipile account {expected} only"
-            )
-        return
-    if account != expected:
-        raise UnprocessableEntity(
-            f"account_id {account} does not match this workspace's Unipile account {expected}"
-        )
+    check_scope(
+        account,
+        scope.unipile_account_id,
+        field="account_id",
+        what="Unipile account",
+        required=required,
+    )
 
 
 def parse(payload: Mapping[str, Any], scope: Scope, received_at: datetime) -> ParsedEvent:

@@ -1,46 +1,22 @@
-"""What every provider parser returns, and the small helpers they share."""
+"""Strict field checks for webhook bodies on the request path, and dedupe key parts.
+
+Each check raises ``InvalidInput`` naming the field, so the webhook answers a clear 422.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from replydesk.core.errors import UnprocessableEntity
-
-# Stored event status: known event types are processed, unknown ones are kept for the record.
-PENDING = "pending"
-IGNORED = "ignored"
+from replydesk.core.errors import InvalidInput
 
 # Bounds that keep the dedupe key well under PostgreSQL's b-tree row limit (~2.7 kB).
 MAX_ID_CHARS = 128
 MAX_SCOPE_CHARS = 512
 MAX_EVENT_TYPE_CHARS = 100
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which provider tenant feeds a workspace; None = not configured, nothing to check."""
-
-    emailbison_instance_url: str | None = None
-    emailbison_workspace_id: int | None = None
-    ghl_location_id: str | None = None
-    unipile_account_id: str | None = None
-
-
-@dataclass(frozen=True)
-class ParsedEvent:
-    """The provider-specific part of an event: its type, status and dedupe key suffix.
-
-    ``key`` is everything after ``{provider}:{workspace_id}:``; the service adds that prefix.
-    """
-
-    event_type: str
-    status: str
-    key: str
 
 
 def key_part(value: str) -> str:
@@ -54,9 +30,7 @@ def canonical_json(value: Any) -> bytes:
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:
-        raise UnprocessableEntity(
-            "body nests too deeply to be identified (at most 254 levels)"
-        ) from None
+        raise InvalidInput("body nests too deeply to be identified (at most 254 levels)") from None
 
 
 def body_hash(payload: Any) -> str:
@@ -68,7 +42,7 @@ def text_hash(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
-def get_path(payload: Mapping[str, Any], path: str) -> Any:
+def get_path(payload: Any, path: str) -> Any:
     """``data.reply.id`` → the value, or None when any step is missing or not an object."""
     node: Any = payload
     for step in path.split("."):
@@ -97,18 +71,18 @@ def ident(value: Any, path: str, *, required: bool = True, context: str = "") ->
     suffix = f" {context}" if context else ""
     if value is None:
         if required:
-            raise UnprocessableEntity(f"{path} is required{suffix}")
+            raise InvalidInput(f"{path} is required{suffix}")
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, str):
         text = value.strip()
         if not text:
-            raise UnprocessableEntity(f"{path} must not be empty{suffix}")
+            raise InvalidInput(f"{path} must not be empty{suffix}")
         if len(text) > MAX_ID_CHARS:
-            raise UnprocessableEntity(f"{path} is too long (at most {MAX_ID_CHARS} characters)")
+            raise InvalidInput(f"{path} is too long (at most {MAX_ID_CHARS} characters)")
         return text
-    raise UnprocessableEntity(f"{path} must be an integer or a string, got {_describe(value)}")
+    raise InvalidInput(f"{path} must be an integer or a string, got {_describe(value)}")
 
 
 def text_field(
@@ -117,17 +91,17 @@ def text_field(
     """A free-text field used in a key or a scope check (string only)."""
     if value is None:
         if required:
-            raise UnprocessableEntity(f"{path} is required")
+            raise InvalidInput(f"{path} is required")
         return None
     if not isinstance(value, str):
-        raise UnprocessableEntity(f"{path} must be a string, got {_describe(value)}")
+        raise InvalidInput(f"{path} must be a string, got {_describe(value)}")
     text = value.strip()
     if not text:
         if required:
-            raise UnprocessableEntity(f"{path} must not be empty")
+            raise InvalidInput(f"{path} must not be empty")
         return None
     if len(text) > limit:
-        raise UnprocessableEntity(f"{path} is too long (at most {limit} characters)")
+        raise InvalidInput(f"{path} is too long (at most {limit} characters)")
     return text
 
 
@@ -144,3 +118,27 @@ def optional_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return canonical_json(value).decode()
+
+
+def check_scope(
+    value: str | None,
+    expected: str | None,
+    *,
+    field: str,
+    what: str,
+    required: bool,
+    accepts: str | None = None,
+) -> None:
+    """422 unless ``value`` is the workspace's configured ``expected`` provider tenant.
+
+    Nothing to check when the workspace has none configured; a missing value is refused
+    only when the event type must carry it (``required``)."""
+    if expected is None:
+        return
+    if value is None:
+        if required:
+            scope = accepts or f"{what} {expected}"
+            raise InvalidInput(f"{field} is required: this workspace accepts {scope} only")
+        return
+    if value != expected:
+        raise InvalidInput(f"{field} {value} does not match this workspace's {what} {expected}")

@@ -1,4 +1,8 @@
-"""Tolerant readers for provider payload fields (ids as strings or numbers, missing blocks)."""
+"""Tolerant readers for stored provider payloads (ids as strings or numbers, missing blocks).
+
+Used when an event is processed: a value that is missing or malformed reads as None, and a
+required one raises ``InvalidInput`` (the queue marks the event dead: retrying cannot help).
+"""
 
 from __future__ import annotations
 
@@ -7,24 +11,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from replydesk.queue.errors import PermanentError
+from replydesk.core.errors import InvalidInput
+from replydesk.integrations.keys import get_path
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_JUNK = re.compile(r"[\s().\-/]")
 
 
-def get(payload: Any, path: str) -> Any:
-    """``data.reply.id`` → the value, or None when a step is missing or not an object."""
-    node = payload
-    for step in path.split("."):
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(step)
-    return node
-
-
 def block(payload: Any, path: str) -> Mapping[str, Any]:
-    node = get(payload, path)
+    node = get_path(payload, path)
     return node if isinstance(node, Mapping) else {}
 
 
@@ -38,20 +33,20 @@ def text_or_none(value: Any, limit: int = 100_000) -> str | None:
 def int_id(value: Any, path: str) -> int:
     """A provider integer id given as a number or a numeric string; permanent error otherwise."""
     if isinstance(value, bool):
-        raise PermanentError(f"{path} must be an integer id")
+        raise InvalidInput(f"{path} must be an integer id")
     if isinstance(value, int):
         return value
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     if value is None:
-        raise PermanentError(f"{path} is required")
-    raise PermanentError(f"{path} must be an integer id")
+        raise InvalidInput(f"{path} is required")
+    raise InvalidInput(f"{path} must be an integer id")
 
 
 def optional_int(value: Any) -> int | None:
     try:
         return int_id(value, "")
-    except PermanentError:
+    except InvalidInput:
         return None
 
 

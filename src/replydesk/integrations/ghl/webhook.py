@@ -1,4 +1,4 @@
-"""GoHighLevel / LeadConnector: flat payload routed on ``type``; signatures in signatures.py.
+"""GoHighLevel / LeadConnector: flat payload routed on ``type``; signatures in signature.py.
 
 Dedupe key suffix: ``{locationId}:{type}:{messageId}``; without ``messageId`` a sha256 of
 ``conversationId|direction|dateAdded|body``. Other types: ``webhookId`` or a content hash.
@@ -10,13 +10,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from replydesk.core.errors import UnprocessableEntity
-from replydesk.ingest.providers.common import (
-    IGNORED,
-    PENDING,
-    ParsedEvent,
-    Scope,
+from replydesk.core.errors import InvalidInput
+from replydesk.integrations.base import IGNORED, PENDING, ParsedEvent, Scope
+from replydesk.integrations.keys import (
     body_hash,
+    check_scope,
     event_type_field,
     ident,
     key_part,
@@ -30,29 +28,18 @@ MESSAGE_EVENTS = {"inboundmessage": "InboundMessage", "outboundmessage": "Outbou
 
 
 def _check_scope(location: str | None, scope: Scope, required: bool) -> None:
-    expected = scope.ghl_location_id
-    if expected is None:
-        return
-    if location is None:
-        if required:
-            raise UnprocessableEntity(
-                f"locationId is required: this workspace accepts GHL location {expected} only"
-            )
-        return
-    if location != expected:
-        raise UnprocessableEntity(
-            f"locationId {location} does not match this workspace's GHL location {expected}"
-        )
+    check_scope(
+        location, scope.ghl_location_id, field="locationId", what="GHL location", required=required
+    )
 
 
-def _message_id_part(payload: Mapping[str, Any], event_type: str) -> str:
-    message_id = ident(payload.get("messageId"), "messageId", required=False)
-    if message_id is not None:
-        return key_part(message_id)
+def fallback_message_id(payload: Mapping[str, Any], event_type: str) -> str:
+    """The identity of a message that carries no ``messageId``: a sha256 of its conversation,
+    direction, time and body. The one definition, for the dedupe key and the stored message."""
     conversation = ident(payload.get("conversationId"), "conversationId", required=False)
     date_added = text_field(payload.get("dateAdded"), "dateAdded", required=False)
     if conversation is None or date_added is None:
-        raise UnprocessableEntity(
+        raise InvalidInput(
             f"messageId is required for {event_type} events "
             "(or conversationId and dateAdded to derive an id)"
         )
@@ -63,6 +50,13 @@ def _message_id_part(payload: Mapping[str, Any], event_type: str) -> str:
         optional_text(payload.get("body")),
     )
     return "sha256:" + digest
+
+
+def _message_id_part(payload: Mapping[str, Any], event_type: str) -> str:
+    message_id = ident(payload.get("messageId"), "messageId", required=False)
+    if message_id is not None:
+        return key_part(message_id)
+    return fallback_message_id(payload, event_type)
 
 
 def parse(payload: Mapping[str, Any], scope: Scope, received_at: datetime) -> ParsedEvent:

@@ -11,13 +11,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from replydesk.core.errors import UnprocessableEntity
-from replydesk.ingest.providers.common import (
-    IGNORED,
-    PENDING,
-    ParsedEvent,
-    Scope,
+from replydesk.core.errors import InvalidInput
+from replydesk.integrations.base import IGNORED, PENDING, ParsedEvent, Scope
+from replydesk.integrations.keys import (
     body_hash,
+    check_scope,
     event_type_field,
     get_path,
     ident,
@@ -71,30 +69,24 @@ def _bison_workspace(value: Any) -> str | None:
 
 
 def _check_scope(instance: str | None, bison_ws: str | None, scope: Scope) -> None:
-    if scope.emailbison_instance_url is not None:
-        expected = normalise_instance(scope.emailbison_instance_url)
-        if instance is None:
-            raise UnprocessableEntity(
-                f"event.instance_url is required: this workspace accepts EmailBison events "
-                f"from {expected} only"
-            )
-        if instance != expected:
-            raise UnprocessableEntity(
-                f"event.instance_url {instance} does not match this workspace's "
-                f"EmailBison instance {expected}"
-            )
-    if scope.emailbison_workspace_id is not None:
-        expected_ws = str(scope.emailbison_workspace_id)
-        if bison_ws is None:
-            raise UnprocessableEntity(
-                f"event.workspace_id is required: this workspace accepts EmailBison "
-                f"workspace {expected_ws} only"
-            )
-        if bison_ws != expected_ws:
-            raise UnprocessableEntity(
-                f"event.workspace_id {bison_ws} does not match this workspace's "
-                f"EmailBison workspace {expected_ws}"
-            )
+    expected = scope.emailbison_instance_url
+    expected_instance = normalise_instance(expected) if expected is not None else None
+    check_scope(
+        instance,
+        expected_instance,
+        field="event.instance_url",
+        what="EmailBison instance",
+        required=True,
+        accepts=f"EmailBison events from {expected_instance}",
+    )
+    expected_ws = scope.emailbison_workspace_id
+    check_scope(
+        bison_ws,
+        str(expected_ws) if expected_ws is not None else None,
+        field="event.workspace_id",
+        what="EmailBison workspace",
+        required=True,
+    )
 
 
 def _id_part(event_type: str, payload: Mapping[str, Any], received_at: datetime) -> str:
@@ -124,11 +116,9 @@ def _id_part(event_type: str, payload: Mapping[str, Any], received_at: datetime)
 def parse(payload: Mapping[str, Any], scope: Scope, received_at: datetime) -> ParsedEvent:
     event = payload.get("event")
     if event is None:
-        raise UnprocessableEntity(
-            "event is required (an object with type, instance_url, workspace_id)"
-        )
+        raise InvalidInput("event is required (an object with type, instance_url, workspace_id)")
     if not isinstance(event, Mapping):
-        raise UnprocessableEntity("event must be an object")
+        raise InvalidInput("event must be an object")
     event_type = event_type_field(event.get("type"), "event.type").upper()
     raw_instance = text_field(event.get("instance_url"), "event.instance_url", required=False)
     instance = normalise_instance(raw_instance) if raw_instance else None
@@ -136,7 +126,7 @@ def parse(payload: Mapping[str, Any], scope: Scope, received_at: datetime) -> Pa
     _check_scope(instance, bison_ws, scope)
     data = payload.get("data")
     if data is not None and not isinstance(data, Mapping):
-        raise UnprocessableEntity("data must be an object")
+        raise InvalidInput("data must be an object")
     id_part = _id_part(event_type, payload, received_at)
     key = ":".join(
         (

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -22,7 +24,11 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from replydesk.core.errors import Unauthorized
+from replydesk.core.errors import Unauthenticated
+from replydesk.core.logging import get_logger
+from replydesk.integrations.base import Scope
+
+log = get_logger(__name__)
 
 ED25519_HEADER = "x-ghl-signature"
 RSA_HEADER = "x-wh-signature"
@@ -42,31 +48,40 @@ class GhlKeys:
         return self.rsa is not None or self.ed25519 is not None or self.broken is not None
 
 
+def _load_key(pem: str | None, name: str, kind: str, cls: type, problems: list[str]) -> Any:
+    """The public key of class ``cls`` in ``pem``, or None (a problem is noted if broken)."""
+    if not pem:
+        return None
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except ValueError:
+        problems.append(f"{name} is not a PEM public key")
+        return None
+    if not isinstance(key, cls):
+        problems.append(f"{name} is not an {kind} key")
+        return None
+    return key
+
+
 def load_ghl_keys(rsa_pem: str | None, ed25519_pem: str | None) -> GhlKeys:
-    rsa: RSAPublicKey | None = None
-    ed: Ed25519PublicKey | None = None
     problems: list[str] = []
-    if rsa_pem:
-        try:
-            key = serialization.load_pem_public_key(rsa_pem.encode())
-        except ValueError:
-            problems.append("ghl_rsa_public_key is not a PEM public key")
-        else:
-            if isinstance(key, RSAPublicKey):
-                rsa = key
-            else:
-                problems.append("ghl_rsa_public_key is not an RSA key")
-    if ed25519_pem:
-        try:
-            key = serialization.load_pem_public_key(ed25519_pem.encode())
-        except ValueError:
-            problems.append("ghl_ed25519_public_key is not a PEM public key")
-        else:
-            if isinstance(key, Ed25519PublicKey):
-                ed = key
-            else:
-                problems.append("ghl_ed25519_public_key is not an Ed25519 key")
+    rsa = _load_key(rsa_pem, "ghl_rsa_public_key", "RSA", RSAPublicKey, problems)
+    ed = _load_key(ed25519_pem, "ghl_ed25519_public_key", "Ed25519", Ed25519PublicKey, problems)
     return GhlKeys(rsa=rsa, ed25519=ed, broken="; ".join(problems) or None)
+
+
+def load_workspace_keys(workspace_id: uuid.UUID, scope: Scope) -> GhlKeys:
+    """The workspace's keys, loaded once per auth-cache fill."""
+    keys = load_ghl_keys(scope.ghl_rsa_public_key, scope.ghl_ed25519_public_key)
+    if keys.broken:
+        # Someone must fix the workspace's configuration; GHL webhooks are rejected until then.
+        log.error(
+            "ghl_public_key_invalid",
+            category="config",
+            workspace_id=str(workspace_id),
+            problem=keys.broken,
+        )
+    return keys
 
 
 def _decode(value: str) -> bytes | None:
@@ -101,11 +116,13 @@ def _rsa_ok(key: RSAPublicKey, body: bytes, signature: str) -> bool:
 
 
 def verify_ghl(keys: GhlKeys, body: bytes, headers: Mapping[str, str]) -> None:
-    """Raise ``Unauthorized`` unless the body is signed by one of the workspace's keys."""
+    """Raise ``Unauthenticated`` unless the body is signed by one of the workspace's keys."""
     if not keys.required:
         return
     if keys.broken is not None:
-        raise Unauthorized("GHL signature cannot be verified: this workspace's GHL key is invalid")
+        raise Unauthenticated(
+            "GHL signature cannot be verified: this workspace's GHL key is invalid"
+        )
     ed_sig = headers.get(ED25519_HEADER)
     rsa_sig = headers.get(RSA_HEADER)
     usable = (keys.ed25519 is not None and ed_sig) or (keys.rsa is not None and rsa_sig)
@@ -115,9 +132,9 @@ def verify_ghl(keys: GhlKeys, body: bytes, headers: Mapping[str, str]) -> None:
             for name, key in (("X-GHL-Signature", keys.ed25519), ("x-wh-signature", keys.rsa))
             if key is not None
         )
-        raise Unauthorized(f"GHL signature required ({expected} header)")
+        raise Unauthenticated(f"GHL signature required ({expected} header)")
     if keys.ed25519 is not None and ed_sig and _ed25519_ok(keys.ed25519, body, ed_sig):
         return
     if keys.rsa is not None and rsa_sig and _rsa_ok(keys.rsa, body, rsa_sig):
         return
-    raise Unauthorized("GHL signature does not verify")
+    raise Unauthenticated("GHL signature does not verify")

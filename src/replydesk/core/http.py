@@ -1,39 +1,79 @@
-"""FastAPI application factory. Nothing happens at import time: engines are built in lifespan."""
+"""The HTTP edge: the FastAPI shell, the error shape, and domain errors → HTTP status.
+
+Routers and services are assembled by the composition root (``replydesk/app.py``); this
+module knows no domain.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from replydesk import __version__
-from replydesk.core import health
-from replydesk.core.db import Database
+from replydesk.core import errors
 from replydesk.core.db_errors import is_database_unavailable
-from replydesk.core.errors import ReplyDeskError
 from replydesk.core.logging import get_logger
 from replydesk.core.outage import OutageLog
 from replydesk.core.redact import safe_error_text
-from replydesk.core.settings import Settings, get_settings
+from replydesk.core.settings import Settings
 
 log = get_logger(__name__)
 
-# Hooks run after the database is ready and before shutdown (e.g. the in-process worker).
-LifespanHook = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]] | None]]
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
 
 
-def _error(
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+# The one mapping of domain errors to HTTP statuses; the most specific class wins.
+HTTP_STATUS: dict[type[errors.ReplyDeskError], int] = {
+    errors.MalformedInput: 400,
+    errors.Unauthenticated: 401,
+    errors.PermissionDenied: 403,
+    errors.NotFound: 404,
+    errors.InputTimeout: 408,
+    errors.Conflict: 409,
+    errors.ConcurrentUpdate: 409,
+    errors.TooLarge: 413,
+    errors.UnsupportedFormat: 415,
+    errors.InvalidInput: 422,
+    errors.RateLimited: 429,
+    errors.ProviderFailure: 502,
+    errors.Unavailable: 503,
+}
+
+
+def http_status(exc: errors.ReplyDeskError) -> int:
+    for cls in type(exc).__mro__:
+        status = HTTP_STATUS.get(cls)
+        if status is not None:
+            return status
+    return 500
+
+
+def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse(
         {"error": {"code": code, "message": message}}, status_code=status, headers=headers
     )
+
+
+def error_doc(description: str) -> dict[str, Any]:
+    """An OpenAPI ``responses`` entry in the common error shape."""
+    return {"model": ErrorResponse, "description": description}
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
@@ -46,17 +86,20 @@ def _describe_validation(exc: RequestValidationError) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     async def on_app_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ReplyDeskError)
-        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+        assert isinstance(exc, errors.ReplyDeskError)
+        headers = dict(exc.headers)
+        if exc.retry_after_s is not None:
+            headers.setdefault("Retry-After", str(exc.retry_after_s))
+        return error_response(http_status(exc), exc.code, exc.message, headers)
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return _error(422, "validation_error", _describe_validation(exc))
+        return error_response(422, "validation_error", _describe_validation(exc))
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+        return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 
     async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
         if is_database_unavailable(exc):
@@ -64,7 +107,7 @@ def install_error_handlers(app: FastAPI) -> None:
             # logged once per outage, not once per request.
             outage: OutageLog = request.app.state.api_outage
             outage.failure(type(exc).__name__, safe_error_text(exc, limit=300))
-            return _error(
+            return error_response(
                 503,
                 "database_unavailable",
                 "database unavailable, retry later",
@@ -74,9 +117,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled_error", category="bug", error=type(exc).__name__, exc_info=exc)
-        return _error(500, "internal_error", "internal error")
+        return error_response(500, "internal_error", "internal error")
 
-    app.add_exception_handler(ReplyDeskError, on_app_error)
+    app.add_exception_handler(errors.ReplyDeskError, on_app_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     # Database errors get their own handlers: Starlette re-raises whatever the catch-all
@@ -86,33 +129,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected)
 
 
-def create_app(
-    settings: Settings | None = None,
-    *,
-    database: Database | None = None,
-    hooks: list[LifespanHook] | None = None,
+def new_api(
+    settings: Settings, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]
 ) -> FastAPI:
-    """Build the app. Tests pass their own ``database``; otherwise lifespan creates one."""
-    settings = settings or get_settings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = database is None
-        db = database or Database.from_settings(settings)
-        app.state.db = db
-        stops: list[Callable[[], Awaitable[None]]] = []
-        try:
-            for hook in hooks or []:
-                stop = await hook(app)
-                if stop is not None:
-                    stops.append(stop)
-            yield
-        finally:
-            for stop in reversed(stops):
-                await stop()
-            if owned:
-                await db.dispose()
-
+    """The FastAPI shell every ReplyDesk app shares: error handlers, OpenAPI, outage log."""
     app = FastAPI(
         title="ReplyDesk",
         version=__version__,
@@ -125,15 +145,4 @@ def create_app(
         scope="api", detail="API requests are answered 503 until the database answers again"
     )
     install_error_handlers(app)
-    for router in _routers():
-        app.include_router(router)
     return app
-
-
-def _routers() -> list[Any]:
-    """Every domain's router. Each domain adds its line here."""
-    from replydesk.auth.endpoints import router as auth_router
-    from replydesk.inbox.endpoints import router as inbox_router
-    from replydesk.ingest.endpoints import router as ingest_router
-
-    return [health.router, ingest_router, auth_router, inbox_router]

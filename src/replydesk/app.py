@@ -1,0 +1,128 @@
+"""The composition root: the one place that knows every domain and wires them together.
+
+- ``routers()``: every HTTP router (each domain's ``endpoints.router``).
+- ``build_registry()``: every queue handler (each domain's ``jobs.register``).
+- ``periodic_tasks()``: every scheduled task (each domain's ``tasks.periodic_tasks``).
+- ``create_app()``: the FastAPI app; its lifespan builds the services requests use (the
+  database, the ingestor, the counts cache) and, when asked, an in-process worker.
+- ``run_worker()``: a worker process (``replydesk worker``).
+
+``core/`` and ``queue/`` import no domain; a new feature adds its line here and nowhere else
+(import-linter contracts in pyproject.toml keep it so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from replydesk.auth import endpoints as auth_endpoints
+from replydesk.core import health
+from replydesk.core.db import Database
+from replydesk.core.http import new_api
+from replydesk.core.settings import Settings, get_settings
+from replydesk.inbox import endpoints as inbox_endpoints
+from replydesk.inbox.counts import CountsCache
+from replydesk.ingest import endpoints as ingest_endpoints
+from replydesk.ingest.service import Ingestor
+from replydesk.integrations import jobs as integration_jobs
+from replydesk.integrations.providers import PROVIDERS
+from replydesk.leads import jobs as lead_jobs
+from replydesk.queue import tasks as queue_tasks
+from replydesk.queue.registry import Registry
+from replydesk.queue.scheduler import PeriodicTask
+from replydesk.queue.worker import Worker, worker_database
+
+
+def routers() -> list[APIRouter]:
+    return [health.router, ingest_endpoints.router, auth_endpoints.router, inbox_endpoints.router]
+
+
+def build_registry() -> Registry:
+    """Every queue handler the application has."""
+    registry = Registry()
+    integration_jobs.register(registry)
+    lead_jobs.register(registry)
+    return registry
+
+
+def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
+    """Every periodic task the application has."""
+    return [*queue_tasks.periodic_tasks(settings)]
+
+
+def build_worker(db: Database, settings: Settings, **options: Any) -> Worker:
+    registry = options.pop("registry", None) or build_registry()
+    return Worker(db, registry, settings, tasks=periodic_tasks(settings), **options)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    worker: bool = False,
+) -> FastAPI:
+    """Build the app. Tests pass their own ``database``; otherwise the lifespan creates one.
+    ``worker=True`` runs a queue worker in-process (``replydesk serve``), on its own pool."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = database or Database.from_settings(settings)
+        app.state.db = db
+        app.state.ingestor = Ingestor(db, settings, PROVIDERS)
+        app.state.inbox_counts_cache = CountsCache()
+        try:
+            if worker:
+                async with _in_process_worker(db, settings):
+                    yield
+            else:
+                yield
+        finally:
+            if database is None:
+                await db.dispose()
+
+    app = new_api(settings, lifespan)
+    for router in routers():
+        app.include_router(router)
+    return app
+
+
+@asynccontextmanager
+async def _in_process_worker(db: Database, settings: Settings) -> AsyncIterator[None]:
+    """The worker of ``replydesk serve``: its own small pool, stopped gracefully at shutdown."""
+    worker_db = worker_database(settings, db.url)
+    stopping = asyncio.Event()
+    task = asyncio.create_task(build_worker(worker_db, settings).run(stopping))
+    try:
+        yield
+    finally:
+        stopping.set()
+        try:
+            await asyncio.wait_for(task, timeout=settings.worker_shutdown_grace_s + 5)
+        finally:
+            await worker_db.dispose()
+
+
+async def run_worker(
+    settings: Settings,
+    url: str,
+    *,
+    concurrency: int | None = None,
+    registry: Registry | None = None,
+) -> None:
+    """Run a worker until SIGTERM/SIGINT: stop claiming, finish or release in-flight items."""
+    db = worker_database(settings, url, concurrency)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        await build_worker(db, settings, registry=registry, concurrency=concurrency).run(stopping)
+    finally:
+        await db.dispose()

@@ -1,0 +1,124 @@
+"""Every statement the inbox reads with (and the counts cache it writes).
+
+Fixed statements are named ``text()`` constants (the counts query is hand-written so its plan
+stays an index-only scan); lists are SQLAlchemy Core, built from the filters.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, literal_column, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from replydesk.core.sql import statement
+from replydesk.inbox.models import ATTENTION_PREDICATE
+from replydesk.ingest.models import WebhookEvent
+from replydesk.leads.models import Lead, Message
+
+# One hash aggregate by (channel, category) over an index-only scan of the workspace's
+# entries in ix_leads_attention; the breakdowns and the total are folded in Python (a few
+# dozen groups). LEFT JOIN from the lead total so an empty backlog still returns one row.
+COUNTS_SQL = statement(
+    f"""
+    SELECT a.last_inbound_channel, a.category, a.n, t.total_leads
+      FROM (SELECT coalesce(sum(lead_count), 0) AS total_leads
+              FROM workspace_lead_totals WHERE workspace_id = :ws) AS t
+      LEFT JOIN (
+            SELECT last_inbound_channel, category, count(*) AS n
+              FROM leads
+             WHERE workspace_id = :ws
+               AND {ATTENTION_PREDICATE}
+               AND (snoozed_until IS NULL OR snoozed_until <= now())
+             GROUP BY last_inbound_channel, category
+           ) AS a ON true
+    """
+)
+
+LOAD_CACHE_SQL = statement(
+    "SELECT counts, computed_at FROM inbox_counts_cache WHERE workspace_id = :ws"
+)
+
+STORE_CACHE_SQL = statement(
+    """
+    INSERT INTO inbox_counts_cache AS c (workspace_id, counts, computed_at)
+    VALUES (:ws, CAST(:counts AS jsonb), :computed_at)
+    ON CONFLICT (workspace_id) DO UPDATE
+       SET counts = EXCLUDED.counts, computed_at = EXCLUDED.computed_at
+     WHERE c.computed_at < EXCLUDED.computed_at
+    """
+)
+
+SET_TIMEOUT_SQL = statement("SELECT set_config('statement_timeout', :ms, true)")
+
+
+# Literal SQL, not bound parameters: the planner must see the same constants as the
+# partial index predicate (ix_leads_attention) to use it.
+ATTENTION = text(ATTENTION_PREDICATE)
+NOT_SNOOZED = text("(snoozed_until IS NULL OR snoozed_until <= now())")
+REQUIRES_ATTENTION: ColumnElement[bool] = and_(ATTENTION, NOT_SNOOZED)
+
+# The search expressions, written exactly as in the ix_leads_search_* indexes.
+FULL_NAME: ColumnElement[str] = literal_column(
+    "lower((coalesce(first_name, '') || ' ') || coalesce(last_name, ''))"
+)
+LAST_NAME: ColumnElement[str] = literal_column("lower(last_name)")
+COMPANY: ColumnElement[str] = literal_column("lower(company)")
+
+LEAD_COLUMNS = (
+    Lead.id,
+    Lead.email,
+    Lead.phone_e164,
+    Lead.linkedin_profile_url,
+    Lead.first_name,
+    Lead.last_name,
+    Lead.company,
+    Lead.title,
+    Lead.status,
+    Lead.category,
+    Lead.sentiment,
+    Lead.snoozed_until,
+    Lead.assignee_user_id,
+    Lead.last_inbound_at,
+    Lead.last_outbound_at,
+    Lead.last_team_outbound_at,
+    Lead.last_message_at,
+    Lead.last_inbound_channel,
+    REQUIRES_ATTENTION.label("requires_attention"),
+    Lead.created_at,
+    Lead.updated_at,
+)
+
+MESSAGE_COLUMNS = (
+    Message.id,
+    Message.channel,
+    Message.direction,
+    Message.sent_by,
+    Message.subject,
+    Message.body,
+    Message.occurred_at,
+)
+
+
+SET_BUDGET_SQL = statement(
+    "SELECT set_config('statement_timeout', :ms, true), "
+    "set_config('plan_cache_mode', 'force_custom_plan', true)"
+)
+
+
+async def apply_budget(session: AsyncSession, timeout_ms: int) -> None:
+    """Per-transaction time budget; custom plans so LIKE prefixes and partial indexes are
+    planned with the real values (a generic prepared plan cannot use either)."""
+    await session.execute(SET_BUDGET_SQL, {"ms": str(timeout_ms)})
+
+
+EVENT_COLUMNS = (
+    WebhookEvent.id,
+    WebhookEvent.provider,
+    WebhookEvent.event_type,
+    WebhookEvent.status,
+    WebhookEvent.attempts,
+    WebhookEvent.max_attempts,
+    WebhookEvent.last_error,
+    WebhookEvent.received_at,
+    WebhookEvent.run_at,
+    WebhookEvent.processed_at,
+)

@@ -1,0 +1,184 @@
+"""EmailBison events → leads, messages, counters and jobs (in the caller's transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from replydesk.core.errors import InvalidInput
+from replydesk.integrations import readers as p
+from replydesk.integrations.base import Event, EventHandler, EventOutcome
+from replydesk.integrations.keys import get_path
+from replydesk.integrations.outcome import outcome
+from replydesk.leads import service as leads
+from replydesk.leads.vocabulary import Channel, Direction, LeadEventKind, LeadStatus, SentBy
+
+
+def _bison_profile(lead: Mapping[str, Any]) -> leads.LeadProfile:
+    return leads.LeadProfile(
+        first_name=p.text_or_none(lead.get("first_name"), 200),
+        last_name=p.text_or_none(lead.get("last_name"), 200),
+        company=p.text_or_none(lead.get("company"), 300),
+        title=p.text_or_none(lead.get("title"), 300),
+        emailbison_lead_id=p.optional_int(lead.get("id")),
+    )
+
+
+async def _bison_lead(session: AsyncSession, event: Event, fallback_path: str | None = None) -> int:
+    """The campaign lead (``data.lead``), else the address at ``fallback_path``."""
+    lead = p.block(event.payload, "data.lead")
+    email = p.email_or_none(lead.get("email"))
+    if email is None and fallback_path:
+        email = p.email_or_none(get_path(event.payload, fallback_path))
+    if email is None:
+        where = "data.lead.email" + (f" or {fallback_path}" if fallback_path else "")
+        raise InvalidInput(f"{event.event_type}: no valid e-mail address in {where}")
+    return await leads.upsert_lead_by_email(
+        session, event.workspace_id, email, _bison_profile(lead)
+    )
+
+
+def _reply(event: Event) -> tuple[Mapping[str, Any], int]:
+    reply = p.block(event.payload, "data.reply")
+    return reply, p.int_id(reply.get("id"), "data.reply.id")
+
+
+def _reply_time(event: Event, reply: Mapping[str, Any]) -> datetime:
+    when = p.first_time(reply.get("date_received"), reply.get("created_at"))
+    return when or event.received_at
+
+
+def _reply_body(reply: Mapping[str, Any]) -> str | None:
+    return p.text_or_none(reply.get("text_body")) or p.text_or_none(reply.get("html_body"))
+
+
+async def _bison_sent(session: AsyncSession, event: Event) -> EventOutcome:
+    """EMAIL_SENT / LEAD_FIRST_CONTACTED: a campaign send, keyed by its scheduled e-mail."""
+    se = p.block(event.payload, "data.scheduled_email")
+    se_id = p.int_id(se.get("id"), "data.scheduled_email.id")
+    lead_id = await _bison_lead(session, event)
+    when = p.first_time(
+        se.get("sent_at"), get_path(event.payload, "data.campaign_event.created_at")
+    )
+    msg = leads.NewMessage(
+        channel=Channel.EMAIL,
+        direction=Direction.OUTBOUND,
+        sent_by=SentBy.CAMPAIGN,
+        occurred_at=when or event.received_at,
+        key_column="emailbison_scheduled_email_id",
+        key=se_id,
+        subject=p.text_or_none(se.get("email_subject"), 2000),
+        body=p.text_or_none(se.get("email_body")),
+    )
+    stored = await leads.record_message(session, event.workspace_id, lead_id, msg)
+    await leads.start_followup(session, event.workspace_id, stored)
+    return outcome(stored)
+
+
+def _reply_message(
+    event: Event, reply: Mapping[str, Any], reply_id: int, *, direction: Direction, sent_by: SentBy
+) -> leads.NewMessage:
+    """The message an EmailBison reply object describes, keyed by its reply id."""
+    return leads.NewMessage(
+        channel=Channel.EMAIL,
+        direction=direction,
+        sent_by=sent_by,
+        occurred_at=_reply_time(event, reply),
+        key_column="emailbison_reply_id",
+        key=reply_id,
+        subject=p.text_or_none(reply.get("email_subject"), 2000),
+        body=_reply_body(reply),
+    )
+
+
+async def _bison_manual(session: AsyncSession, event: Event) -> EventOutcome:
+    """MANUAL_EMAIL_SENT: the team wrote to the lead (counts as answering)."""
+    reply, reply_id = _reply(event)
+    lead_id = await _bison_lead(session, event, "data.reply.primary_to_email_address")
+    msg = _reply_message(event, reply, reply_id, direction=Direction.OUTBOUND, sent_by=SentBy.TEAM)
+    stored = await leads.record_message(session, event.workspace_id, lead_id, msg)
+    await leads.start_followup(session, event.workspace_id, stored)
+    return outcome(stored)
+
+
+async def _bison_reply(session: AsyncSession, event: Event) -> EventOutcome:
+    """LEAD_REPLIED / LEAD_INTERESTED / UNTRACKED_REPLY_RECEIVED: an inbound reply."""
+    reply, reply_id = _reply(event)
+    if event.event_type == "UNTRACKED_REPLY_RECEIVED":
+        # No campaign lead: the sender's address is the lead, created flagged untracked.
+        email = p.email_or_none(reply.get("from_email_address"))
+        if email is None:
+            raise InvalidInput("UNTRACKED_REPLY_RECEIVED: no valid data.reply.from_email_address")
+        first, last = p.split_name(reply.get("from_name"))
+        profile = leads.LeadProfile(first_name=first, last_name=last)
+        lead_id = await leads.upsert_lead_by_email(
+            session, event.workspace_id, email, profile, untracked=True
+        )
+    else:
+        lead_id = await _bison_lead(session, event, "data.reply.from_email_address")
+    msg = _reply_message(event, reply, reply_id, direction=Direction.INBOUND, sent_by=SentBy.LEAD)
+    stored = await leads.record_message(session, event.workspace_id, lead_id, msg)
+    if event.event_type == "LEAD_INTERESTED" or reply.get("interested") is True:
+        await leads.set_category(session, stored.lead_id, "interested")
+    await leads.postprocess_inbound(session, event.workspace_id, stored)
+    return outcome(stored)
+
+
+async def _bison_bounced(session: AsyncSession, event: Event) -> EventOutcome:
+    """EMAIL_BOUNCED: status bounced, bounce_count once per bounce (no message is stored:
+    a bounce notice is not the lead writing)."""
+    _, reply_id = _reply(event)
+    lead_id = await _bison_lead(session, event)
+    when = p.first_time(get_path(event.payload, "data.campaign_event.created_at"))
+    await leads.count_lead_event(
+        session, event.workspace_id, lead_id, LeadEventKind.BOUNCE, f"reply:{reply_id}", when
+    )
+    await leads.raise_status(session, lead_id, LeadStatus.BOUNCED)
+    return EventOutcome(lead_id=lead_id)
+
+
+async def _bison_opened(session: AsyncSession, event: Event) -> EventOutcome:
+    """EMAIL_OPENED: open_count once per tracked open (campaign_event id)."""
+    event_id = p.str_id(get_path(event.payload, "data.campaign_event.id"))
+    if event_id is not None:
+        key = f"campaign_event:{event_id}"
+    else:
+        se_id = p.int_id(
+            get_path(event.payload, "data.scheduled_email.id"), "data.scheduled_email.id"
+        )
+        key = f"scheduled_email:{se_id}"  # without an event id: at most one open per send
+    lead_id = await _bison_lead(session, event)
+    when = p.first_time(get_path(event.payload, "data.campaign_event.created_at"))
+    await leads.count_lead_event(
+        session, event.workspace_id, lead_id, LeadEventKind.OPEN, key, when
+    )
+    return EventOutcome(lead_id=lead_id)
+
+
+async def _bison_unsubscribed(session: AsyncSession, event: Event) -> EventOutcome:
+    lead_id = await _bison_lead(session, event)
+    await leads.raise_status(session, lead_id, LeadStatus.UNSUBSCRIBED)
+    return EventOutcome(lead_id=lead_id)
+
+
+def lead_key(payload: Mapping[str, Any]) -> str:
+    email = get_path(payload, "data.lead.email") or get_path(
+        payload, "data.reply.from_email_address"
+    )
+    return f"e:{str(email or '').strip().lower()}"
+
+
+HANDLERS: dict[str, EventHandler] = {
+    "EMAIL_SENT": _bison_sent,
+    "LEAD_FIRST_CONTACTED": _bison_sent,
+    "MANUAL_EMAIL_SENT": _bison_manual,
+    "LEAD_REPLIED": _bison_reply,
+    "LEAD_INTERESTED": _bison_reply,
+    "UNTRACKED_REPLY_RECEIVED": _bison_reply,
+    "EMAIL_BOUNCED": _bison_bounced,
+    "EMAIL_OPENED": _bison_opened,
+    "LEAD_UNSUBSCRIBED": _bison_unsubscribed,
+}

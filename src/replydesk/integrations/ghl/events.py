@@ -1,0 +1,64 @@
+"""GoHighLevel SMS events → leads, messages and jobs (in the caller's transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from replydesk.core.errors import InvalidInput
+from replydesk.core.logging import get_logger
+from replydesk.integrations import readers as p
+from replydesk.integrations.base import Event, EventHandler, EventOutcome
+from replydesk.integrations.ghl.webhook import fallback_message_id
+from replydesk.integrations.outcome import outcome
+from replydesk.leads import service as leads
+from replydesk.leads.vocabulary import Channel, Direction, SentBy
+
+log = get_logger(__name__)
+
+
+async def _ghl_message(session: AsyncSession, event: Event) -> EventOutcome:
+    """InboundMessage / OutboundMessage (SMS only). An OutboundMessage whose messageId we
+    already store (our own send coming back) is an echo: nothing new is written."""
+    payload = event.payload
+    kind = str(payload.get("messageType") or payload.get("messageTypeString") or "")
+    if kind.upper() not in ("SMS", "TYPE_SMS"):
+        return EventOutcome(skipped=f"GHL {kind or 'untyped'} message: only SMS is handled")
+    inbound = event.event_type == "InboundMessage"
+    phone = p.phone_e164(payload.get("from" if inbound else "to"))
+    contact = p.str_id(payload.get("contactId"))
+    if contact is None and phone is None:
+        raise InvalidInput(f"{event.event_type}: neither contactId nor a valid phone number")
+    lead_id = await leads.resolve_ghl_lead(session, event.workspace_id, contact, phone)
+    sent_by = (
+        SentBy.LEAD
+        if inbound
+        else (SentBy.TEAM if p.str_id(payload.get("userId")) else SentBy.CAMPAIGN)
+    )
+    msg = leads.NewMessage(
+        channel=Channel.SMS,
+        direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
+        sent_by=sent_by,
+        occurred_at=p.first_time(payload.get("dateAdded")) or event.received_at,
+        key_column="ghl_message_id",
+        key=p.str_id(payload.get("messageId")) or fallback_message_id(payload, event.event_type),
+        body=p.text_or_none(payload.get("body")),
+    )
+    stored = await leads.record_message(session, event.workspace_id, lead_id, msg)
+    if inbound:
+        await leads.postprocess_inbound(session, event.workspace_id, stored)
+    elif not stored.created:
+        log.debug("ghl_echo_dropped", message_id=stored.id, workspace_id=str(event.workspace_id))
+    return outcome(stored)
+
+
+def lead_key(payload: Mapping[str, Any]) -> str:
+    return f"g:{payload.get('contactId') or payload.get('from') or ''}"
+
+
+HANDLERS: dict[str, EventHandler] = {
+    "InboundMessage": _ghl_message,
+    "OutboundMessage": _ghl_message,
+}

@@ -1,0 +1,83 @@
+"""Unipile LinkedIn events → leads, messages and jobs (in the caller's transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from replydesk.core.errors import InvalidInput
+from replydesk.integrations import readers as p
+from replydesk.integrations.base import Event, EventHandler, EventOutcome
+from replydesk.integrations.keys import get_path
+from replydesk.integrations.outcome import outcome
+from replydesk.leads import service as leads
+from replydesk.leads.vocabulary import Channel, Direction, SentBy
+from replydesk.workspaces import service as workspaces
+
+
+async def _own_linkedin_ids(session: AsyncSession, event: Event) -> set[str]:
+    configured = await workspaces.unipile_own_provider_id(session, event.workspace_id)
+    ids = {configured, p.str_id(get_path(event.payload, "account_info.user_id"))}
+    return {i for i in ids if i}
+
+
+def _attendee_profile(attendee: Mapping[str, Any]) -> leads.LeadProfile:
+    first, last = p.split_name(attendee.get("attendee_name"))
+    url = p.text_or_none(attendee.get("attendee_profile_url"), 1000)
+    return leads.LeadProfile(first_name=first, last_name=last, linkedin_profile_url=url)
+
+
+async def _unipile_message(session: AsyncSession, event: Event) -> EventOutcome:
+    """message_received: from the lead (inbound) or, when the sender is the connected account
+    itself (sent from another device), the team's own message (outbound)."""
+    payload = event.payload
+    message_id = p.str_id(payload.get("message_id"))
+    if message_id is None:
+        raise InvalidInput("message_received: message_id is required")
+    sender = p.block(payload, "sender")
+    sender_id = p.str_id(sender.get("attendee_provider_id"))
+    if sender_id is None:
+        raise InvalidInput("message_received: sender.attendee_provider_id is required")
+    own = await _own_linkedin_ids(session, event)
+    outbound = sender_id in own
+    if outbound:
+        attendees = payload.get("attendees")
+        others = [
+            a
+            for a in (attendees if isinstance(attendees, list) else [])
+            if isinstance(a, Mapping)
+            and p.str_id(a.get("attendee_provider_id")) not in own | {None}
+        ]
+        if not others:
+            return EventOutcome(skipped="own LinkedIn message without another attendee")
+        lead_attendee: Mapping[str, Any] = others[0]
+    else:
+        lead_attendee = sender
+    lead_pid = p.str_id(lead_attendee.get("attendee_provider_id"))
+    assert lead_pid is not None
+    lead_id = await leads.upsert_lead_by_linkedin(
+        session, event.workspace_id, lead_pid, _attendee_profile(lead_attendee)
+    )
+    msg = leads.NewMessage(
+        channel=Channel.LINKEDIN,
+        direction=Direction.OUTBOUND if outbound else Direction.INBOUND,
+        sent_by=SentBy.TEAM if outbound else "lead",
+        occurred_at=p.first_time(payload.get("timestamp")) or event.received_at,
+        key_column="unipile_message_id",
+        key=message_id,
+        body=p.text_or_none(payload.get("message")),
+    )
+    stored = await leads.record_message(session, event.workspace_id, lead_id, msg)
+    if not outbound:
+        await leads.postprocess_inbound(session, event.workspace_id, stored)
+    return outcome(stored)
+
+
+def lead_key(payload: Mapping[str, Any]) -> str:
+    who = get_path(payload, "sender.attendee_provider_id") or payload.get("chat_id") or ""
+    return f"u:{who}"
+
+
+HANDLERS: dict[str, EventHandler] = {"message_received": _unipile_message}

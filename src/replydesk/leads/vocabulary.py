@@ -1,0 +1,56 @@
+"""The leads domain's words, in one place: models, schemas, SQL and CHECK constraints use them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class LeadStatus(StrEnum):
+    ACTIVE = "active"
+    BOUNCED = "bounced"
+    UNSUBSCRIBED = "unsubscribed"
+    CLOSED = "closed"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    LINKEDIN = "linkedin"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class SentBy(StrEnum):
+    """Who wrote a message: campaign/sequence sends do not count as the team answering."""
+
+    LEAD = "lead"
+    CAMPAIGN = "campaign"
+    TEAM = "team"
+    AI = "ai"
+    SYSTEM = "system"
+
+
+class LeadEventKind(StrEnum):
+    """Provider events that move a lead counter (``lead_events.kind``)."""
+
+    OPEN = "open"
+    BOUNCE = "bounce"
+
+
+class JobType(StrEnum):
+    """Jobs the leads domain enqueues when a message is stored."""
+
+    FOLLOWUP_START = "followup.start"
+    INBOUND_POSTPROCESS = "inbound.postprocess"
+
+
+# Outbound messages that count as the team answering (campaign/system sends do not).
+TEAM_SENDERS = (SentBy.TEAM, SentBy.AI)
+# Status precedence: a lead never moves down this list because of a provider event, so the
+# final status does not depend on the order events arrive in.
+STATUS_RANK = {status: rank for rank, status in enumerate(LeadStatus)}
+# Statuses that take a lead out of "requires attention".
+OUT_OF_ATTENTION = (LeadStatus.UNSUBSCRIBED, LeadStatus.CLOSED)

@@ -1,0 +1,365 @@
+"""Every statement of the queue: the engine's claim, finish, fail, renew, release and rescue
+(each one statement), enqueue, replay, stats, alerts and scheduler slots.
+
+Queue tables are named from ``queues.TABLES`` only (never from input); statements that differ
+per table are templates rendered through ``core.sql.statement`` (parsed once per table).
+
+Every statement after the claim is guarded by ``status = 'running' AND locked_by = :worker AND
+attempts = :attempts``: a worker whose lease was taken over (rescued, then claimed again) can
+no longer change the row, and its transaction rolls back.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from replydesk.core.sql import statement
+from replydesk.queue.models import Job
+from replydesk.queue.queues import JOBS, WEBHOOK_EVENTS, ClaimedItem, QueueTable
+
+Executor = AsyncSession | AsyncConnection
+
+
+_CLAIM = """
+UPDATE {t} SET status = 'running', locked_at = now(), locked_by = :worker,
+    attempts = attempts + 1, lease_expires_at = now() + make_interval(secs => :lease)
+WHERE id IN (
+    SELECT id FROM {t} WHERE status = 'pending' AND run_at <= now()
+    ORDER BY run_at, id LIMIT :n FOR UPDATE SKIP LOCKED
+)
+RETURNING id, {kind} AS kind, attempts, max_attempts, payload, {extra}
+"""
+
+_GUARD = "id = :id AND status = 'running' AND locked_by = :worker AND attempts = :attempts"
+
+_FINISH = f"""
+UPDATE {{t}} SET status = :status, processed_at = now(), lease_expires_at = NULL,
+    last_error = coalesce(:note, last_error)
+WHERE {_GUARD}
+"""
+
+_RETRY = f"""
+UPDATE {{t}} SET status = 'pending', run_at = now() + make_interval(secs => :delay),
+    last_error = :error, locked_at = NULL, locked_by = NULL, lease_expires_at = NULL
+WHERE {_GUARD}
+"""
+
+_DEAD = f"""
+UPDATE {{t}} SET status = 'dead', last_error = :error, lease_expires_at = NULL
+WHERE {_GUARD}
+"""
+
+_RENEW = """
+UPDATE {t} SET lease_expires_at = now() + make_interval(secs => :lease)
+WHERE id = ANY(:ids) AND status = 'running' AND locked_by = :worker
+"""
+
+# Shutdown: the interrupted attempt does not count against max_attempts.
+_RELEASE = """
+UPDATE {t} SET status = 'pending', attempts = greatest(attempts - 1, 0), run_at = now(),
+    locked_at = NULL, locked_by = NULL, lease_expires_at = NULL
+WHERE id = ANY(:ids) AND status = 'running' AND locked_by = :worker
+"""
+
+# A worker died: its expired items go back to pending, or dead when they used their last
+# attempt (an item that kills its worker every time must not loop forever).
+_RESCUE = """
+UPDATE {t} SET
+    status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END,
+    last_error = 'lease expired: worker ' || coalesce(locked_by, '?')
+        || ' stopped during attempt ' || attempts,
+    locked_at = NULL, locked_by = NULL, lease_expires_at = NULL, run_at = now()
+WHERE id IN (
+    SELECT id FROM {t} WHERE status = 'running' AND lease_expires_at < now()
+    ORDER BY lease_expires_at LIMIT :n FOR UPDATE SKIP LOCKED
+)
+RETURNING id, status, workspace_id
+"""
+
+
+def _guard(item: ClaimedItem) -> dict[str, Any]:
+    return {"id": item.id, "worker": item.worker, "attempts": item.attempts}
+
+
+async def claim(
+    conn: Executor, table: QueueTable, worker: str, n: int, lease_s: float
+) -> list[ClaimedItem]:
+    sql = _CLAIM.format(t=table.name, kind=table.kind_sql, extra=", ".join(table.extra))
+    params = {"worker": worker, "n": n, "lease": lease_s}
+    rows = (await conn.execute(statement(sql), params)).mappings().all()
+    items = []
+    for row in sorted(rows, key=lambda r: r["id"]):
+        fields = {c: row[c] for c in table.extra}
+        items.append(
+            ClaimedItem(
+                table=table.name,
+                id=row["id"],
+                kind=row["kind"],
+                attempts=row["attempts"],
+                max_attempts=row["max_attempts"],
+                payload=row["payload"],
+                workspace_id=row["workspace_id"],
+                worker=worker,
+                fields=fields,
+            )
+        )
+    return items
+
+
+async def _guarded(conn: Executor, item: ClaimedItem, sql: str, **params: Any) -> bool:
+    result = await conn.execute(statement(sql.format(t=item.table)), {**params, **_guard(item)})
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def finish(
+    conn: Executor, item: ClaimedItem, *, status: str = "succeeded", note: str | None = None
+) -> bool:
+    """Mark succeeded (or ignored, with ``note`` as the reason). False = lease lost."""
+    return await _guarded(conn, item, _FINISH, status=status, note=note)
+
+
+_FINISH_GROUP = """
+UPDATE {t} AS q SET status = d.status, processed_at = now(), lease_expires_at = NULL,
+    last_error = coalesce(d.note, q.last_error)
+FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS int[]), CAST(:statuses AS text[]),
+            CAST(:notes AS text[])) AS d(id, attempts, status, note)
+WHERE q.id = d.id AND q.status = 'running' AND q.locked_by = :worker AND q.attempts = d.attempts
+"""
+
+
+async def finish_group(conn: Executor, outcomes: list[tuple[ClaimedItem, str, str | None]]) -> bool:
+    """``finish`` for several items of one table in one statement; False = a lease was lost
+    (the caller rolls back the whole group)."""
+    first = outcomes[0][0]
+    params = {
+        "ids": [item.id for item, _, _ in outcomes],
+        "attempts": [item.attempts for item, _, _ in outcomes],
+        "statuses": [status for _, status, _ in outcomes],
+        "notes": [note for _, _, note in outcomes],
+        "worker": first.worker,
+    }
+    result = await conn.execute(statement(_FINISH_GROUP.format(t=first.table)), params)
+    return int(result.rowcount) == len(outcomes)  # type: ignore[attr-defined]
+
+
+async def retry(conn: Executor, item: ClaimedItem, *, delay_s: float, error: str) -> bool:
+    return await _guarded(conn, item, _RETRY, delay=delay_s, error=error)
+
+
+async def dead(conn: Executor, item: ClaimedItem, *, error: str) -> bool:
+    return await _guarded(conn, item, _DEAD, error=error)
+
+
+async def renew(
+    conn: Executor, table: QueueTable, worker: str, ids: list[int], lease_s: float
+) -> int:
+    if not ids:
+        return 0
+    params = {"ids": ids, "worker": worker, "lease": lease_s}
+    result = await conn.execute(statement(_RENEW.format(t=table.name)), params)
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def release(conn: Executor, table: QueueTable, worker: str, ids: list[int]) -> int:
+    if not ids:
+        return 0
+    params = {"ids": ids, "worker": worker}
+    result = await conn.execute(statement(_RELEASE.format(t=table.name)), params)
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def rescue(conn: Executor, table: QueueTable, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.execute(statement(_RESCUE.format(t=table.name)), {"n": limit})
+    return [dict(r) for r in rows.mappings()]
+
+
+def backoff_s(attempts: int, base_s: float, cap_s: float) -> float:
+    """Exponential backoff with "equal jitter": half fixed, half random, capped."""
+    ceiling = min(cap_s, base_s * 2.0 ** max(attempts - 1, 0))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+# --- enqueue, replay, stats, alerts -------------------------------------------------------
+
+_ENQUEUE = statement(
+    f"""
+    INSERT INTO jobs (type, payload, dedupe_key, workspace_id, run_at, max_attempts)
+    VALUES (:type, :payload, :dedupe_key, :ws, coalesce(:run_at, now()),
+            coalesce(:max_attempts, {Job.__table__.c.max_attempts.server_default.arg}))
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id
+    """
+).bindparams(bindparam("payload", type_=JSONB))
+
+
+async def insert_job(
+    conn: Executor,
+    job_type: str,
+    payload: dict[str, Any],
+    dedupe_key: str | None,
+    *,
+    run_at: datetime | None,
+    workspace_id: uuid.UUID | None,
+    max_attempts: int | None,
+) -> int | None:
+    params = {
+        "type": job_type,
+        "payload": payload,
+        "dedupe_key": dedupe_key,
+        "ws": workspace_id,
+        "run_at": run_at,
+        "max_attempts": max_attempts,
+    }
+    job_id: int | None = (await conn.execute(_ENQUEUE, params)).scalar_one_or_none()
+    return job_id
+
+
+_LOCK_STATUS = "SELECT status FROM {t} WHERE id = :id {scope} FOR UPDATE"
+
+_REPLAY = """
+UPDATE {t} SET status = 'pending', attempts = 0, run_at = now(), locked_at = NULL,
+    locked_by = NULL, lease_expires_at = NULL, processed_at = NULL
+WHERE {where}
+RETURNING id
+"""
+
+
+async def lock_status(
+    conn: Executor, table: QueueTable, item_id: int, workspace_id: uuid.UUID | None
+) -> str | None:
+    """The item's status, row-locked; None when no such item (in ``workspace_id``)."""
+    scope = "AND workspace_id = :ws" if workspace_id is not None else ""
+    sql = statement(_LOCK_STATUS.format(t=table.name, scope=scope))
+    found: str | None = (
+        await conn.execute(sql, {"id": item_id, "ws": workspace_id})
+    ).scalar_one_or_none()
+    return found
+
+
+async def reset_to_pending(conn: Executor, table: QueueTable, item_id: int) -> None:
+    await conn.execute(statement(_REPLAY.format(t=table.name, where="id = :id")), {"id": item_id})
+
+
+def matching(
+    table: QueueTable,
+    status: str,
+    provider: str | None,
+    job_type: str | None,
+    since: datetime | None,
+) -> tuple[str, dict[str, Any]]:
+    """A WHERE clause (fixed fragments, values bound) for items of ``table`` in ``status``."""
+    clauses = ["status = :status"]
+    params: dict[str, Any] = {"status": status}
+    if provider is not None:
+        if table is not WEBHOOK_EVENTS:
+            raise ValueError("--provider applies to webhook_events only")
+        clauses.append("provider = :provider")
+        params["provider"] = provider
+    if job_type is not None:
+        if table is not JOBS:
+            raise ValueError("--type applies to jobs only")
+        clauses.append("type = :job_type")
+        params["job_type"] = job_type
+    if since is not None:
+        column = "received_at" if table is WEBHOOK_EVENTS else "created_at"
+        clauses.append(f"{column} >= :since")
+        params["since"] = since
+    return " AND ".join(clauses), params
+
+
+async def count_where(conn: Executor, table: QueueTable, where: str, params: dict[str, Any]) -> int:
+    """``where`` comes from ``matching`` (fixed clauses, values bound)."""
+    sql = statement(f"SELECT count(*) FROM {table.name} WHERE {where}")
+    return int((await conn.execute(sql, params)).scalar_one())
+
+
+async def replay_where(
+    conn: Executor,
+    table: QueueTable,
+    where: str,
+    params: dict[str, Any],
+    *,
+    after_id: int,
+    limit: int,
+) -> list[int]:
+    pick = (
+        f"id IN (SELECT id FROM {table.name} WHERE {where} AND id > :after_id "
+        "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)"
+    )
+    sql = statement(_REPLAY.format(t=table.name, where=pick))
+    rows = await conn.execute(sql, {**params, "after_id": after_id, "limit": limit})
+    return sorted(r[0] for r in rows)
+
+
+_STATUS_COUNTS = "SELECT status, count(*) FROM {t} GROUP BY status"
+_OLDEST_DUE = (
+    "SELECT EXTRACT(EPOCH FROM now() - min(run_at)) FROM {t} "
+    "WHERE status = 'pending' AND run_at <= now()"
+)
+
+
+async def status_counts(conn: Executor, table: QueueTable) -> dict[str, int]:
+    rows = await conn.execute(statement(_STATUS_COUNTS.format(t=table.name)))
+    return {status: int(n) for status, n in rows}
+
+
+async def oldest_due_pending_s(conn: Executor, table: QueueTable) -> float | None:
+    age = (await conn.execute(statement(_OLDEST_DUE.format(t=table.name)))).scalar_one()
+    return None if age is None else float(age)
+
+
+_RECORD_ALERT = statement(
+    """
+    INSERT INTO alerts (dedupe_key, workspace_id, error_class, day, source, last_item_id,
+                        last_error)
+    SELECT coalesce(d.ws::text, 'global') || ':' || :cls || ':' || d.day,
+           d.ws, :cls, d.day, :source, :item_id, :error
+    FROM (SELECT (now() AT TIME ZONE 'UTC')::date AS day, CAST(:ws AS uuid) AS ws) AS d
+    ON CONFLICT (dedupe_key) DO UPDATE SET
+        count = alerts.count + 1,
+        last_seen_at = now(),
+        source = EXCLUDED.source,
+        last_item_id = EXCLUDED.last_item_id,
+        last_error = EXCLUDED.last_error
+    RETURNING count
+    """
+)
+
+
+async def upsert_alert(conn: Executor, params: dict[str, Any]) -> int:
+    return int((await conn.execute(_RECORD_ALERT, params)).scalar_one())
+
+
+# --- scheduler slots ----------------------------------------------------------------------
+
+_CLAIM_SLOT = statement(
+    """
+    INSERT INTO scheduler_runs (task, slot, worker)
+    VALUES (:task, to_timestamp(floor(extract(epoch FROM now()) / :interval) * :interval),
+            :worker)
+    ON CONFLICT DO NOTHING
+    RETURNING slot
+    """
+)
+
+_PRUNE_SLOTS = statement(
+    "DELETE FROM scheduler_runs WHERE ctid IN (SELECT ctid FROM scheduler_runs "
+    "WHERE slot < now() - interval '1 day' LIMIT 5000)"
+)
+
+
+async def claim_slot(conn: Executor, task: str, interval_s: float, worker: str) -> bool:
+    """True when this worker's INSERT won the task's current slot."""
+    params = {"task": task, "interval": float(interval_s), "worker": worker}
+    return (await conn.execute(_CLAIM_SLOT, params)).scalar_one_or_none() is not None
+
+
+async def prune_slots(conn: Executor) -> None:
+    await conn.execute(_PRUNE_SLOTS)

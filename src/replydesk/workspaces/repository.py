@@ -1,0 +1,46 @@
+"""Every statement on ``workspaces`` (the workspaces domain owns the table)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from replydesk.workspaces.models import Workspace
+
+
+async def insert_workspace(session: AsyncSession, name: str, webhook_token_hash: str) -> uuid.UUID:
+    stmt = (
+        insert(Workspace)
+        .values(name=name, webhook_token_hash=webhook_token_hash)
+        .returning(Workspace.id)
+    )
+    workspace_id: uuid.UUID = (await session.execute(stmt)).scalar_one()
+    return workspace_id
+
+
+async def exists(session: AsyncSession, workspace_id: uuid.UUID) -> bool:
+    stmt = select(Workspace.id).where(Workspace.id == workspace_id)
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def column_of(session: AsyncSession, workspace_id: uuid.UUID, column: Any) -> Any:
+    stmt = select(column).where(Workspace.id == workspace_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def webhook_auth(workspace_id: uuid.UUID) -> Select[Any]:
+    """What a webhook needs to authenticate and scope an event (run by ingestion on its own
+    pool, once per workspace per auth-cache TTL)."""
+    query: Select[Any] = select(  # type: ignore[assignment]
+        Workspace.webhook_token_hash,
+        Workspace.emailbison_instance_url,
+        Workspace.emailbison_workspace_id,
+        Workspace.ghl_location_id,
+        Workspace.ghl_rsa_public_key,
+        Workspace.ghl_ed25519_public_key,
+        Workspace.unipile_account_id,
+    ).where(Workspace.id == workspace_id)
+    return query
