@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -16,6 +14,7 @@ from replydesk.core.db import Database
 from replydesk.core.logging import configure_logging
 from replydesk.core.settings import Settings
 from tests.support import pg
+from tests.support.logs import LogCapture
 
 
 @pytest.fixture(scope="session")
@@ -59,20 +58,6 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
-
-
-class LogCapture:
-    """Rendered JSON log lines, exactly as they would reach stdout."""
-
-    def __init__(self) -> None:
-        self.stream = io.StringIO()
-
-    @property
-    def text(self) -> str:
-        return self.stream.getvalue()
-
-    def records(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.text.splitlines() if line.strip()]
 
 
 @pytest.fixture

@@ -5,27 +5,20 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 from fastapi import FastAPI
 
 from replydesk.core.db import Database
 from replydesk.core.security import hash_token
-from tests.auth.support import fetch, https_client
+from tests.support.cli import run_replydesk
+from tests.support.http import https_client
+from tests.support.rows import fetch_rows
 
 
 def _cli(*args: str, url: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("REPLYDESK_DATABASE_URL",)}
     env["DATABASE_URL"] = url
-    return subprocess.run(
-        [sys.executable, "-m", "replydesk", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_replydesk(*args, env=env, stdin=stdin)
 
 
 async def test_user_and_token_commands(app: FastAPI, db: Database, database_url: str) -> None:
@@ -106,7 +99,7 @@ async def test_user_and_token_commands(app: FastAPI, db: Database, database_url:
     assert created.returncode == 0, created.stderr
     token = json.loads(created.stdout)
     assert token["token"].startswith("rdp_")
-    stored = await fetch(
+    stored = await fetch_rows(
         db, "SELECT token_hash FROM api_tokens WHERE id = :id", id=token["token_id"]
     )
     assert stored == [{"token_hash": hash_token(token["token"])}]

@@ -8,17 +8,10 @@ from fastapi import FastAPI
 
 from replydesk.core.db import Database
 from replydesk.core.security import hash_token
-from tests.auth.support import (
-    PASSWORD,
-    Member,
-    add_member,
-    error_lines,
-    fetch,
-    https_client,
-    login,
-    new_workspace_owner,
-)
-from tests.conftest import LogCapture
+from tests.support.http import https_client, login
+from tests.support.logs import LogCapture, error_lines
+from tests.support.members import PASSWORD, Member, add_member, new_workspace_owner
+from tests.support.rows import fetch_rows
 
 
 @pytest.fixture
@@ -53,11 +46,13 @@ async def test_login_sets_hardened_cookies_and_stores_only_hashes(
         assert resp.headers["cache-control"] == "no-store"
 
         token = client.cookies["rd_session"]
-        rows = await fetch(db, "SELECT token_hash, csrf_token_hash FROM browser_sessions")
+        rows = await fetch_rows(db, "SELECT token_hash, csrf_token_hash FROM browser_sessions")
         assert rows == [
             {"token_hash": hash_token(token), "csrf_token_hash": hash_token(body["csrf_token"])}
         ]
-        users = await fetch(db, "SELECT password_hash FROM users WHERE email = 'sam@acme.example'")
+        users = await fetch_rows(
+            db, "SELECT password_hash FROM users WHERE email = 'sam@acme.example'"
+        )
         assert users[0]["password_hash"].startswith("$argon2id$")
         assert PASSWORD not in users[0]["password_hash"]
 
@@ -96,7 +91,7 @@ async def test_wrong_credentials_answer_the_same_401(
         "error": {"code": "invalid_credentials", "message": "e-mail or password is wrong"}
     }
     assert "set-cookie" not in resp.headers
-    assert await fetch(db, "SELECT id FROM browser_sessions") == []
+    assert await fetch_rows(db, "SELECT id FROM browser_sessions") == []
 
 
 @pytest.mark.parametrize(
@@ -149,21 +144,21 @@ async def test_signed_out_requests_are_401_and_never_logged_as_errors(
         "session_expired",
     }
     # Nothing looked up a session for the request without a cookie: no refresh attempt.
-    assert await fetch(db, "SELECT id FROM browser_sessions") == []
+    assert await fetch_rows(db, "SELECT id FROM browser_sessions") == []
 
 
 async def test_absolute_and_idle_expiry(app: FastAPI, db: Database, owner: Member) -> None:
     async with https_client(app) as client:
         await login(client, owner.email)
         assert (await client.get("/api/v1/me")).status_code == 200
-        await fetch(
+        await fetch_rows(
             db, "UPDATE browser_sessions SET expires_at = now() - interval '1 s' RETURNING id"
         )
         assert (await client.get("/api/v1/me")).status_code == 401
 
     async with https_client(app) as client:
         await login(client, owner.email)
-        await fetch(
+        await fetch_rows(
             db,
             "UPDATE browser_sessions SET refreshed_at = now() - interval '4 days' "
             "WHERE expires_at > now() RETURNING id",
@@ -184,7 +179,7 @@ async def test_rotation_is_two_phase_with_a_grace_period(
         # Not due yet: no new cookie.
         resp = await client.get("/api/v1/me", headers=with_old)
         assert "set-cookie" not in resp.headers
-        await fetch(
+        await fetch_rows(
             db, "UPDATE browser_sessions SET refreshed_at = now() - interval '2 hours' RETURNING id"
         )
         resp = await client.get("/api/v1/me", headers=with_old)
@@ -193,7 +188,7 @@ async def test_rotation_is_two_phase_with_a_grace_period(
         assert "httponly" in issued.lower() and "secure" in issued.lower()
         new = issued.split(";", 1)[0].split("=", 1)[1]
         assert new != old
-        rows = await fetch(db, "SELECT token_hash, next_token_hash FROM browser_sessions")
+        rows = await fetch_rows(db, "SELECT token_hash, next_token_hash FROM browser_sessions")
         assert rows == [{"token_hash": hash_token(old), "next_token_hash": hash_token(new)}]
         with_new = {"Cookie": f"rd_session={new}"}
         # Until the browser presents the new cookie, the old one is the session.
@@ -201,7 +196,7 @@ async def test_rotation_is_two_phase_with_a_grace_period(
         assert resp.status_code == 200 and "set-cookie" not in resp.headers
         # The first request with the new cookie promotes it.
         assert (await client.get("/api/v1/me", headers=with_new)).status_code == 200
-        rows = await fetch(
+        rows = await fetch_rows(
             db, "SELECT token_hash, next_token_hash, previous_token_hash FROM browser_sessions"
         )
         assert rows == [
@@ -213,7 +208,7 @@ async def test_rotation_is_two_phase_with_a_grace_period(
         ]
         # In flight with the old cookie: accepted during the grace period only.
         assert (await client.get("/api/v1/me", headers=with_old)).status_code == 200
-        await fetch(
+        await fetch_rows(
             db,
             "UPDATE browser_sessions SET refreshed_at = now() - interval '5 minutes' RETURNING id",
         )
@@ -227,7 +222,7 @@ async def test_a_new_cookie_that_never_arrives_signs_nobody_out(
     async with https_client(app) as client:
         await login(client, owner.email)
     old = {"Cookie": f"rd_session={client.cookies['rd_session']}"}
-    await fetch(
+    await fetch_rows(
         db, "UPDATE browser_sessions SET refreshed_at = now() - interval '2 hours' RETURNING id"
     )
     pending = "SELECT next_token_hash FROM browser_sessions WHERE next_token_hash IS NOT NULL"
@@ -236,12 +231,12 @@ async def test_a_new_cookie_that_never_arrives_signs_nobody_out(
         failed = await client.get(owner.url("leads/999999"), headers=old)
         assert failed.status_code == 404
         assert "set-cookie" not in failed.headers
-        assert await fetch(db, pending) == []
+        assert await fetch_rows(db, pending) == []
         # A success whose new cookie is lost on the way (dropped connection): the old
         # cookie stays the session, long after the grace period, and gets a fresh one.
         lost = await client.get("/api/v1/me", headers=old)
         assert lost.headers["set-cookie"].startswith("rd_session=")
-        await fetch(
+        await fetch_rows(
             db,
             "UPDATE browser_sessions SET next_issued_at = now() - interval '10 minutes' "
             "RETURNING id",
@@ -250,14 +245,14 @@ async def test_a_new_cookie_that_never_arrives_signs_nobody_out(
         assert again.status_code == 200
         fresh = again.headers["set-cookie"].split(";", 1)[0].split("=", 1)[1]
         assert fresh != lost.headers["set-cookie"].split(";", 1)[0].split("=", 1)[1]
-        assert await fetch(db, pending) == [{"next_token_hash": hash_token(fresh)}]
+        assert await fetch_rows(db, pending) == [{"next_token_hash": hash_token(fresh)}]
 
 
 async def test_cookie_writes_need_the_csrf_header_bearer_writes_do_not(
     app: FastAPI, db: Database, owner: Member
 ) -> None:
     lead_id = (
-        await fetch(
+        await fetch_rows(
             db,
             "INSERT INTO leads (workspace_id, email) VALUES (:ws, 'x@y.example') RETURNING id",
             ws=owner.workspace_id,
@@ -273,7 +268,7 @@ async def test_cookie_writes_need_the_csrf_header_bearer_writes_do_not(
         for resp in (missing, wrong):
             assert resp.status_code == 403
             assert resp.json()["error"]["code"] == "csrf_failed"
-        assert (await fetch(db, "SELECT category FROM leads"))[0]["category"] is None
+        assert (await fetch_rows(db, "SELECT category FROM leads"))[0]["category"] is None
         ok = await client.patch(
             path, json={"category": "Interested"}, headers={"X-CSRF-Token": csrf}
         )
@@ -294,10 +289,10 @@ async def test_logout_ends_the_session_and_is_idempotent(
         csrf = await login(client, owner.email)
         refused = await client.post("/api/v1/auth/logout")
         assert refused.status_code == 403
-        assert len(await fetch(db, "SELECT id FROM browser_sessions")) == 1
+        assert len(await fetch_rows(db, "SELECT id FROM browser_sessions")) == 1
         resp = await client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf})
         assert resp.status_code == 204
-        assert await fetch(db, "SELECT id FROM browser_sessions") == []
+        assert await fetch_rows(db, "SELECT id FROM browser_sessions") == []
         cleared = resp.headers.get_list("set-cookie")
         assert any(c.startswith("rd_session=") and "max-age=0" in c.lower() for c in cleared)
         assert (await client.get("/api/v1/me")).status_code == 401
@@ -313,7 +308,7 @@ async def test_login_replaces_a_presented_session(
         first = client.cookies["rd_session"]
         await login(client, owner.email)
         assert client.cookies["rd_session"] != first
-        rows = await fetch(db, "SELECT token_hash FROM browser_sessions")
+        rows = await fetch_rows(db, "SELECT token_hash FROM browser_sessions")
         assert rows == [{"token_hash": hash_token(client.cookies["rd_session"])}]
 
 
@@ -343,20 +338,20 @@ async def test_revoked_token_and_removed_member_are_signed_out(
     member = await add_member(db, owner.workspace_id, "kim@acme.example")
     async with https_client(app) as client:
         assert (await client.get("/api/v1/me", headers=member.headers)).status_code == 200
-        used = await fetch(
+        used = await fetch_rows(
             db,
             "SELECT last_used_at FROM api_tokens WHERE token_hash = :h",
             h=hash_token(member.token),
         )
         assert used[0]["last_used_at"] is not None
-        await fetch(
+        await fetch_rows(
             db,
             "DELETE FROM memberships WHERE user_id = :u RETURNING user_id",
             u=member.user_id,
         )
         resp = await client.get(member.url("inbox/counts"), headers=member.headers)
         assert resp.status_code == 401
-        await fetch(
+        await fetch_rows(
             db,
             "UPDATE api_tokens SET revoked_at = now() WHERE token_hash = :h RETURNING id",
             h=hash_token(owner.token),

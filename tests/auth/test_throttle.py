@@ -9,7 +9,9 @@ from fastapi import FastAPI
 from replydesk.app import create_app
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
-from tests.auth.support import PASSWORD, fetch, https_client, new_workspace_owner
+from tests.support.http import https_client
+from tests.support.members import PASSWORD, new_workspace_owner
+from tests.support.rows import fetch_rows
 
 
 async def _app(settings: Settings, db: Database, **limits: int) -> FastAPI:
@@ -36,7 +38,9 @@ async def test_account_limit_blocks_even_the_right_password_until_the_window_end
         assert 1 <= retry_after <= settings.login_window_s
         assert "set-cookie" not in blocked.headers
     # Keys are hashes: neither the address nor the IP is stored.
-    rows = await fetch(db, "SELECT scope, key_hash, attempts FROM login_throttles ORDER BY scope")
+    rows = await fetch_rows(
+        db, "SELECT scope, key_hash, attempts FROM login_throttles ORDER BY scope"
+    )
     assert [(r["scope"], r["attempts"]) for r in rows] == [("account", 4), ("ip", 4)]
     assert all(owner.email not in r["key_hash"] and len(r["key_hash"]) == 64 for r in rows)
 
@@ -108,5 +112,5 @@ async def test_concurrent_attempts_from_two_app_instances_are_all_counted(
         assert [r.status_code for r in responses] == [401] * 12
     finally:
         await other_db.dispose()
-    rows = await fetch(db, "SELECT scope, attempts FROM login_throttles ORDER BY scope")
+    rows = await fetch_rows(db, "SELECT scope, attempts FROM login_throttles ORDER BY scope")
     assert rows == [{"scope": "account", "attempts": 12}, {"scope": "ip", "attempts": 12}]

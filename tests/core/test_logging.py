@@ -3,7 +3,7 @@ from __future__ import annotations
 import structlog
 
 from replydesk.core.redact import redact_text, safe_error_text
-from tests.conftest import LogCapture
+from tests.support.logs import LogCapture
 
 SECRETS = {
     "webhook": "rdw_bHoiaQxg4zfbYxs3Xldu9Qrm7QOVWSWAwTV9Xn1MZyw",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from replydesk.core.db import Database
-from tests.auth.support import Member, new_workspace_owner
+from tests.support.members import Member, new_workspace_owner
 
 
 @pytest.fixture

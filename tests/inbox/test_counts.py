@@ -15,9 +15,10 @@ from replydesk.app import create_app
 from replydesk.core.db import Database, plain_url
 from replydesk.core.settings import Settings
 from replydesk.inbox.repository import COUNTS_SQL
-from tests.auth.support import Member, error_lines, fetch, https_client
-from tests.conftest import LogCapture
-from tests.inbox.support import at, insert_lead
+from tests.support.http import https_client
+from tests.support.logs import LogCapture, error_lines
+from tests.support.members import Member
+from tests.support.rows import at, fetch_rows, insert_lead
 
 FUTURE = datetime.now(UTC) + timedelta(days=3)
 PAST = datetime.now(UTC) - timedelta(days=3)
@@ -119,7 +120,7 @@ async def test_lead_totals_follow_inserts_upserts_deletes_and_truncate(
     ws = owner.workspace_id
 
     async def total(workspace: object) -> int:
-        rows = await fetch(
+        rows = await fetch_rows(
             db,
             "SELECT coalesce(sum(lead_count), 0) AS n FROM workspace_lead_totals "
             "WHERE workspace_id = :ws",
@@ -127,7 +128,7 @@ async def test_lead_totals_follow_inserts_upserts_deletes_and_truncate(
         )
         return int(rows[0]["n"])
 
-    await fetch(
+    await fetch_rows(
         db,
         "INSERT INTO leads (workspace_id, email) SELECT :ws, 'l' || g || '@x.example' "
         "FROM generate_series(1, 25) g RETURNING id",
@@ -136,7 +137,7 @@ async def test_lead_totals_follow_inserts_upserts_deletes_and_truncate(
     await insert_lead(db, rival.workspace_id, email="r@x.example")
     assert await total(ws) == 25
     # An upsert that hits an existing lead is not a new lead; a new one is.
-    await fetch(
+    await fetch_rows(
         db,
         "INSERT INTO leads (workspace_id, email) VALUES (:ws, 'l1@x.example'), "
         "(:ws, 'new@x.example') ON CONFLICT (workspace_id, email) WHERE email IS NOT NULL "
@@ -144,8 +145,12 @@ async def test_lead_totals_follow_inserts_upserts_deletes_and_truncate(
         ws=ws,
     )
     assert await total(ws) == 26
-    await fetch(db, "DELETE FROM leads WHERE workspace_id = :ws AND id % 3 = 0 RETURNING id", ws=ws)
-    remaining = await fetch(db, "SELECT count(*) AS n FROM leads WHERE workspace_id = :ws", ws=ws)
+    await fetch_rows(
+        db, "DELETE FROM leads WHERE workspace_id = :ws AND id % 3 = 0 RETURNING id", ws=ws
+    )
+    remaining = await fetch_rows(
+        db, "SELECT count(*) AS n FROM leads WHERE workspace_id = :ws", ws=ws
+    )
     assert await total(ws) == remaining[0]["n"]
     assert await total(rival.workspace_id) == 1
     async with db.session() as session:

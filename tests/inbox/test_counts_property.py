@@ -26,7 +26,7 @@ from sqlalchemy import text
 from replydesk.auth.service import create_workspace
 from replydesk.core.db import Database
 from replydesk.integrations.processing import process_event
-from tests.auth.support import https_client
+from tests.support.http import https_client
 
 T0 = datetime(2026, 1, 23, 18, 0, tzinfo=UTC)
 FAR_FUTURE = datetime.now(UTC) + timedelta(days=365)

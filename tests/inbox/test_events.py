@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from typing import Any
 
 from fastapi import FastAPI
 
 from replydesk.core.db import Database
-from tests.auth.support import Member, add_member, fetch, https_client
-
-
-async def insert_event(
-    db: Database, workspace_id: uuid.UUID, provider: str, status: str, **extra: Any
-) -> int:
-    rows = await fetch(
-        db,
-        "INSERT INTO webhook_events (workspace_id, provider, event_type, status, payload, "
-        "dedupe_key, attempts, last_error) VALUES (:ws, :provider, 'EVT', :status, "
-        "CAST(:payload AS jsonb), :key, :attempts, :last_error) RETURNING id",
-        ws=workspace_id,
-        provider=provider,
-        status=status,
-        payload=json.dumps({"n": 1}),
-        key=str(uuid.uuid4()),
-        attempts=extra.get("attempts", 0),
-        last_error=extra.get("last_error"),
-    )
-    return int(rows[0]["id"])
+from tests.support.http import https_client
+from tests.support.members import Member, add_member
+from tests.support.rows import fetch_rows, insert_event
 
 
 async def test_list_filters_and_pages_newest_first(
@@ -104,7 +85,7 @@ async def test_events_need_admin_or_owner(app: FastAPI, db: Database, owner: Mem
         refused = await client.post(path, headers=member.headers)
         assert refused.status_code == 403
         assert refused.json()["error"]["code"] == "forbidden"
-        assert (await fetch(db, "SELECT status FROM webhook_events"))[0]["status"] == "dead"
+        assert (await fetch_rows(db, "SELECT status FROM webhook_events"))[0]["status"] == "dead"
         # The event list is an admin view too.
         listed = await client.get(owner.url("webhook-events"), headers=member.headers)
         assert listed.status_code == 403

@@ -16,9 +16,9 @@ import pytest
 from fastapi import FastAPI
 
 from replydesk.core.db import Database
-from tests.auth.support import Member, https_client, login
-from tests.inbox.support import at, insert_lead, insert_message, snapshot
-from tests.inbox.test_events import insert_event
+from tests.support.http import https_client, login
+from tests.support.members import Member
+from tests.support.rows import at, insert_event, insert_lead, insert_message, snapshot
 
 
 @dataclass(frozen=True)

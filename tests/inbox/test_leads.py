@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from replydesk.core.db import Database
-from tests.auth.support import Member, add_member, fetch, https_client
-from tests.inbox.support import at, insert_lead, insert_message
+from tests.support.http import https_client
+from tests.support.members import Member, add_member
+from tests.support.rows import at, fetch_rows, insert_lead, insert_message
 
 
 async def _all_pages(
@@ -63,7 +64,7 @@ async def test_keyset_pages_cover_every_lead_once_in_order(
         await session.execute(text("DELETE FROM leads"))
     for m in minutes:
         await insert_lead(db, owner.workspace_id, last_message_at=None if m is None else at(m))
-    rows = await fetch(db, "SELECT id, last_message_at FROM leads")
+    rows = await fetch_rows(db, "SELECT id, last_message_at FROM leads")
     async with https_client(app) as client:
         items = await _all_pages(client, owner, {"limit": page_size})
     assert [i["id"] for i in items] == _expected_order(rows)
@@ -238,12 +239,12 @@ async def test_patch_validates_and_is_idempotent(
             ({"assignee": str(rival.user_id)}, "not a member of this workspace"),
             ({"priority": 1}, "priority"),
         ]
-        before = await fetch(db, "SELECT * FROM leads WHERE id = :id", id=lead)
+        before = await fetch_rows(db, "SELECT * FROM leads WHERE id = :id", id=lead)
         for bad, needle in bad_bodies:
             resp = await client.patch(path, json=bad, headers=owner.headers)
             assert resp.status_code == 422, (bad, resp.text)
             assert needle in resp.json()["error"]["message"], (bad, resp.json())
-        assert await fetch(db, "SELECT * FROM leads WHERE id = :id", id=lead) == before
+        assert await fetch_rows(db, "SELECT * FROM leads WHERE id = :id", id=lead) == before
         closed = await client.patch(path, json={"status": "closed"}, headers=owner.headers)
         assert closed.json()["status"] == "closed"
         assert closed.json()["requires_attention"] is False

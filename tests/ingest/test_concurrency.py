@@ -11,8 +11,10 @@ import httpx
 import pytest
 
 from replydesk.core.db import Database
-from tests.ingest.conftest import Ws, all_samples, count_events, events
-from tests.ingest.support import UvicornServer
+from tests.support.http import UvicornServer
+from tests.support.rows import count_events, events
+from tests.support.samples import all_samples
+from tests.support.workspaces import Ws
 
 SAMPLES = all_samples()
 SENDERS = 10

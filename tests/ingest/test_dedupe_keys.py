@@ -11,7 +11,7 @@ from replydesk.core.errors import InvalidInput
 from replydesk.integrations.base import Scope
 from replydesk.integrations.keys import key_part
 from replydesk.integrations.providers import PROVIDERS
-from tests.ingest.conftest import sample
+from tests.support.samples import sample
 
 NOW = datetime(2026, 1, 23, 18, 13, tzinfo=UTC)
 

@@ -10,7 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from replydesk.core.db import Database
-from tests.ingest.conftest import Ws, count_events, post, sample
+from tests.support.http import post
+from tests.support.rows import count_events
+from tests.support.samples import sample
+from tests.support.workspaces import Ws
 
 PROVIDERS = ["emailbison", "ghl", "unipile"]
 SAMPLE_NAMES = {"emailbison": "lead_replied", "ghl": "inbound_sms", "unipile": "message_received"}

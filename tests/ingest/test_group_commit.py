@@ -17,8 +17,10 @@ from replydesk.core.db import Database
 from replydesk.core.db_errors import sqlstate
 from replydesk.ingest.batcher import GroupCommitter
 from replydesk.ingest.repository import NewEvent
-from tests.ingest.conftest import Ws, count_events, events, sample
-from tests.ingest.support import UvicornServer
+from tests.support.http import UvicornServer
+from tests.support.rows import count_events, events
+from tests.support.samples import sample
+from tests.support.workspaces import Ws
 
 
 def _event(ws: uuid.UUID, key: str, payload: str = '{"a": 1}') -> NewEvent:

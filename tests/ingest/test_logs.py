@@ -13,9 +13,10 @@ from fastapi import FastAPI
 
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
-from tests.conftest import LogCapture
-from tests.ingest.conftest import new_workspace, sample
-from tests.ingest.support import UvicornServer
+from tests.support.http import UvicornServer
+from tests.support.logs import LogCapture
+from tests.support.samples import sample
+from tests.support.workspaces import new_workspace
 
 
 async def test_secrets_and_payloads_stay_out_of_logs(

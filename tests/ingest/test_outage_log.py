@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from replydesk.core.outage import OutageLog
 from replydesk.ingest.slowlog import SlowLog
-from tests.conftest import LogCapture
+from tests.support.logs import LogCapture
 
 
 def test_one_error_per_outage_then_one_recovery_line(log_capture: LogCapture) -> None:

@@ -14,7 +14,10 @@ import pytest
 from sqlalchemy import text
 
 from replydesk.core.db import Database
-from tests.ingest.conftest import Ws, count_events, new_workspace, post, sample
+from tests.support.http import post
+from tests.support.rows import count_events
+from tests.support.samples import sample
+from tests.support.workspaces import Ws, new_workspace
 
 AUTH_MESSAGE = "invalid or missing webhook token for this workspace"
 

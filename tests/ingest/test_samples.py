@@ -8,7 +8,10 @@ import httpx
 import pytest
 
 from replydesk.core.db import Database
-from tests.ingest.conftest import Ws, all_samples, events, post
+from tests.support.http import post
+from tests.support.rows import events
+from tests.support.samples import all_samples
+from tests.support.workspaces import Ws
 
 SAMPLES = all_samples()
 

@@ -11,8 +11,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from replydesk.core.db import Database
-from tests.conftest import LogCapture
-from tests.ingest.conftest import Ws, count_events, new_workspace, post, sample
+from tests.support.http import post
+from tests.support.logs import LogCapture
+from tests.support.rows import count_events
+from tests.support.samples import sample
+from tests.support.workspaces import Ws, new_workspace
 
 
 def _pem(key: Any) -> str:

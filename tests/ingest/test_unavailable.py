@@ -19,9 +19,11 @@ from replydesk.app import create_app
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
 from replydesk.devtools.tcp_proxy import TcpProxy, pg_target, url_via_proxy
-from tests.conftest import LogCapture
-from tests.ingest.conftest import Ws, count_events, new_workspace, sample
-from tests.ingest.support import UvicornServer
+from tests.support.http import UvicornServer
+from tests.support.logs import LogCapture
+from tests.support.rows import count_events
+from tests.support.samples import sample
+from tests.support.workspaces import Ws, new_workspace
 
 BUDGET_S = 2.0
 

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
 from replydesk.integrations.processing import process_event
-from tests.queue.support import new_workspace
+from tests.support.workspaces import new_workspace
 
 Event = tuple[str, str, dict[str, Any]]
 OWNER = "ACoAAOwner"
@@ -227,8 +227,8 @@ def test_shuffled_and_replayed_stream_gives_identical_state(database_url: str) -
             rng.shuffle(reshuffled)
 
             async def scenario() -> None:
-                in_order = await new_workspace(db, unipile_account_provider_id=OWNER)
-                replayed = await new_workspace(db, unipile_account_provider_id=OWNER)
+                in_order = (await new_workspace(db, unipile_account_provider_id=OWNER)).id
+                replayed = (await new_workspace(db, unipile_account_provider_id=OWNER)).id
                 await _apply(db, in_order, events)
                 await _apply(db, replayed, shuffled + reshuffled)
                 expected = await _snapshot(db, in_order)

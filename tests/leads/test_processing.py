@@ -14,7 +14,9 @@ from replydesk.core.db import Database
 from replydesk.core.errors import InvalidInput
 from replydesk.integrations.processing import EventOutcome, process_event
 from replydesk.queue.errors import classify
-from tests.queue.support import event_type_of, new_workspace, sample
+from tests.support.rows import fetch_rows
+from tests.support.samples import event_type_of, sample
+from tests.support.workspaces import new_workspace
 
 
 async def run(db: Database, ws: uuid.UUID, provider: str, payload: dict[str, Any]) -> EventOutcome:
@@ -29,13 +31,8 @@ async def run(db: Database, ws: uuid.UUID, provider: str, payload: dict[str, Any
         )
 
 
-async def rows(db: Database, sql: str, **params: Any) -> list[dict[str, Any]]:
-    async with db.session() as session:
-        return [dict(r) for r in (await session.execute(text(sql), params)).mappings()]
-
-
 async def lead(db: Database, lead_id: int) -> dict[str, Any]:
-    return (await rows(db, "SELECT * FROM leads WHERE id = :id", id=lead_id))[0]
+    return (await fetch_rows(db, "SELECT * FROM leads WHERE id = :id", id=lead_id))[0]
 
 
 def at(text_value: str) -> datetime:
@@ -45,7 +42,7 @@ def at(text_value: str) -> datetime:
 async def test_email_sent_creates_lead_campaign_message_rollup_and_followup_job(
     db: Database,
 ) -> None:
-    ws = await new_workspace(db)
+    ws = (await new_workspace(db)).id
     payload = sample("emailbison", "email_sent")
     first = await run(db, ws, "emailbison", payload)
     assert first.message_created and first.lead_id and first.message_id
@@ -57,7 +54,7 @@ async def test_email_sent_creates_lead_campaign_message_rollup_and_followup_job(
     assert row["last_message_at"] == at("2026-01-23T18:13:05Z")
     assert row["last_team_outbound_at"] is None  # a campaign send is not the team answering
     assert row["last_inbound_at"] is None
-    msgs = await rows(db, "SELECT * FROM messages WHERE workspace_id = :ws", ws=ws)
+    msgs = await fetch_rows(db, "SELECT * FROM messages WHERE workspace_id = :ws", ws=ws)
     assert len(msgs) == 1
     assert msgs[0]["emailbison_scheduled_email_id"] == 88001
     assert (msgs[0]["direction"], msgs[0]["sent_by"], msgs[0]["channel"]) == (
@@ -65,7 +62,7 @@ async def test_email_sent_creates_lead_campaign_message_rollup_and_followup_job(
         "campaign",
         "email",
     )
-    jobs = await rows(db, "SELECT type, dedupe_key, payload, status FROM jobs")
+    jobs = await fetch_rows(db, "SELECT type, dedupe_key, payload, status FROM jobs")
     assert jobs == [
         {
             "type": "followup.start",
@@ -84,31 +81,31 @@ async def test_email_sent_creates_lead_campaign_message_rollup_and_followup_job(
     for p in (payload, again):
         out = await run(db, ws, "emailbison", p)
         assert (out.message_id, out.message_created) == (first.message_id, False)
-    assert len(await rows(db, "SELECT id FROM messages")) == 1
-    assert len(await rows(db, "SELECT id FROM jobs")) == 1
-    assert len(await rows(db, "SELECT id FROM leads")) == 1
+    assert len(await fetch_rows(db, "SELECT id FROM messages")) == 1
+    assert len(await fetch_rows(db, "SELECT id FROM jobs")) == 1
+    assert len(await fetch_rows(db, "SELECT id FROM leads")) == 1
 
 
 async def test_manual_send_counts_as_team_answer(db: Database) -> None:
-    ws = await new_workspace(db)
+    ws = (await new_workspace(db)).id
     out = await run(db, ws, "emailbison", sample("emailbison", "manual_email_sent"))
     row = await lead(db, out.lead_id or 0)
     assert row["email"] == "dana.reyes@northwind.example"  # data.lead, not the sender mailbox
     assert row["last_team_outbound_at"] == at("2026-01-23T18:20:00Z")
     assert row["last_outbound_at"] == at("2026-01-23T18:20:00Z")
-    msg = (await rows(db, "SELECT * FROM messages"))[0]
+    msg = (await fetch_rows(db, "SELECT * FROM messages"))[0]
     assert (msg["emailbison_reply_id"], msg["sent_by"], msg["direction"]) == (
         93070,
         "team",
         "outbound",
     )
     assert msg["body"] == "Tuesday 10am works. Invite on its way."
-    jobs = await rows(db, "SELECT type FROM jobs")
+    jobs = await fetch_rows(db, "SELECT type FROM jobs")
     assert jobs == [{"type": "followup.start"}]
 
 
 async def test_reply_then_interested_is_one_message_and_sets_category(db: Database) -> None:
-    ws = await new_workspace(db)
+    ws = (await new_workspace(db)).id
     replied = await run(db, ws, "emailbison", sample("emailbison", "lead_replied"))
     row = await lead(db, replied.lead_id or 0)
     assert row["category"] is None
@@ -118,16 +115,16 @@ async def test_reply_then_interested_is_one_message_and_sets_category(db: Databa
     assert interested.message_id == replied.message_id and not interested.message_created
     row = await lead(db, replied.lead_id or 0)
     assert row["category"] == "interested"
-    msgs = await rows(db, "SELECT direction, sent_by, emailbison_reply_id FROM messages")
+    msgs = await fetch_rows(db, "SELECT direction, sent_by, emailbison_reply_id FROM messages")
     assert msgs == [{"direction": "inbound", "sent_by": "lead", "emailbison_reply_id": 93001}]
-    jobs = await rows(db, "SELECT type, dedupe_key FROM jobs")
+    jobs = await fetch_rows(db, "SELECT type, dedupe_key FROM jobs")
     assert jobs == [
         {"type": "inbound.postprocess", "dedupe_key": f"inbound.postprocess:{replied.message_id}"}
     ]
 
 
 async def test_untracked_reply_creates_flagged_lead_until_a_tracked_event(db: Database) -> None:
-    ws = await new_workspace(db)
+    ws = (await new_workspace(db)).id
     payload = sample("emailbison", "untracked_reply_received")
     out = await run(db, ws, "emailbison", payload)
     row = await lead(db, out.lead_id or 0)
@@ -147,7 +144,7 @@ async def test_untracked_reply_creates_flagged_lead_until_a_tracked_event(db: Da
 
 
 async def test_opens_count_once_per_campaign_event(db: Database) -> None:
-    ws = await new_workspace(db)
+    ws = (await new_workspace(db)).id
     payload = sample("emailbison", "email_opened")
     out = await run(db, ws, "emailbison", payload)
     await run(db, ws, "emailbison", payload)  # replay
@@ -167,17 +164,17 @@ async def test_bounce_and_unsubscribe_status_precedence_is_order_free(db: Databa
     )
     finals = []
     for order in ((bounced, unsub), (unsub, bounced)):
-        ws = await new_workspace(db)
+        ws = (await new_workspace(db)).id
         for p in (*order, *order):  # each twice
             out = await run(db, ws, "emailbison", p)
         row = await lead(db, out.lead_id or 0)
         finals.append((row["status"], row["bounce_count"]))
-        assert await rows(db, "SELECT id FROM messages WHERE workspace_id = :ws", ws=ws) == []
+        assert await fetch_rows(db, "SELECT id FROM messages WHERE workspace_id = :ws", ws=ws) == []
     assert finals == [("unsubscribed", 1), ("unsubscribed", 1)]
 
 
 async def test_invalid_payload_is_permanent(db: Database) -> None:
-    ws = await new_workspace(db)
+    ws = (await new_workspace(db)).id
     payload = sample("emailbison", "email_sent")
     payload["data"]["lead"]["email"] = "not an address"
     with pytest.raises(InvalidInput) as exc:
@@ -191,14 +188,14 @@ async def test_invalid_payload_is_permanent(db: Database) -> None:
 
 
 async def test_unknown_event_type_is_skipped(db: Database) -> None:
-    ws = await new_workspace(db)
+    ws = (await new_workspace(db)).id
     payload = {"event": {"type": "EMAIL_ACCOUNT_ADDED"}, "data": {"sender_email": {"id": 1}}}
     out = await run(db, ws, "emailbison", payload)
     assert out.skipped == "no handler for emailbison EMAIL_ACCOUNT_ADDED"
 
 
 async def test_ghl_sms_thread_is_one_lead_and_echo_is_dropped(db: Database) -> None:
-    ws = await new_workspace(db)
+    ws = (await new_workspace(db)).id
     inbound = await run(db, ws, "ghl", sample("ghl", "inbound_sms"))
     outbound = await run(db, ws, "ghl", sample("ghl", "outbound_sms"))
     assert inbound.lead_id == outbound.lead_id
@@ -222,15 +219,15 @@ async def test_ghl_sms_thread_is_one_lead_and_echo_is_dropped(db: Database) -> N
     echo.pop("userId")
     out = await run(db, ws, "ghl", echo)
     assert not out.message_created
-    msgs = await rows(db, "SELECT sent_by FROM messages WHERE ghl_message_id = 'msg_ours'")
+    msgs = await fetch_rows(db, "SELECT sent_by FROM messages WHERE ghl_message_id = 'msg_ours'")
     assert msgs == [{"sent_by": "ai"}]
-    assert len(await rows(db, "SELECT id FROM messages")) == 3
-    jobs = await rows(db, "SELECT type FROM jobs")
+    assert len(await fetch_rows(db, "SELECT id FROM messages")) == 3
+    jobs = await fetch_rows(db, "SELECT type FROM jobs")
     assert jobs == [{"type": "inbound.postprocess"}]  # inbound only
 
 
 async def test_ghl_lead_found_by_phone_then_gets_contact_id(db: Database) -> None:
-    ws = await new_workspace(db)
+    ws = (await new_workspace(db)).id
     first = sample("ghl", "inbound_sms")
     del first["contactId"]
     first["from"] = "(512) 555-0143"
@@ -242,11 +239,12 @@ async def test_ghl_lead_found_by_phone_then_gets_contact_id(db: Database) -> Non
 
 
 async def test_ghl_campaign_outbound_and_non_sms(db: Database) -> None:
-    ws = await new_workspace(db)
+    ws = (await new_workspace(db)).id
     auto = sample("ghl", "outbound_sms")
     auto.pop("userId")
     out = await run(db, ws, "ghl", auto)
-    msg = (await rows(db, "SELECT sent_by FROM messages WHERE id = :id", id=out.message_id))[0]
+    sql = "SELECT sent_by FROM messages WHERE id = :id"
+    msg = (await fetch_rows(db, sql, id=out.message_id))[0]
     assert msg["sent_by"] == "campaign"
     assert (await lead(db, out.lead_id or 0))["last_team_outbound_at"] is None
     email = sample("ghl", "inbound_sms")
@@ -256,7 +254,7 @@ async def test_ghl_campaign_outbound_and_non_sms(db: Database) -> None:
 
 
 async def test_unipile_inbound_and_own_messages(db: Database) -> None:
-    ws = await new_workspace(db, unipile_account_provider_id="ACoAAOwnerX")
+    ws = (await new_workspace(db, unipile_account_provider_id="ACoAAOwnerX")).id
     inbound = await run(db, ws, "unipile", sample("unipile", "message_received"))
     row = await lead(db, inbound.lead_id or 0)
     assert row["linkedin_provider_id"] == "ACoAAB1x2y3"
@@ -273,16 +271,18 @@ async def test_unipile_inbound_and_own_messages(db: Database) -> None:
     out = await run(db, ws, "unipile", own)
     assert out.lead_id == inbound.lead_id
     msg = (
-        await rows(db, "SELECT direction, sent_by FROM messages WHERE id = :id", id=out.message_id)
+        await fetch_rows(
+            db, "SELECT direction, sent_by FROM messages WHERE id = :id", id=out.message_id
+        )
     )[0]
     assert msg == {"direction": "outbound", "sent_by": "team"}
     row = await lead(db, inbound.lead_id or 0)
     assert row["last_team_outbound_at"] == at("2026-01-23T18:40:00Z")
-    assert len(await rows(db, "SELECT id FROM jobs")) == 1  # only the inbound one
+    assert len(await fetch_rows(db, "SELECT id FROM jobs")) == 1  # only the inbound one
 
 
 async def test_unipile_own_message_recognised_by_account_info(db: Database) -> None:
-    ws = await new_workspace(db)  # no provider id configured
+    ws = (await new_workspace(db)).id  # no provider id configured
     own = sample("unipile", "message_received")
     own["sender"] = {"attendee_provider_id": "ACoAAOwnerX"}
     own["attendees"] = [{"attendee_provider_id": "ACoAALead9", "attendee_name": "Lee Nine"}]
@@ -296,7 +296,7 @@ async def test_unipile_own_message_recognised_by_account_info(db: Database) -> N
 
 
 async def test_out_of_order_rollups_are_monotonic(db: Database) -> None:
-    ws = await new_workspace(db)
+    ws = (await new_workspace(db)).id
     late = sample("emailbison", "lead_replied")
     early = copy.deepcopy(late)
     early["data"]["reply"].update(id=1, date_received="2026-01-20T08:00:00Z")

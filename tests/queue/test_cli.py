@@ -3,43 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 from replydesk.app import create_app
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
-from tests.queue.support import (
-    event_type_of,
-    fetch,
-    insert_events,
-    new_workspace,
-    sample,
-    status_counts,
-    wait_until,
-)
+from tests.support.cli import clean_env, run_replydesk
+from tests.support.queue import fetch, insert_events, status_counts, wait_until
+from tests.support.samples import event_type_of, sample
+from tests.support.workspaces import new_workspace
 
 
 def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("REPLYDESK_") and k not in ("DATABASE_URL", "TEST_DATABASE_URL")
-    }
-    env["DATABASE_URL"] = database_url
-    return subprocess.run(
-        [sys.executable, "-m", "replydesk", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_replydesk(*args, env=clean_env(DATABASE_URL=database_url))
 
 
 async def _seed(db: Database, database_url: str) -> list[int]:
-    ws = await new_workspace(db)
+    ws = (await new_workspace(db)).id
     names = [("emailbison", "email_sent"), ("emailbison", "lead_replied"), ("ghl", "inbound_sms")]
     events = [(p, event_type_of(p, sample(p, n)), sample(p, n)) for p, n in names]
     ids = await insert_events(database_url, ws, events)
@@ -106,7 +86,7 @@ async def test_replay_filters_and_reports_progress(db: Database, database_url: s
 
 
 async def test_serve_runs_the_worker_in_process(db: Database, database_url: str) -> None:
-    ws = await new_workspace(db)
+    ws = (await new_workspace(db)).id
     settings = Settings(database_url=database_url, worker_poll_interval_s=0.1)
     app = create_app(settings, database=db, worker=True)
     async with app.router.lifespan_context(app):

@@ -22,15 +22,9 @@ from replydesk.queue.scheduler import PeriodicTask, Scheduler
 from replydesk.queue.service import enqueue, replay
 from replydesk.queue.tasks import rescue_expired
 from replydesk.queue.worker import Listener, QueueRunner, worker_database
-from tests.conftest import LogCapture
-from tests.queue.support import (
-    fast_settings,
-    fetch,
-    fetchval,
-    new_workspace,
-    running_worker,
-    wait_until,
-)
+from tests.support.logs import LogCapture
+from tests.support.queue import fast_settings, fetch, fetchval, running_worker, wait_until
+from tests.support.workspaces import new_workspace
 
 
 @pytest.fixture
@@ -173,7 +167,7 @@ async def test_dead_after_max_attempts_alert_per_class_per_day_then_replay(
 
     registry = Registry()
     registry.add("jobs", "test.job", handler)
-    ws = await new_workspace(db)
+    ws = (await new_workspace(db)).id
     ids = await _jobs(db, 2, workspace_id=ws, max_attempts=3)
     async with running_worker(db, registry, fast_settings(database_url)):
         await wait_until(lambda: _all_done(database_url))
@@ -204,7 +198,7 @@ async def test_dead_after_max_attempts_alert_per_class_per_day_then_replay(
 
 
 async def test_replay_scoping_and_states(db: Database) -> None:
-    ws, other = await new_workspace(db), await new_workspace(db)
+    ws, other = (await new_workspace(db)).id, (await new_workspace(db)).id
     [job_id] = await _jobs(db, 1, workspace_id=ws)
     async with db.session() as session:
         assert await replay(session, job_id, table="jobs", workspace_id=other) is None
@@ -328,7 +322,7 @@ async def test_long_item_keeps_its_lease_while_the_rescuer_runs(
 async def test_rescuer_returns_expired_items_and_kills_last_attempts(
     db: Database, database_url: str
 ) -> None:
-    ws = await new_workspace(db)
+    ws = (await new_workspace(db)).id
     ids = await _jobs(db, 3, workspace_id=ws)
     await fetch(
         database_url,

@@ -7,18 +7,17 @@ from sqlalchemy import text
 from replydesk.app import build_registry
 from replydesk.core.db import Database
 from replydesk.queue.service import enqueue
-from tests.conftest import LogCapture
-from tests.queue.support import (
-    event_type_of,
+from tests.support.logs import LogCapture
+from tests.support.queue import (
     fast_settings,
     fetch,
     insert_events,
-    new_workspace,
     running_worker,
-    sample,
     status_counts,
     wait_until,
 )
+from tests.support.samples import event_type_of, sample
+from tests.support.workspaces import new_workspace
 
 SAMPLES = [
     ("emailbison", "email_sent"),
@@ -38,7 +37,7 @@ SAMPLES = [
 async def test_every_sample_is_processed_and_follow_up_jobs_are_recorded_no_ops(
     db: Database, database_url: str, log_capture: LogCapture
 ) -> None:
-    ws = await new_workspace(db, unipile_account_provider_id="ACoAAOwnerX")
+    ws = (await new_workspace(db, unipile_account_provider_id="ACoAAOwnerX")).id
     events = [(p, event_type_of(p, sample(p, n)), sample(p, n)) for p, n in SAMPLES]
     mailbox = {"event": {"type": "EMAIL_ACCOUNT_ADDED"}, "data": {"sender_email": {"id": 9}}}
     events.append(("emailbison", "EMAIL_ACCOUNT_ADDED", mailbox))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,18 +14,16 @@ import asyncpg
 import pytest
 
 from replydesk.core.db import Database, plain_url
-from tests.queue.support import email_sent, fetch, fetchval, new_workspace, wait_until
+from tests.support.cli import clean_env
+from tests.support.queue import fetch, fetchval, wait_until
+from tests.support.samples import email_sent
+from tests.support.workspaces import new_workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def spawn(database_url: str, *args: str, **settings: str) -> subprocess.Popen[bytes]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("REPLYDESK_") and k not in ("DATABASE_URL", "TEST_DATABASE_URL")
-    }
-    env.update(
+    env = clean_env(
         REPLYDESK_DATABASE_URL=database_url,
         REPLYDESK_WORKER_LEASE_S="1",
         REPLYDESK_WORKER_RESCUE_INTERVAL_S="0.5",
@@ -55,7 +52,7 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> int:
 
 
 async def prepare(database_url: str, db: Database, n: int, leads: int) -> uuid.UUID:
-    ws = await new_workspace(db)
+    ws = (await new_workspace(db)).id
     conn = await asyncpg.connect(plain_url(database_url))
     try:
         await conn.execute("CREATE TABLE processing_log (tbl text, item_id bigint, worker text)")

@@ -3,24 +3,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import asyncpg
 
 from replydesk.core.security import hash_token
-
-
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "replydesk", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.support.cli import run_replydesk
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -45,7 +33,7 @@ def test_workspace_create_twice_gives_two_workspaces(database_url: str) -> None:
     env = _env(DATABASE_URL=database_url)
     outputs = []
     for _ in range(2):
-        proc = _cli(
+        proc = run_replydesk(
             "workspace", "create", "Acme", "--owner-email", "Sam@Acme.example", "--json", env=env
         )
         assert proc.returncode == 0, proc.stderr
@@ -64,14 +52,16 @@ def test_workspace_create_twice_gives_two_workspaces(database_url: str) -> None:
 
 def test_workspace_create_on_embedded_database(tmp_path: Path) -> None:
     env = _env(REPLYDESK_DATA_DIR=str(tmp_path / "data"))
-    proc = _cli("workspace", "create", "Solo", "--owner-email", "a@b.example", "--json", env=env)
+    proc = run_replydesk(
+        "workspace", "create", "Solo", "--owner-email", "a@b.example", "--json", env=env
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["workspace_id"]
     assert (tmp_path / "data" / "pg" / "PG_VERSION").exists()
 
 
 def test_workspace_create_rejects_bad_email(database_url: str) -> None:
-    proc = _cli(
+    proc = run_replydesk(
         "workspace",
         "create",
         "X",

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from replydesk.auth.errors import CsrfFailed
 from replydesk.auth.models import ApiToken, Membership
 from replydesk.auth.sessions import ActiveSession, resolve_session
+from replydesk.auth.vocabulary import Role
 from replydesk.core.deps import SessionDep, SettingsDep
 from replydesk.core.errors import NotFound, PermissionDenied, SignedOut
 from replydesk.core.logging import get_logger
@@ -28,7 +29,7 @@ log = get_logger(__name__)
 
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-ADMIN_ROLES = frozenset({"owner", "admin"})
+ADMIN_ROLES = frozenset({Role.OWNER, Role.ADMIN})
 # last_used_at is written at most this often per token (one UPDATE, not one per request).
 TOKEN_TOUCH_INTERVAL = timedelta(seconds=60)
 

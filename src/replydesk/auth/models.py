@@ -3,13 +3,25 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Integer, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from replydesk.auth.vocabulary import Role
 from replydesk.core.base import Base, created_at_column
+from replydesk.core.sql import sql_values
 
-ROLES = ("owner", "admin", "member")
+ROLES = tuple(role.value for role in Role)
 
 
 class User(Base):
@@ -40,6 +52,7 @@ class Membership(Base):
     __table_args__ = (
         # "Which workspaces may this user see" (login, /me).
         Index("ix_memberships_user_id", "user_id"),
+        CheckConstraint(f"role IN {sql_values(Role)}", name="role"),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -99,28 +99,21 @@ def replay_command(
             console=Console(stderr=True),
         ) as progress:
             for name in names:
+                selection: dict[str, Any] = {
+                    "table": name,
+                    "status": status,
+                    "provider": provider,
+                    "job_type": job_type,
+                    "since": since_at,
+                }
                 async with db.session() as session:
-                    total = await count_matching(
-                        session,
-                        table=name,
-                        status=status,
-                        provider=provider,
-                        job_type=job_type,
-                        since=since_at,
-                    )
+                    total = await count_matching(session, **selection)
                 bar = progress.add_task(f"replay {name}", total=total)
                 after, count = 0, 0
                 while count < total:
                     async with db.session() as session:
                         ids = await replay_matching(
-                            session,
-                            table=name,
-                            status=status,
-                            provider=provider,
-                            job_type=job_type,
-                            since=since_at,
-                            after_id=after,
-                            limit=chunk,
+                            session, **selection, after_id=after, limit=chunk
                         )
                     if not ids:
                         break

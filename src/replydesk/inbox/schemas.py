@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-LeadStatus = Literal["active", "bounced", "unsubscribed", "closed"]
-Channel = Literal["email", "sms", "linkedin"]
+from replydesk.leads.vocabulary import Channel, Direction, LeadStatus, SentBy
+from replydesk.queue.vocabulary import QueueStatus
 
 CATEGORY_MAX_LENGTH = 64
 
@@ -91,8 +90,8 @@ class LeadPatch(BaseModel):
 class MessageOut(BaseModel):
     id: int
     channel: Channel
-    direction: Literal["inbound", "outbound"]
-    sent_by: Literal["lead", "campaign", "team", "ai", "system"]
+    direction: Direction
+    sent_by: SentBy
     subject: str | None
     body: str | None
     occurred_at: datetime
@@ -109,7 +108,7 @@ class WebhookEventOut(BaseModel):
     id: int
     provider: str
     event_type: str
-    status: Literal["pending", "running", "succeeded", "dead", "ignored"]
+    status: QueueStatus
     attempts: int
     max_attempts: int
     last_error: str | None

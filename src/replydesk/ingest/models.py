@@ -3,11 +3,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Text, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from replydesk.core.base import Base
-from replydesk.queue.models import QueueItem, queue_indexes
+from replydesk.core.sql import sql_values
+from replydesk.integrations.base import ProviderName
+from replydesk.queue.models import QueueItem, queue_indexes, queue_status_check
 
 
 class WebhookEvent(QueueItem, Base):
@@ -28,4 +30,6 @@ class WebhookEvent(QueueItem, Base):
         *queue_indexes("webhook_events"),
         # Operator list of a workspace's events, newest first, optionally by status.
         Index("ix_webhook_events_workspace_id_status_id", "workspace_id", "status", "id"),
+        queue_status_check(),
+        CheckConstraint(f"provider IN {sql_values(ProviderName)}", name="provider"),
     )

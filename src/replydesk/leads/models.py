@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Computed,
     DateTime,
     ForeignKey,
@@ -18,12 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from replydesk.core.base import Base, created_at_column
-
-LEAD_STATUSES = ("active", "bounced", "unsubscribed", "closed")
-CHANNELS = ("email", "sms", "linkedin")
-DIRECTIONS = ("inbound", "outbound")
-# Who wrote an outbound message: campaign/sequence sends do not count as the team answering.
-SENT_BY = ("lead", "campaign", "team", "ai", "system")
+from replydesk.core.sql import sql_values
+from replydesk.leads.vocabulary import Channel, Direction, LeadEventKind, LeadStatus, SentBy
 
 
 class Lead(Base):
@@ -112,6 +109,11 @@ class Lead(Base):
             text("last_message_at DESC NULLS LAST"),
             text("id DESC"),
         ),
+        CheckConstraint(f"status IN {sql_values(LeadStatus)}", name="status"),
+        # NULL passes a CHECK: no inbound message yet, no channel.
+        CheckConstraint(
+            f"last_inbound_channel IN {sql_values(Channel)}", name="last_inbound_channel"
+        ),
     )
 
 
@@ -156,6 +158,9 @@ class Message(Base):
         ),
         # Conversation timeline of one lead, paged by (occurred_at, id).
         Index("ix_messages_lead_id_occurred_at_id", "lead_id", "occurred_at", "id"),
+        CheckConstraint(f"channel IN {sql_values(Channel)}", name="channel"),
+        CheckConstraint(f"direction IN {sql_values(Direction)}", name="direction"),
+        CheckConstraint(f"sent_by IN {sql_values(SentBy)}", name="sent_by"),
     )
 
 
@@ -173,7 +178,7 @@ class LeadEvent(Base):
         ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
-    kind: Mapped[str] = mapped_column(Text, nullable=False)  # "open" | "bounce"
+    kind: Mapped[str] = mapped_column(Text, nullable=False)  # LeadEventKind
     external_id: Mapped[str] = mapped_column(Text, nullable=False)
     occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
@@ -188,4 +193,5 @@ class LeadEvent(Base):
         ),
         # The leads FK cascade and a lead's activity list.
         Index("ix_lead_events_lead_id", "lead_id"),
+        CheckConstraint(f"kind IN {sql_values(LeadEventKind)}", name="kind"),
     )

@@ -8,7 +8,6 @@ message key column are rendered once per column (a closed set) through ``core.sq
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, update
@@ -178,21 +177,3 @@ async def update_fields(
         .where(Lead.id == lead_id, Lead.workspace_id == workspace_id, changed)
         .values(**values, updated_at=func.now())
     )
-
-
-async def count_event(
-    session: AsyncSession,
-    workspace_id: uuid.UUID,
-    lead_id: int,
-    kind: LeadEventKind,
-    external_id: str,
-    occurred_at: datetime | None,
-) -> bool:
-    params = {
-        "ws": workspace_id,
-        "lead_id": lead_id,
-        "kind": kind.value,
-        "external_id": external_id,
-        "at": occurred_at,
-    }
-    return await scalar(session, COUNT_LEAD_EVENT[kind], params) is not None

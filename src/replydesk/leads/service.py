@@ -180,9 +180,14 @@ async def count_lead_event(
     occurred_at: datetime | None,
 ) -> bool:
     """Record the event once and bump its counter only then; True when it was new."""
-    return await repository.count_event(
-        session, workspace_id, lead_id, kind, external_id, occurred_at
-    )
+    params = {
+        "ws": workspace_id,
+        "lead_id": lead_id,
+        "kind": kind.value,
+        "external_id": external_id,
+        "at": occurred_at,
+    }
+    return await repository.scalar(session, repository.COUNT_LEAD_EVENT[kind], params) is not None
 
 
 async def update_lead(

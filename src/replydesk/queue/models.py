@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -20,9 +21,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from replydesk.core.base import Base
+from replydesk.core.sql import sql_values
+from replydesk.queue.vocabulary import QueueStatus
 
-# pending → running → succeeded | pending (retry) | dead; ignored = stored, never processed.
-QUEUE_STATUSES = ("pending", "running", "succeeded", "dead", "ignored")
+# The statuses as plain strings (stats keys, filter validation); see QueueStatus.
+QUEUE_STATUSES = tuple(status.value for status in QueueStatus)
 
 
 class QueueItem:
@@ -57,6 +60,11 @@ def queue_indexes(table: str) -> tuple[Index, ...]:
     )
 
 
+def queue_status_check() -> CheckConstraint:
+    """``ck_<table>_status``: every queue table's status is a QueueStatus."""
+    return CheckConstraint(f"status IN {sql_values(QueueStatus)}", name="status")
+
+
 class Job(QueueItem, Base):
     """Background work that later features enqueue (follow-ups, AI drafts, alerts)."""
 
@@ -70,7 +78,7 @@ class Job(QueueItem, Base):
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
 
-    __table_args__ = queue_indexes("jobs")
+    __table_args__ = (*queue_indexes("jobs"), queue_status_check())
 
 
 class Alert(Base):

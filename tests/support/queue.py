@@ -1,4 +1,8 @@
-"""Helpers for queue and processing tests: workspaces, events, worker runs, waiting."""
+"""Queue helpers: events inserted as ingestion writes them, worker runs, waiting, counts.
+
+These talk to the database by URL over their own asyncpg connection, apart from the
+application's pool.
+"""
 
 from __future__ import annotations
 
@@ -8,58 +12,15 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
 
-from replydesk.auth.service import create_workspace
 from replydesk.core.db import Database, plain_url
 from replydesk.core.settings import Settings
 from replydesk.queue.registry import Registry
 from replydesk.queue.scheduler import PeriodicTask
 from replydesk.queue.worker import Worker
-
-# Copies of ../shared/samples (one webhook payload per provider event).
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-
-
-def sample(provider: str, name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((SAMPLES / provider / f"{name}.json").read_text())
-    return data
-
-
-def event_type_of(provider: str, payload: dict[str, Any]) -> str:
-    if provider == "emailbison":
-        return str(payload["event"]["type"]).upper()
-    if provider == "ghl":
-        return str(payload["type"])
-    return str(payload["event"])
-
-
-async def new_workspace(db: Database, **columns: Any) -> uuid.UUID:
-    async with db.session() as session:
-        ws = (await create_workspace(session, "Test", "owner@test.example")).workspace_id
-        if columns:
-            sets = ", ".join(f"{k} = :{k}" for k in columns)
-            await session.execute(
-                text(f"UPDATE workspaces SET {sets} WHERE id = :id"), {**columns, "id": ws}
-            )
-    return ws
-
-
-def email_sent(i: int, leads: int = 500, sent_at: str = "2026-01-23T18:13:05Z") -> dict[str, Any]:
-    """An EMAIL_SENT payload for scheduled e-mail ``i`` to one of ``leads`` leads."""
-    n = i % leads
-    return {
-        "event": {"type": "EMAIL_SENT", "instance_url": "https://bison.test", "workspace_id": 1},
-        "data": {
-            "scheduled_email": {"id": i, "email_subject": f"Hello {n}", "sent_at": sent_at},
-            "campaign_event": {"id": 10_000_000 + i, "type": "sent"},
-            "lead": {"id": n, "email": f"lead{n}@example.com", "first_name": f"L{n}"},
-        },
-    }
 
 
 async def insert_events(
@@ -99,6 +60,11 @@ async def fetch(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
 async def fetchval(url: str, sql: str, *args: Any) -> Any:
     rows = await fetch(url, sql, *args)
     return rows[0][0] if rows else None
+
+
+async def status_counts(url: str, table: str) -> dict[str, int]:
+    rows = await fetch(url, f"SELECT status, count(*) AS n FROM {table} GROUP BY status")
+    return {r["status"]: r["n"] for r in rows}
 
 
 async def wait_until(
@@ -145,8 +111,3 @@ async def running_worker(
     finally:
         stopping.set()
         await asyncio.wait_for(task, timeout=settings.worker_shutdown_grace_s + 10)
-
-
-async def status_counts(url: str, table: str) -> dict[str, int]:
-    rows = await fetch(url, f"SELECT status, count(*) AS n FROM {table} GROUP BY status")
-    return {r["status"]: r["n"] for r in rows}

@@ -1,0 +1,13 @@
+"""The auth domain's words, in one place: models, schemas, SQL and CHECK constraints use them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """``memberships.role``: what a member may do in a workspace."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"

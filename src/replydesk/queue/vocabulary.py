@@ -1,0 +1,16 @@
+"""The queue's words, in one place: models, schemas, SQL and CHECK constraints use them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class QueueStatus(StrEnum):
+    """Where a queued item (webhook event, job) is: pending → running → succeeded, or back to
+    pending for a retry, or dead; ignored = stored for the record, never processed."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+    IGNORED = "ignored"
