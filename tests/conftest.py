@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -17,9 +18,28 @@ from tests.support import pg
 from tests.support.logs import LogCapture
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM ends the run like Ctrl-C: fixtures are torn down (embedded PostgreSQL stopped,
+    # its /tmp/replydesk-test-* folder deleted) instead of the process dying on the spot.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    pg.cleanup()  # after fixture teardown; a no-op unless a teardown was skipped
+
+
 @pytest.fixture(scope="session")
-def pg_url() -> str:
-    return pg.server_url()
+def pg_url() -> Iterator[str]:
+    try:
+        yield pg.server_url()
+    finally:
+        pg.cleanup()
 
 
 @pytest.fixture(scope="session")

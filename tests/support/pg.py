@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -13,19 +14,40 @@ from typing import Any
 import asyncpg
 
 from replydesk.core.db import plain_url, with_database
-from replydesk.core.embedded import start_embedded
+from replydesk.core.embedded import start_embedded, stop_embedded
 from replydesk.core.migrate import MIGRATIONS_DIR, upgrade
 
 TEMPLATE_LOCK_KEY = 7_251_901_002
 
+# Folders of the embedded servers server_url() started; cleanup() stops and deletes them.
+_embedded_dirs: list[Path] = []
+
 
 def server_url() -> str:
-    """Admin URL of the server the tests use (maintenance database ``postgres``)."""
+    """Admin URL of the server the tests use (maintenance database ``postgres``).
+
+    An embedded server lives in a fresh /tmp/replydesk-test-* folder until cleanup().
+    """
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         return plain_url(url)
     data_dir = Path(tempfile.mkdtemp(prefix="replydesk-test-"))
-    return start_embedded(data_dir)
+    _embedded_dirs.append(data_dir)
+    try:
+        return start_embedded(data_dir)
+    except BaseException:
+        cleanup()
+        raise
+
+
+def cleanup() -> None:
+    """Stop the embedded servers server_url() started, then delete their folders."""
+    while _embedded_dirs:
+        data_dir = _embedded_dirs.pop()
+        try:
+            stop_embedded(data_dir)
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def migrations_fingerprint() -> str:

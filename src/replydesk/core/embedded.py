@@ -64,3 +64,15 @@ def start_embedded(data_dir: Path) -> str:
         _servers[pgdata] = server
         log.info("embedded_postgres_ready", data_dir=str(pgdata))
     return str(server.get_uri())
+
+
+def stop_embedded(data_dir: Path) -> None:
+    """Stop the cluster that :func:`start_embedded` started under ``data_dir/pg``, and forget it.
+
+    pgserver stops the postmaster only when this process holds the last handle on it; the files
+    under ``data_dir`` are left alone (the caller removes them). Does nothing for a directory
+    this process did not start.
+    """
+    server = _servers.pop((data_dir / "pg").resolve(), None)
+    if server is not None:
+        server.cleanup()
