@@ -5,7 +5,10 @@
     make drill DRILL_ARGS="--db-outage 10"
     make drill DRILL_ARGS="--slow-db"
 
-Prints one JSON summary and appends a row to docs/benchmarks.md (``--no-record`` to skip).
+Prints one JSON summary and writes it to ``results/drill-<UTC>.json`` (untracked);
+``--record`` also appends a row to docs/benchmarks.md. Uses DATABASE_URL's server when set,
+else an embedded PostgreSQL in a /tmp/replydesk-drill-* folder; that folder and the processes'
+log folder are deleted on exit (``--keep-logs`` keeps the logs under results/).
 Exit status 0 only when every consistency check passed.
 """
 
@@ -17,20 +20,28 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import (
+    DOC,
+    add_output_args,
+    embedded_server,
+    scratch_dir,
+    sigterm_like_ctrl_c,
+    utc_stamp,
+    write_result,
+)
 from drill.checks import api_counts, api_requires_attention_listed, consistency, db_figures
 from drill.faults import Faults
 from drill.load import percentile, poll_inbox, send_burst
 from drill.report import append_row
 from drill.services import Services
 from drill.traffic import build_plan
-from replydesk.core.embedded import start_embedded
 from replydesk.core.logging import configure_logging
 
 
@@ -53,7 +64,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--db-outage", type=float, default=0.0, metavar="S", help="DB away S seconds")
     p.add_argument("--slow-db", action="store_true", help="+50 ms on every database round trip")
     p.add_argument("--drain-timeout", type=float, default=600.0)
-    p.add_argument("--no-record", action="store_true", help="do not append to docs/benchmarks.md")
+    p.add_argument(
+        "--keep-logs", action="store_true", help="keep the processes' logs under results/"
+    )
+    add_output_args(p, noop_flags=["--no-record"])
     return p.parse_args(argv)
 
 
@@ -74,11 +88,9 @@ async def wait_drained(services: Services, timeout: float) -> tuple[float, dict[
         await asyncio.sleep(0.25)
 
 
-async def drill(args: argparse.Namespace) -> dict[str, Any]:
-    direct_url = os.environ.get("DATABASE_URL") or start_embedded(
-        Path(tempfile.mkdtemp(prefix="replydesk-drill-"))
-    )
-    log_dir = Path(tempfile.mkdtemp(prefix="replydesk-drill-logs-"))
+async def drill(
+    args: argparse.Namespace, direct_url: str, log_dir: Path, logs_kept: bool
+) -> dict[str, Any]:
     faults = Faults(direct_url, latency_s=0.05 if args.slow_db else 0.0)
     process_url = await faults.start() if (args.slow_db or args.db_outage) else direct_url
     services = Services(process_url, log_dir, direct_url=direct_url)
@@ -157,7 +169,7 @@ async def drill(args: argparse.Namespace) -> dict[str, Any]:
                 "worker_nice": args.worker_nice,
                 "concurrency": args.concurrency,
             },
-            "logs": str(log_dir),
+            "logs": str(log_dir) if logs_kept else None,
         }
     finally:
         await asyncio.to_thread(services.stop)
@@ -165,14 +177,38 @@ async def drill(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    try:
+        return run(parse_args(argv))
+    except KeyboardInterrupt:
+        print("drill: interrupted; servers stopped, scratch folders deleted", file=sys.stderr)
+        return 130
+
+
+def run(args: argparse.Namespace) -> int:
     # Our own log lines (the embedded server starting) must not mix with the JSON summary.
     configure_logging("warning", stream=sys.stderr)
-    summary = asyncio.run(drill(args))
+    sigterm_like_ctrl_c()
+    stamp = utc_stamp()
+    with ExitStack() as scratch:  # stops the embedded server, deletes folders, on any exit
+        direct_url = os.environ.get("DATABASE_URL") or scratch.enter_context(
+            embedded_server("replydesk-drill-")
+        )
+        if args.keep_logs:
+            log_dir = args.results_dir / f"drill-{stamp}-logs"
+            log_dir.mkdir(parents=True)
+        else:
+            log_dir = scratch.enter_context(scratch_dir("replydesk-drill-logs-"))
+        summary = asyncio.run(drill(args, direct_url, log_dir, args.keep_logs))
     print(json.dumps(summary, indent=2))
-    if not args.no_record:
-        append_row(Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md", summary)
-    return 0 if summary["consistency"]["ok"] else 1
+    path = write_result(args.results_dir, "drill", summary, stamp)
+    print(f"drill: results in {path}", file=sys.stderr)
+    if args.record:
+        append_row(DOC, summary)
+        print(f"drill: row appended to {DOC}", file=sys.stderr)
+    ok = summary["consistency"]["ok"]
+    if not ok and not args.keep_logs:
+        print("drill: consistency check failed; --keep-logs keeps the logs", file=sys.stderr)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

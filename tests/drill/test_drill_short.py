@@ -11,12 +11,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-DRILL = Path(__file__).resolve().parents[2] / "bench" / "drill.py"
+ROOT = Path(__file__).resolve().parents[2]
+DRILL = ROOT / "bench" / "drill.py"
+DOC = ROOT / "docs" / "benchmarks.md"
 
 
-def test_short_drill_is_consistent(database_url: str) -> None:
+def test_short_drill_is_consistent(database_url: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPLYDESK_")}
     env["DATABASE_URL"] = database_url
+    doc_before = DOC.read_bytes()
     proc = subprocess.run(
         [
             sys.executable,
@@ -29,7 +32,9 @@ def test_short_drill_is_consistent(database_url: str) -> None:
             "16",
             "--drain-timeout",
             "120",
-            "--no-record",
+            "--no-record",  # the default now; the old flag must still be accepted
+            "--results-dir",
+            str(tmp_path),
         ],
         env=env,
         capture_output=True,
@@ -43,3 +48,9 @@ def test_short_drill_is_consistent(database_url: str) -> None:
     assert summary["non_2xx_final"] == 0
     assert summary["distinct_events"] == 800
     assert proc.returncode == 0
+    # The run's file, no logs left behind (kept only with --keep-logs), nothing tracked changed.
+    (result,) = tmp_path.iterdir()
+    assert result.name.startswith("drill-") and result.suffix == ".json"
+    assert json.loads(result.read_text()) == summary
+    assert summary["logs"] is None
+    assert DOC.read_bytes() == doc_before
