@@ -20,8 +20,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from replydesk.core.embedded import start_embedded, stop_embedded
-
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -93,6 +91,8 @@ def scratch_dir(prefix: str) -> Iterator[Path]:
 @contextmanager
 def embedded_server(prefix: str = "replydesk-bench-") -> Iterator[str]:
     """An embedded PostgreSQL in a scratch folder: stopped, then deleted, on exit."""
+    from replydesk.core.embedded import start_embedded, stop_embedded  # not for bench's helpers
+
     with scratch_dir(prefix) as data_dir:
         try:
             yield start_embedded(data_dir)

@@ -12,15 +12,18 @@ no access log) and are driven at a fixed concurrency for a fixed time per scenar
 
 ReplyDesk runs ``serve --no-worker``: nothing drains the queue, so only ingestion is measured.
 The load generator is ``wrk`` (a Lua script makes the POST bodies) when it is installed, else
-a small asyncio HTTP/1.1 client (slower: on 2 cores it competes with the server for CPU; the
-output says which ran). Runs are timed, not counted: wrk cannot stop early (``thread:stop()``
-still waits out ``-d``, so a count-limited run reports a wrong rate); the output has the counts.
+a small asyncio HTTP/1.1 client (slower: on 2 cores it competes with the server for CPU). The
+fallback is announced on stderr and recorded as ``"load_generator"`` in the JSON;
+``--require-wrk`` fails instead (install wrk with ``apt-get install -y wrk``). Runs are timed,
+not counted: wrk cannot stop early (``thread:stop()`` still waits out ``-d``, so a
+count-limited run reports a wrong rate); the output has the counts.
 
-    python bench/ingest.py [--seconds 10] [--concurrency 64] [--no-append]
+    python bench/ingest.py [--seconds 10] [--concurrency 64] [--require-wrk] [--record]
 
 Uses DATABASE_URL's server when set (a scratch database is created and dropped), else an
-embedded PostgreSQL in a temporary directory. Prints JSON and appends a section to
-docs/benchmarks.md.
+embedded PostgreSQL in a /tmp/replydesk-bench-* folder, deleted on exit. Prints JSON and
+writes it to ``results/ingest-<UTC>.json`` (untracked); ``--record`` also appends a section
+to docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -39,14 +42,25 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "benchmarks.md"
-SAMPLE = ROOT / "tests" / "ingest" / "samples" / "emailbison" / "email_sent.json"
+from common import (
+    DOC,
+    ROOT,
+    add_output_args,
+    embedded_server,
+    scratch_dir,
+    sigterm_like_ctrl_c,
+    utc_stamp,
+    write_result,
+)
+
+SAMPLE = ROOT / "tests" / "samples" / "emailbison" / "email_sent.json"
+INSTALL_WRK = "apt-get install -y wrk"
 
 WRK_SCRIPT = r"""
 -- Unique EMAIL_SENT bodies (scheduled_email.id = thread * 1e9 + n) or one fixed body.
@@ -139,22 +153,19 @@ def serve_hello(port: int) -> None:
 class Db:
     url: str
     admin_url: str | None  # set when we created a scratch database to drop afterwards
-    tmp: Path | None
 
 
-def prepare_database() -> Db:
+def prepare_database(scratch: ExitStack) -> Db:
+    """A scratch database; an embedded server (stopped and deleted with ``scratch``) if need be."""
     from replydesk.core.db import plain_url, with_database
-    from replydesk.core.embedded import start_embedded
 
     base = os.environ.get("DATABASE_URL") or os.environ.get("REPLYDESK_DATABASE_URL")
-    tmp = None
     if not base:
-        tmp = Path(tempfile.mkdtemp(prefix="replydesk-bench-"))
-        base = start_embedded(tmp)
+        base = scratch.enter_context(embedded_server("replydesk-bench-"))
     base = plain_url(base)
     name = f"rd_bench_{uuid.uuid4().hex[:10]}"
     _admin(base, f'CREATE DATABASE "{name}"')
-    return Db(with_database(base, name), base, tmp)
+    return Db(with_database(base, name), base)
 
 
 def _admin(url: str, sql: str) -> None:
@@ -330,26 +341,80 @@ def drive(
 # --- main ---------------------------------------------------------------------------------
 
 
-def main() -> None:
+FALLBACK_WARNING = (
+    "WARNING: wrk is not installed: falling back to the asyncio HTTP/1.1 load generator, which "
+    "shares the CPUs with the servers and measures lower req/s than wrk would. Install wrk "
+    f"({INSTALL_WRK}) for comparable figures, or pass --require-wrk to fail instead."
+)
+
+
+def load_generator(tool: str, require_wrk: bool) -> str:
+    """``wrk`` or ``asyncio``; says so loudly when falling back, exits if wrk is required."""
+    have_wrk = shutil.which("wrk") is not None
+    if require_wrk and tool == "asyncio":
+        raise SystemExit("ingest: --require-wrk contradicts --tool asyncio")
+    if (require_wrk or tool == "wrk") and not have_wrk:
+        raise SystemExit(f"ingest: wrk is required but not installed (install: {INSTALL_WRK})")
+    if tool != "auto":
+        return tool
+    if have_wrk:
+        return "wrk"
+    print(FALLBACK_WARNING, file=sys.stderr)
+    return "asyncio"
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description="ReplyDesk ingestion vs FastAPI hello-world")
     parser.add_argument("--seconds", type=float, default=10.0, help="per scenario")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before each server")
-    parser.add_argument("--tool", choices=["auto", "wrk", "asyncio"], default="auto")
-    parser.add_argument("--no-append", action="store_true", help="do not write docs/benchmarks.md")
+    parser.add_argument(
+        "--tool",
+        choices=["auto", "wrk", "asyncio"],
+        default="auto",
+        help="load generator (auto: wrk if installed, else asyncio, with a warning)",
+    )
+    parser.add_argument(
+        "--require-wrk", action="store_true", help="fail instead of falling back to asyncio"
+    )
+    add_output_args(parser, noop_flags=["--no-append"])
     parser.add_argument("--serve-hello", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_hello:
         serve_hello(args.serve_hello)
-        return
+        return 0
 
-    tool = args.tool if args.tool != "auto" else ("wrk" if shutil.which("wrk") else "asyncio")
+    from replydesk.core.logging import configure_logging
+
+    # Log lines (the embedded server starting) go to stderr: stdout is the JSON report.
+    configure_logging("warning", stream=sys.stderr)
+    tool = load_generator(args.tool, args.require_wrk)
+    sigterm_like_ctrl_c()
+    stamp = utc_stamp()
+    try:
+        with ExitStack() as scratch:  # stops the embedded server, deletes folders, on any exit
+            report = measure(args, tool, scratch, stamp)
+    except KeyboardInterrupt:
+        print("ingest: interrupted; servers stopped, scratch folders deleted", file=sys.stderr)
+        return 130
+    print(json.dumps(report, indent=2))
+    path = write_result(args.results_dir, "ingest", report, stamp)
+    print(f"ingest: results in {path}", file=sys.stderr)
+    if args.record:
+        append_doc(report)
+        print(f"ingest: section appended to {DOC}", file=sys.stderr)
+    if tool == "asyncio" and args.tool == "auto":
+        print(FALLBACK_WARNING, file=sys.stderr)  # again: the start has scrolled away
+    return 0
+
+
+def measure(args: argparse.Namespace, tool: str, scratch: ExitStack, stamp: str) -> dict[str, Any]:
     load_before = round(os.getloadavg()[0], 2)
-    db = prepare_database()
+    db = prepare_database(scratch)
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPLYDESK_")}
     env.update({"DATABASE_URL": db.url, "REPLYDESK_LOG_LEVEL": "warning"})
     procs: list[subprocess.Popen[bytes]] = []
-    logs = Path(tempfile.mkdtemp(prefix="replydesk-bench-logs-"))
+    logs = scratch.enter_context(scratch_dir("replydesk-bench-logs-"))
     try:
         created = subprocess.run(
             [
@@ -424,15 +489,14 @@ def main() -> None:
                 _admin(db.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             except Exception as exc:  # a leftover scratch database is not worth a traceback
                 print(f"note: could not drop {name}: {exc}", file=sys.stderr)
-        if db.tmp is not None:
-            shutil.rmtree(db.tmp, ignore_errors=True)
-        if sys.exc_info()[0] is None:
-            shutil.rmtree(logs, ignore_errors=True)
-        else:
-            print(f"server logs kept in {logs}", file=sys.stderr)
+        if isinstance(sys.exc_info()[1], Exception):  # a failed run: keep the servers' logs
+            kept = args.results_dir / f"ingest-{stamp}-logs"
+            shutil.copytree(logs, kept)
+            print(f"server logs kept in {kept}", file=sys.stderr)
 
-    report = {
+    return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_generator": tool,
         "tool": "wrk 4.1 (2 threads; Lua script for POST bodies)"
         if tool == "wrk"
         else "asyncio HTTP/1.1 client (one process; may be the bottleneck on 2 cores)",
@@ -449,9 +513,6 @@ def main() -> None:
         },
         "results": results,
     }
-    print(json.dumps(report, indent=2))
-    if not args.no_append:
-        append_doc(report)
 
 
 def append_doc(report: dict[str, Any]) -> None:
@@ -487,4 +548,4 @@ def append_doc(report: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
