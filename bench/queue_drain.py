@@ -1,12 +1,14 @@
 """Queue throughput on this machine: drain EMAIL_SENT events, no-op jobs, and pgqueuer no-op jobs.
 
     python bench/queue_drain.py [--mode drain|jobs|pgqueuer|all] [--events N] [--jobs N]
-        [--concurrency C] [--url postgresql://…/postgres] [--append-doc docs/benchmarks.md]
+        [--concurrency C] [--url postgresql://…/postgres] [--record] [--append-doc FILE.md]
 
 Each mode runs in a fresh scratch database (migrated), on the server of ``--url`` /
-TEST_DATABASE_URL / REPLYDESK_DATABASE_URL, or an embedded PostgreSQL when none is given.
+TEST_DATABASE_URL / REPLYDESK_DATABASE_URL, or an embedded PostgreSQL (in a
+/tmp/replydesk-bench-* folder, deleted on exit) when none is given.
 One worker process (this one), timings from the first claim until the table is drained.
-Prints one JSON object; ``--append-doc`` also appends a section to the given Markdown file.
+Prints one JSON object and writes it to ``results/queue-drain-<UTC>.json`` (untracked);
+``--record`` also appends a section to docs/benchmarks.md, ``--append-doc`` to the given file.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import asyncio
 import json
 import os
 import platform
-import tempfile
+import sys
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,10 +29,17 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common import (
+    DOC,
+    add_output_args,
+    embedded_server,
+    sigterm_like_ctrl_c,
+    utc_stamp,
+    write_result,
+)
 from replydesk.app import build_registry
 from replydesk.auth.service import create_workspace
 from replydesk.core.db import plain_url, with_database
-from replydesk.core.embedded import start_embedded
 from replydesk.core.logging import configure_logging
 from replydesk.core.migrate import upgrade
 from replydesk.core.settings import Settings
@@ -38,13 +48,13 @@ from replydesk.queue.registry import Registry
 from replydesk.queue.worker import Worker, worker_database
 
 
-def server_url(explicit: str | None) -> str:
+def server_url(explicit: str | None, scratch: ExitStack) -> str:
     url = (
         explicit or os.environ.get("TEST_DATABASE_URL") or os.environ.get("REPLYDESK_DATABASE_URL")
     )
     if url:
         return plain_url(url)
-    return start_embedded(Path(tempfile.mkdtemp(prefix="replydesk-bench-")))
+    return scratch.enter_context(embedded_server("replydesk-bench-"))
 
 
 async def scratch(server: str) -> str:
@@ -255,7 +265,7 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-async def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -266,10 +276,33 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--url")
-    parser.add_argument("--append-doc")
+    parser.add_argument("--append-doc", metavar="FILE.md", help="also append a section to FILE.md")
+    add_output_args(parser)
     args = parser.parse_args()
-    configure_logging("warning")
-    server = server_url(args.url)
+    configure_logging("warning", stream=sys.stderr)  # stdout is the JSON result
+    sigterm_like_ctrl_c()
+    stamp = utc_stamp()
+    try:
+        with ExitStack() as scratch:  # stops the embedded server, deletes its folder, on any exit
+            result = asyncio.run(measure(args, server_url(args.url, scratch)))
+    except KeyboardInterrupt:
+        print("queue_drain: interrupted; scratch databases and folders removed", file=sys.stderr)
+        return 130
+    print(json.dumps(result))
+    path = write_result(args.results_dir, "queue-drain", result, stamp)
+    print(f"queue_drain: results in {path}", file=sys.stderr)
+    docs = [DOC] if args.record else []
+    if args.append_doc and Path(args.append_doc).resolve() not in docs:
+        docs.append(Path(args.append_doc).resolve())
+    for doc_path in docs:
+        header = "" if doc_path.exists() and doc_path.stat().st_size else "# Benchmarks\n"
+        with doc_path.open("a", encoding="utf-8") as doc:
+            doc.write(header + markdown(result))
+        print(f"queue_drain: section appended to {doc_path}", file=sys.stderr)
+    return 0
+
+
+async def measure(args: argparse.Namespace, server: str) -> dict[str, Any]:
     conn = await asyncpg.connect(with_database(server, "postgres"))
     try:
         pg_version = await conn.fetchval("SHOW server_version")
@@ -293,13 +326,8 @@ async def main() -> None:
         result["pgqueuer_version"] = version("pgqueuer")
         result["pgqueuer"] = await bench_pgqueuer(server, args.jobs, args.batch_size)
     result["load_after"] = round(os.getloadavg()[0], 2)
-    print(json.dumps(result))
-    if args.append_doc:
-        doc_path = Path(args.append_doc)
-        header = "" if doc_path.exists() and doc_path.stat().st_size else "# Benchmarks\n"
-        with doc_path.open("a", encoding="utf-8") as doc:
-            doc.write(header + markdown(result))
+    return result
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    raise SystemExit(main())
