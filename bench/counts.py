@@ -12,9 +12,12 @@ with a Bearer token, sequentially (one client):
 - ``GET leads?filter=requires_attention`` first page and a deep page (keyset cursor),
 - the original-style CTE over messages computing the same numbers, on the same data.
 
-Prints one JSON document and appends a section to docs/benchmarks.md (``--no-record``).
+Prints one JSON document and writes it to ``results/counts-<UTC>.json`` (untracked);
+``--record`` also appends a section to docs/benchmarks.md.
 The seeded database is kept (``rd_bench_counts_<leads>[_r<reply%>_a<answered%>]``) and reused;
-``--reseed`` rebuilds it, ``--drop`` removes it at the end.
+``--reseed`` rebuilds it, ``--drop`` removes it at the end. Without a server URL the database
+lives in an embedded PostgreSQL under .replydesk-bench/ (git-ignored, kept for reuse; the server
+is stopped on exit), or with ``--drop`` in a /tmp/replydesk-bench-* folder deleted on exit.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import statistics
 import sys
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,10 +42,19 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from common import (  # noqa: E402
+    DOC,
+    add_output_args,
+    embedded_server,
+    sigterm_like_ctrl_c,
+    utc_stamp,
+    write_result,
+)
 from replydesk.app import create_app  # noqa: E402
 from replydesk.auth.service import create_workspace  # noqa: E402
 from replydesk.core.db import Database, plain_url, with_database  # noqa: E402
-from replydesk.core.embedded import start_embedded  # noqa: E402
+from replydesk.core.embedded import start_embedded, stop_embedded  # noqa: E402
+from replydesk.core.logging import configure_logging  # noqa: E402
 from replydesk.core.migrate import upgrade  # noqa: E402
 from replydesk.core.settings import Settings  # noqa: E402
 from replydesk.inbox import cursor as cursor_codec  # noqa: E402
@@ -171,15 +184,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--reseed", action="store_true")
     p.add_argument("--drop", action="store_true", help="drop the bench database at the end")
-    p.add_argument("--no-record", action="store_true", help="do not append to docs/benchmarks.md")
+    add_output_args(p, noop_flags=["--no-record"])
     return p.parse_args(argv)
 
 
-def server_url(arg: str | None) -> str:
+def server_url(arg: str | None, drop: bool, scratch: ExitStack) -> str:
     url = arg or os.environ.get("TEST_DATABASE_URL")
     if url:
         return plain_url(url)
-    return start_embedded(ROOT / ".replydesk-bench")
+    if drop:  # nothing to keep: a throwaway server
+        return scratch.enter_context(embedded_server("replydesk-bench-"))
+    kept = ROOT / ".replydesk-bench"
+    scratch.callback(stop_embedded, kept)
+    return start_embedded(kept)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -512,15 +529,34 @@ def record(report: dict[str, Any]) -> None:
         f"Sizes: {d['sizes']}.",
         "",
     ]
-    with (ROOT / "docs" / "benchmarks.md").open("a") as out:
+    with DOC.open("a") as out:
         if out.tell() == 0:
             out.write("# Benchmarks\n")
         out.write("\n".join(lines))
 
 
-async def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    url = server_url(args.database_url)
+    configure_logging("warning", stream=sys.stderr)  # stdout is the JSON report
+    sigterm_like_ctrl_c()
+    stamp = utc_stamp()
+    try:
+        with ExitStack() as scratch:  # stops the embedded server (deletes a throwaway one)
+            url = server_url(args.database_url, args.drop, scratch)
+            report = asyncio.run(run(args, argv, url))
+    except KeyboardInterrupt:
+        print("counts: interrupted; embedded server stopped", file=sys.stderr)
+        return 130
+    print(json.dumps(report, indent=2, default=str))
+    path = write_result(args.results_dir, "counts", report, stamp)
+    print(f"counts: results in {path}", file=sys.stderr)
+    if args.record:
+        record(report)
+        print(f"counts: section appended to {DOC}", file=sys.stderr)
+    return 0 if report["results"]["counts_agree_with_cte"] else 1
+
+
+async def run(args: argparse.Namespace, argv: list[str] | None, url: str) -> dict[str, Any]:
     name = f"rd_bench_counts_{args.leads}"
     if (args.reply_rate, args.answered_rate) != (0.05, 0.6):
         name += f"_r{round(args.reply_rate * 100)}_a{round(args.answered_rate * 100)}"
@@ -555,17 +591,14 @@ async def main(argv: list[str] | None = None) -> int:
         "results": results,
         "counts_plan": f["counts_plan"],
     }
-    print(json.dumps(report, indent=2, default=str))
-    if not args.no_record:
-        record(report)
     if args.drop:
         admin = await asyncpg.connect(with_database(url, "postgres"))
         try:
             await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         finally:
             await admin.close()
-    return 0 if results["counts_agree_with_cte"] else 1
+    return report
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(main())
