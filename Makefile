@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench drill clean
+.PHONY: install run test lint bench bench-smoke drill clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,12 +24,28 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 
+# Bench and drill write results/<name>-<UTC>.json (untracked); --record appends to
+# docs/benchmarks.md, e.g. make bench BENCH_ARGS="--record".
 bench: install
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
 
 drill: install
 	$(BIN)/python bench/drill.py $(DRILL_ARGS)
+
+# Every bench script for a few seconds, on its own embedded PostgreSQL, so none breaks
+# silently (CI runs it). Writes only results/smoke/ (untracked), replaced on each run.
+SMOKE_ENV := env -u DATABASE_URL -u REPLYDESK_DATABASE_URL -u TEST_DATABASE_URL
+SMOKE_OUT := --results-dir results/smoke
+bench-smoke: install
+	rm -rf results/smoke
+	$(SMOKE_ENV) $(BIN)/python bench/ingest.py --seconds 1 --warmup 0.5 --concurrency 8 $(SMOKE_OUT)
+	$(SMOKE_ENV) $(BIN)/python bench/queue_drain.py --events 300 --jobs 300 --leads 50 $(SMOKE_OUT)
+	$(SMOKE_ENV) $(BIN)/python bench/counts.py --leads 2000 --small-workspaces 2 --requests 5 \
+		--cte-runs 1 --deep-offset 100 --drop $(SMOKE_OUT)
+	$(SMOKE_ENV) $(BIN)/python bench/drill.py --events 300 --leads 50 --concurrency 8 \
+		--drain-timeout 60 $(SMOKE_OUT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
