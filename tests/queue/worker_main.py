@@ -1,7 +1,7 @@
 """A real worker process for the crash and concurrency tests.
 
 ``python -m tests.queue.worker_main [--delay-ms N] [--concurrency N]`` runs the application's
-handlers (``default_registry``), each wrapped to also insert a row into ``processing_log``
+handlers (``build_registry``), each wrapped to also insert a row into ``processing_log``
 (a test-only table without unique keys) in the item's own transaction, after an optional
 delay. A committed row = one committed processing: double processing would show up as two
 rows. Settings come from the environment (REPLYDESK_DATABASE_URL, REPLYDESK_WORKER_*).
