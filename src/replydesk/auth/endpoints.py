@@ -25,15 +25,13 @@ from replydesk.auth.schemas import (
 )
 from replydesk.auth.sessions import end_session, resolve_session
 from replydesk.core.deps import DatabaseDep, SessionDep, SettingsDep
-from replydesk.core.http import ErrorResponse
+from replydesk.core.http import error_doc
 from replydesk.core.logging import get_logger
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 log = get_logger(__name__)
 
-SIGNED_OUT: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse, "description": "signed_out: no valid credential"}
-}
+SIGNED_OUT: dict[int | str, dict[str, Any]] = {401: error_doc("signed_out: no valid credential")}
 
 
 def _memberships(items: list[service.MembershipInfo]) -> list[WorkspaceMembershipOut]:
@@ -54,9 +52,9 @@ def _user(info: service.UserInfo) -> UserOut:
     response_model=LoginResponse,
     summary="Sign in with e-mail and password; sets the session and CSRF cookies",
     responses={
-        401: {"model": ErrorResponse, "description": "invalid_credentials"},
-        422: {"model": ErrorResponse, "description": "validation_error"},
-        429: {"model": ErrorResponse, "description": "too_many_requests (per IP or account)"},
+        401: error_doc("invalid_credentials"),
+        422: error_doc("validation_error"),
+        429: error_doc("too_many_requests (per IP or account)"),
     },
 )
 async def login(
@@ -90,7 +88,7 @@ async def login(
     "/auth/logout",
     status_code=204,
     summary="End the browser session (idempotent); clears the cookies",
-    responses={403: {"model": ErrorResponse, "description": "csrf_failed"}},
+    responses={403: error_doc("csrf_failed")},
 )
 async def logout(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     response = Response(status_code=204)

@@ -3,19 +3,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    DateTime,
-    ForeignKey,
-    Identity,
-    Index,
-    Integer,
-    Text,
-    text,
-)
+from sqlalchemy import CheckConstraint, ForeignKey, Identity, Index, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import BigInteger, DateTime, Integer, Text
 
 from replydesk.auth.vocabulary import Role
 from replydesk.core.base import Base, created_at_column

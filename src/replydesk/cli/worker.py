@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,7 +17,7 @@ from replydesk.cli.common import migrated_url, prepare, run_with_db
 from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
 from replydesk.queue.queues import TABLES
-from replydesk.queue.service import count_matching, queue_stats, replay_matching
+from replydesk.queue.service import Selection, count_matching, queue_stats, replay_matching
 
 log = get_logger("replydesk.cli.worker")
 queue_app = typer.Typer(no_args_is_help=True, help="Inspect and operate the queues.")
@@ -99,22 +99,14 @@ def replay_command(
             console=Console(stderr=True),
         ) as progress:
             for name in names:
-                selection: dict[str, Any] = {
-                    "table": name,
-                    "status": status,
-                    "provider": provider,
-                    "job_type": job_type,
-                    "since": since_at,
-                }
+                selection = Selection(name, status, provider, job_type, since_at)
                 async with db.session() as session:
-                    total = await count_matching(session, **selection)
+                    total = await count_matching(session, selection)
                 bar = progress.add_task(f"replay {name}", total=total)
                 after, count = 0, 0
                 while count < total:
                     async with db.session() as session:
-                        ids = await replay_matching(
-                            session, **selection, after_id=after, limit=chunk
-                        )
+                        ids = await replay_matching(session, selection, after_id=after, limit=chunk)
                     if not ids:
                         break
                     after, count = ids[-1], count + len(ids)

@@ -18,6 +18,8 @@ import json
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -126,47 +128,45 @@ async def _query(session: AsyncSession, workspace_id: uuid.UUID) -> Counts:
     return _fold(rows, datetime.now(UTC))
 
 
-async def _load_persisted(
-    session: AsyncSession, workspace_id: uuid.UUID, timeout_ms: int
-) -> Counts | None:
+@asynccontextmanager
+async def _fallback_copy(
+    session: AsyncSession, workspace_id: uuid.UUID, failure_event: str
+) -> AsyncIterator[None]:
+    """A savepoint around reading or writing the persisted copy: a failure there is logged
+    and swallowed, because the copy is only a fallback."""
     try:
         async with session.begin_nested():
-            await session.execute(repository.SET_TIMEOUT_SQL, {"ms": str(timeout_ms)})
-            row = (
-                await session.execute(repository.LOAD_CACHE_SQL, {"ws": workspace_id})
-            ).one_or_none()
+            yield
     except SQLAlchemyError as exc:
         log.warning(
-            "inbox_counts_cache_unreadable",
+            failure_event,
             category="db_error",
             workspace_id=str(workspace_id),
             error=type(exc).__name__,
         )
-        return None
+
+
+async def _load_persisted(
+    session: AsyncSession, workspace_id: uuid.UUID, timeout_ms: int
+) -> Counts | None:
+    row = None
+    async with _fallback_copy(session, workspace_id, "inbox_counts_cache_unreadable"):
+        await session.execute(repository.SET_TIMEOUT_SQL, {"ms": str(timeout_ms)})
+        row = (await session.execute(repository.LOAD_CACHE_SQL, {"ws": workspace_id})).one_or_none()
     if row is None:
         return None
     return Counts.from_json(row.counts, row.computed_at, stale=True)
 
 
 async def _persist(session: AsyncSession, workspace_id: uuid.UUID, counts: Counts) -> None:
-    try:
-        async with session.begin_nested():
-            await session.execute(
-                repository.STORE_CACHE_SQL,
-                {
-                    "ws": workspace_id,
-                    "counts": json.dumps(counts.to_json()),
-                    "computed_at": counts.computed_at,
-                },
-            )
-    except SQLAlchemyError as exc:
-        # The answer is still good; only the fallback copy is older than it could be.
-        log.warning(
-            "inbox_counts_cache_not_stored",
-            category="db_error",
-            workspace_id=str(workspace_id),
-            error=type(exc).__name__,
-        )
+    # On failure the answer is still good; only the fallback copy is older than it could be.
+    async with _fallback_copy(session, workspace_id, "inbox_counts_cache_not_stored"):
+        params = {
+            "ws": workspace_id,
+            "counts": json.dumps(counts.to_json()),
+            "computed_at": counts.computed_at,
+        }
+        await session.execute(repository.STORE_CACHE_SQL, params)
 
 
 async def inbox_counts(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from replydesk.auth.deps import AdminDep, WorkspaceDep
 from replydesk.core.deps import SessionDep, SettingsDep
 from replydesk.core.errors import InvalidInput
-from replydesk.core.http import ErrorResponse
+from replydesk.core.http import error_doc
 from replydesk.inbox import counts as counts_service
 from replydesk.inbox import events as events_service
 from replydesk.inbox import leads as leads_service
@@ -18,7 +18,6 @@ from replydesk.inbox.schemas import (
     LeadOut,
     LeadPage,
     LeadPatch,
-    MessageOut,
     MessagePage,
     ReplayOut,
     WebhookEventOut,
@@ -36,14 +35,14 @@ Cursor = Annotated[
 Limit = Annotated[int, Query(ge=1, description="Page size (capped by inbox_page_size_max)")]
 
 COMMON: dict[int | str, dict[str, object]] = {
-    401: {"model": ErrorResponse, "description": "signed_out"},
-    404: {"model": ErrorResponse, "description": "not_found (also: another workspace's id)"},
-    422: {"model": ErrorResponse, "description": "validation_error"},
+    401: error_doc("signed_out"),
+    404: error_doc("not_found (also: another workspace's id)"),
+    422: error_doc("validation_error"),
 }
 BUDGETED: dict[int | str, dict[str, object]] = {
     **COMMON,
-    400: {"model": ErrorResponse, "description": "bad_request: invalid cursor"},
-    503: {"model": ErrorResponse, "description": "service_unavailable: over the time budget"},
+    400: error_doc("bad_request: invalid cursor"),
+    503: error_doc("service_unavailable: over the time budget"),
 }
 
 
@@ -63,10 +62,7 @@ def _counts_cache(request: Request) -> counts_service.CountsCache:
     "/inbox/counts",
     response_model=CountsOut,
     summary="Sidebar counts; last good counts with stale=true when the query is over budget",
-    responses={
-        **COMMON,
-        503: {"model": ErrorResponse, "description": "query failed and nothing cached yet"},
-    },
+    responses={**COMMON, 503: error_doc("query failed and nothing cached yet")},
 )
 async def inbox_counts(
     access: WorkspaceDep, session: SessionDep, settings: SettingsDep, request: Request
@@ -74,14 +70,7 @@ async def inbox_counts(
     result = await counts_service.inbox_counts(
         session, access.workspace_id, settings, _counts_cache(request)
     )
-    return CountsOut(
-        requires_attention=result.requires_attention,
-        by_channel=result.by_channel,
-        by_category=result.by_category,
-        total_leads=result.total_leads,
-        stale=result.stale,
-        computed_at=result.computed_at,
-    )
+    return CountsOut.model_validate(result, from_attributes=True)
 
 
 @router.get(
@@ -119,10 +108,7 @@ async def list_leads(
     page = await leads_service.list_leads(
         session, access.workspace_id, access.user_id, query, settings.inbox_statement_timeout_ms
     )
-    return LeadPage(
-        items=[LeadOut.model_validate(item) for item in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return LeadPage.model_validate(page, from_attributes=True)
 
 
 @router.get("/leads/{lead_id}", response_model=LeadOut, summary="One lead", responses=COMMON)
@@ -136,7 +122,7 @@ async def get_lead(access: WorkspaceDep, session: SessionDep, lead_id: LeadId) -
     "/leads/{lead_id}",
     response_model=LeadOut,
     summary="Set status, category, snooze or assignee (idempotent)",
-    responses={**COMMON, 403: {"model": ErrorResponse, "description": "csrf_failed"}},
+    responses={**COMMON, 403: error_doc("csrf_failed")},
 )
 async def patch_lead(
     access: WorkspaceDep, session: SessionDep, lead_id: LeadId, body: LeadPatch
@@ -168,17 +154,14 @@ async def list_messages(
         _limit(limit, settings.inbox_page_size_max),
         settings.inbox_statement_timeout_ms,
     )
-    return MessagePage(
-        items=[MessageOut.model_validate(item) for item in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return MessagePage.model_validate(page, from_attributes=True)
 
 
 @router.get(
     "/webhook-events",
     response_model=WebhookEventPage,
     summary="The workspace's webhook events, newest first (admin or owner)",
-    responses={**BUDGETED, 403: {"model": ErrorResponse, "description": "forbidden (role)"}},
+    responses={**BUDGETED, 403: error_doc("forbidden (role)")},
 )
 async def list_webhook_events(
     access: AdminDep,
@@ -200,20 +183,14 @@ async def list_webhook_events(
         limit=_limit(limit, settings.inbox_page_size_max),
         timeout_ms=settings.inbox_statement_timeout_ms,
     )
-    return WebhookEventPage(
-        items=[WebhookEventOut.model_validate(item) for item in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return WebhookEventPage.model_validate(page, from_attributes=True)
 
 
 @router.post(
     "/webhook-events/{event_id}/replay",
     response_model=ReplayOut,
     summary="Put a finished event back to pending (admin or owner)",
-    responses={
-        **COMMON,
-        403: {"model": ErrorResponse, "description": "forbidden (role) or csrf_failed"},
-    },
+    responses={**COMMON, 403: error_doc("forbidden (role) or csrf_failed")},
 )
 async def replay_webhook_event(
     access: AdminDep, session: SessionDep, event_id: EventId

@@ -6,13 +6,12 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from replydesk.core.db_errors import is_query_canceled
 from replydesk.core.errors import InvalidInput, NotFound
 from replydesk.inbox import cursor, repository
-from replydesk.inbox.leads import Page, timeout_error
+from replydesk.inbox.budget import within_budget
+from replydesk.inbox.leads import Page
 from replydesk.ingest.models import WebhookEvent
 from replydesk.integrations.providers import PROVIDERS
 from replydesk.queue import service as queue_service
@@ -45,13 +44,8 @@ async def list_events(
         _, before_id = cursor.decode(EVENT_CURSOR, after)
         stmt = stmt.where(WebhookEvent.id < before_id)
     stmt = stmt.order_by(WebhookEvent.id.desc()).limit(limit + 1)
-    await repository.apply_budget(session, timeout_ms)
-    try:
+    async with within_budget(session, timeout_ms, "the event list"):
         rows = [dict(r) for r in (await session.execute(stmt)).mappings()]
-    except DBAPIError as exc:
-        if is_query_canceled(exc):
-            raise timeout_error("the event list", exc) from exc
-        raise
     page = rows[:limit]
     next_cursor = cursor.encode(EVENT_CURSOR, None, page[-1]["id"]) if len(rows) > limit else None
     return Page(page, next_cursor)
@@ -60,20 +54,14 @@ async def list_events(
 async def get_event(
     session: AsyncSession, workspace_id: uuid.UUID, event_id: int
 ) -> dict[str, Any]:
-    row = (
-        (
-            await session.execute(
-                select(*repository.EVENT_COLUMNS).where(
-                    WebhookEvent.id == event_id, WebhookEvent.workspace_id == workspace_id
-                )
-            )
-        )
-        .mappings()
-        .one_or_none()
+    return await repository.one_of_workspace(
+        session,
+        WebhookEvent,
+        repository.EVENT_COLUMNS,
+        event_id,
+        workspace_id,
+        "webhook event not found",
     )
-    if row is None:
-        raise NotFound("webhook event not found")
-    return dict(row)
 
 
 async def replay_event(

@@ -11,20 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select, tuple_
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.auth import service as auth
-from replydesk.core.db_errors import is_query_canceled
-from replydesk.core.errors import InvalidInput, NotFound, Unavailable
-from replydesk.core.logging import get_logger
+from replydesk.core.errors import InvalidInput, NotFound
 from replydesk.inbox import cursor, repository
+from replydesk.inbox.budget import within_budget
 from replydesk.inbox.schemas import CATEGORY_MAX_LENGTH, LeadPatch
 from replydesk.leads import service as leads
 from replydesk.leads.models import Lead, Message
 from replydesk.leads.vocabulary import Channel
-
-log = get_logger(__name__)
 
 LEAD_CURSOR = "leads"
 MESSAGE_CURSOR = "messages"
@@ -44,14 +40,6 @@ class LeadQuery:
 class Page:
     items: list[dict[str, Any]]
     next_cursor: str | None
-
-
-def timeout_error(what: str, exc: DBAPIError) -> Unavailable:
-    log.warning("inbox_query_timeout", category="db_timeout", query=what)
-    return Unavailable(
-        f"{what} took longer than its time budget; narrow the filter or retry",
-        retry_after_s=1,
-    )
 
 
 def _escape_like(value: str) -> str:
@@ -133,8 +121,7 @@ async def list_leads(
     )
     want = query.limit + 1
     rows: list[Any] = []
-    await repository.apply_budget(session, timeout_ms)
-    try:
+    async with within_budget(session, timeout_ms, "the lead list"):
         if query.after is None or after_at is not None:
             dated = select(*repository.LEAD_COLUMNS).where(
                 *clauses, Lead.last_message_at.is_not(None)
@@ -152,10 +139,6 @@ async def list_leads(
                 undated = undated.where(Lead.id < after_id)
             more = await session.execute(undated.order_by(Lead.id.desc()).limit(want - len(rows)))
             rows.extend(more.mappings())
-    except DBAPIError as exc:
-        if is_query_canceled(exc):
-            raise timeout_error("the lead list", exc) from exc
-        raise
     items = [dict(r) for r in rows[: query.limit]]
     next_cursor = None
     if len(rows) > query.limit:
@@ -165,20 +148,9 @@ async def list_leads(
 
 
 async def get_lead(session: AsyncSession, workspace_id: uuid.UUID, lead_id: int) -> dict[str, Any]:
-    row = (
-        (
-            await session.execute(
-                select(*repository.LEAD_COLUMNS).where(
-                    Lead.id == lead_id, Lead.workspace_id == workspace_id
-                )
-            )
-        )
-        .mappings()
-        .one_or_none()
+    return await repository.one_of_workspace(
+        session, Lead, repository.LEAD_COLUMNS, lead_id, workspace_id, "lead not found"
     )
-    if row is None:
-        raise NotFound("lead not found")
-    return dict(row)
 
 
 async def patch_lead(
@@ -230,13 +202,8 @@ async def list_messages(
             raise InvalidInput("cursor is not a messages cursor")
         stmt = stmt.where(tuple_(Message.occurred_at, Message.id) < tuple_(before_at, before_id))
     stmt = stmt.order_by(Message.occurred_at.desc(), Message.id.desc()).limit(limit + 1)
-    await repository.apply_budget(session, timeout_ms)
-    try:
+    async with within_budget(session, timeout_ms, "the conversation"):
         rows = [dict(r) for r in (await session.execute(stmt)).mappings()]
-    except DBAPIError as exc:
-        if is_query_canceled(exc):
-            raise timeout_error("the conversation", exc) from exc
-        raise
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:

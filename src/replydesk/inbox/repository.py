@@ -6,9 +6,14 @@ stays an index-only scan); lists are SQLAlchemy Core, built from the filters.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, literal_column, text
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from replydesk.core.errors import NotFound
 from replydesk.core.sql import statement
 from replydesk.inbox.models import ATTENTION_PREDICATE
 from replydesk.ingest.models import WebhookEvent
@@ -122,3 +127,20 @@ EVENT_COLUMNS = (
     WebhookEvent.run_at,
     WebhookEvent.processed_at,
 )
+
+
+async def one_of_workspace(
+    session: AsyncSession,
+    entity: type[Lead] | type[WebhookEvent],
+    columns: Sequence[Any],
+    row_id: int,
+    workspace_id: uuid.UUID,
+    missing: str,
+) -> dict[str, Any]:
+    """One row by id, only if it belongs to the workspace: another tenant's id is NotFound
+    (``missing`` is its message), exactly like an id that does not exist."""
+    where = (entity.id == row_id, entity.workspace_id == workspace_id)
+    row = (await session.execute(select(*columns).where(*where))).mappings().one_or_none()
+    if row is None:
+        raise NotFound(missing)
+    return dict(row)

@@ -37,14 +37,7 @@ class WorkspaceAuth:
 def workspace_auth_from_row(
     workspace_id: uuid.UUID, row: Any, providers: Mapping[str, WebhookProvider]
 ) -> WorkspaceAuth:
-    scope = Scope(
-        emailbison_instance_url=row.emailbison_instance_url,
-        emailbison_workspace_id=row.emailbison_workspace_id,
-        ghl_location_id=row.ghl_location_id,
-        unipile_account_id=row.unipile_account_id,
-        ghl_rsa_public_key=row.ghl_rsa_public_key,
-        ghl_ed25519_public_key=row.ghl_ed25519_public_key,
-    )
+    scope = Scope.from_row(row)
     keys = {
         name: provider.load_keys(workspace_id, scope)
         for name, provider in providers.items()

@@ -14,6 +14,7 @@ from replydesk.core.errors import (
     TooLarge,
     UnsupportedFormat,
 )
+from replydesk.core.json_values import describe_json_value
 
 
 def check_content_type(value: str | None) -> None:
@@ -58,18 +59,6 @@ async def read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if value is None:
-        return "null"
-    return "a number"
-
-
 def _has_nul(value: Any) -> bool:
     if isinstance(value, str):
         return "\x00" in value
@@ -88,7 +77,7 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise MalformedInput(f"body is not valid JSON: {exc}") from None
     if not isinstance(payload, dict):
-        raise InvalidInput(f"body must be a JSON object, got {_describe(payload)}")
+        raise InvalidInput(f"body must be a JSON object, got {describe_json_value(payload)}")
     # PostgreSQL's jsonb cannot hold U+0000; say so instead of failing in the database.
     if b"\\u0000" in body and _has_nul(payload):
         raise InvalidInput("body contains a \\u0000 (NUL) character, which cannot be stored")

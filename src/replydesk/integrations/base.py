@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +42,11 @@ class Scope:
     unipile_account_id: str | None = None
     ghl_rsa_public_key: str | None = None
     ghl_ed25519_public_key: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Scope:
+        """From a row (or object) with an attribute per field, e.g. a ``workspaces`` row."""
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,23 @@ def _same(event_type: str) -> str:
     return event_type
 
 
+class WebhookModule(Protocol):
+    """A provider's ``webhook`` module: body validation and dedupe key."""
+
+    def parse(
+        self, body: Mapping[str, Any], scope: Scope, received_at: datetime
+    ) -> ParsedEvent: ...
+
+
+class EventsModule(Protocol):
+    """A provider's ``events`` module: handlers per event type and the lead ordering key."""
+
+    @property
+    def HANDLERS(self) -> Mapping[str, EventHandler]: ...  # read-only: a module constant
+
+    def lead_key(self, payload: Mapping[str, Any]) -> str: ...
+
+
 @dataclass(frozen=True)
 class WebhookProvider:
     name: ProviderName
@@ -100,3 +122,19 @@ class WebhookProvider:
     canonical_type: Callable[[str], str] = _same
     load_keys: KeyLoader | None = None
     verify: Verifier | None = None
+
+    @classmethod
+    def of(
+        cls,
+        name: ProviderName,
+        webhook: WebhookModule,
+        events: EventsModule,
+        *,
+        canonical_type: Callable[[str], str] = _same,
+        load_keys: KeyLoader | None = None,
+        verify: Verifier | None = None,
+    ) -> WebhookProvider:
+        """Assemble a provider from its package's ``webhook`` and ``events`` modules."""
+        return cls(
+            name, webhook.parse, events.HANDLERS, events.lead_key, canonical_type, load_keys, verify
+        )

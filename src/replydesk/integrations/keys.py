@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from replydesk.core.errors import InvalidInput
+from replydesk.core.json_values import describe_json_value
 
 # Bounds that keep the dedupe key well under PostgreSQL's b-tree row limit (~2.7 kB).
 MAX_ID_CHARS = 128
@@ -52,20 +53,6 @@ def get_path(payload: Any, path: str) -> Any:
     return node
 
 
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, float):
-        return "a number with a fraction"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__
-
-
 def ident(value: Any, path: str, *, required: bool = True, context: str = "") -> str | None:
     """A provider id (integer or non-empty string) as text; 422 naming ``path`` otherwise."""
     suffix = f" {context}" if context else ""
@@ -82,7 +69,7 @@ def ident(value: Any, path: str, *, required: bool = True, context: str = "") ->
         if len(text) > MAX_ID_CHARS:
             raise InvalidInput(f"{path} is too long (at most {MAX_ID_CHARS} characters)")
         return text
-    raise InvalidInput(f"{path} must be an integer or a string, got {_describe(value)}")
+    raise InvalidInput(f"{path} must be an integer or a string, got {describe_json_value(value)}")
 
 
 def text_field(
@@ -94,7 +81,7 @@ def text_field(
             raise InvalidInput(f"{path} is required")
         return None
     if not isinstance(value, str):
-        raise InvalidInput(f"{path} must be a string, got {_describe(value)}")
+        raise InvalidInput(f"{path} must be a string, got {describe_json_value(value)}")
     text = value.strip()
     if not text:
         if required:

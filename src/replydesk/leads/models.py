@@ -3,20 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    CheckConstraint,
-    Computed,
-    DateTime,
-    ForeignKey,
-    Identity,
-    Index,
-    Integer,
-    Text,
-    text,
-)
+from sqlalchemy import CheckConstraint, Computed, ForeignKey, Identity, Index, text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import BigInteger, Boolean, DateTime, Integer, Text
 
 from replydesk.core.base import Base, created_at_column
 from replydesk.core.sql import sql_values

@@ -150,15 +150,7 @@ async def record_message(
         row = await repository.row(session, repository.REFOLD_MESSAGE[col], params)
         if row is None:
             raise ConcurrentUpdate("message changed concurrently")
-    return StoredMessage(
-        id=row.id,
-        lead_id=row.lead_id,
-        channel=row.channel,
-        direction=row.direction,
-        sent_by=row.sent_by,
-        occurred_at=row.occurred_at,
-        created=created,
-    )
+    return StoredMessage(**row._mapping, created=created)
 
 
 async def raise_status(session: AsyncSession, lead_id: int, status: LeadStatus) -> bool:

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 
 class LeadStatus(StrEnum):
+    """Where a lead stands; unsubscribed and closed leads never require attention."""
+
     ACTIVE = "active"
     BOUNCED = "bounced"
     UNSUBSCRIBED = "unsubscribed"
@@ -13,12 +15,16 @@ class LeadStatus(StrEnum):
 
 
 class Channel(StrEnum):
+    """How a message travelled: EmailBison e-mail, GHL SMS, Unipile LinkedIn."""
+
     EMAIL = "email"
     SMS = "sms"
     LINKEDIN = "linkedin"
 
 
 class Direction(StrEnum):
+    """Inbound: from the lead. Outbound: to the lead (campaign, team, AI or system)."""
+
     INBOUND = "inbound"
     OUTBOUND = "outbound"
 

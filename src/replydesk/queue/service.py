@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.queue import repository
 from replydesk.queue.models import QUEUE_STATUSES
-from replydesk.queue.queues import TABLES, WEBHOOK_EVENTS, table_named
+from replydesk.queue.queues import TABLES, WEBHOOK_EVENTS, QueueTable, table_named
 
 # Statuses an item can be replayed from (pending/running items are already queued).
 REPLAYABLE = ("dead", "succeeded", "ignored")
@@ -79,39 +79,37 @@ async def replay(
     return ReplayResult(item_id, old, "pending", replayed=True)
 
 
-async def count_matching(
-    session: AsyncSession,
-    *,
-    table: str,
-    status: str = "dead",
-    provider: str | None = None,
-    job_type: str | None = None,
-    since: datetime | None = None,
-) -> int:
-    t = table_named(table)
-    if status not in REPLAYABLE:
-        raise ValueError(f"can only replay items in status {', '.join(REPLAYABLE)}")
-    where, params = repository.matching(t, status, provider, job_type, since)
+@dataclass(frozen=True)
+class Selection:
+    """Which finished items a bulk replay touches: one table, one status, optional filters."""
+
+    table: str
+    status: str = "dead"
+    provider: str | None = None
+    job_type: str | None = None
+    since: datetime | None = None
+
+    def where(self) -> tuple[QueueTable, str, dict[str, Any]]:
+        t = table_named(self.table)
+        if self.status not in REPLAYABLE:
+            raise ValueError(f"can only replay items in status {', '.join(REPLAYABLE)}")
+        where, params = repository.matching(
+            t, self.status, self.provider, self.job_type, self.since
+        )
+        return t, where, params
+
+
+async def count_matching(session: AsyncSession, selection: Selection) -> int:
+    t, where, params = selection.where()
     return await repository.count_where(session, t, where, params)
 
 
 async def replay_matching(
-    session: AsyncSession,
-    *,
-    table: str,
-    status: str = "dead",
-    provider: str | None = None,
-    job_type: str | None = None,
-    since: datetime | None = None,
-    after_id: int = 0,
-    limit: int = 500,
+    session: AsyncSession, selection: Selection, *, after_id: int = 0, limit: int = 500
 ) -> list[int]:
     """Replay at most ``limit`` matching items with id > ``after_id`` (ascending); returns their
     ids. Callers loop in small transactions, passing the last id back as ``after_id``."""
-    t = table_named(table)
-    if status not in REPLAYABLE:
-        raise ValueError(f"can only replay items in status {', '.join(REPLAYABLE)}")
-    where, params = repository.matching(t, status, provider, job_type, since)
+    t, where, params = selection.where()
     return await repository.replay_where(session, t, where, params, after_id=after_id, limit=limit)
 
 

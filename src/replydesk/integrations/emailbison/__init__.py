@@ -5,10 +5,4 @@ from __future__ import annotations
 from replydesk.integrations.base import ProviderName, WebhookProvider
 from replydesk.integrations.emailbison import events, webhook
 
-PROVIDER = WebhookProvider(
-    name=ProviderName.EMAILBISON,
-    parse=webhook.parse,
-    handlers=events.HANDLERS,
-    lead_key=events.lead_key,
-    canonical_type=str.upper,
-)
+PROVIDER = WebhookProvider.of(ProviderName.EMAILBISON, webhook, events, canonical_type=str.upper)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from replydesk.integrations.base import ProviderName, WebhookProvider
 from replydesk.integrations.ghl import events, signature, webhook
 
-PROVIDER = WebhookProvider(
-    name=ProviderName.GHL,
-    parse=webhook.parse,
-    handlers=events.HANDLERS,
-    lead_key=events.lead_key,
+PROVIDER = WebhookProvider.of(
+    ProviderName.GHL,
+    webhook,
+    events,
     load_keys=signature.load_workspace_keys,
     verify=signature.verify_ghl,
 )

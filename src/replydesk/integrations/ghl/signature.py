@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,26 +93,26 @@ def _decode(value: str) -> bytes | None:
         return None
 
 
-def _ed25519_ok(key: Ed25519PublicKey, body: bytes, signature: str) -> bool:
+def _signature_ok(signature: str, check: Callable[[bytes], None]) -> bool:
+    """``check`` raises when the decoded signature does not match."""
     raw = _decode(signature)
     if raw is None:
         return False
     try:
-        key.verify(raw, body)
-    except InvalidSignature:
-        return False
-    return True
-
-
-def _rsa_ok(key: RSAPublicKey, body: bytes, signature: str) -> bool:
-    raw = _decode(signature)
-    if raw is None:
-        return False
-    try:
-        key.verify(raw, body, padding.PKCS1v15(), hashes.SHA256())
+        check(raw)
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def _ed25519_ok(key: Ed25519PublicKey, body: bytes, signature: str) -> bool:
+    return _signature_ok(signature, lambda raw: key.verify(raw, body))
+
+
+def _rsa_ok(key: RSAPublicKey, body: bytes, signature: str) -> bool:
+    return _signature_ok(
+        signature, lambda raw: key.verify(raw, body, padding.PKCS1v15(), hashes.SHA256())
+    )
 
 
 def verify_ghl(keys: GhlKeys, body: bytes, headers: Mapping[str, str]) -> None:

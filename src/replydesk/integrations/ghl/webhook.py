@@ -11,24 +11,15 @@ from datetime import datetime
 from typing import Any
 
 from replydesk.core.errors import InvalidInput
+from replydesk.integrations import keys
 from replydesk.integrations.base import IGNORED, PENDING, ParsedEvent, Scope
-from replydesk.integrations.keys import (
-    body_hash,
-    check_scope,
-    event_type_field,
-    ident,
-    key_part,
-    optional_text,
-    text_field,
-    text_hash,
-)
 
 # Canonical spelling by lower-cased name: matched case-insensitively, stored canonically.
 MESSAGE_EVENTS = {"inboundmessage": "InboundMessage", "outboundmessage": "OutboundMessage"}
 
 
 def _check_scope(location: str | None, scope: Scope, required: bool) -> None:
-    check_scope(
+    keys.check_scope(
         location, scope.ghl_location_id, field="locationId", what="GHL location", required=required
     )
 
@@ -36,42 +27,42 @@ def _check_scope(location: str | None, scope: Scope, required: bool) -> None:
 def fallback_message_id(payload: Mapping[str, Any], event_type: str) -> str:
     """The identity of a message that carries no ``messageId``: a sha256 of its conversation,
     direction, time and body. The one definition, for the dedupe key and the stored message."""
-    conversation = ident(payload.get("conversationId"), "conversationId", required=False)
-    date_added = text_field(payload.get("dateAdded"), "dateAdded", required=False)
+    conversation = keys.ident(payload.get("conversationId"), "conversationId", required=False)
+    date_added = keys.text_field(payload.get("dateAdded"), "dateAdded", required=False)
     if conversation is None or date_added is None:
         raise InvalidInput(
             f"messageId is required for {event_type} events "
             "(or conversationId and dateAdded to derive an id)"
         )
-    digest = text_hash(
+    digest = keys.text_hash(
         conversation,
-        optional_text(payload.get("direction")),
+        keys.optional_text(payload.get("direction")),
         date_added,
-        optional_text(payload.get("body")),
+        keys.optional_text(payload.get("body")),
     )
     return "sha256:" + digest
 
 
 def _message_id_part(payload: Mapping[str, Any], event_type: str) -> str:
-    message_id = ident(payload.get("messageId"), "messageId", required=False)
+    message_id = keys.ident(payload.get("messageId"), "messageId", required=False)
     if message_id is not None:
-        return key_part(message_id)
+        return keys.key_part(message_id)
     return fallback_message_id(payload, event_type)
 
 
 def parse(payload: Mapping[str, Any], scope: Scope, received_at: datetime) -> ParsedEvent:
     del received_at  # GHL keys never depend on arrival time
-    raw_type = event_type_field(payload.get("type"), "type")
+    raw_type = keys.event_type_field(payload.get("type"), "type")
     canonical = MESSAGE_EVENTS.get(raw_type.lower())
     is_message = canonical is not None
-    location = ident(payload.get("locationId"), "locationId", required=is_message)
+    location = keys.ident(payload.get("locationId"), "locationId", required=is_message)
     _check_scope(location, scope, required=is_message)
     if canonical is not None:
         id_part = _message_id_part(payload, canonical)
         event_type, status = canonical, PENDING
     else:
-        webhook_id = ident(payload.get("webhookId"), "webhookId", required=False)
-        id_part = key_part(webhook_id) if webhook_id else "sha256:" + body_hash(payload)
+        webhook_id = keys.ident(payload.get("webhookId"), "webhookId", required=False)
+        id_part = keys.key_part(webhook_id) if webhook_id else "sha256:" + keys.body_hash(payload)
         event_type, status = raw_type, IGNORED
-    key = ":".join((key_part(location or "-"), key_part(event_type), id_part))
+    key = ":".join((keys.key_part(location or "-"), keys.key_part(event_type), id_part))
     return ParsedEvent(event_type=event_type, status=status, key=key)

@@ -5,9 +5,4 @@ from __future__ import annotations
 from replydesk.integrations.base import ProviderName, WebhookProvider
 from replydesk.integrations.unipile import events, webhook
 
-PROVIDER = WebhookProvider(
-    name=ProviderName.UNIPILE,
-    parse=webhook.parse,
-    handlers=events.HANDLERS,
-    lead_key=events.lead_key,
-)
+PROVIDER = WebhookProvider.of(ProviderName.UNIPILE, webhook, events)

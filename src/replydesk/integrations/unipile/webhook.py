@@ -11,22 +11,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from replydesk.integrations import keys
 from replydesk.integrations.base import IGNORED, PENDING, ParsedEvent, Scope
-from replydesk.integrations.keys import (
-    body_hash,
-    check_scope,
-    event_type_field,
-    ident,
-    key_part,
-    optional_text,
-    text_hash,
-)
 
 KNOWN_EVENTS = frozenset({"message_received", "message_read", "message_reaction"})
 
 
 def _check_scope(account: str | None, scope: Scope, required: bool) -> None:
-    check_scope(
+    keys.check_scope(
         account,
         scope.unipile_account_id,
         field="account_id",
@@ -37,29 +29,29 @@ def _check_scope(account: str | None, scope: Scope, required: bool) -> None:
 
 def parse(payload: Mapping[str, Any], scope: Scope, received_at: datetime) -> ParsedEvent:
     del received_at
-    event_type = event_type_field(payload.get("event"), "event").lower()
+    event_type = keys.event_type_field(payload.get("event"), "event").lower()
     known = event_type in KNOWN_EVENTS
-    account = ident(payload.get("account_id"), "account_id", required=known)
+    account = keys.ident(payload.get("account_id"), "account_id", required=known)
     _check_scope(account, scope, required=known)
     if known:
-        message_id = ident(
+        message_id = keys.ident(
             payload.get("message_id"), "message_id", context=f"for {event_type} events"
         )
         assert message_id is not None
-        id_part = key_part(message_id)
+        id_part = keys.key_part(message_id)
         if event_type == "message_reaction":
             # The reaction's field names are not confirmed by Unipile's docs: without a
             # ``reaction`` field the whole (canonical) body identifies the delivery.
             reaction = payload.get("reaction")
             if reaction is not None:
                 who = payload.get("reaction_sender", payload.get("sender"))
-                digest = text_hash(optional_text(reaction), optional_text(who))
+                digest = keys.text_hash(keys.optional_text(reaction), keys.optional_text(who))
             else:
-                digest = body_hash(payload)
+                digest = keys.body_hash(payload)
             id_part += ":" + digest[:32]
         status = PENDING
     else:
-        id_part = "sha256:" + body_hash(payload)
+        id_part = "sha256:" + keys.body_hash(payload)
         status = IGNORED
-    key = ":".join((key_part(account or "-"), key_part(event_type), id_part))
+    key = ":".join((keys.key_part(account or "-"), keys.key_part(event_type), id_part))
     return ParsedEvent(event_type=event_type, status=status, key=key)
