@@ -32,7 +32,9 @@ async def _unique_violation(session: AsyncSession, item: ClaimedItem) -> None:
 
 async def _bad_value(session: AsyncSession, item: ClaimedItem) -> None:
     # PostgreSQL quotes the value: invalid input syntax for type integer: "Zebulon …"
-    await session.execute(text("SELECT CAST(CAST(:v AS text) AS integer)"), {"v": item.payload["name"]})
+    await session.execute(
+        text("SELECT CAST(CAST(:v AS text) AS integer)"), {"v": item.payload["name"]}
+    )
 
 
 @pytest.mark.parametrize(
@@ -52,7 +54,10 @@ async def test_failed_statement_leaves_no_values_in_last_error_or_logs(
 ) -> None:
     async with db.session() as session:
         await session.execute(
-            text("CREATE TABLE people (name text, company text, CONSTRAINT uq_people_name UNIQUE (name))")
+            text(
+                "CREATE TABLE people (name text, company text, "
+                "CONSTRAINT uq_people_name UNIQUE (name))"
+            )
         )
     ws = await new_workspace(db)
     registry = Registry()
@@ -63,16 +68,23 @@ async def test_failed_statement_leaves_no_values_in_last_error_or_logs(
     await fetch(database_url, "UPDATE webhook_events SET max_attempts = 2")
 
     async def dead() -> bool:
-        rows = await fetch(database_url, "SELECT status FROM webhook_events WHERE id = $1", event_id)
+        rows = await fetch(
+            database_url, "SELECT status FROM webhook_events WHERE id = $1", event_id
+        )
         return bool(rows[0]["status"] == "dead")
 
     async with running_worker(db, registry, fast_settings(database_url)):
         await wait_until(dead)
-    [row] = await fetch(database_url, "SELECT last_error FROM webhook_events WHERE id = $1", event_id)
+    [row] = await fetch(
+        database_url, "SELECT last_error FROM webhook_events WHERE id = $1", event_id
+    )
     stored = row["last_error"]
+    history = await fetch(database_url, "SELECT outcome, error FROM queue_attempts ORDER BY id")
+    assert [r["outcome"] for r in history] == ["retry", "dead"]
     for secret in ("Zebulon", "Quillfeather", "parameters"):
         assert secret not in stored
         assert secret not in log_capture.text
+        assert all(secret not in r["error"] for r in history)
     # What is kept says what failed: classes, SQLSTATE, constraint.
     assert f"SQLSTATE {sqlstate}" in stored
     for name in names:

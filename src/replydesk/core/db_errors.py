@@ -93,10 +93,9 @@ def describe_database_error(exc: BaseException) -> str | None:
     (``[parameters: …]``), the offending key (``DETAIL: Key (email)=(…)``) or the value
     (``invalid input syntax for type integer: "…"``): names, companies, reply text. None of
     that may reach a stored error or a log line, so the text is never used."""
-    if not isinstance(exc, sa_exc.StatementError):
-        if _driver_error(exc) is not exc:
-            return None
     driver = _driver_error(exc)
+    if not isinstance(exc, sa_exc.StatementError) and driver is not exc:
+        return None
     parts: list[str] = []
     if driver is not None and driver is not exc:
         parts.append(type(driver).__name__)
