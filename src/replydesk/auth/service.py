@@ -310,7 +310,7 @@ async def revoke_api_token(
         )
     ).scalar_one_or_none()
     if revoked is None:
-        raise NotFound(f"API token {token_id} not found")
+        raise NotFound("API token not found")
     return revoked
 
 
