@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(token_app, name="token")
 
 
-def _emit(result: dict[str, Any], as_json: bool, note: str | None = None) -> None:
+def emit(result: dict[str, Any], as_json: bool, note: str | None = None) -> None:
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -33,7 +33,7 @@ def _emit(result: dict[str, Any], as_json: bool, note: str | None = None) -> Non
         typer.echo(note)
 
 
-def _run(work: Any) -> Any:
+def run_work(work: Any) -> Any:
     settings = prepare("warning")
     try:
         return run_with_db(settings, work)
@@ -98,7 +98,7 @@ def user_create(
             result.update(workspace_id=str(workspace), role=role)
         return result
 
-    _emit(_run(work), as_json)
+    emit(run_work(work), as_json)
 
 
 @token_app.command("create")
@@ -121,7 +121,7 @@ def token_create(
             "name": created.name,
         }
 
-    _emit(_run(work), as_json, "The token is shown once; store it now.")
+    emit(run_work(work), as_json, "The token is shown once; store it now.")
 
 
 @token_app.command("list")
@@ -146,7 +146,7 @@ def token_list(
             for t in tokens
         ]
 
-    rows = _run(work)
+    rows = run_work(work)
     if as_json:
         typer.echo(json.dumps(rows))
     else:
@@ -157,13 +157,16 @@ def token_list(
 @token_app.command("revoke")
 def token_revoke(
     token_id: Annotated[int, typer.Argument(help="Token id (from token create / list).")],
+    workspace: Annotated[
+        uuid.UUID | None, typer.Option("--workspace", help="Only if it is this workspace's.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Revoke a token (idempotent); requests with it are signed out from now on."""
 
     async def work(db: Database) -> dict[str, Any]:
         async with db.session() as session:
-            revoked_at = await service.revoke_api_token(session, token_id)
+            revoked_at = await service.revoke_api_token(session, token_id, workspace)
         return {"token_id": token_id, "revoked_at": revoked_at.isoformat()}
 
-    _emit(_run(work), as_json)
+    emit(run_work(work), as_json)
