@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Any
 
 import typer
@@ -25,9 +24,7 @@ def _commands(command: Any, prefix: str) -> list[str]:
 
 def test_readme_lists_every_cli_command() -> None:
     commands = _commands(typer.main.get_command(app), "")
-    assert {"workspace list", "webhook-token rotate", "token list", "token revoke"} <= set(
-        commands
-    )
+    assert {"workspace list", "webhook-token rotate", "token list", "token revoke"} <= set(commands)
     text = README.read_text()
     missing = [c for c in commands if f"replydesk {c}" not in text]
     assert missing == []

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated, Any
 
 import typer
 
 from replydesk.auth.service import create_workspace
-from replydesk.cli.auth_commands import emit, run_work
+from replydesk.cli.common import emit, emit_rows, run_work
 from replydesk.core.db import Database
 from replydesk.core.settings import get_settings
 from replydesk.workspaces import service as workspaces
@@ -58,12 +57,7 @@ def workspace_list(
             for w in found
         ]
 
-    rows = run_work(work)
-    if as_json:
-        typer.echo(json.dumps(rows))
-    else:
-        for row in rows:
-            typer.echo(" ".join(f"{k}={v}" for k, v in row.items()))
+    emit_rows(run_work(work), as_json)
 
 
 @webhook_token_app.command("rotate")
