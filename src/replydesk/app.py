@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
+from replydesk.auth import admin_endpoints as auth_admin_endpoints
 from replydesk.auth import endpoints as auth_endpoints
 from replydesk.core import health
 from replydesk.core.db import Database
@@ -40,7 +41,13 @@ from replydesk.queue.worker import Worker, worker_database
 
 
 def routers() -> list[APIRouter]:
-    return [health.router, ingest_endpoints.router, auth_endpoints.router, inbox_endpoints.router]
+    return [
+        health.router,
+        ingest_endpoints.router,
+        auth_endpoints.router,
+        auth_admin_endpoints.router,
+        inbox_endpoints.router,
+    ]
 
 
 def build_registry() -> Registry:
@@ -76,6 +83,8 @@ def create_app(
         db = database or Database.from_settings(settings)
         app.state.db = db
         app.state.ingestor = Ingestor(db, settings, PROVIDERS)
+        # A rotated webhook token takes effect at once in this process (admin endpoint).
+        app.state.forget_webhook_auth = app.state.ingestor.cache.invalidate
         app.state.inbox_counts_cache = CountsCache()
         try:
             if worker:

@@ -1,11 +1,18 @@
 """Imports every domain's models so the metadata (Alembic, tests) sees all tables."""
 
-from replydesk.auth.models import ApiToken, BrowserSession, LoginThrottle, Membership, User
+from replydesk.auth.models import (
+    ApiToken,
+    BrowserSession,
+    Invitation,
+    LoginThrottle,
+    Membership,
+    User,
+)
 from replydesk.core.base import Base
 from replydesk.inbox.models import InboxCountsCache, WorkspaceLeadTotal
 from replydesk.ingest.models import WebhookEvent
 from replydesk.leads.models import Lead, LeadEvent, Message
-from replydesk.queue.models import Alert, Job, SchedulerRun
+from replydesk.queue.models import Alert, Job, QueueAttempt, SchedulerRun
 from replydesk.workspaces.models import Workspace
 
 __all__ = [
@@ -14,12 +21,14 @@ __all__ = [
     "Base",
     "BrowserSession",
     "InboxCountsCache",
+    "Invitation",
     "Job",
     "Lead",
     "LeadEvent",
     "LoginThrottle",
     "Membership",
     "Message",
+    "QueueAttempt",
     "SchedulerRun",
     "User",
     "WebhookEvent",

@@ -28,3 +28,12 @@ def test_error_text_masks_pii_and_secrets_and_truncates() -> None:
     assert "dana.reyes@" not in text and "abc.def.ghi" not in text
     assert text.startswith("ValueError: duplicate key value")
     assert len(error_text(ValueError("x" * 5000))) == 2000
+
+
+def test_error_text_of_a_database_error_has_no_statement_or_parameters() -> None:
+    exc = OperationalError(
+        "UPDATE leads SET first_name = %(n)s", {"n": "Zebulon"}, ConnectionRefusedError("x")
+    )
+    assert "Zebulon" in str(exc)  # what SQLAlchemy would have stored
+    assert error_text(exc) == "OperationalError (ConnectionRefusedError)"
+    assert error_text(ValueError("ours")) == "ValueError: ours"

@@ -69,6 +69,38 @@ class ApiToken(Base):
     __table_args__ = (Index("ix_api_tokens_workspace_id_user_id", "workspace_id", "user_id"),)
 
 
+class Invitation(Base):
+    """A one-time link inviting an e-mail address into a workspace with a role.
+
+    The link carries a random token; the row keeps its sha256 only. Accepting it (once,
+    before ``expires_at``) creates the user if needed and the membership.
+    """
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
+    email: Mapped[str] = mapped_column(Text, nullable=False)  # normalised
+    role: Mapped[str] = mapped_column(Text, nullable=False)
+    # Unique: the accept endpoint looks the invitation up by the hash of its token.
+    token_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    invited_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # A workspace's invitations; the workspaces FK cascade.
+        Index("ix_invitations_workspace_id", "workspace_id"),
+        CheckConstraint(f"role IN {sql_values(Role)}", name="role"),
+    )
+
+
 class BrowserSession(Base):
     """A signed-in browser: the cookie carries a random token, the row only its sha256."""
 

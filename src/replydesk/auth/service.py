@@ -262,9 +262,6 @@ class TokenCreated:
 async def create_api_token(
     session: AsyncSession, workspace_id: uuid.UUID, email: str, name: str
 ) -> TokenCreated:
-    name = name.strip()
-    if not name:
-        raise InvalidInput("token name must not be empty")
     address = normalise_email(email)
     user_id = (
         await session.execute(
@@ -275,6 +272,16 @@ async def create_api_token(
     ).scalar_one_or_none()
     if user_id is None:
         raise NotFound(f"{address} is not a member of workspace {workspace_id}")
+    return await insert_api_token(session, workspace_id, user_id, name)
+
+
+async def insert_api_token(
+    session: AsyncSession, workspace_id: uuid.UUID, user_id: uuid.UUID, name: str
+) -> TokenCreated:
+    """A new token for a member (the caller checked the membership); shown once."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("token name must not be empty")
     token = new_token("rdp")
     token_id = (
         await session.execute(
@@ -288,18 +295,22 @@ async def create_api_token(
     return TokenCreated(token_id, token, workspace_id, user_id, name)
 
 
-async def revoke_api_token(session: AsyncSession, token_id: int) -> datetime:
-    """Revoke (idempotent): the first revocation time is kept."""
+async def revoke_api_token(
+    session: AsyncSession, token_id: int, workspace_id: uuid.UUID | None = None
+) -> datetime:
+    """Revoke (idempotent): the first revocation time is kept. With ``workspace_id``, only a
+    token of that workspace (another's is NotFound, like an unknown id)."""
+    scope = [ApiToken.workspace_id == workspace_id] if workspace_id is not None else []
     revoked = (
         await session.execute(
             update(ApiToken)
-            .where(ApiToken.id == token_id)
+            .where(ApiToken.id == token_id, *scope)
             .values(revoked_at=func.coalesce(ApiToken.revoked_at, func.now()))
             .returning(ApiToken.revoked_at)
         )
     ).scalar_one_or_none()
     if revoked is None:
-        raise NotFound(f"API token {token_id} not found")
+        raise NotFound("API token not found")
     return revoked
 
 
@@ -307,6 +318,7 @@ async def revoke_api_token(session: AsyncSession, token_id: int) -> datetime:
 class TokenInfo:
     token_id: int
     name: str
+    user_id: uuid.UUID
     email: str
     created_at: datetime
     last_used_at: datetime | None
@@ -319,6 +331,7 @@ async def list_api_tokens(session: AsyncSession, workspace_id: uuid.UUID) -> lis
             select(
                 ApiToken.id,
                 ApiToken.name,
+                ApiToken.user_id,
                 User.email,
                 ApiToken.created_at,
                 ApiToken.last_used_at,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import uuid
 from typing import Annotated, Any
@@ -10,9 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from replydesk.auth import service
-from replydesk.cli.common import prepare, run_with_db
+from replydesk.cli.common import emit, emit_rows, run_work
 from replydesk.core.db import Database
-from replydesk.core.errors import ReplyDeskError
 
 user_app = typer.Typer(no_args_is_help=True, help="Manage users (passwords, memberships).")
 token_app = typer.Typer(no_args_is_help=True, help="Manage personal API tokens.")
@@ -21,25 +19,6 @@ token_app = typer.Typer(no_args_is_help=True, help="Manage personal API tokens."
 def register(app: typer.Typer) -> None:
     app.add_typer(user_app, name="user")
     app.add_typer(token_app, name="token")
-
-
-def _emit(result: dict[str, Any], as_json: bool, note: str | None = None) -> None:
-    if as_json:
-        typer.echo(json.dumps(result))
-        return
-    for key, value in result.items():
-        typer.echo(f"{key}: {value}")
-    if note:
-        typer.echo(note)
-
-
-def _run(work: Any) -> Any:
-    settings = prepare("warning")
-    try:
-        return run_with_db(settings, work)
-    except ReplyDeskError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
 
 
 def _read_password(from_stdin: bool, no_password: bool) -> str | None:
@@ -98,7 +77,7 @@ def user_create(
             result.update(workspace_id=str(workspace), role=role)
         return result
 
-    _emit(_run(work), as_json)
+    emit(run_work(work), as_json)
 
 
 @token_app.command("create")
@@ -121,7 +100,7 @@ def token_create(
             "name": created.name,
         }
 
-    _emit(_run(work), as_json, "The token is shown once; store it now.")
+    emit(run_work(work), as_json, "The token is shown once; store it now.")
 
 
 @token_app.command("list")
@@ -146,24 +125,22 @@ def token_list(
             for t in tokens
         ]
 
-    rows = _run(work)
-    if as_json:
-        typer.echo(json.dumps(rows))
-    else:
-        for row in rows:
-            typer.echo(" ".join(f"{k}={v}" for k, v in row.items()))
+    emit_rows(run_work(work), as_json)
 
 
 @token_app.command("revoke")
 def token_revoke(
     token_id: Annotated[int, typer.Argument(help="Token id (from token create / list).")],
+    workspace: Annotated[
+        uuid.UUID | None, typer.Option("--workspace", help="Only if it is this workspace's.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Revoke a token (idempotent); requests with it are signed out from now on."""
 
     async def work(db: Database) -> dict[str, Any]:
         async with db.session() as session:
-            revoked_at = await service.revoke_api_token(session, token_id)
+            revoked_at = await service.revoke_api_token(session, token_id, workspace)
         return {"token_id": token_id, "revoked_at": revoked_at.isoformat()}
 
-    _emit(_run(work), as_json)
+    emit(run_work(work), as_json)

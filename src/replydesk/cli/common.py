@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import typer
 
 from replydesk.core.db import Database, resolve_database_url
+from replydesk.core.errors import ReplyDeskError
 from replydesk.core.logging import configure_logging
 from replydesk.core.migrate import upgrade
 from replydesk.core.settings import Settings, get_settings
@@ -38,3 +42,33 @@ def run_with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) ->
             await db.dispose()
 
     return asyncio.run(runner())
+
+
+def run_work(work: Callable[[Database], Awaitable[T]]) -> T:
+    """``run_with_db`` for a command: a domain error is one ``error: …`` line and exit 1."""
+    settings = prepare("warning")
+    try:
+        return run_with_db(settings, work)
+    except ReplyDeskError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+def emit(result: dict[str, Any], as_json: bool, note: str | None = None) -> None:
+    """One result: JSON, or ``key: value`` lines (and a note)."""
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for key, value in result.items():
+        typer.echo(f"{key}: {value}")
+    if note:
+        typer.echo(note)
+
+
+def emit_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
+    """A listing: a JSON array, or one ``key=value …`` line per row."""
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for row in rows:
+        typer.echo(" ".join(f"{k}={v}" for k, v in row.items()))

@@ -1,8 +1,8 @@
-"""Entry point: ``replydesk serve | worker | migrate | workspace | queue | version``."""
+"""Entry point: ``replydesk serve | worker | migrate | workspace | webhook-token | user | token |
+queue | version``."""
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from typing import Annotated
@@ -12,11 +12,10 @@ import uvicorn
 
 from replydesk import __version__
 from replydesk.app import create_app
-from replydesk.auth.service import create_workspace
 from replydesk.cli.auth_commands import register as register_auth_commands
-from replydesk.cli.common import migrated_url, prepare, run_with_db
+from replydesk.cli.common import migrated_url, prepare
 from replydesk.cli.worker import queue_app, worker_command
-from replydesk.core.db import Database
+from replydesk.cli.workspace_commands import register as register_workspace_commands
 from replydesk.core.logging import get_logger
 
 app = typer.Typer(
@@ -25,8 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="ReplyDesk reply desk backend.",
 )
-workspace_app = typer.Typer(no_args_is_help=True, help="Manage workspaces.")
-app.add_typer(workspace_app, name="workspace")
+register_workspace_commands(app)
 register_auth_commands(app)
 app.add_typer(queue_app, name="queue")
 app.command("worker")(worker_command)
@@ -70,33 +68,6 @@ def exit_cleanly_on_sigterm() -> None:
     kills the process before atexit runs and the embedded PostgreSQL would be left running.
     Turning SIGTERM into SystemExit lets atexit stop it."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-
-
-@workspace_app.command("create")
-def workspace_create(
-    name: Annotated[str, typer.Argument(help="Display name (need not be unique).")],
-    owner_email: Annotated[str, typer.Option("--owner-email", help="Owner's e-mail.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Create a workspace; prints its id and its tokens (shown this once only)."""
-    settings = prepare("warning")
-
-    async def work(db: Database) -> dict[str, str]:
-        async with db.session() as session:
-            created = await create_workspace(session, name, owner_email)
-        return {
-            "workspace_id": str(created.workspace_id),
-            "webhook_token": created.webhook_token,
-            "api_token": created.api_token,
-        }
-
-    result = run_with_db(settings, work)
-    if as_json:
-        typer.echo(json.dumps(result))
-    else:
-        for key, value in result.items():
-            typer.echo(f"{key}: {value}")
-        typer.echo("Tokens are shown once; store them now.")
 
 
 def main() -> None:

@@ -75,3 +75,41 @@ def is_bad_row(exc: BaseException) -> bool:
 
 def is_query_canceled(exc: BaseException) -> bool:
     return sqlstate(exc) == QUERY_CANCELED
+
+
+def _driver_error(exc: BaseException) -> BaseException | None:
+    """The driver's own exception (asyncpg's) behind a SQLAlchemy error, or ``exc`` itself."""
+    for err in _chain(exc):
+        if type(err).__module__.startswith("asyncpg"):
+            return err
+    return None
+
+
+def describe_database_error(exc: BaseException) -> str | None:
+    """A database error told without any value: SQLAlchemy's class, the driver's class,
+    SQLSTATE and the constraint, table and column names. None for other exceptions.
+
+    The texts of SQLAlchemy and PostgreSQL carry the statement's parameters
+    (``[parameters: …]``), the offending key (``DETAIL: Key (email)=(…)``) or the value
+    (``invalid input syntax for type integer: "…"``): names, companies, reply text. None of
+    that may reach a stored error or a log line, so the text is never used."""
+    driver = _driver_error(exc)
+    if not isinstance(exc, sa_exc.StatementError) and driver is not exc:
+        return None
+    parts: list[str] = []
+    if driver is not None and driver is not exc:
+        parts.append(type(driver).__name__)
+    elif driver is None:
+        # No driver error (e.g. a refused connection): the first non-SQLAlchemy cause's class.
+        causes = [e for e in _chain(exc) if not isinstance(e, sa_exc.SQLAlchemyError)]
+        parts.extend(type(e).__name__ for e in causes[:1] if e is not exc)
+    state = sqlstate(exc) or getattr(driver, "sqlstate", None)
+    if isinstance(state, str):
+        parts.append(f"SQLSTATE {state}")
+    for label, attr in (("constraint", "constraint_name"), ("table", "table_name"),
+                        ("column", "column_name")):  # fmt: skip
+        name = getattr(driver, attr, None)
+        if isinstance(name, str) and name:
+            parts.append(f"{label} {name}")
+    detail = f" ({', '.join(parts)})" if parts else ""
+    return f"{type(exc).__name__}{detail}"

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from replydesk import __version__
 from replydesk.core import errors
-from replydesk.core.db_errors import is_database_unavailable
+from replydesk.core.db_errors import describe_database_error, is_database_unavailable
 from replydesk.core.logging import get_logger
 from replydesk.core.outage import OutageLog
 from replydesk.core.redact import safe_error_text
@@ -106,7 +106,9 @@ def install_error_handlers(app: FastAPI) -> None:
             # The database is away: an expected, transient state for the client (retry),
             # logged once per outage, not once per request.
             outage: OutageLog = request.app.state.api_outage
-            outage.failure(type(exc).__name__, safe_error_text(exc, limit=300))
+            # Classes and SQLSTATE only: the driver's text carries the statement's parameters.
+            described = describe_database_error(exc) or safe_error_text(exc, limit=300)
+            outage.failure(type(exc).__name__, described)
             return error_response(
                 503,
                 "database_unavailable",

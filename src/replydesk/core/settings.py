@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     login_window_s: int = Field(default=900, ge=1)
     login_max_attempts_per_ip: int = Field(default=30, ge=1)
     login_max_attempts_per_account: int = Field(default=10, ge=1)
+    # Administration: invitation links, and how long a rotated webhook token keeps working.
+    invitation_lifetime_s: int = Field(default=7 * 86_400, ge=60)
+    webhook_token_grace_s: int = Field(default=86_400, ge=0)
 
     # Queue worker (docs/queue.md). A dead worker's items are back to pending within
     # worker_lease_s + worker_rescue_interval_s (40 s by default; keep it under 60 s).
@@ -76,6 +79,8 @@ class Settings(BaseSettings):
     worker_synchronous_commit: bool = False  # see queue/worker.py: safe off for workers
     worker_rescue_batch: int = Field(default=500, ge=1, le=10_000)
     worker_shutdown_grace_s: float = Field(default=10.0, ge=0)
+    # The attempt history (queue_attempts) of older attempts is pruned.
+    queue_attempts_retention_days: int = Field(default=30, ge=1, le=3650)
 
     # Feature flags.
     feature_ai_drafts: bool = False

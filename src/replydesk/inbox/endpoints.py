@@ -20,6 +20,7 @@ from replydesk.inbox.schemas import (
     LeadPatch,
     MessagePage,
     ReplayOut,
+    WebhookEventDetail,
     WebhookEventOut,
     WebhookEventPage,
 )
@@ -184,6 +185,22 @@ async def list_webhook_events(
         timeout_ms=settings.inbox_statement_timeout_ms,
     )
     return WebhookEventPage.model_validate(page, from_attributes=True)
+
+
+@router.get(
+    "/webhook-events/{event_id}",
+    response_model=WebhookEventDetail,
+    summary="One webhook event with its payload and every attempt's error (dead letters); "
+    "the payload is masked for members",
+    responses=COMMON,
+)
+async def get_webhook_event(
+    access: WorkspaceDep, session: SessionDep, event_id: EventId
+) -> WebhookEventDetail:
+    detail = await events_service.event_detail(
+        session, access.workspace_id, event_id, reveal=access.is_admin
+    )
+    return WebhookEventDetail.model_validate(detail, from_attributes=True)
 
 
 @router.post(

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.errors import InvalidInput, NotFound
+from replydesk.core.redact import redact_value
 from replydesk.inbox import cursor, repository
 from replydesk.inbox.budget import within_budget
 from replydesk.inbox.leads import Page
@@ -72,3 +73,28 @@ async def replay_event(
     if result is None:
         raise NotFound("webhook event not found")
     return await get_event(session, workspace_id, event_id), result.replayed
+
+
+ATTEMPTS_SHOWN = 200
+
+
+async def event_detail(
+    session: AsyncSession, workspace_id: uuid.UUID, event_id: int, *, reveal: bool
+) -> dict[str, Any]:
+    """One event with its payload and attempt history (dead-letter inspection). The payload
+    is masked (secrets, e-mail local parts) unless ``reveal`` (admins and owners)."""
+    columns = (*repository.EVENT_COLUMNS, WebhookEvent.payload)
+    event = await repository.one_of_workspace(
+        session, WebhookEvent, columns, event_id, workspace_id, "webhook event not found"
+    )
+    if not reveal:
+        event["payload"] = redact_value(None, event["payload"])
+    attempts, truncated = await queue_service.attempt_history(
+        session, event_id, limit=ATTEMPTS_SHOWN
+    )
+    return {
+        **event,
+        "payload_masked": not reveal,
+        "attempts_history": attempts,
+        "attempts_truncated": truncated,
+    }

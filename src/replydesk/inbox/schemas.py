@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from replydesk.leads.vocabulary import Channel, Direction, LeadStatus, SentBy
-from replydesk.queue.vocabulary import QueueStatus
+from replydesk.queue.vocabulary import AttemptOutcome, QueueStatus
 
 CATEGORY_MAX_LENGTH = 64
 
@@ -115,6 +116,28 @@ class WebhookEventOut(BaseModel):
     received_at: datetime
     run_at: datetime
     processed_at: datetime | None
+
+
+class AttemptOut(BaseModel):
+    attempt: int = Field(description="The event's attempt count then (a replay restarts at 1).")
+    worker: str | None
+    started_at: datetime | None
+    finished_at: datetime
+    outcome: AttemptOutcome
+    category: str | None = Field(description="Error category (docs/runbook.md); null on success.")
+    error: str | None = Field(
+        description="Error class, SQLSTATE, constraint, or our own message; never values."
+    )
+
+
+class WebhookEventDetail(WebhookEventOut):
+    payload: dict[str, Any] = Field(
+        description="The stored payload; secrets and e-mail local parts masked unless the "
+        "caller is an admin or owner."
+    )
+    payload_masked: bool
+    attempts_history: list[AttemptOut] = Field(description="Oldest first.")
+    attempts_truncated: bool = Field(description="True when older attempts were left out.")
 
 
 class WebhookEventPage(BaseModel):

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from replydesk.core.logging import get_logger
@@ -32,6 +33,9 @@ class WorkspaceAuth:
     scope: Scope
     # Per signing provider, what its ``load_keys`` returned for this workspace.
     keys: Mapping[str, Any] = field(default_factory=dict)
+    # The token before a rotation, accepted until ``previous_until`` (the grace period).
+    previous_token_hash: str | None = None
+    previous_until: datetime | None = None
 
 
 def workspace_auth_from_row(
@@ -43,13 +47,25 @@ def workspace_auth_from_row(
         for name, provider in providers.items()
         if provider.load_keys is not None
     }
-    return WorkspaceAuth(workspace_id, row.webhook_token_hash, scope, keys)
+    return WorkspaceAuth(
+        workspace_id,
+        row.webhook_token_hash,
+        scope,
+        keys,
+        previous_token_hash=row.previous_webhook_token_hash,
+        previous_until=row.previous_webhook_token_expires_at,
+    )
 
 
-def token_ok(auth: WorkspaceAuth | None, token: str | None) -> bool:
-    """Constant-time check; unknown workspaces and missing tokens cost the same as wrong ones."""
+def token_ok(auth: WorkspaceAuth | None, token: str | None, now: datetime | None = None) -> bool:
+    """Constant-time check; unknown workspaces and missing tokens cost the same as wrong ones.
+    The previous token (after a rotation) matches until the end of its grace period."""
     stored = auth.token_hash if auth is not None else _DUMMY_HASH
     matches = token_matches(token or "", stored)
+    previous = auth.previous_token_hash if auth is not None else None
+    if previous is not None and auth is not None and auth.previous_until is not None:
+        in_grace = (now or datetime.now(UTC)) < auth.previous_until
+        matches = (token_matches(token or "", previous) and in_grace) or matches
     return matches and auth is not None and bool(token)
 
 

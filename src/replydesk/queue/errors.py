@@ -11,6 +11,7 @@ import re
 from sqlalchemy.exc import DataError, DBAPIError
 
 from replydesk.core import errors
+from replydesk.core.db_errors import describe_database_error
 from replydesk.core.redact import MASK, safe_error_text
 
 # Phone numbers in E.164 form, as PostgreSQL quotes them in constraint errors on leads.
@@ -95,6 +96,13 @@ def classify(exc: BaseException) -> tuple[bool, str]:
 
 
 def error_text(exc: BaseException) -> str:
-    """What is stored in ``last_error`` and logged: redacted (secrets, e-mail addresses and
-    phone numbers masked) and truncated."""
+    """What is stored in ``last_error`` (and the attempt history) and logged.
+
+    A database error is told by its classes, SQLSTATE and constraint/table/column names only
+    (``core.db_errors.describe_database_error``): its text carries the statement's parameters
+    and the offending values. Anything else is our own message, redacted (secrets, e-mail
+    addresses and phone numbers masked) and truncated."""
+    described = describe_database_error(exc)
+    if described is not None:
+        return described
     return _PHONE.sub(MASK, safe_error_text(exc))

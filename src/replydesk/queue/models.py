@@ -11,7 +11,7 @@ from sqlalchemy.types import BigInteger, Date, DateTime, Integer, Text
 
 from replydesk.core.base import Base
 from replydesk.core.sql import sql_values
-from replydesk.queue.vocabulary import QueueStatus
+from replydesk.queue.vocabulary import AttemptOutcome, QueueStatus
 
 # The statuses as plain strings (stats keys, filter validation); see QueueStatus.
 QUEUE_STATUSES = tuple(status.value for status in QueueStatus)
@@ -105,6 +105,39 @@ class Alert(Base):
         Index("ix_alerts_workspace_id_day", "workspace_id", "day"),
         # Undelivered alerts for the future Slack sender.
         Index("ix_alerts_undelivered", "id", postgresql_where=text("delivered_at IS NULL")),
+    )
+
+
+class QueueAttempt(Base):
+    """One attempt at a queue item, written by the engine in the transaction that records
+    its outcome (so a rolled-back attempt leaves no row): the dead-letter history.
+
+    ``source`` is the queue table (``queues.TABLES``), ``item_id`` its row; no foreign key, so
+    one table serves every queue table. Old rows are pruned (``queue_attempts_retention_days``).
+    """
+
+    __tablename__ = "queue_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    item_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False)  # the item's attempts then
+    worker: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # claim time
+    finished_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    outcome: Mapped[str] = mapped_column(Text, nullable=False)
+    category: Mapped[str | None] = mapped_column(Text)
+    # queue.errors.error_text: no statement parameters or values, secrets and PII masked.
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        # An item's history, in order.
+        Index("ix_queue_attempts_source_item_id_id", "source", "item_id", "id"),
+        # Pruning old attempts.
+        Index("ix_queue_attempts_finished_at", "finished_at"),
+        CheckConstraint(f"outcome IN {sql_values(AttemptOutcome)}", name="outcome"),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -56,3 +57,4 @@ class ClaimedItem:
     worker: str
     fields: dict[str, Any] = field(default_factory=dict)  # the table's extra columns
     prepared: Any = None  # what the handler's prepare step returned
+    claimed_at: datetime | None = None  # when this attempt started (the claim's locked_at)

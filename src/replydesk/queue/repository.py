@@ -34,26 +34,49 @@ WHERE id IN (
     SELECT id FROM {t} WHERE status = 'pending' AND run_at <= now()
     ORDER BY run_at, id LIMIT :n FOR UPDATE SKIP LOCKED
 )
-RETURNING id, {kind} AS kind, attempts, max_attempts, payload, {extra}
+RETURNING id, {kind} AS kind, attempts, max_attempts, payload, locked_at, {extra}
 """
 
 _GUARD = "id = :id AND status = 'running' AND locked_by = :worker AND attempts = :attempts"
 
+# Every outcome statement also writes the attempt's row (queue_attempts) in the same
+# statement: one round trip, and a rolled-back attempt leaves no history row. The INSERT's
+# row count is the guarded UPDATE's.
+_LOG_ATTEMPT = """
+INSERT INTO queue_attempts (source, item_id, attempt, worker, started_at, outcome, category,
+                            error)
+SELECT '{t}', id, attempts, :worker, CAST(:started_at AS timestamptz),
+       CAST(:outcome AS text), CAST(:category AS text), CAST(:error AS text)
+FROM done
+"""
+
 _FINISH = f"""
-UPDATE {{t}} SET status = :status, processed_at = now(), lease_expires_at = NULL,
-    last_error = coalesce(:note, last_error)
-WHERE {_GUARD}
+WITH done AS (
+    UPDATE {{t}} SET status = :status, processed_at = now(), lease_expires_at = NULL,
+        last_error = coalesce(:note, last_error)
+    WHERE {_GUARD}
+    RETURNING id, attempts
+)
+{_LOG_ATTEMPT}
 """
 
 _RETRY = f"""
-UPDATE {{t}} SET status = 'pending', run_at = now() + make_interval(secs => :delay),
-    last_error = :error, locked_at = NULL, locked_by = NULL, lease_expires_at = NULL
-WHERE {_GUARD}
+WITH done AS (
+    UPDATE {{t}} SET status = 'pending', run_at = now() + make_interval(secs => :delay),
+        last_error = :error, locked_at = NULL, locked_by = NULL, lease_expires_at = NULL
+    WHERE {_GUARD}
+    RETURNING id, attempts
+)
+{_LOG_ATTEMPT}
 """
 
 _DEAD = f"""
-UPDATE {{t}} SET status = 'dead', last_error = :error, lease_expires_at = NULL
-WHERE {_GUARD}
+WITH done AS (
+    UPDATE {{t}} SET status = 'dead', last_error = :error, lease_expires_at = NULL
+    WHERE {_GUARD}
+    RETURNING id, attempts
+)
+{_LOG_ATTEMPT}
 """
 
 _RENEW = """
@@ -71,21 +94,36 @@ WHERE id = ANY(:ids) AND status = 'running' AND locked_by = :worker
 # A worker died: its expired items go back to pending, or dead when they used their last
 # attempt (an item that kills its worker every time must not loop forever).
 _RESCUE = """
-UPDATE {t} SET
-    status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END,
-    last_error = 'lease expired: worker ' || coalesce(locked_by, '?')
-        || ' stopped during attempt ' || attempts,
-    locked_at = NULL, locked_by = NULL, lease_expires_at = NULL, run_at = now()
-WHERE id IN (
-    SELECT id FROM {t} WHERE status = 'running' AND lease_expires_at < now()
+WITH expired AS (
+    SELECT id, locked_by, locked_at FROM {t} WHERE status = 'running' AND lease_expires_at < now()
     ORDER BY lease_expires_at LIMIT :n FOR UPDATE SKIP LOCKED
+), rescued AS (
+    UPDATE {t} AS q SET
+        status = CASE WHEN q.attempts >= q.max_attempts THEN 'dead' ELSE 'pending' END,
+        last_error = 'lease expired: worker ' || coalesce(q.locked_by, '?')
+            || ' stopped during attempt ' || q.attempts,
+        locked_at = NULL, locked_by = NULL, lease_expires_at = NULL, run_at = now()
+    FROM expired AS e
+    WHERE q.id = e.id
+    RETURNING q.id, q.status, q.workspace_id, q.attempts, q.last_error, e.locked_by, e.locked_at
+), logged AS (
+    INSERT INTO queue_attempts (source, item_id, attempt, worker, started_at, outcome,
+                                category, error)
+    SELECT '{t}', id, attempts, locked_by, locked_at, 'lease_expired', 'worker_lost',
+           last_error
+    FROM rescued
 )
-RETURNING id, status, workspace_id
+SELECT id, status, workspace_id FROM rescued
 """
 
 
 def _guard(item: ClaimedItem) -> dict[str, Any]:
-    return {"id": item.id, "worker": item.worker, "attempts": item.attempts}
+    return {
+        "id": item.id,
+        "worker": item.worker,
+        "attempts": item.attempts,
+        "started_at": item.claimed_at,
+    }
 
 
 async def claim(
@@ -108,6 +146,7 @@ async def claim(
                 workspace_id=row["workspace_id"],
                 worker=worker,
                 fields=fields,
+                claimed_at=row["locked_at"],
             )
         )
     return items
@@ -122,15 +161,24 @@ async def finish(
     conn: Executor, item: ClaimedItem, *, status: str = "succeeded", note: str | None = None
 ) -> bool:
     """Mark succeeded (or ignored, with ``note`` as the reason). False = lease lost."""
-    return await _guarded(conn, item, _FINISH, status=status, note=note)
+    return await _guarded(
+        conn, item, _FINISH, status=status, note=note, outcome=status, category=None, error=note
+    )
 
 
 _FINISH_GROUP = """
-UPDATE {t} AS q SET status = d.status, processed_at = now(), lease_expires_at = NULL,
-    last_error = coalesce(d.note, q.last_error)
-FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS int[]), CAST(:statuses AS text[]),
-            CAST(:notes AS text[])) AS d(id, attempts, status, note)
-WHERE q.id = d.id AND q.status = 'running' AND q.locked_by = :worker AND q.attempts = d.attempts
+WITH done AS (
+    UPDATE {t} AS q SET status = d.status, processed_at = now(), lease_expires_at = NULL,
+        last_error = coalesce(d.note, q.last_error)
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS int[]), CAST(:statuses AS text[]),
+                CAST(:notes AS text[]), CAST(:started AS timestamptz[]))
+        AS d(id, attempts, status, note, started_at)
+    WHERE q.id = d.id AND q.status = 'running' AND q.locked_by = :worker
+        AND q.attempts = d.attempts
+    RETURNING q.id, q.attempts, d.status, d.note, d.started_at
+)
+INSERT INTO queue_attempts (source, item_id, attempt, worker, started_at, outcome, error)
+SELECT '{t}', id, attempts, :worker, started_at, status, note FROM done
 """
 
 
@@ -143,18 +191,23 @@ async def finish_group(conn: Executor, outcomes: list[tuple[ClaimedItem, str, st
         "attempts": [item.attempts for item, _, _ in outcomes],
         "statuses": [status for _, status, _ in outcomes],
         "notes": [note for _, _, note in outcomes],
+        "started": [item.claimed_at for item, _, _ in outcomes],
         "worker": first.worker,
     }
     result = await conn.execute(statement(_FINISH_GROUP.format(t=first.table)), params)
     return int(result.rowcount) == len(outcomes)  # type: ignore[attr-defined]
 
 
-async def retry(conn: Executor, item: ClaimedItem, *, delay_s: float, error: str) -> bool:
-    return await _guarded(conn, item, _RETRY, delay=delay_s, error=error)
+async def retry(
+    conn: Executor, item: ClaimedItem, *, delay_s: float, error: str, category: str
+) -> bool:
+    return await _guarded(
+        conn, item, _RETRY, delay=delay_s, error=error, outcome="retry", category=category
+    )
 
 
-async def dead(conn: Executor, item: ClaimedItem, *, error: str) -> bool:
-    return await _guarded(conn, item, _DEAD, error=error)
+async def dead(conn: Executor, item: ClaimedItem, *, error: str, category: str) -> bool:
+    return await _guarded(conn, item, _DEAD, error=error, outcome="dead", category=category)
 
 
 async def renew(
@@ -335,6 +388,35 @@ _RECORD_ALERT = statement(
 
 async def upsert_alert(conn: Executor, params: dict[str, Any]) -> int:
     return int((await conn.execute(_RECORD_ALERT, params)).scalar_one())
+
+
+# --- attempt history ----------------------------------------------------------------------
+
+_ATTEMPTS = statement(
+    """
+    SELECT attempt, worker, started_at, finished_at, outcome, category, error
+    FROM queue_attempts WHERE source = :source AND item_id = :item_id
+    ORDER BY id DESC LIMIT :n
+    """
+)
+
+_PRUNE_ATTEMPTS = statement(
+    "DELETE FROM queue_attempts WHERE id IN (SELECT id FROM queue_attempts "
+    "WHERE finished_at < now() - make_interval(days => :days) LIMIT :n)"
+)
+
+
+async def attempts_of(
+    conn: Executor, table: QueueTable, item_id: int, limit: int
+) -> list[dict[str, Any]]:
+    """The item's newest ``limit`` attempts, newest first."""
+    params = {"source": table.name, "item_id": item_id, "n": limit}
+    return [dict(r) for r in (await conn.execute(_ATTEMPTS, params)).mappings()]
+
+
+async def prune_attempts(conn: Executor, retention_days: int, limit: int) -> int:
+    result = await conn.execute(_PRUNE_ATTEMPTS, {"days": retention_days, "n": limit})
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 # --- scheduler slots ----------------------------------------------------------------------

@@ -146,3 +146,24 @@ async def record_alert(
         "error": error,
     }
     return await repository.upsert_alert(session, params)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    attempt: int
+    worker: str | None
+    started_at: datetime | None
+    finished_at: datetime
+    outcome: str  # queue.vocabulary.AttemptOutcome
+    category: str | None
+    error: str | None  # queue.errors.error_text: no values, secrets and PII masked
+
+
+async def attempt_history(
+    session: AsyncSession, item_id: int, *, table: str = "webhook_events", limit: int = 200
+) -> tuple[list[Attempt], bool]:
+    """The item's attempts, oldest first (the newest ``limit`` of them), and whether older
+    ones were left out. The caller has checked the item is visible to it."""
+    rows = await repository.attempts_of(session, table_named(table), item_id, limit + 1)
+    truncated = len(rows) > limit
+    return [Attempt(**r) for r in reversed(rows[:limit])], truncated

@@ -47,14 +47,26 @@ async def prune_slots(db: Database) -> None:
         await repository.prune_slots(session)
 
 
+async def prune_attempts(db: Database, retention_days: int, limit: int = 5000) -> int:
+    """Delete attempt rows older than the retention (at most ``limit`` per run)."""
+    async with db.session() as session:
+        return await repository.prune_attempts(session, retention_days, limit)
+
+
 def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
     """The queue engine's own periodic tasks."""
     limit = settings.worker_rescue_batch
+    retention_days = settings.queue_attempts_retention_days
 
     async def rescue(db: Database) -> None:
         await rescue_expired(db, limit)
 
+    async def prune_old_attempts(db: Database) -> None:
+        await prune_attempts(db, retention_days)
+
     return [
         PeriodicTask("queue.rescue", settings.worker_rescue_interval_s, rescue),
         PeriodicTask("scheduler.prune", 3600.0, prune_slots),
+        # Every 10 minutes, 5,000 rows at most: a backlog drains over a few runs.
+        PeriodicTask("queue.prune_attempts", 600.0, prune_old_attempts),
     ]

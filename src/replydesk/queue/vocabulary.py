@@ -14,3 +14,13 @@ class QueueStatus(StrEnum):
     SUCCEEDED = "succeeded"
     DEAD = "dead"
     IGNORED = "ignored"
+
+
+class AttemptOutcome(StrEnum):
+    """``queue_attempts.outcome``: how one attempt at an item ended."""
+
+    SUCCEEDED = "succeeded"
+    IGNORED = "ignored"  # nothing to do (the reason is the attempt's error text)
+    RETRY = "retry"  # failed, back to pending after a backoff
+    DEAD = "dead"  # failed permanently or on its last attempt
+    LEASE_EXPIRED = "lease_expired"  # the worker stopped during the attempt (rescuer)

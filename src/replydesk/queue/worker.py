@@ -228,7 +228,7 @@ class QueueRunner:
         try:
             async with self.db.session() as session:
                 if is_dead:
-                    ok = await repository.dead(session, item, error=error)
+                    ok = await repository.dead(session, item, error=error, category=category)
                     if ok:
                         count = await record_alert(
                             session,
@@ -239,7 +239,9 @@ class QueueRunner:
                             error=error,
                         )
                 else:
-                    ok = await repository.retry(session, item, delay_s=delay, error=error)
+                    ok = await repository.retry(
+                        session, item, delay_s=delay, error=error, category=category
+                    )
         except Exception as db_exc:
             # The lease runs out and the rescuer returns the item to pending.
             if is_database_unavailable(db_exc):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Text, text
+from sqlalchemy import BigInteger, DateTime, Index, Text, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,6 +21,12 @@ class Workspace(Base):
     name: Mapped[str] = mapped_column(Text, nullable=False)
     # sha256 of the webhook token; the token itself is shown once and never stored.
     webhook_token_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    # After a rotation the previous token keeps working until previous_webhook_token_expires_at
+    # (webhook_token_grace_s), so providers can be reconfigured without losing deliveries.
+    previous_webhook_token_hash: Mapped[str | None] = mapped_column(Text)
+    previous_webhook_token_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True)
+    )
     # Provider scoping: which provider tenant feeds this workspace.
     emailbison_instance_url: Mapped[str | None] = mapped_column(Text)
     emailbison_workspace_id: Mapped[int | None] = mapped_column(BigInteger)

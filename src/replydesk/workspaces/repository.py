@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.workspaces.models import Workspace
@@ -36,6 +37,8 @@ def webhook_auth(workspace_id: uuid.UUID) -> Select[Any]:
     pool, once per workspace per auth-cache TTL)."""
     query: Select[Any] = select(  # type: ignore[assignment]
         Workspace.webhook_token_hash,
+        Workspace.previous_webhook_token_hash,
+        Workspace.previous_webhook_token_expires_at,
         Workspace.emailbison_instance_url,
         Workspace.emailbison_workspace_id,
         Workspace.ghl_location_id,
@@ -44,3 +47,32 @@ def webhook_auth(workspace_id: uuid.UUID) -> Select[Any]:
         Workspace.unipile_account_id,
     ).where(Workspace.id == workspace_id)
     return query
+
+
+async def rotate_webhook_token(
+    session: AsyncSession, workspace_id: uuid.UUID, new_hash: str, grace_s: int
+) -> datetime | None:
+    """The current hash becomes the previous one (valid ``grace_s`` more); None = no such
+    workspace. One statement: two concurrent rotations serialise on the row."""
+    stmt = (
+        update(Workspace)
+        .where(Workspace.id == workspace_id)
+        .values(
+            previous_webhook_token_hash=Workspace.webhook_token_hash,
+            previous_webhook_token_expires_at=func.now()
+            + func.make_interval(0, 0, 0, 0, 0, 0, float(grace_s)),
+            webhook_token_hash=new_hash,
+        )
+        .returning(Workspace.previous_webhook_token_expires_at)
+    )
+    until: datetime | None = (await session.execute(stmt)).scalar_one_or_none()
+    return until
+
+
+async def list_workspaces(session: AsyncSession, limit: int) -> list[dict[str, Any]]:
+    stmt = (
+        select(Workspace.id, Workspace.name, Workspace.created_at)
+        .order_by(Workspace.name, Workspace.id)
+        .limit(limit)
+    )
+    return [dict(r) for r in (await session.execute(stmt)).mappings()]

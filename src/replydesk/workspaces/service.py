@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from replydesk.core.errors import InvalidInput
+from replydesk.core.errors import InvalidInput, NotFound
 from replydesk.core.security import hash_token, new_token
 from replydesk.workspaces import repository
 from replydesk.workspaces.models import Workspace
@@ -49,3 +50,37 @@ async def unipile_own_provider_id(session: AsyncSession, workspace_id: uuid.UUID
 
 def webhook_auth_query(workspace_id: uuid.UUID) -> Select[Any]:
     return repository.webhook_auth(workspace_id)
+
+
+@dataclass(frozen=True)
+class RotatedWebhookToken:
+    workspace_id: uuid.UUID
+    webhook_token: str  # shown once; only its hash is stored
+    previous_valid_until: datetime  # the token before this one works until then
+
+
+async def rotate_webhook_token(
+    session: AsyncSession, workspace_id: uuid.UUID, grace_s: int
+) -> RotatedWebhookToken:
+    """A new webhook token; the current one keeps working for ``grace_s`` seconds (the one
+    before it, if any, stops now). Every process accepts the new token within
+    ``ingest_auth_cache_ttl_s``; the old one stops at the end of the grace period."""
+    webhook_token = new_token("rdw")
+    until = await repository.rotate_webhook_token(
+        session, workspace_id, hash_token(webhook_token), grace_s
+    )
+    if until is None:
+        raise NotFound("workspace not found")
+    return RotatedWebhookToken(workspace_id, webhook_token, until)
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+
+
+async def list_workspaces(session: AsyncSession, limit: int = 1000) -> list[WorkspaceInfo]:
+    """Every workspace (operators' CLI), by name."""
+    return [WorkspaceInfo(**row) for row in await repository.list_workspaces(session, limit)]
