@@ -6,7 +6,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+import ipaddress
+
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,6 +33,16 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"
     readiness_timeout_s: float = Field(default=1.0, gt=0)
+    # Comma-separated IPs / CIDR networks of reverse proxies whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed. Empty (the default): no forwarded header is trusted and
+    # the client address is the TCP peer's, which the login limits key on.
+    trusted_proxies: str = ""
+    # A connection must deliver a complete request head within this time (from connect, or
+    # from the previous response on a kept-alive connection), else it is closed.
+    http_header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    http_keep_alive_timeout_s: int = Field(default=5, ge=1, le=300)
+    # Request line + headers; a longer head is refused (431) and the connection closed.
+    http_max_header_bytes: int = Field(default=32_768, ge=4096, le=1_048_576)
 
     # Webhook ingestion: its own small pool so a burst cannot starve the read API.
     ingest_pool_size: int = Field(default=4, ge=1, le=100)
@@ -81,9 +93,29 @@ class Settings(BaseSettings):
     feature_ai_drafts: bool = False
     feature_slack_alerts: bool = False
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        for entry in _split(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an IP address or CIDR network"
+                ) from None
+        return value
+
     @property
     def embedded(self) -> bool:
         return not self.database_url
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return _split(self.trusted_proxies)
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 @lru_cache(maxsize=1)
