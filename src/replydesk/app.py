@@ -22,6 +22,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from replydesk.auth import endpoints as auth_endpoints
+from replydesk.auth import unlock_endpoints
 from replydesk.core import health
 from replydesk.core.db import Database
 from replydesk.core.http import new_api
@@ -40,7 +41,13 @@ from replydesk.queue.worker import Worker, worker_database
 
 
 def routers() -> list[APIRouter]:
-    return [health.router, ingest_endpoints.router, auth_endpoints.router, inbox_endpoints.router]
+    return [
+        health.router,
+        ingest_endpoints.router,
+        auth_endpoints.router,
+        unlock_endpoints.router,
+        inbox_endpoints.router,
+    ]
 
 
 def build_registry() -> Registry:

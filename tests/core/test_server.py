@@ -102,7 +102,9 @@ async def test_a_partial_request_head_is_cut_within_the_header_timeout(
         assert received == b""
         # Trickling a byte at a time does not restart the clock.
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        elapsed, _ = await _seconds_until_closed(reader, writer, trickle=b"GET /healthz HTTP/1.1\r\n" * 9)
+        elapsed, _ = await _seconds_until_closed(
+            reader, writer, trickle=b"GET /healthz HTTP/1.1\r\n" * 9
+        )
         writer.close()
         assert elapsed < 2.0
         # A silent connection is closed too (no request ever).

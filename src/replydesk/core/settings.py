@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-
-import ipaddress
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,7 +71,10 @@ class Settings(BaseSettings):
     session_rotation_grace_s: int = Field(default=60, ge=0)
     login_window_s: int = Field(default=900, ge=1)
     login_max_attempts_per_ip: int = Field(default=30, ge=1)
+    # Per account *from one client IP* (failures from elsewhere cannot lock its owner out).
     login_max_attempts_per_account: int = Field(default=10, ge=1)
+    # Per account from anywhere: above it each client IP gets one attempt per window.
+    login_account_ceiling: int = Field(default=100, ge=1)
 
     # Queue worker (docs/queue.md). A dead worker's items are back to pending within
     # worker_lease_s + worker_rescue_interval_s (40 s by default; keep it under 60 s).
