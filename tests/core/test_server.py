@@ -65,6 +65,10 @@ def test_trusted_proxies_must_be_addresses() -> None:
         Settings(trusted_proxies="127.0.0.1, proxy.internal")
 
 
+async def _connect(url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
+
+
 async def _seconds_until_closed(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, trickle: bytes = b""
 ) -> tuple[float, bytes]:
@@ -93,22 +97,21 @@ async def test_a_partial_request_head_is_cut_within_the_header_timeout(
     settings: Settings, db: Database
 ) -> None:
     async with running(settings, db, http_header_timeout_s=0.5) as url:
-        port = int(url.rsplit(":", 1)[1])
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await _connect(url)
         writer.write(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: a\r\n")
         elapsed, received = await _seconds_until_closed(reader, writer)
         writer.close()
         assert 0.4 <= elapsed < 2.0
         assert received == b""
         # Trickling a byte at a time does not restart the clock.
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await _connect(url)
         elapsed, _ = await _seconds_until_closed(
             reader, writer, trickle=b"GET /healthz HTTP/1.1\r\n" * 9
         )
         writer.close()
         assert elapsed < 2.0
         # A silent connection is closed too (no request ever).
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await _connect(url)
         elapsed, _ = await _seconds_until_closed(reader, writer)
         writer.close()
         assert elapsed < 2.0
@@ -120,8 +123,7 @@ async def test_a_complete_request_is_answered_and_the_next_head_gets_its_own_clo
     async with running(
         settings, db, http_header_timeout_s=0.6, http_keep_alive_timeout_s=30
     ) as url:
-        port = int(url.rsplit(":", 1)[1])
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await _connect(url)
         writer.write(b"GET /api/v1/me HTTP/1.1\r\nHost: a\r\n\r\n")
         await writer.drain()
         first = await asyncio.wait_for(reader.readuntil(b"}}"), 5)
@@ -136,8 +138,7 @@ async def test_an_oversized_request_head_is_refused_with_431(
     settings: Settings, db: Database
 ) -> None:
     async with running(settings, db, http_max_header_bytes=8192) as url:
-        port = int(url.rsplit(":", 1)[1])
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await _connect(url)
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: a\r\n")
         for _ in range(20):
             writer.write(b"X-Filler: " + b"a" * 1000 + b"\r\n")
