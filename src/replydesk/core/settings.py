@@ -60,7 +60,8 @@ class Settings(BaseSettings):
     inbox_statement_timeout_ms: int = Field(default=3000, ge=1)
     inbox_page_size_max: int = Field(default=200, ge=1, le=1000)
 
-    # Auth: browser sessions (server-side rows) and login rate limits (per IP, per account).
+    # Auth: browser sessions (server-side rows) and login rate limits (per IP, per
+    # account from one IP, account-wide ceiling; see auth/throttle.py).
     session_cookie_name: str = "rd_session"
     csrf_cookie_name: str = "rd_csrf"
     cookie_secure: bool = True
