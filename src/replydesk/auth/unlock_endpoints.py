@@ -24,6 +24,7 @@ router = APIRouter(prefix="/api/v1/workspaces/{workspace_id}", tags=["auth"])
         401: error_doc("signed_out"),
         403: error_doc("forbidden: needs the owner or admin role"),
         404: error_doc("not_found: no such workspace, or the user is not a member of it"),
+        422: error_doc("validation_error: user_id is not a UUID"),
     },
 )
 async def unlock_member(
