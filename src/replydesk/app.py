@@ -23,6 +23,7 @@ from fastapi import APIRouter, FastAPI
 
 from replydesk.auth import admin_endpoints as auth_admin_endpoints
 from replydesk.auth import endpoints as auth_endpoints
+from replydesk.auth import unlock_endpoints
 from replydesk.core import health
 from replydesk.core.db import Database
 from replydesk.core.http import new_api
@@ -46,6 +47,7 @@ def routers() -> list[APIRouter]:
         ingest_endpoints.router,
         auth_endpoints.router,
         auth_admin_endpoints.router,
+        unlock_endpoints.router,
         inbox_endpoints.router,
     ]
 

@@ -22,6 +22,16 @@ async def test_unknown_route_uses_common_error_shape(client: httpx.AsyncClient) 
     assert resp.json() == {"error": {"code": "not_found", "message": "Not Found"}}
 
 
+async def test_no_redirect_is_built_from_the_host_header(client: httpx.AsyncClient) -> None:
+    for path in ("/api/v1/me/", "/healthz/", "/api/v1/auth/login/"):
+        resp = await client.get(path, headers={"Host": "evil.example"})
+        assert resp.status_code == 404, path
+        assert "location" not in resp.headers
+        assert resp.json()["error"]["code"] == "not_found"
+    # The routes themselves answer as before.
+    assert (await client.get("/healthz", headers={"Host": "evil.example"})).status_code == 200
+
+
 async def test_openapi_is_served(client: httpx.AsyncClient) -> None:
     resp = await client.get("/openapi.json")
     assert resp.status_code == 200

@@ -46,6 +46,20 @@ def test_log_lines_never_contain_secrets(log_capture: LogCapture) -> None:
     assert first["category"] == "provider"
 
 
+def test_a_token_in_an_id_field_is_masked(log_capture: LogCapture) -> None:
+    """``workspace_id`` is exempt from key-name redaction; a token pasted there is not."""
+    log = structlog.stdlib.get_logger("test")
+    keep = "6f1c3a52-8d4e-4b7a-9c0e-2b1d5f6a7e80"
+    for value in (SECRETS["webhook"], SECRETS["personal"], SECRETS["bison"], "Zx9" * 10, keep):
+        log.info("webhook_rejected", workspace_id=value, path=f"/webhooks/ghl/{value}")
+    for secret in (SECRETS["webhook"], SECRETS["personal"], SECRETS["bison"], "Zx9" * 10):
+        assert secret not in log_capture.text
+    records = log_capture.records()
+    assert [r["workspace_id"] for r in records][-1] == keep  # a UUID is an id, not a secret
+    assert records[-1]["path"] == f"/webhooks/ghl/{keep}"
+    assert records[0]["workspace_id"] == "[redacted]"
+
+
 def test_stdlib_loggers_are_redacted_too(log_capture: LogCapture) -> None:
     import logging
 

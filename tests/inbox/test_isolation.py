@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -25,6 +25,7 @@ from tests.support.rows import at, insert_event, insert_lead, insert_message, sn
 class Objects:
     lead: int
     event: int
+    user: uuid.UUID = field(default_factory=uuid.uuid4)  # a member (the owner)
 
 
 async def _seed(db: Database, member: Member) -> Objects:
@@ -46,7 +47,7 @@ async def _seed(db: Database, member: Member) -> Objects:
         occurred_at=at(1),
     )
     event = await insert_event(db, member.workspace_id, "ghl", "dead")
-    return Objects(lead, event)
+    return Objects(lead, event, member.user_id)
 
 
 # (method, path template, body): {ws} is the workspace in the URL, {lead}/{event} B's ids.
@@ -61,8 +62,11 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/api/v1/workspaces/{ws}/webhook-events", None),
     ("GET", "/api/v1/workspaces/{ws}/webhook-events?status=dead", None),
     ("POST", "/api/v1/workspaces/{ws}/webhook-events/{event}/replay", None),
+    ("POST", "/api/v1/workspaces/{ws}/members/{user}/unlock", None),
 ]
-OBJECT_ENDPOINTS = [e for e in ENDPOINTS if "{lead}" in e[1] or "{event}" in e[1]]
+OBJECT_ENDPOINTS = [
+    e for e in ENDPOINTS if any(f"{{{o}}}" in e[1] for o in ("lead", "event", "user"))
+]
 
 Send = Callable[[str, str, dict[str, Any] | None], Awaitable[httpx.Response]]
 
@@ -90,7 +94,7 @@ async def as_a(request: pytest.FixtureRequest, app: FastAPI, owner: Member) -> A
 
 
 def _fill(template: str, ws: uuid.UUID, objects: Objects) -> str:
-    return template.format(ws=ws, lead=objects.lead, event=objects.event)
+    return template.format(ws=ws, lead=objects.lead, event=objects.event, user=objects.user)
 
 
 @pytest.mark.parametrize(("method", "template", "body"), ENDPOINTS)

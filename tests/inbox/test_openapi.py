@@ -13,8 +13,8 @@ async def test_every_api_v1_operation_has_response_schemas(client: httpx.AsyncCl
         if path.startswith("/api/v1/")
         for method, op in item.items()
     ]
-    # 10 auth + inbox, 1 dead-letter detail, 10 administration (issue 9).
-    assert len(operations) == 21
+    # 10 auth + inbox, 1 dead-letter detail, 10 administration, 1 unlock (issue 9).
+    assert len(operations) == 22
     for path, method, op in operations:
         responses = op["responses"]
         ok = responses.get("200") or responses.get("201") or responses.get("204")

@@ -115,3 +115,23 @@ async def test_secrets_and_payloads_stay_out_of_logs(
     assert all(r["level"] == "info" for r in rejected if r["status"] < 500)
     errors = [r for r in records if r["level"] == "error"]
     assert [r.get("category") for r in errors] == ["db_unavailable"]
+
+
+async def test_a_token_pasted_into_the_workspace_slot_is_not_logged(
+    client: httpx.AsyncClient, db: Database, log_capture: LogCapture
+) -> None:
+    ws = await new_workspace(db)
+    provider_key = "9|q8kSmhjJRqJVT2kc1M0ezX640Pxk"  # an EmailBison API key, say
+    for pasted in (ws.token, provider_key):
+        resp = await client.post(
+            f"/webhooks/emailbison/{pasted}",
+            params={"token": ws.token},
+            content=b"{}",
+            headers={"content-type": "application/json"},
+        )
+        assert resp.status_code in (401, 404, 422), resp.text
+        assert ws.token not in resp.text
+    rejected = [r for r in log_capture.records() if r["event"] == "webhook_rejected"]
+    assert len(rejected) == 2
+    assert ws.token not in log_capture.text
+    assert provider_key not in log_capture.text

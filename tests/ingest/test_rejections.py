@@ -276,6 +276,46 @@ INVALID: list[tuple[str, Any, str]] = [
         _with(sample("emailbison", "lead_replied"), "data", []),
         "data must be an object",
     ),
+    # Beyond what the database stores (they used to fail 8 times in the worker as db_error).
+    (
+        "emailbison",
+        _with(sample("emailbison", "lead_replied"), "data.reply.id", 99999999999999999999),
+        "data.reply.id is out of range",
+    ),
+    (
+        "emailbison",
+        _with(sample("emailbison", "lead_replied"), "data.reply.id", "9" * 5000),
+        "data.reply.id is out of range",
+    ),
+    (
+        "emailbison",
+        _with(sample("emailbison", "lead_replied"), "data.lead.id", 2**63),
+        "data.lead.id is out of range",
+    ),
+    (
+        "emailbison",
+        _with(
+            sample("emailbison", "lead_replied"),
+            "data.reply.date_received",
+            "0001-01-01T00:00:00+14:00",
+        ),
+        "data.reply.date_received is out of range",
+    ),
+    (
+        "emailbison",
+        _with(sample("emailbison", "email_sent"), "data.scheduled_email.sent_at", 1e14),
+        "data.scheduled_email.sent_at is out of range",
+    ),
+    (
+        "ghl",
+        _with(sample("ghl", "inbound_sms"), "dateAdded", "9999-12-31T23:59:59-14:00"),
+        "dateAdded is out of range",
+    ),
+    (
+        "unipile",
+        _with(sample("unipile", "message_received"), "timestamp", "0001-01-01T00:00:00+14:00"),
+        "timestamp is out of range",
+    ),
     ("ghl", _without(sample("ghl", "inbound_sms"), "type"), "type is required"),
     ("ghl", _without(sample("ghl", "inbound_sms"), "locationId"), "locationId is required"),
     (

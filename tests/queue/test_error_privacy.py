@@ -38,10 +38,16 @@ async def _bad_value(session: AsyncSession, item: ClaimedItem) -> None:
 
 
 @pytest.mark.parametrize(
-    ("handler", "sqlstate", "names"),
+    ("handler", "sqlstate", "names", "outcomes"),
     [
-        (_unique_violation, "23505", ["UniqueViolationError", "constraint uq_people_name"]),
-        (_bad_value, "22P02", ["InvalidTextRepresentationError"]),
+        (
+            _unique_violation,
+            "23505",
+            ["UniqueViolationError", "constraint uq_people_name"],
+            ["retry", "dead"],
+        ),
+        # A value the database refuses is a bad payload: dead at once, never retried.
+        (_bad_value, "22P02", ["InvalidTextRepresentationError"], ["dead"]),
     ],
 )
 async def test_failed_statement_leaves_no_values_in_last_error_or_logs(
@@ -51,6 +57,7 @@ async def test_failed_statement_leaves_no_values_in_last_error_or_logs(
     handler: object,
     sqlstate: str,
     names: list[str],
+    outcomes: list[str],
 ) -> None:
     async with db.session() as session:
         await session.execute(
@@ -80,7 +87,7 @@ async def test_failed_statement_leaves_no_values_in_last_error_or_logs(
     )
     stored = row["last_error"]
     history = await fetch(database_url, "SELECT outcome, error FROM queue_attempts ORDER BY id")
-    assert [r["outcome"] for r in history] == ["retry", "dead"]
+    assert [r["outcome"] for r in history] == outcomes
     for secret in ("Zebulon", "Quillfeather", "parameters"):
         assert secret not in stored
         assert secret not in log_capture.text
@@ -90,4 +97,5 @@ async def test_failed_statement_leaves_no_values_in_last_error_or_logs(
     for name in names:
         assert name in stored
     events = [r["event"] for r in log_capture.records()]
-    assert "queue_item_retry" in events and "queue_item_dead" in events
+    assert "queue_item_dead" in events
+    assert ("queue_item_retry" in events) == ("retry" in outcomes)

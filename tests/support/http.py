@@ -17,20 +17,27 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from replydesk.core.server import server_config
+from replydesk.core.settings import Settings
 from tests.support.members import PASSWORD
 from tests.support.workspaces import Ws
 
 
 class UvicornServer:
-    """A real uvicorn server on a loopback port, run as a task in the test's event loop."""
+    """A real uvicorn server on a loopback port, run as a task in the test's event loop.
 
-    def __init__(self, app: FastAPI) -> None:
+    With ``settings`` it runs the configuration ``replydesk serve`` runs (``server_config``)."""
+
+    def __init__(self, app: FastAPI, settings: Settings | None = None) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = int(self.sock.getsockname()[1])
-        config = uvicorn.Config(
-            app, lifespan="off", log_config=None, access_log=False, loop="asyncio"
-        )
+        if settings is not None:
+            config = server_config(app, settings, host="127.0.0.1", port=self.port)
+        else:
+            config = uvicorn.Config(app, log_config=None, access_log=False)
+        config.lifespan = "off"  # the test has entered the app's lifespan already
+        config.loop = "asyncio"
         self.server = uvicorn.Server(config)
         self.task: asyncio.Task[None] | None = None
 

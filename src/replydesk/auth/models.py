@@ -149,7 +149,8 @@ class BrowserSession(Base):
 
 
 class LoginThrottle(Base):
-    """Login attempts per fixed window, per client IP and per account (keys are sha256).
+    """Login attempts per fixed window, per client IP, per (account, IP) and per account
+    (keys are sha256; ``scope`` is an ``auth.vocabulary.ThrottleScope``).
 
     Incremented with INSERT … ON CONFLICT DO UPDATE … RETURNING, so concurrent attempts
     from any number of processes are counted exactly.

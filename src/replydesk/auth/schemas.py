@@ -52,3 +52,10 @@ class MeResponse(BaseModel):
     user: UserOut
     workspaces: list[WorkspaceMembershipOut]
     auth: AuthInfo
+
+
+class UnlockResponse(BaseModel):
+    user_id: uuid.UUID
+    counters_cleared: int = Field(
+        description="Login counters deleted (account-wide and per client IP, all windows)."
+    )

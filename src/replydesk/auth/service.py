@@ -18,6 +18,7 @@ from replydesk.auth.sessions import (
     NewSession,
     create_session,
     end_session_by_token,
+    end_user_sessions,
     purge_expired,
 )
 from replydesk.core.db import Database
@@ -173,7 +174,7 @@ async def login(
             await session.execute(
                 update(User).where(User.id == row.id).values(password_hash=hash_password(password))
             )
-        await throttle.clear_account(session, address)
+        await throttle.clear_client(session, address, ip)
         if presented_cookie:
             await end_session_by_token(session, presented_cookie)
         await purge_expired(session)
@@ -193,6 +194,7 @@ class UserSaved:
     email: str
     created: bool
     password_set: bool
+    sessions_ended: int = 0
 
 
 async def save_user(
@@ -231,7 +233,54 @@ async def save_user(
         values["password_hash"] = password_hash
     if values:
         await session.execute(update(User).where(User.id == row.id).values(**values))
-    return UserSaved(row.id, address, False, password_hash is not None)
+    ended = 0
+    if password_hash is not None:
+        # A new password ends every session opened with the old one (a reset is often
+        # the answer to a leaked password).
+        ended = await end_user_sessions(session, row.id)
+        if ended:
+            log.info("password_replaced", user_id=str(row.id), sessions_ended=ended)
+    return UserSaved(row.id, address, False, password_hash is not None, ended)
+
+
+# --- unlocking a rate-limited account ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unlocked:
+    user_id: uuid.UUID
+    email: str
+    counters_cleared: int
+
+
+async def unlock_login(session: AsyncSession, email: str) -> Unlocked:
+    """Clear an account's login limits (account-wide and per client IP) at once."""
+    address = normalise_email(email)
+    user_id = (
+        await session.execute(select(User.id).where(User.email == address))
+    ).scalar_one_or_none()
+    if user_id is None:
+        raise NotFound(f"no user {address}")
+    cleared = await throttle.unlock_account(session, address)
+    log.info("login_unlocked", user_id=str(user_id), counters_cleared=cleared)
+    return Unlocked(user_id, address, cleared)
+
+
+async def unlock_member(
+    session: AsyncSession, workspace_id: uuid.UUID, user_id: uuid.UUID
+) -> Unlocked:
+    """``unlock_login`` for a member of ``workspace_id``; 404 for anyone else (a workspace's
+    admins cannot reach users of other workspaces)."""
+    email = (
+        await session.execute(
+            select(User.email)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.workspace_id == workspace_id, User.id == user_id)
+        )
+    ).scalar_one_or_none()
+    if email is None:
+        raise NotFound("member not found")
+    return await unlock_login(session, email)
 
 
 async def set_membership(

@@ -145,6 +145,14 @@ async def end_session(session: AsyncSession, session_id: int) -> None:
     await session.execute(delete(BrowserSession).where(BrowserSession.id == session_id))
 
 
+async def end_user_sessions(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """Sign a user out everywhere (their password changed); returns how many sessions ended."""
+    ended = await session.execute(
+        delete(BrowserSession).where(BrowserSession.user_id == user_id).returning(BrowserSession.id)
+    )
+    return len(ended.all())
+
+
 async def end_session_by_token(session: AsyncSession, token: str) -> bool:
     """Delete the session a cookie points at (any of its current, pending or previous)."""
     presented = hash_token(token)

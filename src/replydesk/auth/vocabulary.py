@@ -11,3 +11,11 @@ class Role(StrEnum):
     OWNER = "owner"
     ADMIN = "admin"
     MEMBER = "member"
+
+
+class ThrottleScope(StrEnum):
+    """``login_throttles.scope``: what one login counter counts (see ``auth.throttle``)."""
+
+    IP = "ip"
+    ACCOUNT_IP = "account_ip"
+    ACCOUNT = "account"

@@ -1,4 +1,4 @@
-"""``replydesk user create`` and ``replydesk token create | list | revoke``."""
+"""``replydesk user create | unlock`` and ``replydesk token create | list | revoke``."""
 
 from __future__ import annotations
 
@@ -72,10 +72,30 @@ def user_create(
             "email": saved.email,
             "created": saved.created,
             "password_set": saved.password_set,
+            "sessions_ended": saved.sessions_ended,
         }
         if workspace is not None:
             result.update(workspace_id=str(workspace), role=role)
         return result
+
+    emit(run_work(work), as_json)
+
+
+@user_app.command("unlock")
+def user_unlock(
+    email: Annotated[str, typer.Argument(help="The rate-limited user's e-mail.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Clear a user's login rate limits (after too many failed logins) at once."""
+
+    async def work(db: Database) -> dict[str, Any]:
+        async with db.session() as session:
+            unlocked = await service.unlock_login(session, email)
+        return {
+            "user_id": str(unlocked.user_id),
+            "email": unlocked.email,
+            "counters_cleared": unlocked.counters_cleared,
+        }
 
     emit(run_work(work), as_json)
 

@@ -17,6 +17,7 @@ from replydesk.cli.common import migrated_url, prepare
 from replydesk.cli.worker import queue_app, worker_command
 from replydesk.cli.workspace_commands import register as register_workspace_commands
 from replydesk.core.logging import get_logger
+from replydesk.core.server import server_config
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -58,9 +59,14 @@ def serve(
     migrated_url(settings)
     api = create_app(settings, worker=not no_worker)
     bind_host, bind_port = host or settings.host, port or settings.port
-    log.info("serving", url=f"http://{bind_host}:{bind_port}", worker=not no_worker)
+    log.info(
+        "serving",
+        url=f"http://{bind_host}:{bind_port}",
+        worker=not no_worker,
+        trusted_proxies=settings.trusted_proxy_list,
+    )
     exit_cleanly_on_sigterm()
-    uvicorn.run(api, host=bind_host, port=bind_port, log_config=None, access_log=False)
+    uvicorn.Server(server_config(api, settings, host=bind_host, port=bind_port)).run()
 
 
 def exit_cleanly_on_sigterm() -> None:

@@ -141,6 +141,9 @@ def new_api(
         lifespan=lifespan,
         docs_url="/docs",
         openapi_url="/openapi.json",
+        # Starlette's trailing-slash redirect builds an absolute Location from the Host
+        # header (an open redirect to any host a client names): a wrong path is a 404.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.api_outage = OutageLog(

@@ -9,10 +9,15 @@ from typing import Any
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
-from replydesk.core.redact import redact_mapping
+from replydesk.core.redact import mask_token_shaped, redact_mapping
 
-# Keys that are structure, not data: never masked.
+# Keys that are structure, not data: never masked by key name (a "session" or "token" in
+# them is not a secret), but their text is still scanned for token-shaped values.
 _STRUCTURAL = ("event", "level", "timestamp", "logger", "category", "workspace_id")
+# Values that are ids or locations by design, into which a client can paste a token
+# (``/webhooks/emailbison/<token>``), and the message text (a stdlib line such as an HTTP
+# client's "POST <url>"): any token-shaped run in them is masked.
+_CLIENT_CHOSEN = ("event", "workspace_id", "path", "url", "raw_path", "target")
 
 
 def redact_processor(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -22,6 +27,10 @@ def redact_processor(_: WrappedLogger, __: str, event_dict: EventDict) -> EventD
         # The message text itself may carry secrets (e.g. an exception string).
         keep["event"] = redact_mapping({"event": keep["event"]})["event"]
     redacted.update(keep)
+    for key in _CLIENT_CHOSEN:
+        value = redacted.get(key)
+        if isinstance(value, str):
+            redacted[key] = mask_token_shaped(value)
     return redacted
 
 

@@ -37,6 +37,27 @@ _VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# A run of token alphabet long enough to be a credential. It is masked when it mixes upper
+# case, lower case and digits (random tokens do; UUIDs, hex digests, words and paths do not).
+_TOKEN_SHAPED = re.compile(r"[A-Za-z0-9_\-|~+=]{20,}")
+
+
+def _mask_if_random(match: re.Match[str]) -> str:
+    run = match.group(0)
+    mixed = (
+        any(c.isupper() for c in run)
+        and any(c.islower() for c in run)
+        and any(c.isdigit() for c in run)
+    )
+    return MASK if mixed else run
+
+
+def mask_token_shaped(text: str) -> str:
+    """Mask anything that looks like a random token, whatever its prefix: for values that
+    are ids by design (``workspace_id``, a URL path) into which a client may paste a secret."""
+    return _TOKEN_SHAPED.sub(_mask_if_random, redact_text(text))
+
+
 def redact_text(text: str) -> str:
     for pattern, replacement in _VALUE_PATTERNS:
         text = pattern.sub(replacement, text)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,6 +32,16 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"
     readiness_timeout_s: float = Field(default=1.0, gt=0)
+    # Comma-separated IPs / CIDR networks of reverse proxies whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed. Empty (the default): no forwarded header is trusted and
+    # the client address is the TCP peer's, which the login limits key on.
+    trusted_proxies: str = ""
+    # A connection must deliver a complete request head within this time (from connect, or
+    # from the previous response on a kept-alive connection), else it is closed.
+    http_header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    http_keep_alive_timeout_s: int = Field(default=5, ge=1, le=300)
+    # Request line + headers; a longer head is refused (431) and the connection closed.
+    http_max_header_bytes: int = Field(default=32_768, ge=4096, le=1_048_576)
 
     # Webhook ingestion: its own small pool so a burst cannot starve the read API.
     ingest_pool_size: int = Field(default=4, ge=1, le=100)
@@ -49,7 +60,8 @@ class Settings(BaseSettings):
     inbox_statement_timeout_ms: int = Field(default=3000, ge=1)
     inbox_page_size_max: int = Field(default=200, ge=1, le=1000)
 
-    # Auth: browser sessions (server-side rows) and login rate limits (per IP, per account).
+    # Auth: browser sessions (server-side rows) and login rate limits (per IP, per
+    # account from one IP, account-wide ceiling; see auth/throttle.py).
     session_cookie_name: str = "rd_session"
     csrf_cookie_name: str = "rd_csrf"
     cookie_secure: bool = True
@@ -60,10 +72,13 @@ class Settings(BaseSettings):
     session_rotation_grace_s: int = Field(default=60, ge=0)
     login_window_s: int = Field(default=900, ge=1)
     login_max_attempts_per_ip: int = Field(default=30, ge=1)
+    # Per account *from one client IP* (failures from elsewhere cannot lock its owner out).
     login_max_attempts_per_account: int = Field(default=10, ge=1)
     # Administration: invitation links, and how long a rotated webhook token keeps working.
     invitation_lifetime_s: int = Field(default=7 * 86_400, ge=60)
     webhook_token_grace_s: int = Field(default=86_400, ge=0)
+    # Per account from anywhere: above it each client IP gets one attempt per window.
+    login_account_ceiling: int = Field(default=100, ge=1)
 
     # Queue worker (docs/queue.md). A dead worker's items are back to pending within
     # worker_lease_s + worker_rescue_interval_s (40 s by default; keep it under 60 s).
@@ -86,9 +101,29 @@ class Settings(BaseSettings):
     feature_ai_drafts: bool = False
     feature_slack_alerts: bool = False
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        for entry in _split(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an IP address or CIDR network"
+                ) from None
+        return value
+
     @property
     def embedded(self) -> bool:
         return not self.database_url
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return _split(self.trusted_proxies)
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,7 @@ import re
 from sqlalchemy.exc import DataError, DBAPIError
 
 from replydesk.core import errors
-from replydesk.core.db_errors import describe_database_error
+from replydesk.core.db_errors import describe_database_error, sqlstate
 from replydesk.core.redact import MASK, safe_error_text
 
 # Phone numbers in E.164 form, as PostgreSQL quotes them in constraint errors on leads.
@@ -78,6 +78,16 @@ def _domain(exc: errors.ReplyDeskError) -> tuple[bool, str]:
     return False, "bug"
 
 
+def _is_data_exception(exc: BaseException) -> bool:
+    """SQLSTATE class 22, data exception: 22003 numeric_value_out_of_range, 22008
+    datetime_field_overflow, 22007 invalid_datetime_format, 22P02 invalid_text_representation,
+    22021 … and 22000, which asyncpg reports for an argument it cannot encode (an int beyond
+    int64, a datetime before year 1 in UTC). The asyncpg dialect raises these as a plain
+    DBAPIError, not DataError, hence the SQLSTATE."""
+    state = sqlstate(exc)
+    return state is not None and state.startswith("22")
+
+
 def classify(exc: BaseException) -> tuple[bool, str]:
     """``(permanent, category)`` of a handler failure. Unknown exceptions are retried: a fix
     may be deployed before the attempts run out, and they still end dead with an alert."""
@@ -87,7 +97,7 @@ def classify(exc: BaseException) -> tuple[bool, str]:
         return _domain(exc)
     if isinstance(exc, TimeoutError):
         return False, "timeout"
-    if isinstance(exc, DataError):
+    if isinstance(exc, DataError) or _is_data_exception(exc):
         # A value PostgreSQL refuses (out of range, bad format): retrying cannot help.
         return True, "invalid_payload"
     if isinstance(exc, DBAPIError):

@@ -22,6 +22,7 @@ from replydesk.integrations.keys import (
     key_part,
     text_field,
 )
+from replydesk.integrations.readers import check_storable
 
 REPLY_EVENTS = frozenset(
     {
@@ -47,6 +48,22 @@ MAILBOX_EVENTS = frozenset(
 )
 KNOWN_EVENTS = (
     REPLY_EVENTS | SCHEDULED_EMAIL_EVENTS | OPEN_EVENTS | UNSUBSCRIBE_EVENTS | MAILBOX_EVENTS
+)
+
+# Ids stored in BIGINT columns and times stored as timestamptz, checked on the request path.
+STORED_IDS = (
+    "event.workspace_id",
+    "data.reply.id",
+    "data.scheduled_email.id",
+    "data.campaign_event.id",
+    "data.lead.id",
+    "data.sender_email.id",
+)
+STORED_TIMES = (
+    "data.reply.date_received",
+    "data.reply.created_at",
+    "data.scheduled_email.sent_at",
+    "data.campaign_event.created_at",
 )
 
 # Mailbox events carry no event id: re-deliveries within one bucket collapse into one row.
@@ -127,6 +144,7 @@ def parse(payload: Mapping[str, Any], scope: Scope, received_at: datetime) -> Pa
     data = payload.get("data")
     if data is not None and not isinstance(data, Mapping):
         raise InvalidInput("data must be an object")
+    check_storable(payload, ids=STORED_IDS, times=STORED_TIMES)
     id_part = _id_part(event_type, payload, received_at)
     key = ":".join(
         (

@@ -13,6 +13,7 @@ from typing import Any
 from replydesk.core.errors import InvalidInput
 from replydesk.integrations import keys
 from replydesk.integrations.base import IGNORED, PENDING, ParsedEvent, Scope
+from replydesk.integrations.readers import check_storable
 
 # Canonical spelling by lower-cased name: matched case-insensitively, stored canonically.
 MESSAGE_EVENTS = {"inboundmessage": "InboundMessage", "outboundmessage": "OutboundMessage"}
@@ -58,6 +59,7 @@ def parse(payload: Mapping[str, Any], scope: Scope, received_at: datetime) -> Pa
     location = keys.ident(payload.get("locationId"), "locationId", required=is_message)
     _check_scope(location, scope, required=is_message)
     if canonical is not None:
+        check_storable(payload, times=("dateAdded",))
         id_part = _message_id_part(payload, canonical)
         event_type, status = canonical, PENDING
     else:

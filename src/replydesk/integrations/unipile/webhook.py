@@ -13,6 +13,7 @@ from typing import Any
 
 from replydesk.integrations import keys
 from replydesk.integrations.base import IGNORED, PENDING, ParsedEvent, Scope
+from replydesk.integrations.readers import check_storable
 
 KNOWN_EVENTS = frozenset({"message_received", "message_read", "message_reaction"})
 
@@ -34,6 +35,7 @@ def parse(payload: Mapping[str, Any], scope: Scope, received_at: datetime) -> Pa
     account = keys.ident(payload.get("account_id"), "account_id", required=known)
     _check_scope(account, scope, required=known)
     if known:
+        check_storable(payload, times=("timestamp",))
         message_id = keys.ident(
             payload.get("message_id"), "message_id", context=f"for {event_type} events"
         )

@@ -1,0 +1,112 @@
+"""The HTTP server of ``replydesk serve``: uvicorn, configured from settings.
+
+What uvicorn does not bound on its own, and this module does:
+
+- **Forwarded headers.** uvicorn trusts ``X-Forwarded-For`` from 127.0.0.1 by default, so any
+  local client (or a proxy that passes the header through) could choose its own address and
+  escape the per-IP login limit. Here they are read only from ``trusted_proxies``.
+- **Time to send a request head.** uvicorn has a keep-alive timeout for idle connections
+  between requests, but none while a request line and headers trickle in (a slowloris holds
+  a connection open for ever). ``HeadGuardedProtocol`` closes a connection that has not
+  delivered a complete head within ``http_header_timeout_s`` and refuses a head larger than
+  ``http_max_header_bytes`` (httptools, unlike h11, has no limit of its own).
+
+Request bodies (size and read time) are bounded by the app's middleware, not here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from replydesk.core.logging import get_logger
+from replydesk.core.settings import Settings
+
+log = get_logger(__name__)
+
+_TOO_LARGE_BODY = (
+    b'{"error":{"code":"headers_too_large","message":"request line and headers are too large"}}'
+)
+HEAD_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    b"content-type: application/json\r\nconnection: close\r\n"
+    b"content-length: " + str(len(_TOO_LARGE_BODY)).encode() + b"\r\n\r\n" + _TOO_LARGE_BODY
+)
+
+
+def head_guarded_protocol(timeout_s: float, max_head_bytes: int) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol with a deadline and a size cap on each request head."""
+
+    class HeadGuardedProtocol(HttpToolsProtocol):
+        _head_timer: asyncio.TimerHandle | None = None
+        _head_bytes = 0
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm_head_timer()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_head_timer()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            awaiting = self._awaiting_head()
+            super().data_received(data)
+            if not awaiting or not self._awaiting_head():
+                # The head completed in this chunk (or a request is in progress: its body is
+                # the app's business).
+                self._head_bytes = 0
+                return
+            self._head_bytes += len(data)
+            if self._head_bytes > max_head_bytes and not self.transport.is_closing():
+                log.info("http_head_too_large", bytes=self._head_bytes)
+                self.transport.write(HEAD_TOO_LARGE)
+                self.transport.close()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_head_timer()  # the next request's head starts its own clock
+
+        def _awaiting_head(self) -> bool:
+            return self.cycle is None or self.cycle.response_complete
+
+        def _arm_head_timer(self) -> None:
+            self._disarm_head_timer()
+            self._head_bytes = 0
+            self._head_timer = self.loop.call_later(timeout_s, self._head_timed_out)
+
+        def _disarm_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_timed_out(self) -> None:
+            self._head_timer = None
+            if self._awaiting_head() and not self.transport.is_closing():
+                # A slow or silent client is an expected state, not an error.
+                log.debug("http_head_timeout", timeout_s=timeout_s)
+                self.transport.close()
+
+    return HeadGuardedProtocol
+
+
+def server_config(app: Any, settings: Settings, *, host: str, port: int) -> uvicorn.Config:
+    """The uvicorn configuration ``replydesk serve`` runs with (tests start the same one)."""
+    trusted = settings.trusted_proxy_list
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        # Without trusted proxies uvicorn's ProxyHeadersMiddleware is not installed at all.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+        server_header=False,
+        timeout_keep_alive=settings.http_keep_alive_timeout_s,
+        http=head_guarded_protocol(settings.http_header_timeout_s, settings.http_max_header_bytes),
+    )
