@@ -1,4 +1,5 @@
-"""Entry point: ``replydesk serve | worker | migrate | workspace | queue | version``."""
+"""Entry point: ``replydesk serve | worker | migrate | workspace | queue | integrations |
+version``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from replydesk.app import create_app
 from replydesk.auth.service import create_workspace
 from replydesk.cli.auth_commands import register as register_auth_commands
 from replydesk.cli.common import migrated_url, prepare, run_with_db
+from replydesk.cli.integration_commands import register as register_integration_commands
 from replydesk.cli.worker import queue_app, worker_command
 from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
@@ -29,6 +31,7 @@ workspace_app = typer.Typer(no_args_is_help=True, help="Manage workspaces.")
 app.add_typer(workspace_app, name="workspace")
 register_auth_commands(app)
 app.add_typer(queue_app, name="queue")
+register_integration_commands(app)
 app.command("worker")(worker_command)
 log = get_logger("replydesk.cli")
 

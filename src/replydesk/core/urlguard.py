@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,12 +76,12 @@ def address_problem(address: IPAddress, policy: OutboundPolicy) -> str | None:
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
     for test, what in (
+        ("is_unspecified", "an unspecified address"),
         ("is_loopback", "a loopback address"),
         ("is_link_local", "a link-local address"),
         ("is_multicast", "a multicast address"),
         ("is_private", "a private address"),
         ("is_reserved", "a reserved address"),
-        ("is_unspecified", "an unspecified address"),
     ):
         if getattr(address, test):
             return what
@@ -208,13 +209,16 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     each redirect hop) is checked first. No proxies from the environment."""
 
     def __init__(
-        self, policy: OutboundPolicy, resolver: Resolver = system_resolver, **options: Any
+        self,
+        policy: OutboundPolicy,
+        resolver: Resolver = system_resolver,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(trust_env=False, **options)
+        super().__init__(trust_env=False)
         self.policy = policy
         # The one private attribute used: httpx builds its pool without a backend option.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
             max_connections=20,
             max_keepalive_connections=10,
             keepalive_expiry=5.0,
@@ -231,6 +235,7 @@ def guarded_client(
     *,
     policy: OutboundPolicy | None = None,
     resolver: Resolver = system_resolver,
+    ssl_context: ssl.SSLContext | None = None,
     timeout: httpx.Timeout | float = 10.0,
     **options: Any,
 ) -> httpx.AsyncClient:
@@ -240,7 +245,7 @@ def guarded_client(
         policy = OutboundPolicy.from_settings(settings) if settings else OutboundPolicy()
     options.setdefault("follow_redirects", False)
     return httpx.AsyncClient(
-        transport=GuardedTransport(policy, resolver),
+        transport=GuardedTransport(policy, resolver, ssl_context),
         timeout=timeout,
         trust_env=False,
         **options,
