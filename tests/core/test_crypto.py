@@ -73,5 +73,5 @@ def test_rotation_reads_with_the_old_key_and_writes_with_the_new() -> None:
 
 
 def test_a_malformed_key_stops_the_start_with_how_to_make_one() -> None:
-    with pytest.raises(SecretKeyInvalid, match="Fernet.generate_key"):
+    with pytest.raises(SecretKeyInvalid, match=r"Fernet\.generate_key"):
         KeyRing.from_settings(Settings(database_url=EXTERNAL, secret_key="too-short"))
