@@ -7,6 +7,7 @@ import os
 import subprocess
 
 import httpx
+import pytest
 
 from replydesk.core.db import Database
 from tests.support.cli import run_replydesk
@@ -53,3 +54,40 @@ async def test_hosts_commands_manage_the_allowlist(
     assert bad.returncode == 1 and "HOST[:PORT]" in bad.stderr
     bad_port = _cli("add", "x.example.com:70000", url=database_url)
     assert bad_port.returncode == 1 and "between 1 and 65535" in bad_port.stderr
+
+
+async def test_reencrypt_finishes_a_key_rotation(database_url: str, db: Database) -> None:
+    from cryptography.fernet import Fernet
+
+    from replydesk.core.crypto import KeyRing, UnreadableSecret
+    from replydesk.core.settings import Settings
+    from replydesk.core.urlguard import OutboundPolicy
+    from replydesk.integrations.credentials import service
+    from replydesk.integrations.credentials.schemas import GhlIn
+    from replydesk.integrations.credentials.vocabulary import Integration
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    old_ring = KeyRing.from_settings(Settings(database_url=database_url, secret_key=old))
+    new_only = KeyRing.from_settings(Settings(database_url=database_url, secret_key=new))
+    owners = [await new_workspace_owner(db, f"W{n}", f"o{n}@w.example") for n in range(3)]
+    async with db.session() as session:
+        for owner in owners:
+            body = GhlIn(location_id="loc", api_key=f"pit-rotation-key-{owner.workspace_id}")
+            await service.put_integration(
+                session, old_ring, OutboundPolicy(), owner.workspace_id, Integration.GHL, body
+            )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPLYDESK_")}
+    env.update(DATABASE_URL=database_url, REPLYDESK_SECRET_KEY=new, REPLYDESK_SECRET_KEY_OLD=old)
+    done = run_replydesk("integrations", "reencrypt", "--chunk", "2", env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"reencrypted": 3}
+    async with db.session() as session:
+        for owner in owners:
+            subject = await service.load_for_check(
+                session, new_only, owner.workspace_id, Integration.GHL
+            )
+            assert subject is not None
+            assert subject.credentials.secret["api_key"] == f"pit-rotation-key-{owner.workspace_id}"
+            assert subject.version == 1
+            with pytest.raises(UnreadableSecret):
+                await service.load_for_check(session, old_ring, owner.workspace_id, Integration.GHL)

@@ -1,5 +1,6 @@
-"""``replydesk integrations hosts list | add | remove HOST[:PORT]``: the EmailBison host
-allowlist (instance level; the API shows it read-only)."""
+"""``replydesk integrations hosts list | add | remove HOST[:PORT]`` (the EmailBison host
+allowlist, instance level; the API shows it read-only) and ``replydesk integrations
+reencrypt`` (finish a secret key rotation)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from replydesk.cli.common import prepare, run_with_db
+from replydesk.core.crypto import KeyRing, UnreadableSecret
 from replydesk.core.db import Database
 from replydesk.core.errors import ReplyDeskError
-from replydesk.integrations.credentials import hosts
+from replydesk.integrations.credentials import hosts, service
 
 integrations_app = typer.Typer(no_args_is_help=True, help="Integration settings.")
 hosts_app = typer.Typer(no_args_is_help=True, help="The EmailBison host allowlist.")
@@ -26,11 +28,14 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(work: Any) -> Any:
-    settings = prepare("warning")
+    return _run_with(prepare("warning"), work)
+
+
+def _run_with(settings: Any, work: Any) -> Any:
     try:
         return run_with_db(settings, work)
-    except ReplyDeskError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
+    except (ReplyDeskError, UnreadableSecret) as exc:
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
 
 
@@ -71,3 +76,24 @@ def hosts_remove(host: HostArg, as_json: JsonOpt = False) -> None:
 
     removed = _run(work)
     typer.echo(json.dumps({"host": removed, "removed": True}) if as_json else f"{removed}: removed")
+
+
+@integrations_app.command("reencrypt")
+def reencrypt(
+    chunk: Annotated[int, typer.Option(help="Credentials per transaction.", min=1)] = 200,
+) -> None:
+    """Re-encrypt every stored secret with REPLYDESK_SECRET_KEY (reading with the old key
+    too); afterwards REPLYDESK_SECRET_KEY_OLD can be removed."""
+    settings = prepare("warning")
+    keyring = KeyRing.from_settings(settings)
+
+    async def work(db: Database) -> int:
+        total = 0
+        after: Any = service.FIRST_KEY
+        while after is not None:
+            async with db.session() as session:
+                done, after = await service.reencrypt_chunk(session, keyring, after, chunk)
+            total += done
+        return total
+
+    typer.echo(json.dumps({"reencrypted": _run_with(settings, work)}))

@@ -1,7 +1,7 @@
 """Secrets at rest: Fernet (AES-128-CBC + HMAC-SHA256, from ``cryptography``) under
 ``REPLYDESK_SECRET_KEY``, with ``REPLYDESK_SECRET_KEY_OLD`` still accepted for reading.
 
-Decision 0011 (docs/decisions/0011-credentials-encryption.md) says why Fernet and how keys
+Decision 0005 (docs/decisions/0005-credentials-encryption.md) says why Fernet and how keys
 rotate. The embedded mode (no database URL) generates a key into ``data_dir/secret_key``
 (mode 0600) on first start; with an external database and no key nothing can be stored
 (``SecretKeyMissing``, 503 ``secret_key_missing``).
@@ -120,3 +120,12 @@ class KeyRing:
         if not isinstance(secret, dict):
             raise UnreadableSecret("stored secret has no content")
         return secret
+
+    def rotate(self, token: str) -> str:
+        """The same secret encrypted with the primary key (for finishing a key rotation)."""
+        try:
+            return self._require().rotate(token.encode()).decode()
+        except InvalidToken:
+            raise UnreadableSecret(
+                "stored secret does not decrypt with the configured keys"
+            ) from None

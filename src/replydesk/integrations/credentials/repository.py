@@ -89,6 +89,18 @@ RECORD_CHECK = statement(
     RETURNING h.status
     """
 )
+# Key rotation: credentials in key order, one chunk at a time (keyset on the primary key).
+CIPHERTEXT_CHUNK = statement(
+    """
+    SELECT workspace_id, provider, secret_ciphertext FROM integration_credentials
+     WHERE (workspace_id, provider) > (:after_ws, :after_provider)
+     ORDER BY workspace_id, provider LIMIT :limit FOR UPDATE
+    """
+)
+SET_CIPHERTEXT = statement(
+    "UPDATE integration_credentials SET secret_ciphertext = :ciphertext "
+    "WHERE workspace_id = :ws AND provider = :provider"
+)
 LIST_HOSTS = statement("SELECT host FROM emailbison_hosts ORDER BY host")
 ADD_HOST = statement(
     "INSERT INTO emailbison_hosts (host) VALUES (:host) ON CONFLICT DO NOTHING RETURNING host"
@@ -168,6 +180,20 @@ async def record_check(
         "message": message,
     }
     return (await session.execute(RECORD_CHECK, params)).first() is not None
+
+
+async def ciphertext_chunk(
+    session: AsyncSession, after: tuple[uuid.UUID, str], limit: int
+) -> Sequence[RowMapping]:
+    params = {"after_ws": after[0], "after_provider": after[1], "limit": limit}
+    return (await session.execute(CIPHERTEXT_CHUNK, params)).mappings().all()
+
+
+async def set_ciphertext(
+    session: AsyncSession, workspace_id: uuid.UUID, provider: str, ciphertext: str
+) -> None:
+    params = {"ws": workspace_id, "provider": provider, "ciphertext": ciphertext}
+    await session.execute(SET_CIPHERTEXT, params)
 
 
 async def list_hosts(session: AsyncSession) -> list[str]:

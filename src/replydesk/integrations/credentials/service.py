@@ -216,6 +216,25 @@ async def queue_due_checks(session: AsyncSession, limit: int) -> int:
     return queued
 
 
+# Before any real workspace id: where a key rotation pass starts.
+FIRST_KEY = (uuid.UUID(int=0), "")
+
+
+async def reencrypt_chunk(
+    session: AsyncSession, keyring: KeyRing, after: tuple[uuid.UUID, str], limit: int
+) -> tuple[int, tuple[uuid.UUID, str] | None]:
+    """Re-encrypt up to ``limit`` stored secrets with the primary key (after a rotation, so
+    ``REPLYDESK_SECRET_KEY_OLD`` can be dropped). Returns the count and where to go on, or
+    None when done. The plaintext (and its binding) is unchanged, so is ``version``."""
+    rows = await repository.ciphertext_chunk(session, after, limit)
+    for row in rows:
+        rotated = keyring.rotate(row["secret_ciphertext"])
+        await repository.set_ciphertext(session, row["workspace_id"], row["provider"], rotated)
+    if len(rows) < limit:
+        return len(rows), None
+    return len(rows), (rows[-1]["workspace_id"], rows[-1]["provider"])
+
+
 @dataclass(frozen=True)
 class CheckSubject:
     """What a health-check job checks: decrypted credentials and the version they had."""
