@@ -12,6 +12,7 @@ from replydesk.app import create_app
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
 from tests.support.http import https_client, login
+from tests.support.logs import LogCapture
 from tests.support.members import Member, add_member, new_workspace_owner
 from tests.support.queue import fetch, fetchval
 
@@ -265,3 +266,58 @@ async def test_check_is_deduplicated_while_pending(
     assert second.json()["status"] == "queued"
     assert (await client.post(url, headers=owner.headers)).json()["status"] == "already_queued"
     assert await fetchval(database_url, "SELECT count(*) FROM jobs") == 2
+
+
+async def test_seeded_secrets_never_reach_answers_logs_or_clear_columns(
+    client: httpx.AsyncClient, owner: Member, database_url: str, log_capture: LogCapture
+) -> None:
+    secrets = {
+        "emailbison": ("api_key", "9|SEEDEDemailbisonKEY0001"),
+        "ghl": ("api_key", "pit-SEEDEDghlKEY0002"),
+        "unipile": ("api_key", "SEEDEDunipileKEY0003"),
+        "slack": ("webhook_url", "https://hooks.slack.com/services/T1/B2/SEEDEDslack0004"),
+    }
+    bodies = {
+        "emailbison": {"base_url": "https://send.meetinboxxia.com"},
+        "ghl": {"location_id": "loc_1"},
+        "unipile": {"base_url": "https://api8.unipile.com:13851", "account_id": "acc_1"},
+        "slack": {},
+    }
+    answers: list[str] = []
+    for provider, (field, secret) in secrets.items():
+        ok = await _put(client, owner, provider, {**bodies[provider], field: secret})
+        assert ok.status_code == 200, ok.text
+        answers.append(ok.text)
+    # Refusals with the secret in the body: the error names the problem, not the value.
+    refused = [
+        await _put(
+            client,
+            owner,
+            "emailbison",
+            {"base_url": "https://x.example.com", "api_key": secrets["emailbison"][1]},
+        ),
+        await _put(client, owner, "ghl", {"location_id": "l", "api_key": secrets["ghl"][1] + " x"}),
+        await _put(
+            client,
+            owner,
+            "slack",
+            {"webhook_url": "http://hooks.slack.com/services/T1/B2/SEEDEDslack0004"},
+        ),
+    ]
+    assert [r.status_code for r in refused] == [422, 422, 422]
+    answers += [r.text for r in refused]
+    answers.append((await client.get(owner.url("integrations"), headers=owner.headers)).text)
+    answers.append((await client.get("/openapi.json")).text)
+    stored = await fetch(
+        database_url,
+        "SELECT settings::text, secret_hint, secret_ciphertext FROM integration_credentials",
+    )
+    jobs = await fetch(database_url, "SELECT payload::text, dedupe_key FROM jobs")
+    haystack = "\n".join(
+        [*answers, log_capture.text, str([dict(r) for r in stored]), str([dict(r) for r in jobs])]
+    )
+    for _, secret in secrets.values():
+        assert secret not in haystack
+    for marker in ("SEEDEDemailbison", "SEEDEDghl", "SEEDEDunipile", "SEEDEDslack"):
+        assert marker not in haystack
+    assert len(stored) == 4
