@@ -31,6 +31,7 @@ ProviderPath = Annotated[Integration, Path(description="emailbison | ghl | unipi
 COMMON: dict[int | str, dict[str, object]] = {
     401: error_doc("signed_out"),
     404: error_doc("not_found (also: another workspace's id)"),
+    422: error_doc("validation_error (e.g. an unknown provider)"),
 }
 WRITE: dict[int | str, dict[str, object]] = {
     **COMMON,
@@ -64,7 +65,12 @@ async def _put(
     )
 
 
-@router.get("", response_model=IntegrationList, summary="Every integration, secrets masked")
+@router.get(
+    "",
+    response_model=IntegrationList,
+    summary="Every integration, secrets masked",
+    responses=COMMON,
+)
 async def list_integrations(access: WorkspaceDep, session: SessionDep) -> IntegrationList:
     return await service.list_integrations(session, access.workspace_id)
 
