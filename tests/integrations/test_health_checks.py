@@ -253,7 +253,7 @@ async def test_a_result_for_older_credentials_is_dropped(db: Database, database_
         await service.put_integration(
             session, ring, OutboundPolicy(), owner.workspace_id, Integration.GHL, body
         )
-        subject = await service.load_for_check(session, ring, owner.workspace_id, Integration.GHL)
+        subject = await service.load_credentials(session, ring, owner.workspace_id, Integration.GHL)
         assert subject is not None and subject.credentials.secret == {"api_key": GHL_KEY}
         assert GHL_KEY not in repr(subject.credentials)
         await service.put_integration(

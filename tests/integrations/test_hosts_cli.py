@@ -83,11 +83,13 @@ async def test_reencrypt_finishes_a_key_rotation(database_url: str, db: Database
     assert json.loads(done.stdout) == {"reencrypted": 3}
     async with db.session() as session:
         for owner in owners:
-            subject = await service.load_for_check(
+            subject = await service.load_credentials(
                 session, new_only, owner.workspace_id, Integration.GHL
             )
             assert subject is not None
             assert subject.credentials.secret["api_key"] == f"pit-rotation-key-{owner.workspace_id}"
             assert subject.version == 1
             with pytest.raises(UnreadableSecret):
-                await service.load_for_check(session, old_ring, owner.workspace_id, Integration.GHL)
+                await service.load_credentials(
+                    session, old_ring, owner.workspace_id, Integration.GHL
+                )

@@ -60,7 +60,7 @@ class HealthCheckJob:
         assert item.workspace_id is not None
         async with self.db.session() as session:
             try:
-                subject = await service.load_for_check(
+                subject = await service.load_credentials(
                     session, self.keyring, item.workspace_id, provider
                 )
             except UnreadableSecret as exc:

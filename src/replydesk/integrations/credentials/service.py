@@ -236,21 +236,24 @@ async def reencrypt_chunk(
 
 
 @dataclass(frozen=True)
-class CheckSubject:
-    """What a health-check job checks: decrypted credentials and the version they had."""
+class LoadedCredentials:
+    """Decrypted credentials (in memory only) and the version they had when read."""
 
     credentials: ProviderCredentials
     version: int
 
 
-async def load_for_check(
+async def load_credentials(
     session: AsyncSession, keyring: KeyRing, workspace_id: uuid.UUID, provider: Integration
-) -> CheckSubject | None:
+) -> LoadedCredentials | None:
+    """A workspace's decrypted credentials for one provider, or None when not configured
+    (health checks; the provider clients' jobs read them the same way, outside transactions
+    that call out). Raises ``UnreadableSecret`` / ``SecretKeyMissing``."""
     row = await repository.load_for_check(session, workspace_id, provider)
     if row is None:
         return None
     secret = keyring.open(binding(workspace_id, provider), row["secret_ciphertext"])
-    return CheckSubject(
+    return LoadedCredentials(
         ProviderCredentials(provider, dict(row["settings"]), secret), row["version"]
     )
 
