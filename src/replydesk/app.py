@@ -25,6 +25,7 @@ from replydesk.auth import admin_endpoints as auth_admin_endpoints
 from replydesk.auth import endpoints as auth_endpoints
 from replydesk.auth import unlock_endpoints
 from replydesk.core import health
+from replydesk.core.crypto import KeyRing
 from replydesk.core.db import Database
 from replydesk.core.http import new_api
 from replydesk.core.settings import Settings, get_settings
@@ -33,6 +34,9 @@ from replydesk.inbox.counts import CountsCache
 from replydesk.ingest import endpoints as ingest_endpoints
 from replydesk.ingest.service import Ingestor
 from replydesk.integrations import jobs as integration_jobs
+from replydesk.integrations.credentials import endpoints as credential_endpoints
+from replydesk.integrations.credentials import jobs as credential_jobs
+from replydesk.integrations.credentials import tasks as credential_tasks
 from replydesk.integrations.providers import PROVIDERS
 from replydesk.leads import jobs as lead_jobs
 from replydesk.queue import tasks as queue_tasks
@@ -49,24 +53,27 @@ def routers() -> list[APIRouter]:
         auth_admin_endpoints.router,
         unlock_endpoints.router,
         inbox_endpoints.router,
+        credential_endpoints.router,
     ]
 
 
-def build_registry() -> Registry:
-    """Every queue handler the application has."""
+def build_registry(settings: Settings | None = None, db: Database | None = None) -> Registry:
+    """Every queue handler the application has. Handlers that read the database before
+    their transaction (health checks) need the worker's ``db``; without it they are left out."""
     registry = Registry()
     integration_jobs.register(registry)
     lead_jobs.register(registry)
+    credential_jobs.register(registry, settings or get_settings(), db)
     return registry
 
 
 def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
     """Every periodic task the application has."""
-    return [*queue_tasks.periodic_tasks(settings)]
+    return [*queue_tasks.periodic_tasks(settings), *credential_tasks.periodic_tasks(settings)]
 
 
 def build_worker(db: Database, settings: Settings, **options: Any) -> Worker:
-    registry = options.pop("registry", None) or build_registry()
+    registry = options.pop("registry", None) or build_registry(settings, db)
     return Worker(db, registry, settings, tasks=periodic_tasks(settings), **options)
 
 
@@ -88,6 +95,8 @@ def create_app(
         # A rotated webhook token takes effect at once in this process (admin endpoint).
         app.state.forget_webhook_auth = app.state.ingestor.cache.invalidate
         app.state.inbox_counts_cache = CountsCache()
+        # The embedded mode creates its key file here, on first start.
+        app.state.keyring = KeyRing.from_settings(settings)
         try:
             if worker:
                 async with _in_process_worker(db, settings):

@@ -11,6 +11,11 @@ from replydesk.auth.models import (
 from replydesk.core.base import Base
 from replydesk.inbox.models import InboxCountsCache, WorkspaceLeadTotal
 from replydesk.ingest.models import WebhookEvent
+from replydesk.integrations.credentials.models import (
+    EmailBisonHost,
+    IntegrationCredential,
+    IntegrationHealth,
+)
 from replydesk.leads.models import Lead, LeadEvent, Message
 from replydesk.queue.models import Alert, Job, QueueAttempt, SchedulerRun
 from replydesk.workspaces.models import Workspace
@@ -20,7 +25,10 @@ __all__ = [
     "ApiToken",
     "Base",
     "BrowserSession",
+    "EmailBisonHost",
     "InboxCountsCache",
+    "IntegrationCredential",
+    "IntegrationHealth",
     "Invitation",
     "Job",
     "Lead",

@@ -1,5 +1,5 @@
 """Entry point: ``replydesk serve | worker | migrate | workspace | webhook-token | user | token |
-queue | version``."""
+queue | integrations | version``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from replydesk import __version__
 from replydesk.app import create_app
 from replydesk.cli.auth_commands import register as register_auth_commands
 from replydesk.cli.common import migrated_url, prepare
+from replydesk.cli.integration_commands import register as register_integration_commands
 from replydesk.cli.worker import queue_app, worker_command
 from replydesk.cli.workspace_commands import register as register_workspace_commands
 from replydesk.core.logging import get_logger
@@ -28,6 +29,7 @@ app = typer.Typer(
 register_workspace_commands(app)
 register_auth_commands(app)
 app.add_typer(queue_app, name="queue")
+register_integration_commands(app)
 app.command("worker")(worker_command)
 log = get_logger("replydesk.cli")
 

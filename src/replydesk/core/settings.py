@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -96,6 +96,17 @@ class Settings(BaseSettings):
     worker_shutdown_grace_s: float = Field(default=10.0, ge=0)
     # The attempt history (queue_attempts) of older attempts is pruned.
     queue_attempts_retention_days: int = Field(default=30, ge=1, le=3650)
+
+    # Credentials at rest (docs/integrations.md): a Fernet key; the embedded mode generates
+    # one into data_dir/secret_key. The old key is only read, for rotation.
+    secret_key: SecretStr | None = None
+    secret_key_old: SecretStr | None = None
+    # Outbound calls to user-set URLs: public https addresses only unless this is true
+    # (simulator, tests, on-premise), which also allows http.
+    outbound_allow_private: bool = False
+    health_check_interval_s: float = Field(default=300.0, ge=5)
+    health_check_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    health_check_batch: int = Field(default=500, ge=1, le=10_000)  # checks queued per run
 
     # Feature flags.
     feature_ai_drafts: bool = False

@@ -8,7 +8,7 @@
 
 The vocabularies are written out here (a migration keeps meaning what it meant when it ran).
 
-Revision ID: 0009
+Revision ID: 0006
 Revises: 0005
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

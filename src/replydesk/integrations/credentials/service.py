@@ -1,0 +1,277 @@
+"""Integration settings: validate, encrypt and store credentials, list them without secrets,
+queue health checks, record their results. The only writer of ``integration_credentials``
+and ``integration_health`` (statements in ``repository``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlunsplit
+
+from pydantic import BaseModel
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from replydesk.core.crypto import KeyRing
+from replydesk.core.errors import InvalidInput, NotFound
+from replydesk.core.urlguard import OutboundPolicy, check_url
+from replydesk.integrations.credentials import hosts, repository
+from replydesk.integrations.credentials.checks import HealthResult, ProviderCredentials
+from replydesk.integrations.credentials.schemas import (
+    CheckQueued,
+    EmailBisonIn,
+    GhlIn,
+    IntegrationList,
+    IntegrationOut,
+    LastError,
+    SlackIn,
+    UnipileIn,
+)
+from replydesk.integrations.credentials.vocabulary import HealthStatus, Integration, JobType
+from replydesk.queue.service import enqueue
+
+# Shortest secret whose last 4 characters may be shown; shorter ones show only "…".
+HINT_MIN_LENGTH = 12
+SLACK_HOST = "hooks.slack.com"
+
+
+@dataclass(frozen=True)
+class Validated:
+    """A PUT body split into what is shown (settings) and what is encrypted (secret)."""
+
+    settings: dict[str, str]
+    secret: dict[str, str]
+    hint_field: str
+
+
+def secret_hint(secret: str) -> str:
+    return "…" + secret[-4:] if len(secret) >= HINT_MIN_LENGTH else "…"
+
+
+def _origin(parts: SplitResult, name: str) -> str:
+    """A base URL is an origin: scheme, host and port, nothing after (a trailing / is fine)."""
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise InvalidInput(
+            f"{name} must be the origin only (scheme, host and port), e.g. "
+            f"{parts.scheme}://{parts.netloc}; the client adds the API paths"
+        )
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), "", "", ""))
+
+
+async def validate(
+    session: AsyncSession, provider: Integration, body: BaseModel, policy: OutboundPolicy
+) -> Validated:
+    if isinstance(body, EmailBisonIn):
+        parts = check_url(body.base_url, policy, name="base_url")
+        await hosts.require_allowed(session, parts)
+        return Validated(
+            {"base_url": _origin(parts, "base_url")}, {"api_key": body.api_key}, "api_key"
+        )
+    if isinstance(body, GhlIn):
+        base_url = _origin(check_url(body.base_url, policy, name="base_url"), "base_url")
+        return Validated(
+            {"location_id": body.location_id, "base_url": base_url},
+            {"api_key": body.api_key},
+            "api_key",
+        )
+    if isinstance(body, UnipileIn):
+        base_url = _origin(check_url(body.base_url, policy, name="base_url"), "base_url")
+        return Validated(
+            {"base_url": base_url, "account_id": body.account_id},
+            {"api_key": body.api_key},
+            "api_key",
+        )
+    if isinstance(body, SlackIn):
+        parts = check_url(body.webhook_url, policy, name="webhook_url")
+        if (parts.hostname or "").lower() == SLACK_HOST and not parts.path.startswith("/services/"):
+            raise InvalidInput("webhook_url must be https://hooks.slack.com/services/…")
+        return Validated({}, {"webhook_url": body.webhook_url}, "webhook_url")
+    raise InvalidInput(f"no settings body for {provider}")
+
+
+def binding(workspace_id: uuid.UUID, provider: str) -> str:
+    """What a stored secret is bound to: copied to another row, it does not decrypt."""
+    return f"{workspace_id}:{provider}"
+
+
+def check_dedupe_key(workspace_id: uuid.UUID, provider: str, version: int, seq: int) -> str:
+    """One pending check per credentials version and finished-check count: repeated requests
+    while a check waits share it; a finished check (seq + 1) or a PUT (version + 1) frees it."""
+    return f"{JobType.HEALTH_CHECK}:{workspace_id}:{provider}:v{version}:c{seq}"
+
+
+async def _enqueue_check(
+    session: AsyncSession, workspace_id: uuid.UUID, provider: str, version: int, seq: int
+) -> bool:
+    job_id = await enqueue(
+        session,
+        JobType.HEALTH_CHECK.value,
+        {"provider": provider, "version": version},
+        check_dedupe_key(workspace_id, provider, version, seq),
+        workspace_id=workspace_id,
+        max_attempts=3,
+    )
+    return job_id is not None
+
+
+async def put_integration(
+    session: AsyncSession,
+    keyring: KeyRing,
+    policy: OutboundPolicy,
+    workspace_id: uuid.UUID,
+    provider: Integration,
+    body: BaseModel,
+) -> IntegrationOut:
+    """Validate, encrypt, store; health back to ``unknown``; queue a check. Refuses with 503
+    ``secret_key_missing`` before anything is written when no key is configured."""
+    valid = await validate(session, provider, body, policy)
+    ciphertext = keyring.seal(binding(workspace_id, provider), valid.secret)
+    hint = secret_hint(valid.secret[valid.hint_field])
+    version = await repository.upsert_credentials(
+        session, workspace_id, provider, valid.settings, hint, ciphertext
+    )
+    seq = await repository.reset_health(session, workspace_id, provider)
+    await _enqueue_check(session, workspace_id, provider, version, seq)
+    return await get_integration(session, workspace_id, provider)
+
+
+async def delete_integration(
+    session: AsyncSession, workspace_id: uuid.UUID, provider: Integration
+) -> None:
+    """Credentials and their health go (FK cascade); a queued check then finds nothing."""
+    if not await repository.delete_credentials(session, workspace_id, provider):
+        raise NotFound(f"{provider} is not configured in this workspace")
+
+
+def _item(provider: Integration, row: RowMapping | None) -> IntegrationOut:
+    if row is None:
+        return IntegrationOut(
+            provider=provider,
+            configured=False,
+            status=HealthStatus.NOT_CONFIGURED,
+            since=None,
+            last_checked_at=None,
+            last_error=None,
+            settings={},
+        )
+    settings = dict(row["settings"])
+    hint_field = "webhook_url" if provider is Integration.SLACK else "api_key"
+    settings[hint_field] = row["secret_hint"]
+    error = None
+    if row["last_error_category"] is not None:
+        error = LastError(
+            category=row["last_error_category"], message=row["last_error_message"] or ""
+        )
+    return IntegrationOut(
+        provider=provider,
+        configured=True,
+        status=HealthStatus(row["status"] or HealthStatus.UNKNOWN),
+        since=row["since"] or row["updated_at"],
+        last_checked_at=row["last_checked_at"],
+        last_error=error,
+        settings=settings,
+    )
+
+
+async def _rows(session: AsyncSession, workspace_id: uuid.UUID) -> dict[str, RowMapping]:
+    return {r["provider"]: r for r in await repository.list_for_workspace(session, workspace_id)}
+
+
+async def list_integrations(session: AsyncSession, workspace_id: uuid.UUID) -> IntegrationList:
+    rows = await _rows(session, workspace_id)
+    return IntegrationList(
+        items=[_item(p, rows.get(p.value)) for p in Integration],
+        emailbison_allowed_hosts=await hosts.list_hosts(session),
+    )
+
+
+async def get_integration(
+    session: AsyncSession, workspace_id: uuid.UUID, provider: Integration
+) -> IntegrationOut:
+    return _item(provider, (await _rows(session, workspace_id)).get(provider.value))
+
+
+async def request_check(
+    session: AsyncSession, workspace_id: uuid.UUID, provider: Integration
+) -> CheckQueued:
+    target = await repository.check_target(session, workspace_id, provider)
+    if target is None:
+        raise NotFound(f"{provider} is not configured in this workspace")
+    queued = await _enqueue_check(
+        session, workspace_id, provider, target["version"], target["check_seq"]
+    )
+    return CheckQueued(provider=provider, status="queued" if queued else "already_queued")
+
+
+async def queue_due_checks(session: AsyncSession, limit: int) -> int:
+    """Periodic: a check for every configured integration (at most ``limit``, least recently
+    checked first); integrations with a check still pending are skipped by its key."""
+    queued = 0
+    for row in await repository.due_for_check(session, limit):
+        if await _enqueue_check(
+            session, row["workspace_id"], row["provider"], row["version"], row["check_seq"]
+        ):
+            queued += 1
+    return queued
+
+
+# Before any real workspace id: where a key rotation pass starts.
+FIRST_KEY = (uuid.UUID(int=0), "")
+
+
+async def reencrypt_chunk(
+    session: AsyncSession, keyring: KeyRing, after: tuple[uuid.UUID, str], limit: int
+) -> tuple[int, tuple[uuid.UUID, str] | None]:
+    """Re-encrypt up to ``limit`` stored secrets with the primary key (after a rotation, so
+    ``REPLYDESK_SECRET_KEY_OLD`` can be dropped). Returns the count and where to go on, or
+    None when done. The plaintext (and its binding) is unchanged, so is ``version``."""
+    rows = await repository.ciphertext_chunk(session, after, limit)
+    for row in rows:
+        rotated = keyring.rotate(row["secret_ciphertext"])
+        await repository.set_ciphertext(session, row["workspace_id"], row["provider"], rotated)
+    if len(rows) < limit:
+        return len(rows), None
+    return len(rows), (rows[-1]["workspace_id"], rows[-1]["provider"])
+
+
+@dataclass(frozen=True)
+class LoadedCredentials:
+    """Decrypted credentials (in memory only) and the version they had when read."""
+
+    credentials: ProviderCredentials
+    version: int
+
+
+async def load_credentials(
+    session: AsyncSession, keyring: KeyRing, workspace_id: uuid.UUID, provider: Integration
+) -> LoadedCredentials | None:
+    """A workspace's decrypted credentials for one provider, or None when not configured
+    (health checks; the provider clients' jobs read them the same way, outside transactions
+    that call out). Raises ``UnreadableSecret`` / ``SecretKeyMissing``."""
+    row = await repository.load_for_check(session, workspace_id, provider)
+    if row is None:
+        return None
+    secret = keyring.open(binding(workspace_id, provider), row["secret_ciphertext"])
+    return LoadedCredentials(
+        ProviderCredentials(provider, dict(row["settings"]), secret), row["version"]
+    )
+
+
+async def record_check(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    provider: Integration,
+    version: int,
+    result: HealthResult,
+) -> bool:
+    """False when the credentials changed (or went) since the check started: nothing written."""
+    return await repository.record_check(
+        session,
+        workspace_id,
+        provider,
+        version,
+        result.status,
+        result.category,
+        result.message,
+    )
