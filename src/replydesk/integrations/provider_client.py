@@ -167,12 +167,16 @@ class ProviderClient:
     def url_for(self, call: Call) -> str:
         return self.base_url + call.path
 
+    def secrets(self) -> list[str]:
+        """Strings never to quote (longest first)."""
+        return [self._api_key] if self._api_key else []
+
     # --- building failures ----------------------------------------------------------------
 
     def scrub(self, text: str) -> str:
         """Provider text as it may be quoted: the key removed, secrets and PII redacted."""
-        if self._api_key:
-            text = text.replace(self._api_key, MASK)
+        for secret in self.secrets():
+            text = text.replace(secret, MASK)
         text = redact_text(text)
         return text if len(text) <= _QUOTE_LIMIT else text[: _QUOTE_LIMIT - 1] + "…"
 
@@ -208,7 +212,7 @@ class ProviderClient:
         text = answer.field(*names) or answer.text.strip() or "no body"
         return self.scrub(text)
 
-    def generic_failure(self, answer: Answer, what: str) -> ProviderFailure:
+    def generic_failure(self, answer: Answer, what: str, **details: Any) -> ProviderFailure:
         """The categories every provider shares for statuses without a specific meaning."""
         status, call = answer.status, answer.call
         if status == 429:
@@ -216,17 +220,18 @@ class ProviderClient:
             return self.failure(
                 call, ProviderCategory.RATE_LIMITED, f"rate limited ({what})",
                 "wait for Retry-After before calling again", status=status, retryable=True,
-                retry_after_s=wait,
+                retry_after_s=wait, **details,
             )  # fmt: skip
         if status >= 500:
             return self.failure(
                 call, ProviderCategory.ERROR, f"server error ({what})",
                 "transient on the provider's side; retried with backoff", status=status,
-                retryable=True, retry_after_s=retry_after_s(answer.headers),
+                retryable=True, retry_after_s=retry_after_s(answer.headers), **details,
             )  # fmt: skip
         return self.failure(
             call, ProviderCategory.ERROR, f"refused ({what})",
             "the request was rejected as sent; fix it before trying again", status=status,
+            **details,
         )  # fmt: skip
 
     # --- sending ----------------------------------------------------------------------------
