@@ -35,8 +35,9 @@ class Case:
 
 
 def _emailbison(sim: SimServer, http: httpx.AsyncClient) -> ProviderClient:
-    return EmailBisonClient(sim.base_url("emailbison"), SIM_KEYS["emailbison"], http=http,
-                            policy=FAST)  # fmt: skip
+    return EmailBisonClient(
+        sim.base_url("emailbison"), SIM_KEYS["emailbison"], http=http, policy=FAST
+    )
 
 
 def _ghl(sim: SimServer, http: httpx.AsyncClient) -> ProviderClient:
@@ -52,22 +53,44 @@ def _slack(sim: SimServer, http: httpx.AsyncClient) -> ProviderClient:
 
 
 CASES = [
-    Case("emailbison", _emailbison,
-         lambda c: c.reply_thread(93001), "replies.thread",
-         lambda c: c.reply_in_thread(93001, "Tuesday works.", sender_email_id=9,
-                                     to=["dana.reyes@northwind.example"]),
-         "replies.reply"),
-    Case("ghl", _ghl,
-         lambda c: c.conversation_id("ct_91XbQe"), "conversations.search",
-         lambda c: c.send_sms("ct_91XbQe", "Talk at 3:30.", phone="+15125550143"),
-         "conversations.send"),
-    Case("unipile", _unipile,
-         lambda c: c.account_status("acc_LnK4e"), "accounts.get",
-         lambda c: c.send_in_chat("chat_Qw81", "Happy to chat Tuesday."), "chats.send",
-         on_401="provider_disconnected", on_403="provider_disconnected"),
-    Case("slack", _slack, None, None, lambda c: c.post("ReplyDesk alert"), "webhook",
-         on_404="provider_disconnected"),
-]  # fmt: skip
+    Case(
+        "emailbison",
+        _emailbison,
+        lambda c: c.reply_thread(93001),
+        "replies.thread",
+        lambda c: c.reply_in_thread(
+            93001, "Tuesday works.", sender_email_id=9, to=["dana.reyes@northwind.example"]
+        ),
+        "replies.reply",
+    ),
+    Case(
+        "ghl",
+        _ghl,
+        lambda c: c.conversation_id("ct_91XbQe"),
+        "conversations.search",
+        lambda c: c.send_sms("ct_91XbQe", "Talk at 3:30.", phone="+15125550143"),
+        "conversations.send",
+    ),
+    Case(
+        "unipile",
+        _unipile,
+        lambda c: c.account_status("acc_LnK4e"),
+        "accounts.get",
+        lambda c: c.send_in_chat("chat_Qw81", "Happy to chat Tuesday."),
+        "chats.send",
+        on_401="provider_disconnected",
+        on_403="provider_disconnected",
+    ),
+    Case(
+        "slack",
+        _slack,
+        None,
+        None,
+        lambda c: c.post("ReplyDesk alert"),
+        "webhook",
+        on_404="provider_disconnected",
+    ),
+]
 READ_CASES = [c for c in CASES if c.read is not None]
 
 

@@ -23,9 +23,15 @@ SIM_KEYS = {
 
 # Small timeouts and backoffs so retry and timeout tests take well under a second each.
 FAST = CallPolicy(
-    connect_timeout_s=1.0, read_timeout_s=0.4, send_timeout_s=0.4, budget_s=3.0,
-    max_attempts=3, backoff_base_s=0.01, backoff_cap_s=0.05, retry_after_max_s=1.5,
-)  # fmt: skip
+    connect_timeout_s=1.0,
+    read_timeout_s=0.4,
+    send_timeout_s=0.4,
+    budget_s=3.0,
+    max_attempts=3,
+    backoff_base_s=0.01,
+    backoff_cap_s=0.05,
+    retry_after_max_s=1.5,
+)
 
 
 @pytest.fixture

@@ -66,7 +66,7 @@ class CallPolicy:
         )
 
     def backoff_s(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(cap, base·2^(attempt−1))]."""
+        """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]."""
         return random.uniform(0, min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempt - 1)))
 
 
@@ -218,21 +218,34 @@ class ProviderClient:
         if status == 429:
             wait = retry_after_s(answer.headers)
             return self.failure(
-                call, ProviderCategory.RATE_LIMITED, f"rate limited ({what})",
-                "wait for Retry-After before calling again", status=status, retryable=True,
-                retry_after_s=wait, **details,
-            )  # fmt: skip
+                call,
+                ProviderCategory.RATE_LIMITED,
+                f"rate limited ({what})",
+                "wait for Retry-After before calling again",
+                status=status,
+                retryable=True,
+                retry_after_s=wait,
+                **details,
+            )
         if status >= 500:
             return self.failure(
-                call, ProviderCategory.ERROR, f"server error ({what})",
-                "transient on the provider's side; retried with backoff", status=status,
-                retryable=True, retry_after_s=retry_after_s(answer.headers), **details,
-            )  # fmt: skip
+                call,
+                ProviderCategory.ERROR,
+                f"server error ({what})",
+                "transient on the provider's side; retried with backoff",
+                status=status,
+                retryable=True,
+                retry_after_s=retry_after_s(answer.headers),
+                **details,
+            )
         return self.failure(
-            call, ProviderCategory.ERROR, f"refused ({what})",
-            "the request was rejected as sent; fix it before trying again", status=status,
+            call,
+            ProviderCategory.ERROR,
+            f"refused ({what})",
+            "the request was rejected as sent; fix it before trying again",
+            status=status,
             **details,
-        )  # fmt: skip
+        )
 
     # --- sending ----------------------------------------------------------------------------
 
@@ -251,16 +264,25 @@ class ProviderClient:
             delay = self._retry_delay(call, failure, attempt, reached=reached)
             if delay is None or time.monotonic() + delay >= deadline:
                 log.info(
-                    "provider_call_failed", provider=self.provider, endpoint=call.endpoint,
-                    host=self.host, status=failure.status, category=failure.category,
+                    "provider_call_failed",
+                    provider=self.provider,
+                    endpoint=call.endpoint,
+                    host=self.host,
+                    status=failure.status,
+                    category=failure.category,
                     attempts=attempt,
-                )  # fmt: skip
+                )
                 raise failure
             log.info(
-                "provider_call_retry", provider=self.provider, endpoint=call.endpoint,
-                host=self.host, status=failure.status, category=failure.category,
-                attempt=attempt, delay_s=round(delay, 3),
-            )  # fmt: skip
+                "provider_call_retry",
+                provider=self.provider,
+                endpoint=call.endpoint,
+                host=self.host,
+                status=failure.status,
+                category=failure.category,
+                attempt=attempt,
+                delay_s=round(delay, 3),
+            )
             await asyncio.sleep(delay)
 
     def _retry_delay(
@@ -303,38 +325,58 @@ class ProviderClient:
         headers = {"Accept": "application/json", **self.auth_headers(), **call.headers}
         try:
             response = await self.http.request(
-                call.method, self.url_for(call), params=call.params, json=call.json,
-                data=call.data, files=call.files, headers=headers, timeout=timeout,
-            )  # fmt: skip
+                call.method,
+                self.url_for(call),
+                params=call.params,
+                json=call.json,
+                data=call.data,
+                files=call.files,
+                headers=headers,
+                timeout=timeout,
+            )
         except asyncio.CancelledError as exc:
             raise ClientAbort(
                 f"{self.provider} {call.endpoint} on {self.host}: cancelled by us before an "
                 "answer — not a provider failure"
                 + ("; the send may have been delivered" if not call.idempotent else ""),
-                provider=self.provider, host=self.host, endpoint=call.endpoint,
+                provider=self.provider,
+                host=self.host,
+                endpoint=call.endpoint,
                 unknown_delivery=not call.idempotent,
-            ) from exc  # fmt: skip
+            ) from exc
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing left our side: safe to try again even for a send.
             return self.failure(
-                call, ProviderCategory.TIMEOUT if isinstance(exc, httpx.TimeoutException)
-                else ProviderCategory.ERROR, f"cannot connect ({type(exc).__name__})",
-                "check the configured host; retried with backoff", retryable=True,
-            ), False  # fmt: skip
+                call,
+                ProviderCategory.TIMEOUT
+                if isinstance(exc, httpx.TimeoutException)
+                else ProviderCategory.ERROR,
+                f"cannot connect ({type(exc).__name__})",
+                "check the configured host; retried with backoff",
+                retryable=True,
+            ), False
         except httpx.TimeoutException as exc:
             return self.failure(
-                call, ProviderCategory.TIMEOUT, f"no answer in time ({type(exc).__name__})",
-                "retried with backoff" if call.idempotent
+                call,
+                ProviderCategory.TIMEOUT,
+                f"no answer in time ({type(exc).__name__})",
+                "retried with backoff"
+                if call.idempotent
                 else "the send may have been delivered: check before sending again",
-                retryable=True, unknown_delivery=not call.idempotent,
-            ), True  # fmt: skip
+                retryable=True,
+                unknown_delivery=not call.idempotent,
+            ), True
         except httpx.TransportError as exc:
             return self.failure(
-                call, ProviderCategory.ERROR, f"connection failed ({type(exc).__name__})",
-                "retried with backoff" if call.idempotent
+                call,
+                ProviderCategory.ERROR,
+                f"connection failed ({type(exc).__name__})",
+                "retried with backoff"
+                if call.idempotent
                 else "the send may have been delivered: check before sending again",
-                retryable=True, unknown_delivery=not call.idempotent,
-            ), True  # fmt: skip
+                retryable=True,
+                unknown_delivery=not call.idempotent,
+            ), True
         if response.is_success:
             return response
         return self.failure_for(_answer(call, response)), True
@@ -354,7 +396,9 @@ def json_body(client: ProviderClient, call: Call, response: httpx.Response) -> A
         return response.json()
     except ValueError:
         raise client.failure(
-            call, ProviderCategory.ERROR, "answered 2xx with a body that is not JSON",
+            call,
+            ProviderCategory.ERROR,
+            "answered 2xx with a body that is not JSON",
             "the host may not be this provider's API; check the configured base URL",
             status=response.status_code,
-        ) from None  # fmt: skip
+        ) from None

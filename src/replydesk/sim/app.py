@@ -42,9 +42,11 @@ class Simulator:
         self.faults = FaultBook()
         self.requests = RequestLog()
         self.routes: list[Route] = [
-            *self.emailbison.routes(), *self.ghl.routes(), *self.unipile.routes(),
+            *self.emailbison.routes(),
+            *self.ghl.routes(),
+            *self.unipile.routes(),
             *self.slack.routes(),
-        ]  # fmt: skip
+        ]
 
     def find(self, provider: str, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
         for route in self.routes:
@@ -90,8 +92,13 @@ class Simulator:
             await self.faults.hang()
         if fault.status is None:
             return None
-        return error_response(provider, fault.status, error_type=fault.error_type,
-                              message=fault.message, retry_after=fault.retry_after)  # fmt: skip
+        return error_response(
+            provider,
+            fault.status,
+            error_type=fault.error_type,
+            message=fault.message,
+            retry_after=fault.retry_after,
+        )
 
 
 def _parse_body(raw: bytes, content_type: str) -> tuple[Any, dict[str, list[str]]]:
@@ -120,16 +127,32 @@ def create_sim_app(keys: Mapping[str, str] | None = None) -> Starlette:
         route, params = sim.find(provider, request.method, path)
         endpoint = route.endpoint if route else "unknown"
         entry = sim.requests.record(
-            provider=provider, endpoint=endpoint, method=request.method, path=path,
-            query=request.url.query, headers=headers, body=body if form == {} else form,
-        )  # fmt: skip
+            provider=provider,
+            endpoint=endpoint,
+            method=request.method,
+            path=path,
+            query=request.url.query,
+            headers=headers,
+            body=body if form == {} else form,
+        )
         if route is None:
-            response = error_response(provider, 404, message=f"The route {path} could not be found.")
+            response = error_response(
+                provider, 404, message=f"The route {path} could not be found."
+            )
         else:
             fault = sim.faults.take(provider, endpoint)
             entry["fault"] = fault.id if fault else None
-            req = SimRequest(provider, endpoint, request.method, path, params,
-                             parse_qs(request.url.query), headers, body, form)  # fmt: skip
+            req = SimRequest(
+                provider,
+                endpoint,
+                request.method,
+                path,
+                params,
+                parse_qs(request.url.query),
+                headers,
+                body,
+                form,
+            )
             response = await sim.answer(route, req, fault)
         entry["status"] = response.status_code
         return response

@@ -35,22 +35,41 @@ _GHL = {
 UNIPILE_TYPES: dict[int, tuple[str, ...]] = {
     400: ("invalid_parameters",),
     401: (
-        "disconnected_account", "missing_credentials", "invalid_credentials",
-        "expired_credentials", "insufficient_privileges", "multiple_sessions",
-        "checkpoint_error", "wrong_account",
+        "disconnected_account",
+        "missing_credentials",
+        "invalid_credentials",
+        "expired_credentials",
+        "insufficient_privileges",
+        "multiple_sessions",
+        "checkpoint_error",
+        "wrong_account",
     ),
-    403: ("account_restricted", "insufficient_permissions", "feature_not_subscribed",
-          "subscription_required", "action_required"),
+    403: (
+        "account_restricted",
+        "insufficient_permissions",
+        "feature_not_subscribed",
+        "subscription_required",
+        "action_required",
+    ),
     404: ("resource_not_found", "invalid_resource_identifier"),
-    422: ("invalid_recipient", "user_unreachable", "no_connection_with_recipient",
-          "blocked_recipient", "not_allowed_inmail", "insufficient_credits", "cannot_resend_yet",
-          "cannot_resend_within_24hrs", "limit_exceeded", "invalid_message"),
+    422: (
+        "invalid_recipient",
+        "user_unreachable",
+        "no_connection_with_recipient",
+        "blocked_recipient",
+        "not_allowed_inmail",
+        "insufficient_credits",
+        "cannot_resend_yet",
+        "cannot_resend_within_24hrs",
+        "limit_exceeded",
+        "invalid_message",
+    ),
     429: ("too_many_requests",),
     500: ("unexpected_error", "provider_error"),
     501: ("feature_not_implemented",),
     503: ("service_unavailable", "no_client_session", "network_down"),
     504: ("request_timeout",),
-}  # fmt: skip
+}
 
 _UNIPILE_DETAIL = {
     "disconnected_account": "The account appears to be disconnected from the provider service.",
@@ -93,8 +112,9 @@ def error_response(
         return ok(body, status, headers)
     if provider == "ghl":
         msg = message or _GHL.get(status, "Internal server error")
-        return ok({"statusCode": status, "message": msg, "traceId": str(uuid.uuid4())},
-                  status, headers)  # fmt: skip
+        return ok(
+            {"statusCode": status, "message": msg, "traceId": str(uuid.uuid4())}, status, headers
+        )
     if provider == "unipile":
         kind = (error_type or UNIPILE_TYPES.get(status, ("unexpected_error",))[0]).removeprefix(
             "errors/"

@@ -25,9 +25,16 @@ def _now() -> str:
 
 def _lead(lead_id: int, first: str, last: str, company: str) -> dict[str, Any]:
     email = f"{first}.{last}@{company.lower()}.example".lower()
-    return {"id": lead_id, "email": email, "first_name": first, "last_name": last,
-            "status": "active", "title": "Head of Ops", "company": company,
-            "custom_variables": []}  # fmt: skip
+    return {
+        "id": lead_id,
+        "email": email,
+        "first_name": first,
+        "last_name": last,
+        "status": "active",
+        "title": "Head of Ops",
+        "company": company,
+        "custom_variables": [],
+    }
 
 
 class EmailBisonSim:
@@ -47,34 +54,56 @@ class EmailBisonSim:
 
     def _scheduled(self, email_id: int, lead_id: int) -> dict[str, Any]:
         lead = self.leads[lead_id]
-        return {"id": email_id, "lead_id": lead_id, "sequence_step_id": 3,
-                "sequence_step_order": 1, "sequence_step_variant": 1,
-                "email_subject": f"Quick question, {lead['first_name']}",
-                "email_body": f"<p>Hi {lead['first_name']}, ...</p>", "status": "sent",
-                "sent_at": "2026-01-23T18:13:05.000000Z",
-                "raw_message_id": f"<{email_id}@acme-mail.example>"}  # fmt: skip
+        return {
+            "id": email_id,
+            "lead_id": lead_id,
+            "sequence_step_id": 3,
+            "sequence_step_order": 1,
+            "sequence_step_variant": 1,
+            "email_subject": f"Quick question, {lead['first_name']}",
+            "email_body": f"<p>Hi {lead['first_name']}, ...</p>",
+            "status": "sent",
+            "sent_at": "2026-01-23T18:13:05.000000Z",
+            "raw_message_id": f"<{email_id}@acme-mail.example>",
+        }
 
     def _add_reply(
-        self, reply_id: int, lead_id: int | None, body: str, *, outgoing: bool = False,
-        parent_id: int | None = None, to: str | None = None, subject: str | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        reply_id: int,
+        lead_id: int | None,
+        body: str,
+        *,
+        outgoing: bool = False,
+        parent_id: int | None = None,
+        to: str | None = None,
+        subject: str | None = None,
+    ) -> dict[str, Any]:
         lead = self.leads.get(lead_id) if lead_id is not None else None
         lead_email = to or (lead["email"] if lead else "unknown@example.com")
         reply = {
-            "id": reply_id, "uuid": f"4f0a3c1e-0000-4000-8000-{reply_id:012d}",
-            "email_subject": subject or "Re: Quick question", "interested": False,
-            "automated_reply": False, "html_body": f"<p>{body}</p>", "text_body": body,
+            "id": reply_id,
+            "uuid": f"4f0a3c1e-0000-4000-8000-{reply_id:012d}",
+            "email_subject": subject or "Re: Quick question",
+            "interested": False,
+            "automated_reply": False,
+            "html_body": f"<p>{body}</p>",
+            "text_body": body,
             "date_received": _now(),
             "from_name": SENDER["name"] if outgoing else (lead or {}).get("first_name", ""),
             "from_email_address": SENDER["email"] if outgoing else lead_email,
             "primary_to_email_address": lead_email if outgoing else SENDER["email"],
             "folder": "Sent" if outgoing else "Inbox",
             "type": "Outgoing Email" if outgoing else "Tracked Reply",
-            "raw_message_id": f"<sim-{reply_id}@sim.example>", "parent_id": parent_id,
-            "lead_id": lead_id, "sender_email_id": SENDER["id"], "attachments": [],
-        }  # fmt: skip
+            "raw_message_id": f"<sim-{reply_id}@sim.example>",
+            "parent_id": parent_id,
+            "lead_id": lead_id,
+            "sender_email_id": SENDER["id"],
+            "attachments": [],
+        }
         self.replies[reply_id] = reply
-        self.thread_of[reply_id] = self.thread_of.get(parent_id, reply_id) if parent_id else reply_id
+        self.thread_of[reply_id] = (
+            self.thread_of.get(parent_id, reply_id) if parent_id else reply_id
+        )
         return reply
 
     def routes(self) -> list[Route]:
@@ -104,14 +133,23 @@ class EmailBisonSim:
         last_page = max(1, -(-len(newest) // PER_PAGE))
         items = newest[(page - 1) * PER_PAGE : page * PER_PAGE]
         base = "/api/replies?page="
-        return ok({
-            "data": items,
-            "links": {"first": f"{base}1", "last": f"{base}{last_page}",
-                      "prev": f"{base}{page - 1}" if page > 1 else None,
-                      "next": f"{base}{page + 1}" if page < last_page else None},
-            "meta": {"current_page": page, "last_page": last_page, "per_page": PER_PAGE,
-                     "total": len(newest)},
-        })  # fmt: skip
+        return ok(
+            {
+                "data": items,
+                "links": {
+                    "first": f"{base}1",
+                    "last": f"{base}{last_page}",
+                    "prev": f"{base}{page - 1}" if page > 1 else None,
+                    "next": f"{base}{page + 1}" if page < last_page else None,
+                },
+                "meta": {
+                    "current_page": page,
+                    "last_page": last_page,
+                    "per_page": PER_PAGE,
+                    "total": len(newest),
+                },
+            }
+        )
 
     async def get_reply(self, req: SimRequest) -> Response:
         reply = self._reply_or_404(req)
@@ -126,11 +164,15 @@ class EmailBisonSim:
             (x for x in self.replies.values() if self.thread_of[x["id"]] == root),
             key=lambda x: x["id"],
         )
-        return ok({"data": {
-            "current_reply": reply,
-            "older_messages": [x for x in members if x["id"] < reply["id"]],
-            "newer_messages": [x for x in members if x["id"] > reply["id"]],
-        }})  # fmt: skip
+        return ok(
+            {
+                "data": {
+                    "current_reply": reply,
+                    "older_messages": [x for x in members if x["id"] < reply["id"]],
+                    "newer_messages": [x for x in members if x["id"] > reply["id"]],
+                }
+            }
+        )
 
     def _validate_send(self, req: SimRequest) -> tuple[str | None, Response | None]:
         message = req.arg("message")
@@ -151,9 +193,15 @@ class EmailBisonSim:
         to, refusal = self._validate_send(req)
         if refusal is not None:
             return refusal
-        sent = self._add_reply(next(self._ids), parent.get("lead_id"), str(req.arg("message")),
-                               outgoing=True, parent_id=parent["id"], to=to,
-                               subject=f"Re: {parent['email_subject']}")  # fmt: skip
+        sent = self._add_reply(
+            next(self._ids),
+            parent.get("lead_id"),
+            str(req.arg("message")),
+            outgoing=True,
+            parent_id=parent["id"],
+            to=to,
+            subject=f"Re: {parent['email_subject']}",
+        )
         return ok({"data": sent})
 
     async def new_email(self, req: SimRequest) -> Response:
@@ -161,8 +209,14 @@ class EmailBisonSim:
         if refusal is not None:
             return refusal
         lead_id = next((i for i, lead in self.leads.items() if lead["email"] == to), None)
-        sent = self._add_reply(next(self._ids), lead_id, str(req.arg("message")), outgoing=True,
-                               to=to, subject=str(req.arg("subject") or ""))  # fmt: skip
+        sent = self._add_reply(
+            next(self._ids),
+            lead_id,
+            str(req.arg("message")),
+            outgoing=True,
+            to=to,
+            subject=str(req.arg("subject") or ""),
+        )
         return ok({"data": sent})
 
     async def sent_emails(self, req: SimRequest) -> Response:

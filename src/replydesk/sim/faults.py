@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections import deque
@@ -109,10 +110,8 @@ class FaultBook:
     async def hang(self) -> None:
         """Wait until the faults are cleared or the server stops (at most ``HANG_MAX_S``)."""
         release = self._release
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(release.wait(), HANG_MAX_S)
-        except TimeoutError:
-            pass
 
 
 def _masked(name: str, value: str) -> str:
@@ -129,9 +128,16 @@ class RequestLog:
         self._seq = itertools.count(1)
 
     def record(
-        self, *, provider: str, endpoint: str, method: str, path: str, query: str,
-        headers: dict[str, str], body: Any,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        *,
+        provider: str,
+        endpoint: str,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: Any,
+    ) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "seq": next(self._seq),
             "at": time.time(),

@@ -18,8 +18,15 @@ SLACK_WEBHOOK_PATH = "/slack/services/T0SIM0000/B0SIM0000/simSecretPathX1y2Z3"
 
 def _config(app: Starlette, host: str = "127.0.0.1", port: int = 0) -> uvicorn.Config:
     # A hanging request must not keep a stopping server alive.
-    return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
-                          loop="asyncio", timeout_graceful_shutdown=1)  # fmt: skip
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        loop="asyncio",
+        timeout_graceful_shutdown=1,
+    )
 
 
 class SimServer:

@@ -66,28 +66,47 @@ class EmailBisonClient(ProviderClient):
         status, call = answer.status, answer.call
         said = self.quoted(answer, "message")
         if status == 401:
-            return self.failure(call, ProviderCategory.AUTH, f"not authenticated ({said})",
-                                AUTH_REMEDY, status=status)  # fmt: skip
+            return self.failure(
+                call,
+                ProviderCategory.AUTH,
+                f"not authenticated ({said})",
+                AUTH_REMEDY,
+                status=status,
+            )
         if status == 403:
             return self.failure(
-                call, ProviderCategory.AUTH, f"forbidden ({said})",
+                call,
+                ProviderCategory.AUTH,
+                f"forbidden ({said})",
                 "the key has no access to this workspace — use an api-user key of this workspace",
                 status=status,
-            )  # fmt: skip
+            )
         if status == 404:
-            return self.failure(call, ProviderCategory.ERROR, f"not found ({said})",
-                                "the reply or lead id does not exist on this host",
-                                status=status)  # fmt: skip
+            return self.failure(
+                call,
+                ProviderCategory.ERROR,
+                f"not found ({said})",
+                "the reply or lead id does not exist on this host",
+                status=status,
+            )
         if status == 422:
             errors = answer.body.get("errors") if isinstance(answer.body, Mapping) else None
             fields = sorted(errors) if isinstance(errors, Mapping) else []
             if any(f.startswith(("to_emails", "email")) for f in fields):
-                return self.failure(call, ProviderCategory.INVALID_RECIPIENT,
-                                    f"recipient refused ({said})",
-                                    "fix the lead's e-mail address; not retried",
-                                    status=status)  # fmt: skip
-            return self.failure(call, ProviderCategory.ERROR, f"validation failed ({said})",
-                                "fix the request fields; not retried", status=status)  # fmt: skip
+                return self.failure(
+                    call,
+                    ProviderCategory.INVALID_RECIPIENT,
+                    f"recipient refused ({said})",
+                    "fix the lead's e-mail address; not retried",
+                    status=status,
+                )
+            return self.failure(
+                call,
+                ProviderCategory.ERROR,
+                f"validation failed ({said})",
+                "fix the request fields; not retried",
+                status=status,
+            )
         return self.generic_failure(answer, said)
 
     async def _data(self, call: Call) -> Any:
@@ -135,22 +154,34 @@ class EmailBisonClient(ProviderClient):
         return dict(data) if isinstance(data, Mapping) else {}
 
     async def reply_thread(self, reply_id: int) -> Thread:
-        call = Call("GET", f"/api/replies/{reply_id}/conversation-thread",
-                    "GET /api/replies/{id}/conversation-thread", True)  # fmt: skip
+        call = Call(
+            "GET",
+            f"/api/replies/{reply_id}/conversation-thread",
+            "GET /api/replies/{id}/conversation-thread",
+            True,
+        )
         data = await self._data(call)
         data = data if isinstance(data, Mapping) else {}
 
         def items(name: str) -> list[dict[str, Any]]:
             value = data.get(name)
-            return [dict(m) for m in value if isinstance(m, Mapping)] if isinstance(value, list) else []
+            return (
+                [dict(m) for m in value if isinstance(m, Mapping)]
+                if isinstance(value, list)
+                else []
+            )
 
         current = data.get("current_reply")
-        return Thread(dict(current) if isinstance(current, Mapping) else {},
-                      items("older_messages"), items("newer_messages"))  # fmt: skip
+        return Thread(
+            dict(current) if isinstance(current, Mapping) else {},
+            items("older_messages"),
+            items("newer_messages"),
+        )
 
     async def sent_emails(self, lead_id: int) -> list[dict[str, Any]]:
-        call = Call("GET", f"/api/leads/{lead_id}/sent-emails",
-                    "GET /api/leads/{id}/sent-emails", True)  # fmt: skip
+        call = Call(
+            "GET", f"/api/leads/{lead_id}/sent-emails", "GET /api/leads/{id}/sent-emails", True
+        )
         data = await self._data(call)
         return [dict(e) for e in data if isinstance(e, Mapping)] if isinstance(data, list) else []
 
@@ -168,26 +199,43 @@ class EmailBisonClient(ProviderClient):
     # --- sends ------------------------------------------------------------------------------
 
     async def reply_in_thread(
-        self, reply_id: int, message: str, *, sender_email_id: int, to: Sequence[str],
+        self,
+        reply_id: int,
+        message: str,
+        *,
+        sender_email_id: int,
+        to: Sequence[str],
         bcc: Sequence[str] = (),
-    ) -> SentEmail:  # fmt: skip
+    ) -> SentEmail:
         """``POST /api/replies/{id}/reply``. Take ``to`` from the reply's
         ``from_email_address`` (leads often answer from another address); the provider ignores
         a subject and cc here."""
-        body: dict[str, Any] = {"message": message, "sender_email_id": sender_email_id,
-                                "to_emails": _recipients(to)}  # fmt: skip
+        body: dict[str, Any] = {
+            "message": message,
+            "sender_email_id": sender_email_id,
+            "to_emails": _recipients(to),
+        }
         if bcc:
             body["bcc_emails"] = _recipients(bcc)
-        call = Call("POST", f"/api/replies/{reply_id}/reply", "POST /api/replies/{id}/reply",
-                    False, json=body)  # fmt: skip
+        call = Call(
+            "POST",
+            f"/api/replies/{reply_id}/reply",
+            "POST /api/replies/{id}/reply",
+            False,
+            json=body,
+        )
         return _sent(await self._data(call))
 
     async def send_new_email(
         self, *, subject: str, message: str, sender_email_id: int, to: Sequence[str]
     ) -> SentEmail:
         """``POST /api/replies/new``: a one-off e-mail with its own subject."""
-        body = {"subject": subject, "message": message, "sender_email_id": sender_email_id,
-                "to_emails": _recipients(to)}  # fmt: skip
+        body = {
+            "subject": subject,
+            "message": message,
+            "sender_email_id": sender_email_id,
+            "to_emails": _recipients(to),
+        }
         call = Call("POST", "/api/replies/new", "POST /api/replies/new", False, json=body)
         return _sent(await self._data(call))
 

@@ -100,34 +100,56 @@ class GhlClient(ProviderClient):
         status, call = answer.status, answer.call
         trace_id = answer.field("traceId")
         message = answer.body.get("message") if isinstance(answer.body, Mapping) else None
-        said = self.scrub("; ".join(map(str, message)) if isinstance(message, list)
-                          else str(message or answer.text.strip() or "no body"))  # fmt: skip
+        said = self.scrub(
+            "; ".join(map(str, message))
+            if isinstance(message, list)
+            else str(message or answer.text.strip() or "no body")
+        )
         if status == 401:
             return self.failure(
-                call, ProviderCategory.AUTH, f"not authenticated ({said})",
+                call,
+                ProviderCategory.AUTH,
+                f"not authenticated ({said})",
                 "the token is invalid or expired — create a new Private Integration Token for "
-                "this location", status=status, trace_id=trace_id,
-            )  # fmt: skip
+                "this location",
+                status=status,
+                trace_id=trace_id,
+            )
         if status == 403:
             return self.failure(
-                call, ProviderCategory.AUTH, f"forbidden ({said})",
+                call,
+                ProviderCategory.AUTH,
+                f"forbidden ({said})",
                 "the token has no access to this location or lacks a scope (contacts.write, "
-                "conversations)", status=status, trace_id=trace_id,
-            )  # fmt: skip
+                "conversations)",
+                status=status,
+                trace_id=trace_id,
+            )
         if status in (400, 422) and "phone" in said.lower():
-            return self.failure(call, ProviderCategory.INVALID_RECIPIENT, f"refused ({said})",
-                                "the contact's phone number cannot receive SMS; not retried",
-                                status=status, trace_id=trace_id)  # fmt: skip
+            return self.failure(
+                call,
+                ProviderCategory.INVALID_RECIPIENT,
+                f"refused ({said})",
+                "the contact's phone number cannot receive SMS; not retried",
+                status=status,
+                trace_id=trace_id,
+            )
         if status == 429:
             # GHL may send no Retry-After; its interval header says when the burst window resets.
             wait = retry_after_s(answer.headers)
             interval = answer.headers.get("x-ratelimit-interval-milliseconds", "")
             if wait is None and interval.isdigit():
                 wait = max(1, int(interval) // 1000)
-            return self.failure(call, ProviderCategory.RATE_LIMITED, f"rate limited ({said})",
-                                "wait for the rate-limit window before calling again",
-                                status=status, retryable=True, retry_after_s=wait,
-                                trace_id=trace_id)  # fmt: skip
+            return self.failure(
+                call,
+                ProviderCategory.RATE_LIMITED,
+                f"rate limited ({said})",
+                "wait for the rate-limit window before calling again",
+                status=status,
+                retryable=True,
+                retry_after_s=wait,
+                trace_id=trace_id,
+            )
         return self.generic_failure(answer, said, trace_id=trace_id)
 
     async def _json(self, call: Call) -> Mapping[str, Any]:
@@ -135,21 +157,43 @@ class GhlClient(ProviderClient):
         return body if isinstance(body, Mapping) else {}
 
     async def upsert_contact(
-        self, *, email: str | None = None, phone: str | None = None,
-        first_name: str | None = None, last_name: str | None = None,
-        company_name: str | None = None, source: str = "replydesk",
-    ) -> UpsertedContact:  # fmt: skip
+        self,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        company_name: str | None = None,
+        source: str = "replydesk",
+    ) -> UpsertedContact:
         """``POST /contacts/upsert``; idempotent (matched on e-mail/phone), so retried."""
-        body = {"locationId": self.location_id, "email": email, "phone": phone,
-                "firstName": first_name, "lastName": last_name, "companyName": company_name,
-                "source": source}  # fmt: skip
-        call = Call("POST", "/contacts/upsert", "POST /contacts/upsert", True,
-                    json={k: v for k, v in body.items() if v is not None})  # fmt: skip
+        body = {
+            "locationId": self.location_id,
+            "email": email,
+            "phone": phone,
+            "firstName": first_name,
+            "lastName": last_name,
+            "companyName": company_name,
+            "source": source,
+        }
+        call = Call(
+            "POST",
+            "/contacts/upsert",
+            "POST /contacts/upsert",
+            True,
+            json={k: v for k, v in body.items() if v is not None},
+        )
         contact_id, new, trace_id, contact = normalise_upsert(await self._json(call))
         if contact_id is None:
-            raise self.failure(call, ProviderCategory.ERROR, "answered without a contact id",
-                               "report it with the traceId; the contact was not confirmed",
-                               status=200, retryable=True, trace_id=trace_id)  # fmt: skip
+            raise self.failure(
+                call,
+                ProviderCategory.ERROR,
+                "answered without a contact id",
+                "report it with the traceId; the contact was not confirmed",
+                status=200,
+                retryable=True,
+                trace_id=trace_id,
+            )
         return UpsertedContact(contact_id, new, trace_id, contact)
 
     async def send_sms(
@@ -160,25 +204,40 @@ class GhlClient(ProviderClient):
         skipped = skip_without_phone(phone, "send_sms")
         if skipped is not None:
             return skipped
-        call = Call("POST", "/conversations/messages", "POST /conversations/messages", False,
-                    json={"type": "SMS", "contactId": contact_id, "message": message})  # fmt: skip
+        call = Call(
+            "POST",
+            "/conversations/messages",
+            "POST /conversations/messages",
+            False,
+            json={"type": "SMS", "contactId": contact_id, "message": message},
+        )
         body = await self._json(call)
-        return SmsSent(_str(body.get("messageId")), _str(body.get("conversationId")),
-                       _str(body.get("traceId")))  # fmt: skip
+        return SmsSent(
+            _str(body.get("messageId")), _str(body.get("conversationId")), _str(body.get("traceId"))
+        )
 
     async def conversation_id(self, contact_id: str) -> str | None:
         """``GET /conversations/search`` for the contact's conversation."""
-        call = Call("GET", "/conversations/search", "GET /conversations/search", True,
-                    params={"locationId": self.location_id, "contactId": contact_id})  # fmt: skip
+        call = Call(
+            "GET",
+            "/conversations/search",
+            "GET /conversations/search",
+            True,
+            params={"locationId": self.location_id, "contactId": contact_id},
+        )
         found = (await self._json(call)).get("conversations")
         if isinstance(found, list) and found and isinstance(found[0], Mapping):
             return _str(found[0].get("id"))
         return None
 
     async def conversation_history(
-        self, contact_id: str, *, phone: str | None, limit: int = 50,
+        self,
+        contact_id: str,
+        *,
+        phone: str | None,
+        limit: int = 50,
         last_message_id: str | None = None,
-    ) -> SmsHistory | SmsSkipped:  # fmt: skip
+    ) -> SmsHistory | SmsSkipped:
         """A page of the contact's messages (``GET /conversations/{id}/messages``, the array
         nested in ``messages.messages``); skipped without a phone."""
         skipped = skip_without_phone(phone, "conversation_history")
@@ -193,14 +252,22 @@ class GhlClient(ProviderClient):
         return await self._messages(conversation_id, params)
 
     async def _messages(self, conversation_id: str, params: Mapping[str, Any]) -> SmsHistory:
-        call = Call("GET", f"/conversations/{conversation_id}/messages",
-                    "GET /conversations/{id}/messages", True, params=params)  # fmt: skip
+        call = Call(
+            "GET",
+            f"/conversations/{conversation_id}/messages",
+            "GET /conversations/{id}/messages",
+            True,
+            params=params,
+        )
         outer = (await self._json(call)).get("messages")
         outer = outer if isinstance(outer, Mapping) else {"messages": outer}
         items = outer.get("messages")
-        messages = [dict(m) for m in items if isinstance(m, Mapping)] if isinstance(items, list) else []
-        return SmsHistory(conversation_id, messages, _str(outer.get("lastMessageId")),
-                          bool(outer.get("nextPage")))  # fmt: skip
+        messages = (
+            [dict(m) for m in items if isinstance(m, Mapping)] if isinstance(items, list) else []
+        )
+        return SmsHistory(
+            conversation_id, messages, _str(outer.get("lastMessageId")), bool(outer.get("nextPage"))
+        )
 
     async def find_sent_sms(self, contact_id: str, message: str) -> str | None:
         """After an ambiguous ``send_sms``: the id of an outbound message with this text."""
@@ -209,7 +276,9 @@ class GhlClient(ProviderClient):
             return None
         history = await self._messages(conversation_id, {"limit": 100})
         for item in history.messages:
-            if (item.get("direction") == "outbound"
-                    and str(item.get("body") or "").strip() == message.strip()):  # fmt: skip
+            if (
+                item.get("direction") == "outbound"
+                and str(item.get("body") or "").strip() == message.strip()
+            ):
                 return _str(item.get("id"))
         return None

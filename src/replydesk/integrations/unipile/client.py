@@ -85,47 +85,93 @@ class UnipileClient(ProviderClient):
         details: dict[str, Any] = {"status": status, "provider_code": kind or None}
         if status == 401:
             if kind in KEY_TYPES:
-                return self.failure(call, ProviderCategory.AUTH, what,
-                                    "the API key is wrong or revoked — set the workspace's "
-                                    "Unipile API key again", **details)  # fmt: skip
+                return self.failure(
+                    call,
+                    ProviderCategory.AUTH,
+                    what,
+                    "the API key is wrong or revoked — set the workspace's Unipile API key again",
+                    **details,
+                )
             return self.failure(call, ProviderCategory.DISCONNECTED, what, RECONNECT, **details)
         if status == 403:
             if kind == "account_restricted":
-                return self.failure(call, ProviderCategory.DISCONNECTED, what,
-                                    "LinkedIn restricted the account; " + RECONNECT,
-                                    **details)  # fmt: skip
-            return self.failure(call, ProviderCategory.AUTH, what,
-                                "the key or account lacks this feature or permission",
-                                **details)  # fmt: skip
+                return self.failure(
+                    call,
+                    ProviderCategory.DISCONNECTED,
+                    what,
+                    "LinkedIn restricted the account; " + RECONNECT,
+                    **details,
+                )
+            return self.failure(
+                call,
+                ProviderCategory.AUTH,
+                what,
+                "the key or account lacks this feature or permission",
+                **details,
+            )
         if status == 404:
-            return self.failure(call, ProviderCategory.ERROR, what,
-                                "the account, chat or user id does not exist", **details)  # fmt: skip
+            return self.failure(
+                call,
+                ProviderCategory.ERROR,
+                what,
+                "the account, chat or user id does not exist",
+                **details,
+            )
         if status == 422:
             if kind in RECIPIENT_TYPES:
-                return self.failure(call, ProviderCategory.INVALID_RECIPIENT, what,
-                                    "this lead cannot be messaged on LinkedIn; not retried",
-                                    **details)  # fmt: skip
+                return self.failure(
+                    call,
+                    ProviderCategory.INVALID_RECIPIENT,
+                    what,
+                    "this lead cannot be messaged on LinkedIn; not retried",
+                    **details,
+                )
             if kind in DAILY_LIMIT_TYPES:
-                return self.failure(call, ProviderCategory.RATE_LIMITED, what,
-                                    "LinkedIn limit reached; sends wait until tomorrow",
-                                    retryable=True, retry_after_s=seconds_until_tomorrow(),
-                                    **details)  # fmt: skip
-            return self.failure(call, ProviderCategory.ERROR, what,
-                                "the request was refused as sent; not retried", **details)  # fmt: skip
+                return self.failure(
+                    call,
+                    ProviderCategory.RATE_LIMITED,
+                    what,
+                    "LinkedIn limit reached; sends wait until tomorrow",
+                    retryable=True,
+                    retry_after_s=seconds_until_tomorrow(),
+                    **details,
+                )
+            return self.failure(
+                call,
+                ProviderCategory.ERROR,
+                what,
+                "the request was refused as sent; not retried",
+                **details,
+            )
         if status == 429:
-            return self.failure(call, ProviderCategory.RATE_LIMITED, what,
-                                "LinkedIn accepts no more requests now; back off for long",
-                                retryable=True,
-                                retry_after_s=retry_after_s(answer.headers) or 3600,
-                                **details)  # fmt: skip
+            return self.failure(
+                call,
+                ProviderCategory.RATE_LIMITED,
+                what,
+                "LinkedIn accepts no more requests now; back off for long",
+                retryable=True,
+                retry_after_s=retry_after_s(answer.headers) or 3600,
+                **details,
+            )
         if status == 504 and not call.idempotent:
-            return self.failure(call, ProviderCategory.TIMEOUT, what,
-                                "the message may have been delivered: check the chat before "
-                                "sending again", retryable=True, unknown_delivery=True,
-                                **details)  # fmt: skip
+            return self.failure(
+                call,
+                ProviderCategory.TIMEOUT,
+                what,
+                "the message may have been delivered: check the chat before sending again",
+                retryable=True,
+                unknown_delivery=True,
+                **details,
+            )
         if status == 504:
-            return self.failure(call, ProviderCategory.TIMEOUT, what,
-                                "retried with backoff", retryable=True, **details)  # fmt: skip
+            return self.failure(
+                call,
+                ProviderCategory.TIMEOUT,
+                what,
+                "retried with backoff",
+                retryable=True,
+                **details,
+            )
         return self.generic_failure(answer, what, provider_code=kind or None)
 
     async def _json(self, call: Call) -> Mapping[str, Any]:
@@ -139,21 +185,31 @@ class UnipileClient(ProviderClient):
         call = Call("GET", f"/api/v1/accounts/{account_id}", "GET /api/v1/accounts/{id}", True)
         body = await self._json(call)
         sources = body.get("sources")
-        statuses = [
-            str(s.get("status")) for s in sources if isinstance(s, Mapping) and s.get("status")
-        ] if isinstance(sources, list) else []  # fmt: skip
+        statuses = (
+            [str(s.get("status")) for s in sources if isinstance(s, Mapping) and s.get("status")]
+            if isinstance(sources, list)
+            else []
+        )
         params = body.get("connection_params")
         im = params.get("im") if isinstance(params, Mapping) else None
         provider_id = im.get("id") if isinstance(im, Mapping) else None
         return AccountStatus(
-            account_id, all(s == "OK" for s in statuses), statuses,
-            str(provider_id) if provider_id else None, dict(body),
-        )  # fmt: skip
+            account_id,
+            all(s == "OK" for s in statuses),
+            statuses,
+            str(provider_id) if provider_id else None,
+            dict(body),
+        )
 
     async def chat_messages(self, chat_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
         """``GET /api/v1/chats/{id}/messages``, newest first."""
-        call = Call("GET", f"/api/v1/chats/{chat_id}/messages",
-                    "GET /api/v1/chats/{id}/messages", True, params={"limit": limit})  # fmt: skip
+        call = Call(
+            "GET",
+            f"/api/v1/chats/{chat_id}/messages",
+            "GET /api/v1/chats/{id}/messages",
+            True,
+            params={"limit": limit},
+        )
         items = (await self._json(call)).get("items")
         return [dict(m) for m in items if isinstance(m, Mapping)] if isinstance(items, list) else []
 
@@ -168,8 +224,13 @@ class UnipileClient(ProviderClient):
 
     async def send_in_chat(self, chat_id: str, text: str) -> SentMessage:
         """``POST /api/v1/chats/{id}/messages``; prefer it whenever the chat id is known."""
-        call = Call("POST", f"/api/v1/chats/{chat_id}/messages",
-                    "POST /api/v1/chats/{id}/messages", False, data={"text": text})  # fmt: skip
+        call = Call(
+            "POST",
+            f"/api/v1/chats/{chat_id}/messages",
+            "POST /api/v1/chats/{id}/messages",
+            False,
+            data={"text": text},
+        )
         body = await self._json(call)
         return SentMessage(_str(body.get("message_id") or body.get("id")), chat_id)
 
@@ -178,8 +239,11 @@ class UnipileClient(ProviderClient):
     ) -> SentMessage:
         """``POST /api/v1/chats`` to one attendee (their provider id, ``ACoAA…``), optionally
         as an InMail."""
-        form: dict[str, Any] = {"account_id": account_id, "attendees_ids": attendee_provider_id,
-                                "text": text}  # fmt: skip
+        form: dict[str, Any] = {
+            "account_id": account_id,
+            "attendees_ids": attendee_provider_id,
+            "text": text,
+        }
         if inmail is not None:
             form["linkedin[api]"] = inmail.api
             form["linkedin[inmail]"] = "true"
