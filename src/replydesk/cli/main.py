@@ -1,4 +1,4 @@
-"""Entry point: ``replydesk serve | worker | migrate | workspace | queue | version``."""
+"""Entry point: ``replydesk serve | worker | migrate | workspace | queue | sim | version``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from replydesk.app import create_app
 from replydesk.auth.service import create_workspace
 from replydesk.cli.auth_commands import register as register_auth_commands
 from replydesk.cli.common import migrated_url, prepare, run_with_db
+from replydesk.cli.sim_commands import sim_app
 from replydesk.cli.worker import queue_app, worker_command
 from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
@@ -29,6 +30,7 @@ workspace_app = typer.Typer(no_args_is_help=True, help="Manage workspaces.")
 app.add_typer(workspace_app, name="workspace")
 register_auth_commands(app)
 app.add_typer(queue_app, name="queue")
+app.add_typer(sim_app, name="sim")
 app.command("worker")(worker_command)
 log = get_logger("replydesk.cli")
 
