@@ -87,6 +87,15 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """How a provider's status (or error type) reads: category, what happened, the remedy."""
+
+    category: str
+    what: str
+    remedy: str
+
+
+@dataclass(frozen=True)
 class Answer:
     """A non-2xx answer, as ``failure_for`` sees it."""
 
@@ -212,6 +221,19 @@ class ProviderClient:
         text = answer.field(*names) or answer.text.strip() or "no body"
         return self.scrub(text)
 
+    def refused(
+        self, answer: Answer, refusal: Refusal, said: str, **details: Any
+    ) -> ProviderFailure:
+        """A permanent (not retryable) failure from a ``Refusal`` row."""
+        return self.failure(
+            answer.call,
+            refusal.category,
+            f"{refusal.what} ({said})",
+            refusal.remedy,
+            status=answer.status,
+            **details,
+        )
+
     def generic_failure(self, answer: Answer, what: str, **details: Any) -> ProviderFailure:
         """The categories every provider shares for statuses without a specific meaning."""
         status, call = answer.status, answer.call
@@ -263,27 +285,24 @@ class ProviderClient:
             failure, reached = outcome
             delay = self._retry_delay(call, failure, attempt, reached=reached)
             if delay is None or time.monotonic() + delay >= deadline:
-                log.info(
-                    "provider_call_failed",
-                    provider=self.provider,
-                    endpoint=call.endpoint,
-                    host=self.host,
-                    status=failure.status,
-                    category=failure.category,
-                    attempts=attempt,
-                )
+                self._log("provider_call_failed", call, failure, attempts=attempt)
                 raise failure
-            log.info(
-                "provider_call_retry",
-                provider=self.provider,
-                endpoint=call.endpoint,
-                host=self.host,
-                status=failure.status,
-                category=failure.category,
-                attempt=attempt,
-                delay_s=round(delay, 3),
+            self._log(
+                "provider_call_retry", call, failure, attempt=attempt, delay_s=round(delay, 3)
             )
             await asyncio.sleep(delay)
+
+    def _log(self, event: str, call: Call, failure: ProviderFailure, **extra: Any) -> None:
+        # Info, not warning: the caller decides whether the failure is someone's problem.
+        log.info(
+            event,
+            provider=self.provider,
+            endpoint=call.endpoint,
+            host=self.host,
+            status=failure.status,
+            category=failure.category,
+            **extra,
+        )
 
     def _retry_delay(
         self, call: Call, failure: ProviderFailure, attempt: int, *, reached: bool
@@ -355,22 +374,14 @@ class ProviderClient:
                 "check the configured host; retried with backoff",
                 retryable=True,
             ), False
-        except httpx.TimeoutException as exc:
-            return self.failure(
-                call,
-                ProviderCategory.TIMEOUT,
-                f"no answer in time ({type(exc).__name__})",
-                "retried with backoff"
-                if call.idempotent
-                else "the send may have been delivered: check before sending again",
-                retryable=True,
-                unknown_delivery=not call.idempotent,
-            ), True
         except httpx.TransportError as exc:
+            # A read timeout or a connection lost mid-call: the request may have arrived.
+            timed_out = isinstance(exc, httpx.TimeoutException)
             return self.failure(
                 call,
-                ProviderCategory.ERROR,
-                f"connection failed ({type(exc).__name__})",
+                ProviderCategory.TIMEOUT if timed_out else ProviderCategory.ERROR,
+                f"{'no answer in time' if timed_out else 'connection failed'} "
+                f"({type(exc).__name__})",
                 "retried with backoff"
                 if call.idempotent
                 else "the send may have been delivered: check before sending again",

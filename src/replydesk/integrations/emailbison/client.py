@@ -13,11 +13,36 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from replydesk.core.errors import ProviderCategory, ProviderFailure
-from replydesk.integrations.provider_client import Answer, Call, ProviderClient, json_body
+from replydesk.integrations.provider_client import (
+    Answer,
+    Call,
+    ProviderClient,
+    Refusal,
+    json_body,
+)
 
 AUTH_REMEDY = (
     "the key does not exist for this host — check the workspace's EmailBison host and use an "
     "api-user key"
+)
+REFUSALS = {
+    401: Refusal(ProviderCategory.AUTH, "not authenticated", AUTH_REMEDY),
+    403: Refusal(
+        ProviderCategory.AUTH,
+        "forbidden",
+        "the key has no access to this workspace — use an api-user key of this workspace",
+    ),
+    404: Refusal(
+        ProviderCategory.ERROR, "not found", "the reply or lead id does not exist on this host"
+    ),
+}
+BAD_RECIPIENT = Refusal(
+    ProviderCategory.INVALID_RECIPIENT,
+    "recipient refused",
+    "fix the lead's e-mail address; not retried",
+)
+INVALID = Refusal(
+    ProviderCategory.ERROR, "validation failed", "fix the request fields; not retried"
 )
 # Bounded reconciliation: at most this many pages per ``list_replies_since`` call.
 MAX_PAGES = 10
@@ -63,50 +88,15 @@ class EmailBisonClient(ProviderClient):
         return {"Authorization": f"Bearer {self._api_key}"}
 
     def failure_for(self, answer: Answer) -> ProviderFailure:
-        status, call = answer.status, answer.call
         said = self.quoted(answer, "message")
-        if status == 401:
-            return self.failure(
-                call,
-                ProviderCategory.AUTH,
-                f"not authenticated ({said})",
-                AUTH_REMEDY,
-                status=status,
-            )
-        if status == 403:
-            return self.failure(
-                call,
-                ProviderCategory.AUTH,
-                f"forbidden ({said})",
-                "the key has no access to this workspace — use an api-user key of this workspace",
-                status=status,
-            )
-        if status == 404:
-            return self.failure(
-                call,
-                ProviderCategory.ERROR,
-                f"not found ({said})",
-                "the reply or lead id does not exist on this host",
-                status=status,
-            )
-        if status == 422:
+        refusal = REFUSALS.get(answer.status)
+        if answer.status == 422:
             errors = answer.body.get("errors") if isinstance(answer.body, Mapping) else None
             fields = sorted(errors) if isinstance(errors, Mapping) else []
-            if any(f.startswith(("to_emails", "email")) for f in fields):
-                return self.failure(
-                    call,
-                    ProviderCategory.INVALID_RECIPIENT,
-                    f"recipient refused ({said})",
-                    "fix the lead's e-mail address; not retried",
-                    status=status,
-                )
-            return self.failure(
-                call,
-                ProviderCategory.ERROR,
-                f"validation failed ({said})",
-                "fix the request fields; not retried",
-                status=status,
-            )
+            bad_address = any(f.startswith(("to_emails", "email")) for f in fields)
+            refusal = BAD_RECIPIENT if bad_address else INVALID
+        if refusal is not None:
+            return self.refused(answer, refusal, said)
         return self.generic_failure(answer, said)
 
     async def _data(self, call: Call) -> Any:

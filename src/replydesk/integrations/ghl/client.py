@@ -18,6 +18,7 @@ from replydesk.integrations.provider_client import (
     Answer,
     Call,
     ProviderClient,
+    Refusal,
     json_body,
     retry_after_s,
 )
@@ -26,6 +27,24 @@ log = get_logger(__name__)
 
 DEFAULT_BASE_URL = "https://services.leadconnectorhq.com"
 API_VERSION = "2021-07-28"
+REFUSALS = {
+    401: Refusal(
+        ProviderCategory.AUTH,
+        "not authenticated",
+        "the token is invalid or expired — create a new Private Integration Token for this "
+        "location",
+    ),
+    403: Refusal(
+        ProviderCategory.AUTH,
+        "forbidden",
+        "the token has no access to this location or lacks a scope (contacts.write, conversations)",
+    ),
+}
+BAD_PHONE = Refusal(
+    ProviderCategory.INVALID_RECIPIENT,
+    "refused",
+    "the contact's phone number cannot receive SMS; not retried",
+)
 
 
 @dataclass(frozen=True)
@@ -105,35 +124,11 @@ class GhlClient(ProviderClient):
             if isinstance(message, list)
             else str(message or answer.text.strip() or "no body")
         )
-        if status == 401:
-            return self.failure(
-                call,
-                ProviderCategory.AUTH,
-                f"not authenticated ({said})",
-                "the token is invalid or expired — create a new Private Integration Token for "
-                "this location",
-                status=status,
-                trace_id=trace_id,
-            )
-        if status == 403:
-            return self.failure(
-                call,
-                ProviderCategory.AUTH,
-                f"forbidden ({said})",
-                "the token has no access to this location or lacks a scope (contacts.write, "
-                "conversations)",
-                status=status,
-                trace_id=trace_id,
-            )
+        refusal = REFUSALS.get(status)
         if status in (400, 422) and "phone" in said.lower():
-            return self.failure(
-                call,
-                ProviderCategory.INVALID_RECIPIENT,
-                f"refused ({said})",
-                "the contact's phone number cannot receive SMS; not retried",
-                status=status,
-                trace_id=trace_id,
-            )
+            refusal = BAD_PHONE
+        if refusal is not None:
+            return self.refused(answer, refusal, said, trace_id=trace_id)
         if status == 429:
             # GHL may send no Retry-After; its interval header says when the burst window resets.
             wait = retry_after_s(answer.headers)

@@ -16,9 +16,17 @@ from typing import Any, ClassVar
 import httpx
 
 from replydesk.core.errors import ProviderCategory, ProviderFailure
-from replydesk.integrations.provider_client import Answer, Call, ProviderClient
+from replydesk.integrations.provider_client import Answer, Call, ProviderClient, Refusal
 
 ENDPOINT = "POST incoming webhook"
+_GONE = "the webhook was revoked or removed, or its channel archived — set a new Slack webhook URL"
+REFUSALS = {
+    400: Refusal(ProviderCategory.ERROR, "refused", "the alert payload is invalid; not retried"),
+    401: Refusal(ProviderCategory.AUTH, "refused", _GONE),
+    403: Refusal(ProviderCategory.AUTH, "refused", _GONE),
+    404: Refusal(ProviderCategory.DISCONNECTED, "refused", _GONE),
+    410: Refusal(ProviderCategory.DISCONNECTED, "refused", _GONE),
+}
 
 
 class SlackWebhookClient(ProviderClient):
@@ -40,26 +48,10 @@ class SlackWebhookClient(ProviderClient):
         return sorted({self.base_url, path, *parts}, key=len, reverse=True)
 
     def failure_for(self, answer: Answer) -> ProviderFailure:
-        status, call = answer.status, answer.call
         reason = self.scrub(answer.text.strip() or "no body")
-        if status in (401, 403, 404, 410):
-            category = ProviderCategory.AUTH if status < 404 else ProviderCategory.DISCONNECTED
-            return self.failure(
-                call,
-                category,
-                f"refused ({reason})",
-                "the webhook was revoked or removed, or its channel archived — "
-                "set a new Slack webhook URL",
-                status=status,
-            )
-        if status == 400:
-            return self.failure(
-                call,
-                ProviderCategory.ERROR,
-                f"refused ({reason})",
-                "the alert payload is invalid; not retried",
-                status=status,
-            )
+        refusal = REFUSALS.get(answer.status)
+        if refusal is not None:
+            return self.refused(answer, refusal, reason)
         return self.generic_failure(answer, reason)
 
     async def post(self, text: str, *, blocks: Sequence[Mapping[str, Any]] | None = None) -> None:

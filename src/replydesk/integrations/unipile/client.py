@@ -19,6 +19,7 @@ from replydesk.integrations.provider_client import (
     Answer,
     Call,
     ProviderClient,
+    Refusal,
     json_body,
     retry_after_s,
 )
@@ -31,6 +32,44 @@ RECIPIENT_TYPES = frozenset(
 # LinkedIn's own limits: pause until tomorrow.
 DAILY_LIMIT_TYPES = frozenset({"limit_exceeded", "cannot_resend_yet", "cannot_resend_within_24hrs"})
 RECONNECT = "reconnect the LinkedIn account in Unipile; sends stay paused until a check succeeds"
+_BAD_KEY = Refusal(
+    ProviderCategory.AUTH,
+    "bad API key",
+    "the API key is wrong or revoked — set the workspace's Unipile API key again",
+)
+_DISCONNECTED = Refusal(ProviderCategory.DISCONNECTED, "account disconnected", RECONNECT)
+_RESTRICTED = Refusal(
+    ProviderCategory.DISCONNECTED,
+    "account restricted",
+    "LinkedIn restricted the account; " + RECONNECT,
+)
+_FORBIDDEN = Refusal(
+    ProviderCategory.AUTH, "forbidden", "the key or account lacks this feature or permission"
+)
+_NOT_FOUND = Refusal(
+    ProviderCategory.ERROR, "not found", "the account, chat or user id does not exist"
+)
+_RECIPIENT = Refusal(
+    ProviderCategory.INVALID_RECIPIENT,
+    "recipient unreachable",
+    "this lead cannot be messaged on LinkedIn; not retried",
+)
+_UNPROCESSABLE = Refusal(
+    ProviderCategory.ERROR, "refused", "the request was refused as sent; not retried"
+)
+
+
+def refusal_for(status: int, kind: str) -> Refusal | None:
+    """The permanent reading of a 401/403/404/422 by its error type."""
+    if status == 401:
+        return _BAD_KEY if kind in KEY_TYPES else _DISCONNECTED
+    if status == 403:
+        return _RESTRICTED if kind == "account_restricted" else _FORBIDDEN
+    if status == 404:
+        return _NOT_FOUND
+    if status == 422:
+        return _RECIPIENT if kind in RECIPIENT_TYPES else _UNPROCESSABLE
+    return None
 
 
 @dataclass(frozen=True)
@@ -81,68 +120,21 @@ class UnipileClient(ProviderClient):
         status, call = answer.status, answer.call
         kind = error_type(answer)
         said = self.quoted(answer, "detail", "title")
-        what = f"{kind or 'error'} ({said})"
+        what = f"{kind or 'error'}: {said}"
         details: dict[str, Any] = {"status": status, "provider_code": kind or None}
-        if status == 401:
-            if kind in KEY_TYPES:
-                return self.failure(
-                    call,
-                    ProviderCategory.AUTH,
-                    what,
-                    "the API key is wrong or revoked — set the workspace's Unipile API key again",
-                    **details,
-                )
-            return self.failure(call, ProviderCategory.DISCONNECTED, what, RECONNECT, **details)
-        if status == 403:
-            if kind == "account_restricted":
-                return self.failure(
-                    call,
-                    ProviderCategory.DISCONNECTED,
-                    what,
-                    "LinkedIn restricted the account; " + RECONNECT,
-                    **details,
-                )
+        if status == 422 and kind in DAILY_LIMIT_TYPES:
             return self.failure(
                 call,
-                ProviderCategory.AUTH,
+                ProviderCategory.RATE_LIMITED,
                 what,
-                "the key or account lacks this feature or permission",
+                "LinkedIn limit reached; sends wait until tomorrow",
+                retryable=True,
+                retry_after_s=seconds_until_tomorrow(),
                 **details,
             )
-        if status == 404:
-            return self.failure(
-                call,
-                ProviderCategory.ERROR,
-                what,
-                "the account, chat or user id does not exist",
-                **details,
-            )
-        if status == 422:
-            if kind in RECIPIENT_TYPES:
-                return self.failure(
-                    call,
-                    ProviderCategory.INVALID_RECIPIENT,
-                    what,
-                    "this lead cannot be messaged on LinkedIn; not retried",
-                    **details,
-                )
-            if kind in DAILY_LIMIT_TYPES:
-                return self.failure(
-                    call,
-                    ProviderCategory.RATE_LIMITED,
-                    what,
-                    "LinkedIn limit reached; sends wait until tomorrow",
-                    retryable=True,
-                    retry_after_s=seconds_until_tomorrow(),
-                    **details,
-                )
-            return self.failure(
-                call,
-                ProviderCategory.ERROR,
-                what,
-                "the request was refused as sent; not retried",
-                **details,
-            )
+        refusal = refusal_for(status, kind)
+        if refusal is not None:
+            return self.refused(answer, refusal, f"{kind}: {said}", provider_code=kind or None)
         if status == 429:
             return self.failure(
                 call,
@@ -153,23 +145,16 @@ class UnipileClient(ProviderClient):
                 retry_after_s=retry_after_s(answer.headers) or 3600,
                 **details,
             )
-        if status == 504 and not call.idempotent:
-            return self.failure(
-                call,
-                ProviderCategory.TIMEOUT,
-                what,
-                "the message may have been delivered: check the chat before sending again",
-                retryable=True,
-                unknown_delivery=True,
-                **details,
-            )
         if status == 504:
             return self.failure(
                 call,
                 ProviderCategory.TIMEOUT,
                 what,
-                "retried with backoff",
+                "retried with backoff"
+                if call.idempotent
+                else "the message may have been delivered: check the chat before sending again",
                 retryable=True,
+                unknown_delivery=not call.idempotent,
                 **details,
             )
         return self.generic_failure(answer, what, provider_code=kind or None)
