@@ -82,7 +82,6 @@ class Call:
     params: Mapping[str, Any] | None = None
     json: Any = None
     data: Mapping[str, Any] | None = None
-    files: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -349,7 +348,6 @@ class ProviderClient:
                 params=call.params,
                 json=call.json,
                 data=call.data,
-                files=call.files,
                 headers=headers,
                 timeout=timeout,
             )
