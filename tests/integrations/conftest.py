@@ -8,6 +8,9 @@ import pytest
 from cryptography.fernet import Fernet
 
 from replydesk.core.settings import Settings
+from tests.support.sim import sim
+
+__all__ = ["settings", "sim"]
 
 SECRET_KEY = Fernet.generate_key().decode()
 

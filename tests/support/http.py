@@ -5,12 +5,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -19,50 +16,31 @@ from fastapi import FastAPI
 
 from replydesk.core.server import server_config
 from replydesk.core.settings import Settings
+from replydesk.devtools.loopback import LoopbackServer
 from tests.support.members import PASSWORD
 from tests.support.workspaces import Ws
 
 
-class UvicornServer:
+class UvicornServer(LoopbackServer):
     """A real uvicorn server on a loopback port, run as a task in the test's event loop.
 
     With ``settings`` it runs the configuration ``replydesk serve`` runs (``server_config``)."""
 
     def __init__(self, app: FastAPI, settings: Settings | None = None) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = int(self.sock.getsockname()[1])
+        super().__init__(app)
         if settings is not None:
             config = server_config(app, settings, host="127.0.0.1", port=self.port)
-        else:
-            config = uvicorn.Config(app, log_config=None, access_log=False)
-        config.lifespan = "off"  # the test has entered the app's lifespan already
-        config.loop = "asyncio"
-        self.server = uvicorn.Server(config)
-        self.task: asyncio.Task[None] | None = None
+            config.lifespan = "off"  # the test has entered the app's lifespan already
+            config.loop = "asyncio"
+            self.server = uvicorn.Server(config)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.url
 
     async def __aenter__(self) -> UvicornServer:
-        self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
-        for _ in range(200):
-            if self.server.started:
-                return self
-            await asyncio.sleep(0.01)
-        raise RuntimeError("uvicorn did not start")
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.server.should_exit = True
-        if self.task is not None:
-            await asyncio.wait_for(self.task, 10)
-        self.sock.close()
+        await super().__aenter__()
+        return self
 
 
 @asynccontextmanager

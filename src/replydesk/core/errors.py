@@ -8,7 +8,9 @@ public error code clients see). How an error becomes an HTTP answer is decided i
 
 from __future__ import annotations
 
-from typing import ClassVar
+import asyncio
+from enum import StrEnum
+from typing import Any, ClassVar
 
 
 class ReplyDeskError(Exception):
@@ -89,9 +91,26 @@ class Unavailable(ReplyDeskError):
     code = "service_unavailable"
 
 
+class ProviderCategory(StrEnum):
+    """What went wrong with a provider call, as logs, alerts, health and failed messages say it."""
+
+    AUTH = "provider_auth"  # key wrong, revoked or for another host/workspace: fix credentials
+    DISCONNECTED = "provider_disconnected"  # the account behind the key must be reconnected
+    INVALID_RECIPIENT = "provider_invalid_recipient"  # this recipient cannot be reached
+    RATE_LIMITED = "provider_rate_limited"  # wait (``retry_after_s``) and try again
+    TIMEOUT = "provider_timeout"  # no answer in time
+    ERROR = "provider_error"  # anything else the provider answered (5xx, 4xx, bad body)
+    CLIENT_ABORT = "client_abort"  # we cancelled the call ourselves: not the provider's fault
+
+
 class ProviderFailure(ReplyDeskError):
     """A provider call failed. ``category`` tags logs and alerts (e.g. ``provider_auth``);
-    ``retryable`` says whether trying again later can help."""
+    ``retryable`` says whether trying again later can help.
+
+    The message names provider, host, endpoint, status and a remedy, never a credential.
+    ``unknown_delivery`` is set when a send may have reached the provider (a timeout after the
+    request left, an ambiguous 5xx): check the provider's state before sending again.
+    """
 
     code = "provider_error"
 
@@ -99,10 +118,36 @@ class ProviderFailure(ReplyDeskError):
         self,
         message: str,
         *,
-        category: str = "provider_error",
+        category: str = ProviderCategory.ERROR,
         retryable: bool = True,
         retry_after_s: int | None = None,
+        provider: str | None = None,
+        host: str | None = None,
+        endpoint: str | None = None,
+        status: int | None = None,
+        provider_code: str | None = None,
+        trace_id: str | None = None,
+        unknown_delivery: bool = False,
     ) -> None:
         super().__init__(message, retry_after_s=retry_after_s)
-        self.category = category
+        self.category = str(category)
         self.retryable = retryable
+        self.provider = provider
+        self.host = host
+        self.endpoint = endpoint
+        self.status = status
+        # The provider's own error type, e.g. Unipile ``errors/disconnected_account``.
+        self.provider_code = provider_code
+        # GHL's ``traceId``: what their support asks for.
+        self.trace_id = trace_id
+        self.unknown_delivery = unknown_delivery
+
+
+class ClientAbort(ProviderFailure, asyncio.CancelledError):
+    """Our own side cancelled a provider call (a time budget, a shutdown). Still a
+    ``CancelledError`` so cancellation propagates, and a ``ProviderFailure`` with category
+    ``client_abort`` so it is never counted or retried as a provider timeout."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        details.setdefault("category", ProviderCategory.CLIENT_ABORT)
+        super().__init__(message, **details)

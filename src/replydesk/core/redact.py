@@ -22,6 +22,8 @@ _VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # OpenAI/Slack style keys and Slack webhook paths.
     (re.compile(r"\b(sk|xox[abprs])-[A-Za-z0-9-]{8,}"), MASK),
     (re.compile(r"hooks\.slack\.com/services/[A-Za-z0-9/]+"), "hooks.slack.com/services/" + MASK),
+    # The same webhook path behind any host (a proxy, the provider simulator).
+    (re.compile(r"/services/T[A-Za-z0-9]+/B[A-Za-z0-9]+/[A-Za-z0-9]+"), "/services/" + MASK),
     # key=value secrets in URLs, query strings and connection strings.
     (
         re.compile(r"(?i)\b(token|api_key|apikey|key|password|secret|signature)=([^&\s\"']+)"),

@@ -108,6 +108,18 @@ class Settings(BaseSettings):
     health_check_timeout_s: float = Field(default=10.0, gt=0, le=60)
     health_check_batch: int = Field(default=500, ge=1, le=10_000)  # checks queued per run
 
+    # Provider API clients (docs/integrations.md, "Clients"): per-call timeouts; reads and
+    # idempotent calls are retried with jittered backoff within the budget, sends never.
+    provider_connect_timeout_s: float = Field(default=5.0, gt=0)
+    provider_read_timeout_s: float = Field(default=15.0, gt=0)
+    provider_send_timeout_s: float = Field(default=30.0, gt=0)  # read timeout of a send
+    provider_retry_budget_s: float = Field(default=30.0, gt=0)  # all attempts of one call
+    provider_retry_max_attempts: int = Field(default=4, ge=1, le=10)
+    provider_retry_backoff_base_s: float = Field(default=0.5, gt=0)
+    provider_retry_backoff_cap_s: float = Field(default=8.0, gt=0)
+    # A Retry-After longer than this is not waited for in the call: the error carries it.
+    provider_retry_after_max_s: float = Field(default=20.0, ge=0)
+
     # Feature flags.
     feature_ai_drafts: bool = False
     feature_slack_alerts: bool = False

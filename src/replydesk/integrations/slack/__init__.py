@@ -1,0 +1,1 @@
+"""Slack incoming webhooks: the alert channel (no webhook ingestion, so no ``PROVIDER``)."""

@@ -1,0 +1,3 @@
+from tests.support.sim import sim
+
+__all__ = ["sim"]
