@@ -4,7 +4,7 @@ from replydesk.auth.models import ApiToken, BrowserSession, LoginThrottle, Membe
 from replydesk.core.base import Base
 from replydesk.inbox.models import InboxCountsCache, WorkspaceLeadTotal
 from replydesk.ingest.models import WebhookEvent
-from replydesk.leads.models import Lead, LeadEvent, Message
+from replydesk.leads.models import Lead, LeadEvent, LeadNote, LeadRead, LeadTag, Message, Tag
 from replydesk.queue.models import Alert, Job, SchedulerRun
 from replydesk.workspaces.models import Workspace
 
@@ -17,10 +17,14 @@ __all__ = [
     "Job",
     "Lead",
     "LeadEvent",
+    "LeadNote",
+    "LeadRead",
+    "LeadTag",
     "LoginThrottle",
     "Membership",
     "Message",
     "SchedulerRun",
+    "Tag",
     "User",
     "WebhookEvent",
     "Workspace",
