@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inscriptis import get_text
+from inscriptis.css_profiles import CSS_PROFILES
+from inscriptis.model.config import ParserConfig
 from mailparser_reply import EmailReplyParser
 
 from replydesk.leads.vocabulary import Channel
@@ -19,6 +21,9 @@ RENDER_MAX_CHARS = 500_000
 # The reply parser's header and signature patterns, for the languages it knows that our
 # workspaces write in.
 REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "pl", "sv", "da", "cs"]
+# The strict profile does not indent nested blocks: the reply parser matches quote headers
+# and signatures at the start of a line.
+_HTML_CONFIG = ParserConfig(css=CSS_PROFILES["strict"])
 
 
 @dataclass(frozen=True)
@@ -29,14 +34,14 @@ class RenderedBody:
 
 
 def html_to_text(html: str) -> str:
-    return str(get_text(html[:RENDER_MAX_CHARS])).strip()
+    return str(get_text(html[:RENDER_MAX_CHARS], _HTML_CONFIG)).strip()
 
 
 def visible_part(text: str) -> str:
     """The newest reply of an e-mail text, without quoted history or signature; the whole
     text when the parser finds nothing else."""
     replies = EmailReplyParser(languages=REPLY_LANGUAGES).read(text=text[:RENDER_MAX_CHARS])
-    newest = replies.replies[0].content.strip() if replies.replies else ""
+    newest = replies.replies[0].body.strip() if replies.replies else ""
     return newest or text.strip()
 
 
