@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
@@ -19,6 +19,9 @@ from fastapi import FastAPI
 
 from tests.support.members import PASSWORD
 from tests.support.workspaces import Ws
+
+# A request as some caller: (method, path, JSON body) → response.
+Send = Callable[[str, str, dict[str, Any] | None], Awaitable[httpx.Response]]
 
 
 class UvicornServer:
