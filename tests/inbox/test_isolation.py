@@ -14,6 +14,7 @@ import pytest
 
 from replydesk.core.db import Database
 from tests.support.http import Send
+from tests.support.isolation import assert_404_like_nowhere
 from tests.support.members import Member
 from tests.support.rows import at, insert_event, insert_lead, insert_message, snapshot
 
@@ -86,12 +87,9 @@ async def test_b_workspace_url_is_404_and_changes_nothing(
     await _seed(db, owner)
     b_objects = await _seed(db, rival)
     before = await _b_state(db, rival)
-    resp = await as_a(method, _fill(template, rival.workspace_id, b_objects), body)
-    assert resp.status_code == 404, resp.text
-    assert resp.json() == {"error": {"code": "not_found", "message": "workspace not found"}}
-    # Same answer as for a workspace that does not exist.
-    nowhere = await as_a(method, _fill(template, uuid.uuid4(), b_objects), body)
-    assert (nowhere.status_code, nowhere.json()) == (resp.status_code, resp.json())
+    url = _fill(template, rival.workspace_id, b_objects)
+    nowhere = _fill(template, uuid.uuid4(), b_objects)
+    await assert_404_like_nowhere(as_a, method, url, nowhere, body, workspace=True)
     assert await _b_state(db, rival) == before
 
 
@@ -108,12 +106,9 @@ async def test_b_object_ids_under_a_workspace_are_404_and_change_nothing(
     a_objects = await _seed(db, owner)
     b_objects = await _seed(db, rival)
     before = await _b_state(db, rival)
-    resp = await as_a(method, _fill(template, owner.workspace_id, b_objects), body)
-    assert resp.status_code == 404, resp.text
-    assert resp.json()["error"]["code"] == "not_found"
-    gone = Objects(lead=10**12, event=10**12)
-    nowhere = await as_a(method, _fill(template, owner.workspace_id, gone), body)
-    assert (nowhere.status_code, nowhere.json()) == (resp.status_code, resp.json())
+    url = _fill(template, owner.workspace_id, b_objects)
+    nowhere = _fill(template, owner.workspace_id, Objects(lead=10**12, event=10**12))
+    await assert_404_like_nowhere(as_a, method, url, nowhere, body, workspace=False)
     assert await _b_state(db, rival) == before
     # A's own object through the same endpoint works: the 404 is about ownership.
     own = await as_a(method, _fill(template, owner.workspace_id, a_objects), body)

@@ -15,6 +15,7 @@ from replydesk.leads import markings
 from replydesk.leads import service as leads
 from replydesk.leads.vocabulary import LeadEventKind
 from tests.support.http import Send
+from tests.support.isolation import assert_404_like_nowhere
 from tests.support.members import Member
 from tests.support.rows import at, insert_lead, insert_message, snapshot
 
@@ -85,6 +86,13 @@ def _fill(template: str, ws: uuid.UUID, objects: Objects) -> str:
     return template.format(ws=ws, lead=objects.lead, note=objects.note, tag=objects.tag)
 
 
+def _mix(own: Objects, other: Objects, foreign: str) -> Objects:
+    """``other``'s id in the ``foreign`` slot (or in all of them), ``own``'s elsewhere."""
+    slots = ("lead", "note", "tag")
+    picked = {s: getattr(other if foreign in (s, "all") else own, s) for s in slots}
+    return Objects(**picked)
+
+
 async def _b_state(db: Database, b: Member) -> list[Any]:
     return [await snapshot(db, table, b.workspace_id) for table in B_TABLES]
 
@@ -102,11 +110,9 @@ async def test_b_workspace_url_is_404_and_changes_nothing(
     await _seed(db, owner)
     b_objects = await _seed(db, rival)
     before = await _b_state(db, rival)
-    resp = await as_a(method, _fill(template, rival.workspace_id, b_objects), body)
-    assert resp.status_code == 404, resp.text
-    assert resp.json() == {"error": {"code": "not_found", "message": "workspace not found"}}
-    nowhere = await as_a(method, _fill(template, uuid.uuid4(), b_objects), body)
-    assert (nowhere.status_code, nowhere.json()) == (resp.status_code, resp.json())
+    url = _fill(template, rival.workspace_id, b_objects)
+    nowhere = _fill(template, uuid.uuid4(), b_objects)
+    await assert_404_like_nowhere(as_a, method, url, nowhere, body, workspace=True)
     assert await _b_state(db, rival) == before
 
 
@@ -124,25 +130,12 @@ async def test_b_object_ids_under_a_workspace_are_404_and_change_nothing(
     """B's id in any one slot (A's ids in the others), or in all of them, is 404."""
     a_objects = await _seed(db, owner)
     b_objects = await _seed(db, rival)
-    mixed = Objects(
-        **{
-            slot: getattr(b_objects if foreign in (slot, "all") else a_objects, slot)
-            for slot in ("lead", "note", "tag")
-        }
-    )
     before = await _b_state(db, rival)
     a_before = await _b_state(db, owner)
-    resp = await as_a(method, _fill(template, owner.workspace_id, mixed), body)
-    assert resp.status_code == 404, resp.text
-    assert resp.json()["error"]["code"] == "not_found"
-    gone = Objects(
-        **{
-            slot: 10**12 if foreign in (slot, "all") else getattr(a_objects, slot)
-            for slot in ("lead", "note", "tag")
-        }
-    )
-    nowhere = await as_a(method, _fill(template, owner.workspace_id, gone), body)
-    assert (nowhere.status_code, nowhere.json()) == (resp.status_code, resp.json())
+    url = _fill(template, owner.workspace_id, _mix(a_objects, b_objects, foreign))
+    gone = Objects(lead=10**12, note=10**12, tag=10**12)
+    nowhere = _fill(template, owner.workspace_id, _mix(a_objects, gone, foreign))
+    await assert_404_like_nowhere(as_a, method, url, nowhere, body, workspace=False)
     assert await _b_state(db, rival) == before
     assert await _b_state(db, owner) == a_before
     own = await as_a(method, _fill(template, owner.workspace_id, a_objects), body)

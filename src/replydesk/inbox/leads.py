@@ -286,11 +286,18 @@ async def list_messages(
     stmt = stmt.order_by(Message.occurred_at.desc(), Message.id.desc()).limit(limit + 1)
     async with within_budget(session, timeout_ms, "the conversation"):
         rows = [dict(r) for r in (await session.execute(stmt)).mappings()]
+    return backward_page(rows, limit, MESSAGE_CURSOR)
+
+
+def backward_page(rows: list[dict[str, Any]], limit: int, kind: str, tiered: bool = False) -> Page:
+    """``rows``: up to ``limit + 1``, newest first. The page is oldest → newest; its cursor
+    continues before the oldest row (with the row's ``tier`` when ``tiered``)."""
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
         oldest = page[-1]
-        next_cursor = cursor.encode(MESSAGE_CURSOR, oldest["occurred_at"], oldest["id"])
+        tier = oldest["tier"] if tiered else None
+        next_cursor = cursor.encode(kind, oldest["occurred_at"], oldest["id"], tier=tier)
     page.reverse()
     return Page(page, next_cursor)
 

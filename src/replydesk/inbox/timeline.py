@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from replydesk.core.errors import InvalidInput
 from replydesk.inbox import cursor, repository
 from replydesk.inbox.budget import within_budget
-from replydesk.inbox.leads import Page, get_lead_id
+from replydesk.inbox.leads import Page, backward_page, get_lead_id
 
 TIMELINE_CURSOR = "timeline"
 KINDS = ("message", "event", "note")  # by tier
@@ -77,12 +77,5 @@ async def timeline(
         sql = repository.TIMELINE_AFTER
     async with within_budget(session, timeout_ms, "the timeline"):
         rows = [dict(r) for r in (await session.execute(sql, params)).mappings()]
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        oldest = page[-1]
-        next_cursor = cursor.encode(
-            TIMELINE_CURSOR, oldest["occurred_at"], oldest["id"], tier=oldest["tier"]
-        )
-    page.reverse()
-    return Page([_item(row, lead_id) for row in page], next_cursor)
+    page = backward_page(rows, limit, TIMELINE_CURSOR, tiered=True)
+    return Page([_item(row, lead_id) for row in page.items], page.next_cursor)
