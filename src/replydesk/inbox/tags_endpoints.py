@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from replydesk.auth.deps import AdminDep, WorkspaceDep
+from replydesk.auth.deps import AdminDep, WorkspaceAccess, WorkspaceDep
 from replydesk.core.deps import SessionDep
 from replydesk.core.http import error_doc
 from replydesk.inbox.endpoints import COMMON, MAX_ID, LeadId
@@ -67,6 +68,14 @@ async def lead_tags(access: WorkspaceDep, session: SessionDep, lead_id: LeadId) 
     return TagList.model_validate({"items": items})
 
 
+async def _lead_and_tag(
+    session: AsyncSession, access: WorkspaceAccess, lead_id: int, tag_id: int
+) -> None:
+    """Both must be the workspace's (404 naming which is not)."""
+    await get_lead_id(session, access.workspace_id, lead_id)
+    await markings.get_tag(session, access.workspace_id, tag_id)
+
+
 @router.put(
     "/leads/{lead_id}/tags/{tag_id}",
     status_code=204,
@@ -76,8 +85,7 @@ async def lead_tags(access: WorkspaceDep, session: SessionDep, lead_id: LeadId) 
 async def attach_tag(
     access: WorkspaceDep, session: SessionDep, lead_id: LeadId, tag_id: TagId
 ) -> Response:
-    await get_lead_id(session, access.workspace_id, lead_id)
-    await markings.get_tag(session, access.workspace_id, tag_id)
+    await _lead_and_tag(session, access, lead_id, tag_id)
     await markings.attach_tag(session, access.workspace_id, lead_id, tag_id)
     return Response(status_code=204)
 
@@ -91,7 +99,6 @@ async def attach_tag(
 async def detach_tag(
     access: WorkspaceDep, session: SessionDep, lead_id: LeadId, tag_id: TagId
 ) -> Response:
-    await get_lead_id(session, access.workspace_id, lead_id)
-    await markings.get_tag(session, access.workspace_id, tag_id)
+    await _lead_and_tag(session, access, lead_id, tag_id)
     await markings.detach_tag(session, access.workspace_id, lead_id, tag_id)
     return Response(status_code=204)
