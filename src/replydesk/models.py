@@ -16,7 +16,7 @@ from replydesk.integrations.credentials.models import (
     IntegrationCredential,
     IntegrationHealth,
 )
-from replydesk.leads.models import Lead, LeadEvent, Message
+from replydesk.leads.models import Lead, LeadEvent, LeadNote, LeadRead, LeadTag, Message, Tag
 from replydesk.queue.models import Alert, Job, QueueAttempt, SchedulerRun
 from replydesk.workspaces.models import Workspace
 
@@ -33,11 +33,15 @@ __all__ = [
     "Job",
     "Lead",
     "LeadEvent",
+    "LeadNote",
+    "LeadRead",
+    "LeadTag",
     "LoginThrottle",
     "Membership",
     "Message",
     "QueueAttempt",
     "SchedulerRun",
+    "Tag",
     "User",
     "WebhookEvent",
     "Workspace",

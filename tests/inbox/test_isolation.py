@@ -7,16 +7,14 @@ that does not exist at all, and nothing of B's changes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
 
 from replydesk.core.db import Database
-from tests.support.http import https_client, login
+from tests.support.http import Send
+from tests.support.isolation import assert_404_like_nowhere
 from tests.support.members import Member
 from tests.support.rows import at, insert_event, insert_lead, insert_message, snapshot
 
@@ -68,29 +66,12 @@ OBJECT_ENDPOINTS = [
     e for e in ENDPOINTS if any(f"{{{o}}}" in e[1] for o in ("lead", "event", "user"))
 ]
 
-Send = Callable[[str, str, dict[str, Any] | None], Awaitable[httpx.Response]]
-
 
 async def _b_state(db: Database, b: Member) -> list[Any]:
     return [
         await snapshot(db, table, b.workspace_id)
         for table in ("leads", "messages", "webhook_events", "inbox_counts_cache")
     ]
-
-
-@pytest.fixture(params=["token", "session"])
-async def as_a(request: pytest.FixtureRequest, app: FastAPI, owner: Member) -> Any:
-    """A sender acting as workspace A's owner, by Bearer token or by session cookie."""
-    async with https_client(app) as client:
-        headers = dict(owner.headers)
-        if request.param == "session":
-            csrf = await login(client, owner.email)
-            headers = {"X-CSRF-Token": csrf}
-
-        async def send(method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
-            return await client.request(method, path, json=body, headers=headers)
-
-        yield send
 
 
 def _fill(template: str, ws: uuid.UUID, objects: Objects) -> str:
@@ -110,12 +91,9 @@ async def test_b_workspace_url_is_404_and_changes_nothing(
     await _seed(db, owner)
     b_objects = await _seed(db, rival)
     before = await _b_state(db, rival)
-    resp = await as_a(method, _fill(template, rival.workspace_id, b_objects), body)
-    assert resp.status_code == 404, resp.text
-    assert resp.json() == {"error": {"code": "not_found", "message": "workspace not found"}}
-    # Same answer as for a workspace that does not exist.
-    nowhere = await as_a(method, _fill(template, uuid.uuid4(), b_objects), body)
-    assert (nowhere.status_code, nowhere.json()) == (resp.status_code, resp.json())
+    url = _fill(template, rival.workspace_id, b_objects)
+    nowhere = _fill(template, uuid.uuid4(), b_objects)
+    await assert_404_like_nowhere(as_a, method, url, nowhere, body, workspace=True)
     assert await _b_state(db, rival) == before
 
 
@@ -132,12 +110,9 @@ async def test_b_object_ids_under_a_workspace_are_404_and_change_nothing(
     a_objects = await _seed(db, owner)
     b_objects = await _seed(db, rival)
     before = await _b_state(db, rival)
-    resp = await as_a(method, _fill(template, owner.workspace_id, b_objects), body)
-    assert resp.status_code == 404, resp.text
-    assert resp.json()["error"]["code"] == "not_found"
-    gone = Objects(lead=10**12, event=10**12)
-    nowhere = await as_a(method, _fill(template, owner.workspace_id, gone), body)
-    assert (nowhere.status_code, nowhere.json()) == (resp.status_code, resp.json())
+    url = _fill(template, owner.workspace_id, b_objects)
+    nowhere = _fill(template, owner.workspace_id, Objects(lead=10**12, event=10**12))
+    await assert_404_like_nowhere(as_a, method, url, nowhere, body, workspace=False)
     assert await _b_state(db, rival) == before
     # A's own object through the same endpoint works: the 404 is about ownership.
     own = await as_a(method, _fill(template, owner.workspace_id, a_objects), body)

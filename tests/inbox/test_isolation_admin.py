@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from replydesk.core.db import Database
-from tests.inbox.test_isolation import Send, as_a  # noqa: F401 (the sender fixture)
+from tests.support.http import Send
 from tests.support.members import Member, add_member
 from tests.support.rows import fetch_rows, insert_event, snapshot
 
@@ -65,7 +65,7 @@ async def test_b_workspace_url_is_404_and_changes_nothing(
     db: Database,
     owner: Member,
     rival: Member,
-    as_a: Send,  # noqa: F811
+    as_a: Send,
     method: str,
     template: str,
     body: dict[str, Any] | None,
@@ -87,7 +87,7 @@ async def test_b_object_ids_under_a_workspace_are_404_and_change_nothing(
     db: Database,
     owner: Member,
     rival: Member,
-    as_a: Send,  # noqa: F811
+    as_a: Send,
     method: str,
     template: str,
     body: dict[str, Any] | None,
@@ -112,7 +112,7 @@ async def test_lists_never_include_b(
     db: Database,
     owner: Member,
     rival: Member,
-    as_a: Send,  # noqa: F811
+    as_a: Send,
 ) -> None:
     a_objects = await _seed(db, owner, "a-member@acme.example")
     await _seed(db, rival, "b-member@rival.example")

@@ -150,7 +150,11 @@ async def test_filters_search_and_assignee(app: FastAPI, db: Database, owner: Me
 @pytest.mark.parametrize(
     ("params", "status", "needle"),
     [
-        ({"filter": "unread"}, 422, "unknown filter"),
+        ({"filter": "unseen"}, 422, "unknown filter"),
+        ({"filter": "tag:"}, 422, "unknown filter"),
+        ({"filter": "tag:" + "x" * 65}, 422, "tag is too long"),
+        ({"status": "gone"}, 422, "status must be one of"),
+        ({"sort": "newest"}, 422, "sort must be one of"),
         ({"filter": "channel:fax"}, 422, "channel"),
         ({"filter": "category:"}, 422, "unknown filter"),
         ({"q": "   "}, 422, "q must not be blank"),

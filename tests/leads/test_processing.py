@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import copy
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -12,23 +11,11 @@ from sqlalchemy import text
 
 from replydesk.core.db import Database
 from replydesk.core.errors import InvalidInput
-from replydesk.integrations.processing import EventOutcome, process_event
 from replydesk.queue.errors import classify
+from tests.support.events import apply_event as run
 from tests.support.rows import fetch_rows
-from tests.support.samples import event_type_of, sample
+from tests.support.samples import sample
 from tests.support.workspaces import new_workspace
-
-
-async def run(db: Database, ws: uuid.UUID, provider: str, payload: dict[str, Any]) -> EventOutcome:
-    async with db.session() as session:
-        return await process_event(
-            session,
-            workspace_id=ws,
-            provider=provider,
-            event_type=event_type_of(provider, payload),
-            payload=payload,
-            received_at=datetime(2026, 1, 24, tzinfo=UTC),
-        )
 
 
 async def lead(db: Database, lead_id: int) -> dict[str, Any]:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,6 +19,9 @@ from replydesk.core.settings import Settings
 from replydesk.devtools.loopback import LoopbackServer
 from tests.support.members import PASSWORD
 from tests.support.workspaces import Ws
+
+# A request as some caller: (method, path, JSON body) → response.
+Send = Callable[[str, str, dict[str, Any] | None], Awaitable[httpx.Response]]
 
 
 class UvicornServer(LoopbackServer):

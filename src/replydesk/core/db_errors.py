@@ -9,6 +9,7 @@ from sqlalchemy import exc as sa_exc
 
 QUERY_CANCELED = "57014"  # statement_timeout (or a cancel request)
 FOREIGN_KEY_VIOLATION = "23503"
+UNIQUE_VIOLATION = "23505"
 
 # SQLSTATE: connection exceptions (08…), shutdown / cannot connect now (57P01 to 57P03),
 # too many connections (53300).

@@ -169,6 +169,18 @@ async def _persist(session: AsyncSession, workspace_id: uuid.UUID, counts: Count
         await session.execute(repository.STORE_CACHE_SQL, params)
 
 
+def _log_failure(event: str, exc: BaseException, workspace_id: uuid.UUID, timeout_ms: int) -> None:
+    state = sqlstate(exc)
+    log.warning(
+        event,
+        category="db_timeout" if state == QUERY_CANCELED else "db_error",
+        workspace_id=str(workspace_id),
+        error=type(exc).__name__,
+        sqlstate=state,
+        timeout_ms=timeout_ms,
+    )
+
+
 async def inbox_counts(
     session: AsyncSession, workspace_id: uuid.UUID, settings: Settings, cache: CountsCache
 ) -> Counts:
@@ -178,15 +190,7 @@ async def inbox_counts(
             await session.execute(repository.SET_TIMEOUT_SQL, {"ms": str(timeout_ms)})
             counts = await _query(session, workspace_id)
     except (DBAPIError, OSError) as exc:
-        state = sqlstate(exc)
-        log.warning(
-            "inbox_counts_fallback",
-            category="db_timeout" if state == QUERY_CANCELED else "db_error",
-            workspace_id=str(workspace_id),
-            error=type(exc).__name__,
-            sqlstate=state,
-            timeout_ms=timeout_ms,
-        )
+        _log_failure("inbox_counts_fallback", exc, workspace_id, timeout_ms)
         cached = cache.get(workspace_id)
         if cached is None:
             # A primary-key read: its own floor, so a tiny counts budget cannot starve it.
@@ -206,3 +210,29 @@ async def inbox_counts(
         await _persist(session, workspace_id, counts)
         cache.mark_persisted(workspace_id)
     return counts
+
+
+UNREAD_COUNT_CAP = 1000
+
+
+@dataclass(frozen=True)
+class Unread:
+    count: int | None  # None: over its time budget
+    capped: bool
+
+
+async def unread_count(
+    session: AsyncSession, workspace_id: uuid.UUID, user_id: uuid.UUID, settings: Settings
+) -> Unread:
+    """Per user, so outside the per-workspace counts and their cache: its own savepoint and
+    budget (the counts budget); over it the count is null, the other counts still answer."""
+    timeout_ms = settings.counts_statement_timeout_ms
+    params = {"ws": workspace_id, "user_id": user_id, "cap": UNREAD_COUNT_CAP}
+    try:
+        async with session.begin_nested():
+            await session.execute(repository.SET_TIMEOUT_SQL, {"ms": str(timeout_ms)})
+            n = int((await session.execute(repository.UNREAD_SQL, params)).scalar_one())
+    except (DBAPIError, OSError) as exc:
+        _log_failure("inbox_unread_count_unavailable", exc, workspace_id, timeout_ms)
+        return Unread(count=None, capped=False)
+    return Unread(count=n, capped=n >= UNREAD_COUNT_CAP)

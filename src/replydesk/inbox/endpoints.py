@@ -47,7 +47,7 @@ BUDGETED: dict[int | str, dict[str, object]] = {
 }
 
 
-def _limit(limit: int, settings_max: int) -> int:
+def bounded_limit(limit: int, settings_max: int) -> int:
     if limit > settings_max:
         raise InvalidInput(f"limit must be at most {settings_max}")
     return limit
@@ -71,7 +71,11 @@ async def inbox_counts(
     result = await counts_service.inbox_counts(
         session, access.workspace_id, settings, _counts_cache(request)
     )
-    return CountsOut.model_validate(result, from_attributes=True)
+    unread = await counts_service.unread_count(
+        session, access.workspace_id, access.user_id, settings
+    )
+    counts = CountsOut.model_validate(result, from_attributes=True)
+    return counts.model_copy(update={"unread": unread.count, "unread_capped": unread.capped})
 
 
 @router.get(
@@ -88,10 +92,24 @@ async def list_leads(
         list[str] | None,
         Query(
             max_length=10,
-            description="requires_attention | all | category:<name> | channel:<email|sms|"
-            "linkedin>; repeat to combine (AND).",
+            description="requires_attention | unread | all | category:<name> | tag:<name> | "
+            "channel:<email|sms|linkedin>; repeat to combine (AND).",
         ),
     ] = None,
+    status: Annotated[
+        list[str] | None,
+        Query(
+            max_length=4,
+            description="active | bounced | unsubscribed | closed; repeat for any of them (OR).",
+        ),
+    ] = None,
+    sort: Annotated[
+        str,
+        Query(
+            description="last_message (newest activity first) | oldest_waiting (leads "
+            "awaiting a reply, oldest newest-inbound first); the cursor keeps the sort.",
+        ),
+    ] = "last_message",
     q: Annotated[
         str | None, Query(description="Prefix of e-mail, first/last name or company")
     ] = None,
@@ -103,8 +121,10 @@ async def list_leads(
         filters=filter or ["all"],
         q=q,
         assignee=assignee,
-        limit=_limit(limit, settings.inbox_page_size_max),
+        limit=bounded_limit(limit, settings.inbox_page_size_max),
         after=cursor,
+        statuses=status or [],
+        sort=sort,
     )
     page = await leads_service.list_leads(
         session, access.workspace_id, access.user_id, query, settings.inbox_statement_timeout_ms
@@ -129,7 +149,9 @@ async def patch_lead(
     access: WorkspaceDep, session: SessionDep, lead_id: LeadId, body: LeadPatch
 ) -> LeadOut:
     return LeadOut.model_validate(
-        await leads_service.patch_lead(session, access.workspace_id, lead_id, body)
+        await leads_service.patch_lead(
+            session, access.workspace_id, lead_id, body, actor_user_id=access.user_id
+        )
     )
 
 
@@ -152,7 +174,7 @@ async def list_messages(
         access.workspace_id,
         lead_id,
         cursor,
-        _limit(limit, settings.inbox_page_size_max),
+        bounded_limit(limit, settings.inbox_page_size_max),
         settings.inbox_statement_timeout_ms,
     )
     return MessagePage.model_validate(page, from_attributes=True)
@@ -181,7 +203,7 @@ async def list_webhook_events(
         status=status,
         provider=provider,
         after=cursor,
-        limit=_limit(limit, settings.inbox_page_size_max),
+        limit=bounded_limit(limit, settings.inbox_page_size_max),
         timeout_ms=settings.inbox_statement_timeout_ms,
     )
     return WebhookEventPage.model_validate(page, from_attributes=True)

@@ -7,24 +7,32 @@ Every statement is scoped by the workspace of the caller's membership and runs u
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, exists, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.auth import service as auth
 from replydesk.core.errors import InvalidInput, NotFound
 from replydesk.inbox import cursor, repository
 from replydesk.inbox.budget import within_budget
-from replydesk.inbox.schemas import CATEGORY_MAX_LENGTH, LeadPatch
+from replydesk.inbox.schemas import CATEGORY_MAX_LENGTH, TAG_NAME_MAX_LENGTH, LeadPatch
 from replydesk.leads import service as leads
-from replydesk.leads.models import Lead, Message
-from replydesk.leads.vocabulary import Channel
+from replydesk.leads.models import Lead, LeadRead, LeadTag, Message, Tag
+from replydesk.leads.vocabulary import Channel, LeadStatus
 
-LEAD_CURSOR = "leads"
 MESSAGE_CURSOR = "messages"
 Q_MAX_LENGTH = 200
+
+
+class LeadSort:
+    """``sort=`` values; each has its own cursor kind, so a cursor cannot change the sort."""
+
+    LAST_MESSAGE = "last_message"
+    OLDEST_WAITING = "oldest_waiting"
+    ALL = (LAST_MESSAGE, OLDEST_WAITING)
+    CURSORS = {LAST_MESSAGE: "leads", OLDEST_WAITING: "leads:oldest_waiting"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,8 @@ class LeadQuery:
     assignee: str | None
     limit: int
     after: str | None
+    statuses: list[str] = field(default_factory=list)
+    sort: str = LeadSort.LAST_MESSAGE
 
 
 @dataclass(frozen=True)
@@ -46,14 +56,51 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filter_clauses(query: LeadQuery, user_id: uuid.UUID) -> list[ColumnElement[bool]]:
+def _has_tag(workspace_id: uuid.UUID, name: str) -> ColumnElement[bool]:
+    return exists().where(
+        LeadTag.lead_id == Lead.id,
+        LeadTag.tag_id == Tag.id,
+        Tag.workspace_id == workspace_id,
+        Tag.name == name,
+    )
+
+
+def unread_for(user_id: uuid.UUID) -> ColumnElement[bool]:
+    """The lead has an inbound message newer than the user's read mark (or no mark)."""
+    read = exists().where(
+        LeadRead.user_id == user_id,
+        LeadRead.lead_id == Lead.id,
+        LeadRead.read_at >= Lead.last_inbound_at,
+    )
+    return and_(Lead.last_inbound_at.is_not(None), ~read)
+
+
+def _status_clause(statuses: list[str]) -> ColumnElement[bool]:
+    allowed = tuple(LeadStatus)
+    for status in statuses:
+        if status not in allowed:
+            raise InvalidInput(f"status must be one of {', '.join(allowed)}, not {status!r}")
+    return Lead.status.in_(statuses)
+
+
+def _filter_clauses(
+    query: LeadQuery, workspace_id: uuid.UUID, user_id: uuid.UUID
+) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
+    if query.statuses:
+        clauses.append(_status_clause(query.statuses))
     for raw in query.filters:
         name, _, value = raw.partition(":")
         if raw == "all":
             continue
         if raw == "requires_attention":
             clauses.append(repository.REQUIRES_ATTENTION)
+        elif raw == "unread":
+            clauses.append(unread_for(user_id))
+        elif name == "tag" and value:
+            if len(value) > TAG_NAME_MAX_LENGTH:
+                raise InvalidInput("filter tag is too long")
+            clauses.append(_has_tag(workspace_id, value))
         elif name == "category" and value:
             if len(value) > CATEGORY_MAX_LENGTH:
                 raise InvalidInput("filter category is too long")
@@ -69,8 +116,8 @@ def _filter_clauses(query: LeadQuery, user_id: uuid.UUID) -> list[ColumnElement[
             clauses.append(Lead.last_inbound_channel == value)
         else:
             raise InvalidInput(
-                f"unknown filter {raw!r}: use requires_attention, all, category:<name> "
-                "or channel:<email|sms|linkedin>"
+                f"unknown filter {raw!r}: use requires_attention, unread, all, "
+                "category:<name>, tag:<name> or channel:<email|sms|linkedin>"
             )
     if query.q is not None:
         needle = query.q.strip().lower()
@@ -101,6 +148,35 @@ def _filter_clauses(query: LeadQuery, user_id: uuid.UUID) -> list[ColumnElement[
 
 
 ORDER = (Lead.last_message_at.desc().nulls_last(), Lead.id.desc())
+# Literal, as in the ix_leads_waiting predicate, so the planner matches the index.
+AWAITING_REPLY = text("awaiting_reply")
+
+
+def _page(rows: list[Any], query: LeadQuery, at_column: str) -> Page:
+    items = [dict(r) for r in rows[: query.limit]]
+    next_cursor = None
+    if len(rows) > query.limit:
+        last = items[-1]
+        kind = LeadSort.CURSORS[query.sort]
+        next_cursor = cursor.encode(kind, last[at_column], last["id"])
+    return Page(items, next_cursor)
+
+
+async def _oldest_waiting(
+    session: AsyncSession, clauses: list[ColumnElement[bool]], query: LeadQuery, timeout_ms: int
+) -> Page:
+    """Leads awaiting a reply, the one whose newest inbound message is oldest first
+    (last_inbound_at ASC, id ASC): ix_leads_waiting in index order."""
+    stmt = select(*repository.LEAD_COLUMNS).where(*clauses, AWAITING_REPLY)
+    if query.after is not None:
+        after_at, after_id = cursor.decode(LeadSort.CURSORS[query.sort], query.after)
+        if after_at is None:
+            raise InvalidInput("cursor is not an oldest_waiting cursor")
+        stmt = stmt.where(tuple_(Lead.last_inbound_at, Lead.id) > tuple_(after_at, after_id))
+    stmt = stmt.order_by(Lead.last_inbound_at.asc(), Lead.id.asc()).limit(query.limit + 1)
+    async with within_budget(session, timeout_ms, "the lead list"):
+        rows = list((await session.execute(stmt)).mappings())
+    return _page(rows, query, "last_inbound_at")
 
 
 async def list_leads(
@@ -110,14 +186,21 @@ async def list_leads(
     query: LeadQuery,
     timeout_ms: int,
 ) -> Page:
-    """Keyset pages in (last_message_at DESC NULLS LAST, id DESC) order.
+    """Keyset pages; ``sort=last_message`` (default) in (last_message_at DESC NULLS LAST,
+    id DESC) order, ``sort=oldest_waiting`` see ``_oldest_waiting``.
 
     Leads with messages come first; leads without any (last_message_at NULL) follow,
     ordered by id. A page that crosses that boundary is filled by a second statement.
     """
-    clauses = [Lead.workspace_id == workspace_id, *_filter_clauses(query, user_id)]
+    if query.sort not in LeadSort.ALL:
+        raise InvalidInput(f"sort must be one of {', '.join(LeadSort.ALL)}, not {query.sort!r}")
+    clauses = [Lead.workspace_id == workspace_id, *_filter_clauses(query, workspace_id, user_id)]
+    if query.sort == LeadSort.OLDEST_WAITING:
+        return await _oldest_waiting(session, clauses, query, timeout_ms)
     after_at, after_id = (
-        (None, None) if query.after is None else cursor.decode(LEAD_CURSOR, query.after)
+        (None, None)
+        if query.after is None
+        else cursor.decode(LeadSort.CURSORS[query.sort], query.after)
     )
     want = query.limit + 1
     rows: list[Any] = []
@@ -139,12 +222,7 @@ async def list_leads(
                 undated = undated.where(Lead.id < after_id)
             more = await session.execute(undated.order_by(Lead.id.desc()).limit(want - len(rows)))
             rows.extend(more.mappings())
-    items = [dict(r) for r in rows[: query.limit]]
-    next_cursor = None
-    if len(rows) > query.limit:
-        last = items[-1]
-        next_cursor = cursor.encode(LEAD_CURSOR, last["last_message_at"], last["id"])
-    return Page(items, next_cursor)
+    return _page(rows, query, "last_message_at")
 
 
 async def get_lead(session: AsyncSession, workspace_id: uuid.UUID, lead_id: int) -> dict[str, Any]:
@@ -154,7 +232,11 @@ async def get_lead(session: AsyncSession, workspace_id: uuid.UUID, lead_id: int)
 
 
 async def patch_lead(
-    session: AsyncSession, workspace_id: uuid.UUID, lead_id: int, patch: LeadPatch
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    lead_id: int,
+    patch: LeadPatch,
+    actor_user_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """Apply the fields present in the body. Idempotent: a repeat changes nothing, not even
     ``updated_at`` (the UPDATE only matches when a value differs)."""
@@ -179,7 +261,7 @@ async def patch_lead(
         ):
             raise InvalidInput("assignee is not a member of this workspace")
         values["assignee_user_id"] = patch.assignee
-    await leads.update_lead(session, workspace_id, lead_id, values)
+    await leads.update_lead(session, workspace_id, lead_id, values, actor_user_id=actor_user_id)
     return await get_lead(session, workspace_id, lead_id)
 
 
@@ -204,11 +286,18 @@ async def list_messages(
     stmt = stmt.order_by(Message.occurred_at.desc(), Message.id.desc()).limit(limit + 1)
     async with within_budget(session, timeout_ms, "the conversation"):
         rows = [dict(r) for r in (await session.execute(stmt)).mappings()]
+    return backward_page(rows, limit, MESSAGE_CURSOR)
+
+
+def backward_page(rows: list[dict[str, Any]], limit: int, kind: str, tiered: bool = False) -> Page:
+    """``rows``: up to ``limit + 1``, newest first. The page is oldest → newest; its cursor
+    continues before the oldest row (with the row's ``tier`` when ``tiered``)."""
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
         oldest = page[-1]
-        next_cursor = cursor.encode(MESSAGE_CURSOR, oldest["occurred_at"], oldest["id"])
+        tier = oldest["tier"] if tiered else None
+        next_cursor = cursor.encode(kind, oldest["occurred_at"], oldest["id"], tier=tier)
     page.reverse()
     return Page(page, next_cursor)
 

@@ -71,6 +71,23 @@ Index(
     postgresql_include=["snoozed_until", "last_inbound_channel", "category"],
     postgresql_where=text(ATTENTION_PREDICATE),
 )
+# sort=oldest_waiting: leads awaiting a reply, oldest newest-inbound first.
+Index(
+    "ix_leads_waiting",
+    _leads.c.workspace_id,
+    _leads.c.last_inbound_at,
+    _leads.c.id,
+    postgresql_where=text("awaiting_reply"),
+)
+# The per-user unread count walks the workspace's leads with an inbound message, newest
+# first, and stops at UNREAD_COUNT_CAP unread ones.
+Index(
+    "ix_leads_last_inbound",
+    _leads.c.workspace_id,
+    text("last_inbound_at DESC"),
+    text("id DESC"),
+    postgresql_where=text("last_inbound_at IS NOT NULL"),
+)
 # Prefix search (q=) on e-mail, "first last", last name and company. text_pattern_ops so
 # LIKE 'abc%' uses the index whatever the database collation.
 Index(

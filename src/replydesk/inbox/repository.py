@@ -99,6 +99,9 @@ MESSAGE_COLUMNS = (
     Message.sent_by,
     Message.subject,
     Message.body,
+    Message.body_html,
+    Message.body_text,
+    Message.body_visible,
     Message.occurred_at,
 )
 
@@ -144,3 +147,60 @@ async def one_of_workspace(
     if row is None:
         raise NotFound(missing)
     return dict(row)
+
+
+# The lead's timeline: messages (tier 0), events (tier 1) and notes (tier 2) merged into one
+# stream ordered by (occurred_at, tier, id), newest first. Each branch is a bounded backward
+# scan of its (lead_id, time, id) index; the outer ORDER BY/LIMIT merges them.
+_PAD = "NULL::text"
+_TIMELINE_BRANCHES = (
+    f"""SELECT 0 AS tier, m.id, m.occurred_at, m.channel, m.direction, m.sent_by, m.subject,
+            m.body, m.body_html, m.body_text, m.body_visible, {_PAD} AS event_kind,
+            NULL::uuid AS actor_user_id, NULL::jsonb AS data, {_PAD} AS note_body,
+            NULL::timestamptz AS updated_at
+       FROM messages m WHERE m.lead_id = :lead_id AND m.workspace_id = :ws {{after_m}}
+      ORDER BY m.occurred_at DESC, m.id DESC LIMIT :n""",
+    f"""SELECT 1, e.id, e.occurred_at, {", ".join([_PAD] * 8)}, e.kind, e.actor_user_id,
+            e.data, {_PAD}, NULL::timestamptz
+       FROM lead_events e WHERE e.lead_id = :lead_id AND e.workspace_id = :ws {{after_e}}
+      ORDER BY e.occurred_at DESC, e.id DESC LIMIT :n""",
+    f"""SELECT 2, n.id, n.created_at, {", ".join([_PAD] * 8)}, {_PAD}, n.author_user_id,
+            NULL::jsonb, n.body, n.updated_at
+       FROM lead_notes n WHERE n.lead_id = :lead_id AND n.workspace_id = :ws {{after_n}}
+      ORDER BY n.created_at DESC, n.id DESC LIMIT :n""",
+)
+_TIMELINE = (
+    " UNION ALL ".join(f"({branch})" for branch in _TIMELINE_BRANCHES)
+    + " ORDER BY occurred_at DESC, tier DESC, id DESC LIMIT :n"
+)
+
+
+def _after(alias: str, at: str, tier: int) -> str:
+    # The time bound lets the index range start at the cursor; the row comparison settles
+    # ties within one timestamp.
+    return f"AND {alias}.{at} <= :at AND ({alias}.{at}, {tier}, {alias}.id) < (:at, :tier, :id)"
+
+
+TIMELINE_FIRST = statement(_TIMELINE.format(after_m="", after_e="", after_n=""))
+TIMELINE_AFTER = statement(
+    _TIMELINE.format(
+        after_m=_after("m", "occurred_at", 0),
+        after_e=_after("e", "occurred_at", 1),
+        after_n=_after("n", "created_at", 2),
+    )
+)
+
+# The signed-in user's unread leads, counted up to :cap (a badge says "1000+"): a walk of
+# ix_leads_last_inbound with one lead_reads primary-key probe per lead, stopped at :cap.
+UNREAD_SQL = statement(
+    """
+    SELECT count(*) FROM (
+        SELECT 1 FROM leads l
+         WHERE l.workspace_id = :ws AND l.last_inbound_at IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM lead_reads r
+                            WHERE r.user_id = :user_id AND r.lead_id = l.id
+                              AND r.read_at >= l.last_inbound_at)
+         LIMIT :cap
+    ) AS unread
+    """
+)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from replydesk.leads.vocabulary import Channel, Direction, LeadStatus, SentBy
+from replydesk.leads.vocabulary import Channel, Direction, LeadEventKind, LeadStatus, SentBy
 from replydesk.queue.vocabulary import AttemptOutcome, QueueStatus
 
 CATEGORY_MAX_LENGTH = 64
@@ -27,6 +27,14 @@ class CountsOut(BaseModel):
         description="requires_attention split by lead category; 'uncategorized' for none."
     )
     total_leads: int = Field(description="All leads of the workspace.")
+    unread: int | None = Field(
+        default=None,
+        description="Leads with an inbound message newer than the signed-in user's read "
+        "mark, counted up to unread_cap; null when that count was over its time budget.",
+    )
+    unread_capped: bool = Field(
+        default=False, description="True when there are at least unread_cap unread leads."
+    )
     stale: bool = Field(
         description="True when the counts query failed or timed out and these are the last "
         "good counts (computed_at tells how old)."
@@ -94,7 +102,17 @@ class MessageOut(BaseModel):
     direction: Direction
     sent_by: SentBy
     subject: str | None
-    body: str | None
+    body: str | None = Field(
+        description="As stored before renderings existed: the provider's text, else its HTML."
+    )
+    body_html: str | None = Field(description="The provider's HTML, when it sent one.")
+    body_text: str | None = Field(
+        description="Plain text: the provider's text, else a rendering of its HTML."
+    )
+    body_visible: str | None = Field(
+        description="body_text without quoted history and signature (e-mail); what to show "
+        "folded. Null for messages stored before renderings existed."
+    )
     occurred_at: datetime
 
 
@@ -148,3 +166,86 @@ class WebhookEventPage(BaseModel):
 class ReplayOut(BaseModel):
     event: WebhookEventOut
     replayed: bool = Field(description="False when the event was already pending or running.")
+
+
+class TimelineEventOut(BaseModel):
+    id: int
+    kind: LeadEventKind
+    actor_user_id: uuid.UUID | None = Field(description="The operator; null for providers.")
+    data: dict[str, Any] = Field(
+        description='Kind-specific; changes carry {"from", "to"} (status, category, '
+        "assignee user id; null = none)."
+    )
+    occurred_at: datetime
+
+
+class NoteOut(BaseModel):
+    id: int
+    lead_id: int
+    author_user_id: uuid.UUID | None = Field(description="Null once the author is deleted.")
+    body: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class TimelineItemOut(BaseModel):
+    kind: Literal["message", "event", "note"]
+    id: int = Field(description="Id of the message, event or note (unique per kind).")
+    occurred_at: datetime = Field(description="A note's time is its created_at.")
+    message: MessageOut | None = None
+    event: TimelineEventOut | None = None
+    note: NoteOut | None = None
+
+
+class TimelinePage(BaseModel):
+    items: list[TimelineItemOut] = Field(description="Oldest first within the page.")
+    next_cursor: str | None = Field(
+        description="Older items: pass as cursor=; null when this page reaches the start."
+    )
+
+
+NOTE_MAX_LENGTH = 10_000
+TAG_NAME_MAX_LENGTH = 64
+
+
+def _not_blank(value: str, what: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError(f"{what} must not be blank")
+    return value
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(max_length=NOTE_MAX_LENGTH)
+
+    @field_validator("body")
+    @classmethod
+    def _body(cls, value: str) -> str:
+        return _not_blank(value, "body")
+
+
+class NoteList(BaseModel):
+    items: list[NoteOut] = Field(description="Newest first, at most 1,000.")
+
+
+class TagIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=TAG_NAME_MAX_LENGTH, description="Unique in the workspace.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _not_blank(value, "name")
+
+
+class TagOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+
+
+class TagList(BaseModel):
+    items: list[TagOut] = Field(description="By name, at most 1,000.")

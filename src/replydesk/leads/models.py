@@ -2,8 +2,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Computed, ForeignKey, Identity, Index, text
+from sqlalchemy import (
+    CheckConstraint,
+    Computed,
+    ForeignKey,
+    Identity,
+    Index,
+    PrimaryKeyConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import BigInteger, Boolean, DateTime, Integer, Text
 
@@ -119,6 +130,12 @@ class Message(Base):
     sent_by: Mapped[str] = mapped_column(Text, nullable=False)
     subject: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str | None] = mapped_column(Text)
+    # Renderings, made when the message is stored (worker path): the provider's HTML, a
+    # plain-text rendering of it (or the provider's own text), and the visible part of that
+    # text (quoted history and signature folded away by the reply parser).
+    body_html: Mapped[str | None] = mapped_column(Text)
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_visible: Mapped[str | None] = mapped_column(Text)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     # Provider ids; each unique per workspace so replays and races cannot duplicate.
     emailbison_reply_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -154,10 +171,13 @@ class Message(Base):
 
 
 class LeadEvent(Base):
-    """A provider event that moves a lead counter (open, bounce), stored once per external id.
+    """A timeline event of a lead: a provider event (open, click, bounce, unsubscribe), an
+    operator change (status, category, assignee) or a merge/split.
 
-    The counter is incremented only when this row is inserted (INSERT … ON CONFLICT DO
-    NOTHING), so a replayed or re-delivered event never counts twice.
+    Provider events carry ``external_id`` (from the webhook's dedupe key) and are inserted
+    with ``ON CONFLICT DO NOTHING``, so a re-delivered event is one entry; the open/bounce
+    counters are incremented only when the row is inserted. Operator events have no
+    external id: each change is its own entry.
     """
 
     __tablename__ = "lead_events"
@@ -168,8 +188,16 @@ class LeadEvent(Base):
     )
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
     kind: Mapped[str] = mapped_column(Text, nullable=False)  # LeadEventKind
-    external_id: Mapped[str] = mapped_column(Text, nullable=False)
-    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    external_id: Mapped[str | None] = mapped_column(Text)
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    data: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    occurred_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
@@ -180,7 +208,83 @@ class LeadEvent(Base):
             "external_id",
             unique=True,
         ),
-        # The leads FK cascade and a lead's activity list.
-        Index("ix_lead_events_lead_id", "lead_id"),
+        # The leads FK cascade and the timeline, paged by (occurred_at, id).
+        Index("ix_lead_events_lead_id_occurred_at_id", "lead_id", "occurred_at", "id"),
         CheckConstraint(f"kind IN {sql_values(LeadEventKind)}", name="kind"),
+    )
+
+
+class LeadNote(Base):
+    """An operator's note on a lead; in the timeline at ``created_at``."""
+
+    __tablename__ = "lead_notes"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    author_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (Index("ix_lead_notes_lead_id_created_at_id", "lead_id", "created_at", "id"),)
+
+
+class Tag(Base):
+    """A workspace's tag; names are unique per workspace (as written, trimmed)."""
+
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (Index("uq_tags_workspace_id_name", "workspace_id", "name", unique=True),)
+
+
+class LeadTag(Base):
+    """A tag attached to a lead (attach/detach are idempotent on the primary key)."""
+
+    __tablename__ = "lead_tags"
+
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"))
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        PrimaryKeyConstraint("lead_id", "tag_id"),
+        # The tag:<name> filter and the tags FK cascade.
+        Index("ix_lead_tags_tag_id_lead_id", "tag_id", "lead_id"),
+    )
+
+
+class LeadRead(Base):
+    """A user's read mark on a lead: unread when the lead's newest inbound message is newer.
+
+    No row means never read; marking unread deletes the row.
+    """
+
+    __tablename__ = "lead_reads"
+
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
+    read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (
+        PrimaryKeyConstraint("user_id", "lead_id"),
+        # The leads FK cascade.
+        Index("ix_lead_reads_lead_id", "lead_id"),
     )

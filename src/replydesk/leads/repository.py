@@ -1,4 +1,5 @@
-"""Every statement that writes leads, messages and lead events (the leads domain owns them).
+"""Every statement that writes leads, messages, lead events, notes, tags and read marks (the
+leads domain owns them).
 
 Lead identity writes are ``INSERT … ON CONFLICT`` on the per-workspace identity indexes, never
 find-then-create; messages are keyed by their provider id. Statements that differ only by the
@@ -98,8 +99,9 @@ _MESSAGE_COLUMNS = "id, lead_id, channel, direction, sent_by, occurred_at"
 _INSERT_MESSAGE = """
 WITH m AS (
     INSERT INTO messages (workspace_id, lead_id, channel, direction, sent_by, subject,
-                          body, occurred_at, {col})
-    VALUES (:ws, :lead_id, :channel, :direction, :sent_by, :subject, :body, :at, :key)
+                          body, body_html, body_text, body_visible, occurred_at, {col})
+    VALUES (:ws, :lead_id, :channel, :direction, :sent_by, :subject, :body, :body_html,
+            :body_text, :body_visible, :at, :key)
     ON CONFLICT (workspace_id, {col}) WHERE {col} IS NOT NULL DO NOTHING
     RETURNING {columns}
 ), rollup AS (
@@ -143,7 +145,7 @@ SET_CATEGORY = statement(
 _COUNT_LEAD_EVENT = """
 WITH ins AS (
     INSERT INTO lead_events (workspace_id, lead_id, kind, external_id, occurred_at)
-    VALUES (:ws, :lead_id, :kind, :external_id, :at)
+    VALUES (:ws, :lead_id, :kind, :external_id, coalesce(:at, now()))
     ON CONFLICT (workspace_id, kind, external_id) DO NOTHING
     RETURNING lead_id
 )
@@ -153,6 +155,84 @@ WHERE id IN (SELECT lead_id FROM ins) RETURNING id
 COUNT_LEAD_EVENT = {
     kind: statement(_COUNT_LEAD_EVENT.format(counter=counter)) for kind, counter in COUNTERS.items()
 }
+
+# A timeline event; with an external id it is inserted once (NULL ids never conflict).
+RECORD_EVENT = statement(
+    """
+    INSERT INTO lead_events (workspace_id, lead_id, kind, external_id, actor_user_id, data,
+                             occurred_at)
+    SELECT :ws, id, :kind, :external_id, :actor, CAST(:data AS jsonb), coalesce(:at, now())
+      FROM leads WHERE id = :lead_id AND workspace_id = :ws
+    ON CONFLICT (workspace_id, kind, external_id) DO NOTHING
+    RETURNING id
+    """
+)
+# The operator fields before a change, locked so the recorded "from" is what was replaced.
+LOCK_OPERATOR_FIELDS = statement(
+    "SELECT status, category, assignee_user_id FROM leads "
+    "WHERE id = :id AND workspace_id = :ws FOR UPDATE"
+)
+
+_NOTE_COLUMNS = "id, lead_id, author_user_id, body, created_at, updated_at"
+INSERT_NOTE = statement(
+    f"INSERT INTO lead_notes (workspace_id, lead_id, author_user_id, body) "
+    f"SELECT :ws, id, :author, :body FROM leads WHERE id = :lead_id AND workspace_id = :ws "
+    f"RETURNING {_NOTE_COLUMNS}"
+)
+LOCK_NOTE = statement(
+    f"SELECT {_NOTE_COLUMNS} FROM lead_notes "
+    "WHERE id = :id AND lead_id = :lead_id AND workspace_id = :ws FOR UPDATE"
+)
+UPDATE_NOTE = statement(
+    f"UPDATE lead_notes SET body = :body, updated_at = now() "
+    f"WHERE id = :id AND workspace_id = :ws AND body IS DISTINCT FROM :body "
+    f"RETURNING {_NOTE_COLUMNS}"
+)
+DELETE_NOTE = statement("DELETE FROM lead_notes WHERE id = :id AND workspace_id = :ws")
+LIST_NOTES = statement(
+    f"SELECT {_NOTE_COLUMNS} FROM lead_notes WHERE lead_id = :lead_id AND workspace_id = :ws "
+    "ORDER BY created_at DESC, id DESC LIMIT :limit"
+)
+
+_TAG_COLUMNS = "id, name, created_at"
+INSERT_TAG = statement(
+    f"INSERT INTO tags (workspace_id, name) VALUES (:ws, :name) "
+    f"ON CONFLICT (workspace_id, name) DO NOTHING RETURNING {_TAG_COLUMNS}"
+)
+RENAME_TAG = statement(
+    f"UPDATE tags SET name = :name WHERE id = :id AND workspace_id = :ws RETURNING {_TAG_COLUMNS}"
+)
+TAG_BY_ID = statement(f"SELECT {_TAG_COLUMNS} FROM tags WHERE id = :id AND workspace_id = :ws")
+DELETE_TAG = statement("DELETE FROM tags WHERE id = :id AND workspace_id = :ws RETURNING id")
+LIST_TAGS = statement(
+    f"SELECT {_TAG_COLUMNS} FROM tags WHERE workspace_id = :ws ORDER BY name LIMIT :limit"
+)
+LEAD_TAGS = statement(
+    "SELECT t.id, t.name, t.created_at FROM lead_tags lt JOIN tags t ON t.id = lt.tag_id "
+    "WHERE lt.lead_id = :lead_id AND lt.workspace_id = :ws ORDER BY t.name LIMIT :limit"
+)
+ATTACH_TAG = statement(
+    "INSERT INTO lead_tags (lead_id, tag_id, workspace_id) "
+    "SELECT l.id, t.id, :ws FROM leads l, tags t "
+    "WHERE l.id = :lead_id AND l.workspace_id = :ws AND t.id = :tag_id AND t.workspace_id = :ws "
+    "ON CONFLICT (lead_id, tag_id) DO NOTHING"
+)
+DETACH_TAG = statement(
+    "DELETE FROM lead_tags WHERE lead_id = :lead_id AND tag_id = :tag_id AND workspace_id = :ws"
+)
+
+# Read up to the lead's newest inbound message; a lead without one cannot be unread.
+MARK_READ = statement(
+    """
+    INSERT INTO lead_reads (lead_id, user_id, workspace_id, read_at)
+    SELECT id, :user_id, :ws, last_inbound_at FROM leads
+     WHERE id = :lead_id AND workspace_id = :ws AND last_inbound_at IS NOT NULL
+    ON CONFLICT (user_id, lead_id) DO UPDATE SET read_at = EXCLUDED.read_at
+    """
+)
+MARK_UNREAD = statement(
+    "DELETE FROM lead_reads WHERE user_id = :user_id AND lead_id = :lead_id AND workspace_id = :ws"
+)
 
 
 async def scalar(session: AsyncSession, sql: Any, params: dict[str, Any]) -> Any:

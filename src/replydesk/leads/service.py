@@ -11,6 +11,7 @@ come through here.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.errors import ConcurrentUpdate
 from replydesk.leads import repository
+from replydesk.leads.bodies import render
 from replydesk.leads.repository import MESSAGE_KEYS
 from replydesk.leads.vocabulary import STATUS_RANK, JobType, LeadEventKind, LeadStatus
 from replydesk.queue.service import enqueue
@@ -111,7 +113,9 @@ class NewMessage:
     key_column: str
     key: int | str
     subject: str | None = None
-    body: str | None = None
+    body: str | None = None  # as before: the provider's text, else its HTML
+    body_html: str | None = None  # what the provider sent as HTML
+    body_text: str | None = None  # what the provider sent as plain text
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,7 @@ async def record_message(
     col = msg.key_column
     if col not in MESSAGE_KEYS:
         raise ValueError(f"not a message key column: {col}")
+    rendered = render(msg.channel, msg.body, msg.body_html, msg.body_text)
     params: dict[str, Any] = {
         "ws": workspace_id,
         "lead_id": lead_id,
@@ -141,6 +146,9 @@ async def record_message(
         "sent_by": msg.sent_by,
         "subject": msg.subject,
         "body": msg.body,
+        "body_html": rendered.html,
+        "body_text": rendered.text,
+        "body_visible": rendered.visible,
         "at": msg.occurred_at,
         "key": msg.key,
     }
@@ -182,12 +190,78 @@ async def count_lead_event(
     return await repository.scalar(session, repository.COUNT_LEAD_EVENT[kind], params) is not None
 
 
+async def record_timeline_event(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    lead_id: int,
+    kind: LeadEventKind,
+    *,
+    actor_user_id: uuid.UUID | None = None,
+    data: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+    external_id: str | None = None,
+) -> bool:
+    """Add an event to the lead's timeline, in the caller's transaction; True when added.
+
+    Any domain may call it (provider events, operator changes, merges). With
+    ``external_id`` (a provider event: the id part of its webhook dedupe key) the event is
+    recorded once, however often it is delivered; without one every call is an entry.
+    ``occurred_at`` defaults to now; ``data`` is JSON (kind-specific, e.g. from/to). A lead
+    that is not in the workspace records nothing (False).
+    """
+    params = {
+        "ws": workspace_id,
+        "lead_id": lead_id,
+        "kind": kind.value,
+        "external_id": external_id,
+        "actor": actor_user_id,
+        "data": json.dumps(data or {}),
+        "at": occurred_at,
+    }
+    return await repository.scalar(session, repository.RECORD_EVENT, params) is not None
+
+
+# Operator fields whose changes are timeline events (snoozes are not).
+_CHANGE_EVENTS = {
+    "status": LeadEventKind.STATUS_CHANGE,
+    "category": LeadEventKind.CATEGORY_CHANGE,
+    "assignee_user_id": LeadEventKind.ASSIGNEE_CHANGE,
+}
+
+
+def _json_value(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 async def update_lead(
-    session: AsyncSession, workspace_id: uuid.UUID, lead_id: int, values: dict[str, Any]
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    lead_id: int,
+    values: dict[str, Any],
+    *,
+    actor_user_id: uuid.UUID | None = None,
 ) -> None:
     """An operator's change to status, category, snooze or assignee (already validated).
-    Idempotent: a repeat changes nothing, not even ``updated_at``."""
+    Idempotent: a repeat changes nothing, not even ``updated_at``, and records no event.
+    Each changed status, category or assignee is a timeline event {"from", "to"}."""
+    params = {"id": lead_id, "ws": workspace_id}
+    before = await repository.row(session, repository.LOCK_OPERATOR_FIELDS, params)
+    if before is None:
+        return
     await repository.update_fields(session, workspace_id, lead_id, values)
+    for column, kind in _CHANGE_EVENTS.items():
+        if column not in values:
+            continue
+        old, new = _json_value(getattr(before, column)), _json_value(values[column])
+        if old != new:
+            await record_timeline_event(
+                session,
+                workspace_id,
+                lead_id,
+                kind,
+                actor_user_id=actor_user_id,
+                data={"from": old, "to": new},
+            )
 
 
 async def _message_job(

@@ -40,10 +40,18 @@ class SentBy(StrEnum):
 
 
 class LeadEventKind(StrEnum):
-    """Provider events that move a lead counter (``lead_events.kind``)."""
+    """What a timeline event records (``lead_events.kind``): provider events (open and
+    bounce also move a lead counter), operator changes, and merges/splits of leads."""
 
     OPEN = "open"
     BOUNCE = "bounce"
+    CLICK = "click"
+    UNSUBSCRIBE = "unsubscribe"
+    STATUS_CHANGE = "status_change"
+    CATEGORY_CHANGE = "category_change"
+    ASSIGNEE_CHANGE = "assignee_change"
+    MERGE = "merge"
+    SPLIT = "split"
 
 
 class JobType(StrEnum):

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from replydesk.core.errors import InvalidInput
 from replydesk.integrations import readers as p
 from replydesk.integrations.base import Event, EventHandler, EventOutcome
+from replydesk.integrations.emailbison.webhook import id_part
 from replydesk.integrations.keys import get_path
 from replydesk.integrations.outcome import outcome
 from replydesk.leads import service as leads
@@ -55,6 +56,11 @@ def _reply_body(reply: Mapping[str, Any]) -> str | None:
     return p.text_or_none(reply.get("text_body")) or p.text_or_none(reply.get("html_body"))
 
 
+def _event_time(event: Event) -> datetime:
+    when = p.first_time(get_path(event.payload, "data.campaign_event.created_at"))
+    return when or event.received_at
+
+
 async def _bison_sent(session: AsyncSession, event: Event) -> EventOutcome:
     """EMAIL_SENT / LEAD_FIRST_CONTACTED: a campaign send, keyed by its scheduled e-mail."""
     se = p.block(event.payload, "data.scheduled_email")
@@ -72,6 +78,7 @@ async def _bison_sent(session: AsyncSession, event: Event) -> EventOutcome:
         key=se_id,
         subject=p.text_or_none(se.get("email_subject"), 2000),
         body=p.text_or_none(se.get("email_body")),
+        body_html=p.text_or_none(se.get("email_body")),  # campaign bodies are HTML
     )
     stored = await leads.record_message(session, event.workspace_id, lead_id, msg)
     await leads.start_followup(session, event.workspace_id, stored)
@@ -91,6 +98,8 @@ def _reply_message(
         key=reply_id,
         subject=p.text_or_none(reply.get("email_subject"), 2000),
         body=_reply_body(reply),
+        body_html=p.text_or_none(reply.get("html_body")),
+        body_text=p.text_or_none(reply.get("text_body")),
     )
 
 
@@ -132,9 +141,13 @@ async def _bison_bounced(session: AsyncSession, event: Event) -> EventOutcome:
     a bounce notice is not the lead writing)."""
     _, reply_id = _reply(event)
     lead_id = await _bison_lead(session, event)
-    when = p.first_time(get_path(event.payload, "data.campaign_event.created_at"))
     await leads.count_lead_event(
-        session, event.workspace_id, lead_id, LeadEventKind.BOUNCE, f"reply:{reply_id}", when
+        session,
+        event.workspace_id,
+        lead_id,
+        LeadEventKind.BOUNCE,
+        f"reply:{reply_id}",
+        _event_time(event),
     )
     await leads.raise_status(session, lead_id, LeadStatus.BOUNCED)
     return EventOutcome(lead_id=lead_id)
@@ -151,15 +164,32 @@ async def _bison_opened(session: AsyncSession, event: Event) -> EventOutcome:
         )
         key = f"scheduled_email:{se_id}"  # without an event id: at most one open per send
     lead_id = await _bison_lead(session, event)
-    when = p.first_time(get_path(event.payload, "data.campaign_event.created_at"))
     await leads.count_lead_event(
-        session, event.workspace_id, lead_id, LeadEventKind.OPEN, key, when
+        session, event.workspace_id, lead_id, LeadEventKind.OPEN, key, _event_time(event)
     )
     return EventOutcome(lead_id=lead_id)
 
 
+def _unsubscribe_key(event: Event, lead_id: int) -> str:
+    """The id part of the webhook's dedupe key; an event stored without ``data.lead.id``
+    (not one ingestion accepts today) counts once per lead."""
+    try:
+        return id_part(event.event_type, event.payload, event.received_at)
+    except InvalidInput:
+        return f"replydesk_lead:{lead_id}"
+
+
 async def _bison_unsubscribed(session: AsyncSession, event: Event) -> EventOutcome:
+    """LEAD_UNSUBSCRIBED: status unsubscribed, one timeline event per webhook dedupe key."""
     lead_id = await _bison_lead(session, event)
+    await leads.record_timeline_event(
+        session,
+        event.workspace_id,
+        lead_id,
+        LeadEventKind.UNSUBSCRIBE,
+        occurred_at=_event_time(event),
+        external_id=_unsubscribe_key(event, lead_id),
+    )
     await leads.raise_status(session, lead_id, LeadStatus.UNSUBSCRIBED)
     return EventOutcome(lead_id=lead_id)
 

@@ -106,7 +106,9 @@ def _check_scope(instance: str | None, bison_ws: str | None, scope: Scope) -> No
     )
 
 
-def _id_part(event_type: str, payload: Mapping[str, Any], received_at: datetime) -> str:
+def id_part(event_type: str, payload: Mapping[str, Any], received_at: datetime) -> str:
+    """The event's own part of the dedupe key (also the external id of its timeline event)."""
+
     def need(path: str) -> str:
         value = ident(get_path(payload, path), path, context=f"for {event_type} events")
         assert value is not None
@@ -145,13 +147,13 @@ def parse(payload: Mapping[str, Any], scope: Scope, received_at: datetime) -> Pa
     if data is not None and not isinstance(data, Mapping):
         raise InvalidInput("data must be an object")
     check_storable(payload, ids=STORED_IDS, times=STORED_TIMES)
-    id_part = _id_part(event_type, payload, received_at)
+    event_id_part = id_part(event_type, payload, received_at)
     key = ":".join(
         (
             key_part(instance or "-"),
             key_part(bison_ws or "-"),
             key_part(event_type),
-            id_part,
+            event_id_part,
         )
     )
     status = PENDING if event_type in KNOWN_EVENTS else IGNORED
