@@ -87,6 +87,11 @@ def provider_id(value: object) -> str | None:
     return text if text and len(text) <= MAX_VALUE_CHARS else None
 
 
+def display(key: IdentityKey) -> str:
+    """How a lead shows the identity (profile URLs as a link)."""
+    return f"https://www.{key.value}" if key.kind is IdentityKind.LINKEDIN_URL else key.value
+
+
 def keys(*pairs: tuple[IdentityKind, str | None]) -> list[IdentityKey]:
     """The identities present, first occurrence kept, in the caller's order (the first one is
     the identity the event's message travels through)."""

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.errors import ConcurrentUpdate
 from replydesk.leads import repository
+from replydesk.leads import identity
 from replydesk.leads.identity import IdentityKey
 from replydesk.leads.repository import MESSAGE_KEYS
 from replydesk.leads.vocabulary import (
@@ -76,7 +77,7 @@ def _columns(keys: list[IdentityKey]) -> dict[str, str | None]:
     values: dict[str, str | None] = dict.fromkeys(repository.IDENTITY_COLUMNS.values())
     for key in keys:
         column = repository.IDENTITY_COLUMNS[key.kind]
-        values[column] = values[column] or key.value
+        values[column] = values[column] or identity.display(key)
     return values
 
 

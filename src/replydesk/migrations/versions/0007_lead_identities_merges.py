@@ -34,6 +34,7 @@ MERGE_KIND = ("merge", "split")
 SUGGESTION_REASON = ("shared_identity", "same_name")
 OLD_UNIQUE = ("email", "phone_e164", "linkedin_provider_id", "ghl_contact_id")
 
+LINKEDIN_PROFILE = "^(https?://)?([a-z]+\\.)?linkedin\\.com/in/([^/?#]+)"
 # leads column → identity kind and the SQL that normalises it (as leads.identity does).
 BACKFILL = (
     ("email", "lower(btrim(email))"),
@@ -41,8 +42,8 @@ BACKFILL = (
     ("linkedin_id", "linkedin_provider_id"),
     (
         "linkedin_url",
-        "'linkedin.com/in/' || substring(lower(linkedin_profile_url) "
-        "from '^(?:https?://)?(?:[a-z]+\\.)?linkedin\\.com/in/([^/?#]+)')",
+        f"CASE WHEN lower(linkedin_profile_url) ~ '{LINKEDIN_PROFILE}' THEN 'linkedin.com/in/' || "
+        f"regexp_replace(lower(linkedin_profile_url), '{LINKEDIN_PROFILE}.*$', '\\3') END",
     ),
     ("ghl_contact", "ghl_contact_id"),
     ("emailbison_lead", "emailbison_lead_id::text"),
