@@ -27,6 +27,7 @@ from replydesk.core.db import Database
 from replydesk.core.http import new_api
 from replydesk.core.settings import Settings, get_settings
 from replydesk.inbox import endpoints as inbox_endpoints
+from replydesk.inbox import merge_endpoints
 from replydesk.inbox.counts import CountsCache
 from replydesk.ingest import endpoints as ingest_endpoints
 from replydesk.ingest.service import Ingestor
@@ -40,7 +41,13 @@ from replydesk.queue.worker import Worker, worker_database
 
 
 def routers() -> list[APIRouter]:
-    return [health.router, ingest_endpoints.router, auth_endpoints.router, inbox_endpoints.router]
+    return [
+        health.router,
+        ingest_endpoints.router,
+        auth_endpoints.router,
+        inbox_endpoints.router,
+        merge_endpoints.router,
+    ]
 
 
 def build_registry() -> Registry:

@@ -20,8 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.errors import ConcurrentUpdate
-from replydesk.leads import repository
-from replydesk.leads import identity
+from replydesk.leads import identity, repository
 from replydesk.leads.identity import IdentityKey
 from replydesk.leads.repository import MESSAGE_KEYS
 from replydesk.leads.vocabulary import (
