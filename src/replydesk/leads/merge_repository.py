@@ -139,11 +139,13 @@ MOVE_SUGGESTIONS = statement(
     """
     INSERT INTO lead_merge_suggestions (workspace_id, lead_id, other_lead_id, reason,
                                         identity_kind)
-    SELECT workspace_id, least(:to, o), greatest(:to, o), reason, identity_kind FROM (
+    SELECT workspace_id, least(CAST(:to AS bigint), o), greatest(CAST(:to AS bigint), o),
+           reason, identity_kind FROM (
         SELECT workspace_id, reason, identity_kind,
-               CASE WHEN lead_id = :from THEN other_lead_id ELSE lead_id END AS o
-        FROM lead_merge_suggestions WHERE lead_id = :from OR other_lead_id = :from) AS s
-    WHERE o <> :to
+               CASE WHEN lead_id = CAST(:from AS bigint) THEN other_lead_id ELSE lead_id END AS o
+        FROM lead_merge_suggestions
+        WHERE lead_id = CAST(:from AS bigint) OR other_lead_id = CAST(:from AS bigint)) AS s
+    WHERE o <> CAST(:to AS bigint)
     ON CONFLICT DO NOTHING
     """
 )

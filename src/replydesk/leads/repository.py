@@ -88,8 +88,10 @@ SUGGEST_MERGE = statement(
     f"""
     INSERT INTO lead_merge_suggestions (workspace_id, lead_id, other_lead_id, reason,
                                         identity_kind)
-    SELECT :ws, least(:a, :b), greatest(:a, :b), '{SuggestionReason.SHARED_IDENTITY}', :kind
-    WHERE :a <> :b
+    SELECT CAST(:ws AS uuid), least(CAST(:a AS bigint), CAST(:b AS bigint)),
+           greatest(CAST(:a AS bigint), CAST(:b AS bigint)),
+           '{SuggestionReason.SHARED_IDENTITY}', CAST(:kind AS text)
+    WHERE CAST(:a AS bigint) <> CAST(:b AS bigint)
     ON CONFLICT DO NOTHING
     """
 )
