@@ -6,11 +6,12 @@ Every statement is scoped by the workspace of the caller's membership and runs u
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, tuple_
+from sqlalchemy import ColumnElement, or_, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.auth import service as auth
@@ -18,8 +19,9 @@ from replydesk.core.errors import InvalidInput, NotFound
 from replydesk.inbox import cursor, repository
 from replydesk.inbox.budget import within_budget
 from replydesk.inbox.schemas import CATEGORY_MAX_LENGTH, LeadPatch
+from replydesk.leads import identity
 from replydesk.leads import service as leads
-from replydesk.leads.models import Lead, Message
+from replydesk.leads.models import Lead, LeadIdentity, Message
 from replydesk.leads.vocabulary import Channel
 
 LEAD_CURSOR = "leads"
@@ -46,7 +48,44 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filter_clauses(query: LeadQuery, user_id: uuid.UUID) -> list[ColumnElement[bool]]:
+_PHONE_FORMATTING = re.compile(r"[\s().\-/]")
+_PHONE_PREFIX = re.compile(r"^(\+|00)?\d{3,15}$")
+
+
+def _identity_patterns(needle: str) -> set[str]:
+    """LIKE prefixes of normalised identity values the search text may mean: itself (e-mail,
+    provider ids), a phone number's E.164 prefix (formatting and ``+``/``00`` ignored), a
+    LinkedIn profile URL's normalised form."""
+    patterns = {_escape_like(needle) + "%"}
+    compact = _PHONE_FORMATTING.sub("", needle)
+    if _PHONE_PREFIX.match(compact):
+        digits = compact.removeprefix("+").removeprefix("00")
+        patterns.add("+" + digits + "%")
+    url = identity.linkedin_url(needle)
+    if url is not None:
+        patterns.add(_escape_like(url) + "%")
+    return patterns
+
+
+def _q_matches(workspace_id: uuid.UUID, needle: str) -> Any:
+    """Ids of the workspace's leads matching ``q``: by any identity (ix_lead_identities_search)
+    or by name/company/e-mail prefix (the ix_leads_search_* indexes). Not correlated with the
+    outer query, so PostgreSQL runs it once, from the indexes, and joins the ids."""
+    pattern = _escape_like(needle) + "%"
+    by_identity = select(LeadIdentity.lead_id).where(
+        LeadIdentity.workspace_id == workspace_id,
+        or_(*(LeadIdentity.value.like(p, escape="\\") for p in _identity_patterns(needle))),
+    )
+    by_profile = select(repository.SEARCH_LEAD.id).where(
+        repository.SEARCH_LEAD.workspace_id == workspace_id,
+        or_(*(column.like(pattern, escape="\\") for column in repository.SEARCH_COLUMNS)),
+    )
+    return union_all(by_identity, by_profile)
+
+
+def _filter_clauses(
+    query: LeadQuery, user_id: uuid.UUID, workspace_id: uuid.UUID
+) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
     for raw in query.filters:
         name, _, value = raw.partition(":")
@@ -78,15 +117,7 @@ def _filter_clauses(query: LeadQuery, user_id: uuid.UUID) -> list[ColumnElement[
             raise InvalidInput("q must not be blank")
         if len(needle) > Q_MAX_LENGTH:
             raise InvalidInput(f"q must be at most {Q_MAX_LENGTH} characters")
-        pattern = _escape_like(needle) + "%"
-        clauses.append(
-            or_(
-                Lead.email.like(pattern, escape="\\"),
-                repository.FULL_NAME.like(pattern, escape="\\"),
-                repository.LAST_NAME.like(pattern, escape="\\"),
-                repository.COMPANY.like(pattern, escape="\\"),
-            )
-        )
+        clauses.append(Lead.id.in_(_q_matches(workspace_id, needle)))
     if query.assignee is not None:
         if query.assignee == "me":
             clauses.append(Lead.assignee_user_id == user_id)
@@ -115,7 +146,7 @@ async def list_leads(
     Leads with messages come first; leads without any (last_message_at NULL) follow,
     ordered by id. A page that crosses that boundary is filled by a second statement.
     """
-    clauses = [Lead.workspace_id == workspace_id, *_filter_clauses(query, user_id)]
+    clauses = [Lead.workspace_id == workspace_id, *_filter_clauses(query, user_id, workspace_id)]
     after_at, after_id = (
         (None, None) if query.after is None else cursor.decode(LEAD_CURSOR, query.after)
     )
