@@ -71,7 +71,7 @@ COMPANY: ColumnElement[str] = literal_column("lower(company)")
 # The leads table inside the q= subquery (uncorrelated: the expressions above are
 # unqualified and resolve to it).
 SEARCH_LEAD = aliased(Lead, name="search_lead")
-SEARCH_COLUMNS: tuple[ColumnElement[str | None], ...] = (
+SEARCH_COLUMNS: tuple[Any, ...] = (
     SEARCH_LEAD.email,
     FULL_NAME,
     LAST_NAME,
