@@ -108,7 +108,9 @@ async def test_variable_names_and_phone_region_are_workspace_settings(db: Databa
     ).id
     sent = dana_with_phone_and_linkedin(handy="020 7946 0958")
     lead = (await run(db, ws, "emailbison", sent)).lead_id
-    rows = await fetch_rows(db, "SELECT kind, value FROM lead_identities WHERE lead_id = :id", id=lead)
+    rows = await fetch_rows(
+        db, "SELECT kind, value FROM lead_identities WHERE lead_id = :id", id=lead
+    )
     found = {(r["kind"], r["value"]) for r in rows}
     assert ("phone", "+442079460958") in found
     assert not {k for k, _ in found} & {"linkedin_url"}  # not a configured variable here

@@ -52,11 +52,11 @@ _PHONE_FORMATTING = re.compile(r"[\s().\-/]")
 _PHONE_PREFIX = re.compile(r"^(\+|00)?\d{3,15}$")
 
 
-def _identity_patterns(needle: str) -> set[str]:
-    """LIKE prefixes of normalised identity values the search text may mean: itself (e-mail,
-    provider ids), a phone number's E.164 prefix (formatting and ``+``/``00`` ignored), a
+def _identity_patterns(text: str, needle: str) -> set[str]:
+    """LIKE prefixes of normalised identity values the search text may mean: itself (lower
+    case for e-mail, as typed for case-sensitive provider ids), a phone number's E.164 prefix (formatting and ``+``/``00`` ignored), a
     LinkedIn profile URL's normalised form."""
-    patterns = {_escape_like(needle) + "%"}
+    patterns = {_escape_like(needle) + "%", _escape_like(text) + "%"}
     compact = _PHONE_FORMATTING.sub("", needle)
     if _PHONE_PREFIX.match(compact):
         digits = compact.removeprefix("+").removeprefix("00")
@@ -67,14 +67,14 @@ def _identity_patterns(needle: str) -> set[str]:
     return patterns
 
 
-def _q_matches(workspace_id: uuid.UUID, needle: str) -> Any:
+def _q_matches(workspace_id: uuid.UUID, text: str, needle: str) -> Any:
     """Ids of the workspace's leads matching ``q``: by any identity (ix_lead_identities_search)
     or by name/company/e-mail prefix (the ix_leads_search_* indexes). Not correlated with the
     outer query, so PostgreSQL runs it once, from the indexes, and joins the ids."""
     pattern = _escape_like(needle) + "%"
     by_identity = select(LeadIdentity.lead_id).where(
         LeadIdentity.workspace_id == workspace_id,
-        or_(*(LeadIdentity.value.like(p, escape="\\") for p in _identity_patterns(needle))),
+        or_(*(LeadIdentity.value.like(p, escape="\\") for p in _identity_patterns(text, needle))),
     )
     by_profile = select(repository.SEARCH_LEAD.id).where(
         repository.SEARCH_LEAD.workspace_id == workspace_id,
@@ -117,7 +117,7 @@ def _filter_clauses(
             raise InvalidInput("q must not be blank")
         if len(needle) > Q_MAX_LENGTH:
             raise InvalidInput(f"q must be at most {Q_MAX_LENGTH} characters")
-        clauses.append(Lead.id.in_(_q_matches(workspace_id, needle)))
+        clauses.append(Lead.id.in_(_q_matches(workspace_id, query.q.strip(), needle)))
     if query.assignee is not None:
         if query.assignee == "me":
             clauses.append(Lead.assignee_user_id == user_id)
