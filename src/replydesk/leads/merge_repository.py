@@ -129,8 +129,9 @@ RESTORE_LEAD = statement(
 )
 # A split's new lead: the person's name and company, the identity's display value.
 INSERT_SPLIT_LEAD = statement(
-    "INSERT INTO leads (workspace_id, first_name, last_name, company, title) "
-    "SELECT workspace_id, first_name, last_name, company, title FROM leads WHERE id = :id "
+    "INSERT INTO leads (workspace_id, first_name, last_name, company, title, untracked) "
+    "SELECT workspace_id, first_name, last_name, company, title, untracked FROM leads "
+    "WHERE id = :id "
     "RETURNING id"
 )
 

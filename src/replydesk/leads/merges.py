@@ -103,6 +103,27 @@ async def _record(session: AsyncSession, **values: Any) -> dict[str, Any]:
     return _decoded((await session.execute(repo.INSERT_MERGE, params)).one())
 
 
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """{column: [before, after]} of the columns an undo restores."""
+    return {
+        c: [before.get(c), after.get(c)]
+        for c in repo.RESTORED_COLUMNS
+        if before.get(c) != after.get(c)
+    }
+
+
+async def _undo_changes(
+    session: AsyncSession, ws: uuid.UUID, lead_id: int, changes: dict[str, list[Any]]
+) -> None:
+    """Put back what a merge or split changed on ``lead_id``, unless changed since."""
+    current = await _row(session, lead_id)
+    undo = {c: ba[0] for c, ba in changes.items() if current.get(c) == ba[1]}
+    if undo:
+        await session.execute(
+            repo.set_columns(sorted(undo)), {"ws": ws, "id": lead_id, "row": _json(undo)}
+        )
+
+
 async def merge(
     session: AsyncSession, ws: uuid.UUID, surviving: int, absorbed: int, actor: uuid.UUID | None
 ) -> dict[str, Any]:
@@ -118,13 +139,7 @@ async def merge(
     await session.execute(repo.ABSORB_FIELDS, params)
     await session.execute(repo.MOVE_SUGGESTIONS, params)
     await _recompute(session, surviving)
-    after = await _row(session, surviving)
-    before = rows[surviving]
-    changes = {
-        c: [before.get(c), after.get(c)]
-        for c in repo.RESTORED_COLUMNS
-        if before.get(c) != after.get(c)
-    }
+    changes = _changes(rows[surviving], await _row(session, surviving))
     await session.execute(repo.DELETE_LEAD, {"ws": ws, "id": absorbed})
     return await _record(
         session,
@@ -143,7 +158,7 @@ async def split(
     session: AsyncSession, ws: uuid.UUID, lead_id: int, identity_id: int, actor: uuid.UUID | None
 ) -> dict[str, Any]:
     """Move one identity and the messages that came through it to a new lead."""
-    await _lock(session, ws, lead_id)
+    before = (await _lock(session, ws, lead_id))[lead_id]
     found = (
         await session.execute(repo.IDENTITY_OF, {"ws": ws, "lead_id": lead_id, "id": identity_id})
     ).one_or_none()
@@ -165,6 +180,7 @@ async def split(
         session,
         ws=ws,
         kind=MergeKind.SPLIT.value,
+        changes=_changes(before, await _row(session, lead_id)),
         surviving=lead_id,
         absorbed=new_id,
         identity_id=identity_id,
@@ -184,6 +200,7 @@ async def unmerge(
         raise Conflict("this merge was already undone")
     if record.kind == MergeKind.SPLIT:
         await merge(session, ws, lead_id, record.absorbed_lead_id, actor)
+        await _undo_changes(session, ws, lead_id, _loads(record.surviving_changes) or {})
     else:
         await _restore(session, ws, record)
     return _decoded(
@@ -196,7 +213,7 @@ async def _restore(session: AsyncSession, ws: uuid.UUID, record: Any) -> None:
     into = await merged_into(session, ws, surviving)
     if into is not None:
         raise Conflict(f"lead {surviving} was merged into lead {into} since: undo that first")
-    current = (await _lock(session, ws, surviving))[surviving]
+    await _lock(session, ws, surviving)
     await session.execute(repo.RESTORE_LEAD, {"row": _json(_loads(record.absorbed_row))})
     params = {"ws": ws, "to": absorbed, "from": surviving}
     moved: dict[str, list[int]] = _loads(record.moved)
@@ -208,12 +225,7 @@ async def _restore(session: AsyncSession, ws: uuid.UUID, record: Any) -> None:
     identities = moved.get("lead_identities", [])
     if identities:
         await session.execute(repo.MOVE_IDENTITY_MESSAGES, {**params, "ids": identities})
-    changes: dict[str, list[Any]] = _loads(record.surviving_changes) or {}
-    undo = {c: ba[0] for c, ba in changes.items() if current.get(c) == ba[1]}
-    if undo:
-        await session.execute(
-            repo.set_columns(sorted(undo)), {"ws": ws, "id": surviving, "row": _json(undo)}
-        )
+    await _undo_changes(session, ws, surviving, _loads(record.surviving_changes) or {})
     await _recompute(session, surviving, absorbed)
 
 
