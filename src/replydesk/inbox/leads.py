@@ -54,8 +54,8 @@ _PHONE_PREFIX = re.compile(r"^(\+|00)?\d{3,15}$")
 
 def _identity_patterns(text: str, needle: str) -> set[str]:
     """LIKE prefixes of normalised identity values the search text may mean: itself (lower
-    case for e-mail, as typed for case-sensitive provider ids), a phone number's E.164 prefix (formatting and ``+``/``00`` ignored), a
-    LinkedIn profile URL's normalised form."""
+    case for e-mail, as typed for case-sensitive provider ids), a phone number's E.164 prefix
+    (formatting and ``+``/``00`` ignored), a LinkedIn profile URL's normalised form."""
     patterns = {_escape_like(needle) + "%", _escape_like(text) + "%"}
     compact = _PHONE_FORMATTING.sub("", needle)
     if _PHONE_PREFIX.match(compact):
