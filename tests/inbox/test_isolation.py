@@ -7,16 +7,13 @@ that does not exist at all, and nothing of B's changes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
 
 from replydesk.core.db import Database
-from tests.support.http import https_client, login
+from tests.inbox.conftest import Send
 from tests.support.members import Member
 from tests.support.rows import at, insert_event, insert_lead, insert_message, snapshot
 
@@ -64,29 +61,12 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
 ]
 OBJECT_ENDPOINTS = [e for e in ENDPOINTS if "{lead}" in e[1] or "{event}" in e[1]]
 
-Send = Callable[[str, str, dict[str, Any] | None], Awaitable[httpx.Response]]
-
 
 async def _b_state(db: Database, b: Member) -> list[Any]:
     return [
         await snapshot(db, table, b.workspace_id)
         for table in ("leads", "messages", "webhook_events", "inbox_counts_cache")
     ]
-
-
-@pytest.fixture(params=["token", "session"])
-async def as_a(request: pytest.FixtureRequest, app: FastAPI, owner: Member) -> Any:
-    """A sender acting as workspace A's owner, by Bearer token or by session cookie."""
-    async with https_client(app) as client:
-        headers = dict(owner.headers)
-        if request.param == "session":
-            csrf = await login(client, owner.email)
-            headers = {"X-CSRF-Token": csrf}
-
-        async def send(method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
-            return await client.request(method, path, json=body, headers=headers)
-
-        yield send
 
 
 def _fill(template: str, ws: uuid.UUID, objects: Objects) -> str:

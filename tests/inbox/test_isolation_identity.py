@@ -9,14 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
 from replydesk.core.db import Database
 from replydesk.leads import merges
-from tests.inbox.test_isolation import Send
+from tests.inbox.conftest import Send
 from tests.leads.test_identity import dana_with_phone_and_linkedin
 from tests.leads.test_processing import run
-from tests.support.http import https_client, login
 from tests.support.members import Member
 from tests.support.rows import fetch_rows, snapshot
 from tests.support.samples import sample
@@ -74,19 +72,6 @@ def _fill(
     if body is None:
         return path, None
     return path, {k: int(v.format(**values)) for k, v in body.items()}
-
-
-@pytest.fixture(params=["token", "session"])
-async def as_a(request: pytest.FixtureRequest, app: FastAPI, owner: Member) -> Any:
-    async with https_client(app) as client:
-        headers = dict(owner.headers)
-        if request.param == "session":
-            headers = {"X-CSRF-Token": await login(client, owner.email)}
-
-        async def send(method: str, path: str, body: dict[str, Any] | None) -> Any:
-            return await client.request(method, path, json=body, headers=headers)
-
-        yield send
 
 
 @pytest.mark.parametrize(("method", "template", "body"), ENDPOINTS)

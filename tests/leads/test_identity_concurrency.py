@@ -81,6 +81,18 @@ def _linkedin(n: int) -> tuple[str, str, dict[str, Any]]:
     return ("unipile", "message_received", payload)
 
 
+def _burst(seed: int) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every person's e-mail reply, SMS and LinkedIn message, each delivered several times,
+    in a shuffled order."""
+    burst = [
+        event
+        for n in range(PEOPLE)
+        for event in (_bison("LEAD_REPLIED", n, 500 + n), _sms(n), _linkedin(n))
+    ] * DELIVERIES
+    random.Random(seed).shuffle(burst)
+    return burst
+
+
 async def _drain(db: Database, database_url: str) -> None:
     async def done() -> bool:
         rows = await fetch(
@@ -116,12 +128,7 @@ async def test_known_lead_writing_on_three_channels_at_once_is_one_person(
     ws = (await new_workspace(db, unipile_account_provider_id=OWNER)).id
     await insert_events(database_url, ws, [_bison("EMAIL_SENT", n, 100 + n) for n in range(PEOPLE)])
     await _drain(db, database_url)
-    burst = [
-        event
-        for n in range(PEOPLE)
-        for event in (_bison("LEAD_REPLIED", n, 500 + n), _sms(n), _linkedin(n))
-    ] * DELIVERIES
-    random.Random(9).shuffle(burst)
+    burst = _burst(9)
     await insert_events(database_url, ws, burst)
     await _drain(db, database_url)
     assert await status_counts(database_url, "webhook_events") == {"succeeded": PEOPLE + len(burst)}
@@ -149,12 +156,7 @@ async def test_new_person_on_three_channels_at_once_never_duplicates_an_identity
     interleaving: every identity belongs to exactly one lead, every event is applied, and a
     person is one lead or two with a pending shared-identity suggestion between them."""
     ws = (await new_workspace(db, unipile_account_provider_id=OWNER)).id
-    burst = [
-        event
-        for n in range(PEOPLE)
-        for event in (_bison("LEAD_REPLIED", n, 500 + n), _sms(n), _linkedin(n))
-    ] * DELIVERIES
-    random.Random(4).shuffle(burst)
+    burst = _burst(4)
     await insert_events(database_url, ws, burst)
     await _drain(db, database_url)
     assert await status_counts(database_url, "webhook_events") == {"succeeded": len(burst)}
