@@ -30,7 +30,7 @@ from replydesk.core.db import Database
 from replydesk.core.http import new_api
 from replydesk.core.settings import Settings, get_settings
 from replydesk.inbox import endpoints as inbox_endpoints
-from replydesk.inbox import notes_endpoints, tags_endpoints, timeline_endpoints
+from replydesk.inbox import merge_endpoints, notes_endpoints, tags_endpoints, timeline_endpoints
 from replydesk.inbox.counts import CountsCache
 from replydesk.ingest import endpoints as ingest_endpoints
 from replydesk.ingest.service import Ingestor
@@ -58,6 +58,7 @@ def routers() -> list[APIRouter]:
         timeline_endpoints.router,
         notes_endpoints.router,
         tags_endpoints.router,
+        merge_endpoints.router,
     ]
 
 

@@ -128,7 +128,7 @@ async def test_lead_totals_follow_inserts_upserts_deletes_and_truncate(
         )
         return int(rows[0]["n"])
 
-    await fetch_rows(
+    created = await fetch_rows(
         db,
         "INSERT INTO leads (workspace_id, email) SELECT :ws, 'l' || g || '@x.example' "
         "FROM generate_series(1, 25) g RETURNING id",
@@ -136,13 +136,16 @@ async def test_lead_totals_follow_inserts_upserts_deletes_and_truncate(
     )
     await insert_lead(db, rival.workspace_id, email="r@x.example")
     assert await total(ws) == 25
-    # An upsert that hits an existing lead is not a new lead; a new one is.
+    # An upsert that hits an existing lead is not a new lead; a new one is. (Leads have no
+    # identity unique keys since 0007, lead_identities has them: the upsert is on the id.)
     await fetch_rows(
         db,
-        "INSERT INTO leads (workspace_id, email) VALUES (:ws, 'l1@x.example'), "
-        "(:ws, 'new@x.example') ON CONFLICT (workspace_id, email) WHERE email IS NOT NULL "
+        "INSERT INTO leads (id, workspace_id, email) VALUES (:old, :ws, 'l1@x.example'), "
+        "(:new, :ws, 'new@x.example') ON CONFLICT (id) "
         "DO UPDATE SET first_name = 'x' RETURNING id",
         ws=ws,
+        old=created[0]["id"],
+        new=10**9,
     )
     assert await total(ws) == 26
     await fetch_rows(

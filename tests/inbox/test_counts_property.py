@@ -3,7 +3,9 @@
 Each example is a random sequence of provider events (EmailBison replies, manual and campaign
 sends, unsubscribes, bounces; GHL inbound/outbound SMS from the team or a workflow; Unipile
 LinkedIn messages both ways) with timestamps independent of the delivery order, replays of
-earlier deliveries, and operator PATCHes (snooze, close, category). Every event goes through
+earlier deliveries, operator PATCHes (snooze, close, category), merges of two leads, and
+merges and splits undone at once (which must give back exactly the state before: counts,
+rollups, fields and where every message, event and identity lives). Every event goes through
 ``replydesk.leads.processing.process_event`` in its own transaction, as the worker runs it.
 
 After every step the counts endpoint must equal an independent Python model of the history;
@@ -19,7 +21,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
@@ -37,6 +39,13 @@ PHONE = "+15125550143"
 GHL_CONTACT = "ct_91XbQe"
 LINKEDIN_LEAD = "ACoAAB1x2y3"
 RANK = {"active": 0, "bounced": 1, "unsubscribed": 2, "closed": 3}
+# Lead columns a merge/split round trip must leave as they were (updated_at may move).
+STATE_COLUMNS = (
+    "id, email, phone_e164, linkedin_provider_id, ghl_contact_id, emailbison_lead_id, "
+    "first_name, last_name, status, category, untracked, snoozed_until, open_count, "
+    "bounce_count, last_inbound_at, last_outbound_at, last_team_outbound_at, last_message_at, "
+    "last_inbound_channel, awaiting_reply"
+)
 
 # Reference: the original system's shape, a CTE over every message of the workspace.
 SLOW_REFERENCE_SQL = text(
@@ -245,7 +254,17 @@ patch_op = st.tuples(
     st.sampled_from(["email0", "email1", "sms", "linkedin"]),
     st.sampled_from(["snooze", "unsnooze", "past_snooze", "close", "reopen", "categorize"]),
 )
-history = st.lists(st.one_of(event_op, event_op, event_op, replay_op, patch_op), max_size=30)
+WHO = st.sampled_from(["email0", "email1", "sms", "linkedin"])
+# Operator identity changes: a merge that stands; a merge, and a split, each undone at once
+# (the state must come back exactly).
+# Two of the leads that exist at that point (by index; skipped with fewer than two).
+merge_op = st.tuples(st.just("merge"), st.integers(0, 3), st.integers(1, 3))
+roundtrip_op = st.tuples(st.just("roundtrip"), st.integers(0, 3), st.integers(1, 3))
+split_op = st.tuples(st.just("split_roundtrip"), WHO)
+history = st.lists(
+    st.one_of(event_op, event_op, event_op, replay_op, patch_op, merge_op, roundtrip_op, split_op),
+    max_size=30,
+)
 
 PATCH_BODIES: dict[str, dict[str, Any]] = {
     "snooze": {"snoozed_until": FAR_FUTURE.isoformat()},
@@ -258,8 +277,8 @@ PATCH_BODIES: dict[str, dict[str, Any]] = {
 IDENTITY_SQL = {
     "email0": ("email", EMAILS[0]),
     "email1": ("email", EMAILS[1]),
-    "sms": ("ghl_contact_id", GHL_CONTACT),
-    "linkedin": ("linkedin_provider_id", LINKEDIN_LEAD),
+    "sms": ("ghl_contact", GHL_CONTACT),
+    "linkedin": ("linkedin_id", LINKEDIN_LEAD),
 }
 MODEL_KEY = {"email0": EMAILS[0], "email1": EMAILS[1], "sms": "sms", "linkedin": "linkedin"}
 
@@ -275,8 +294,20 @@ async def _apply(db: Database, ws: uuid.UUID, d: Delivery) -> None:
         )
 
 
-def _model_apply(model: dict[str, ModelLead], d: Delivery) -> None:
-    lead = model.setdefault(d.lead, ModelLead())
+class Groups:
+    """Which model lead each identity's events go to (merges join groups)."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, key: str) -> str:
+        while key in self.parent:
+            key = self.parent[key]
+        return key
+
+
+def _model_apply(model: dict[str, ModelLead], d: Delivery, groups: Groups) -> None:
+    lead = model.setdefault(groups.find(d.lead), ModelLead())
     if d.message is not None:
         key, channel, direction, sent_by, minute = d.message
         lead.messages[key] = (channel, direction, sent_by, minute)
@@ -284,6 +315,119 @@ def _model_apply(model: dict[str, ModelLead], d: Delivery) -> None:
         lead.status = d.status
     if d.category is not None:
         lead.category = d.category
+
+
+async def _lead_of(db: Database, ws: uuid.UUID, who: str) -> int | None:
+    kind, value = IDENTITY_SQL[who]
+    async with db.session() as session:
+        found = (
+            await session.execute(
+                text(
+                    "SELECT lead_id FROM lead_identities "
+                    "WHERE workspace_id = :ws AND kind = :k AND value = :v"
+                ),
+                {"ws": ws, "k": kind, "v": value},
+            )
+        ).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+async def _state(client: httpx.AsyncClient, db: Database, ws: uuid.UUID, headers: Any) -> Any:
+    """Counts, every lead's rollups and fields, and where every message and event lives."""
+    counts = (await client.get(f"/api/v1/workspaces/{ws}/inbox/counts", headers=headers)).json()
+    async with db.session() as session:
+        tables = [
+            (await session.execute(text(sql), {"ws": ws})).all()
+            for sql in (
+                f"SELECT {STATE_COLUMNS} FROM leads WHERE workspace_id = :ws ORDER BY id",
+                "SELECT id, lead_id, identity_id FROM messages WHERE workspace_id = :ws "
+                "ORDER BY id",
+                "SELECT id, lead_id FROM lead_events WHERE workspace_id = :ws ORDER BY id",
+                "SELECT id, lead_id FROM lead_identities WHERE workspace_id = :ws ORDER BY id",
+            )
+        ]
+    return {k: counts[k] for k in expected_counts({})}, tables
+
+
+async def _pick(db: Database, ws: uuid.UUID, i: int, j: int) -> tuple[str, str] | None:
+    """Two different existing leads, as one identity (``WHO``) of each."""
+    held: dict[int, str] = {}
+    for who in ("email0", "email1", "sms", "linkedin"):
+        lead_id = await _lead_of(db, ws, who)
+        if lead_id is not None:
+            held.setdefault(lead_id, who)
+    ids = sorted(held)
+    if len(ids) < 2:
+        return None
+    a = ids[i % len(ids)]
+    b = ids[(i + j) % len(ids)]
+    return None if a == b else (held[a], held[b])
+
+
+async def _merge(
+    client: httpx.AsyncClient, db: Database, ws: uuid.UUID, headers: Any, a: str, b: str
+) -> dict[str, Any] | None:
+    """POST merge of b's lead into a's; None when they are one lead or one is unknown."""
+    into, other = await _lead_of(db, ws, a), await _lead_of(db, ws, b)
+    if into is None or other is None or into == other:
+        return None
+    resp = await client.post(
+        f"/api/v1/workspaces/{ws}/leads/{into}/merge",
+        json={"other_lead_id": other},
+        headers=headers,
+    )
+    assert resp.status_code == 200, resp.text
+    record: dict[str, Any] = resp.json()["merge"]
+    return record
+
+
+async def _undo(
+    client: httpx.AsyncClient, ws: uuid.UUID, headers: Any, record: dict[str, Any]
+) -> None:
+    resp = await client.post(
+        f"/api/v1/workspaces/{ws}/leads/{record['surviving_lead_id']}/unmerge",
+        json={"merge_id": record["id"]},
+        headers=headers,
+    )
+    assert resp.status_code == 200, resp.text
+
+
+async def _split(
+    client: httpx.AsyncClient, db: Database, ws: uuid.UUID, headers: Any, who: str
+) -> dict[str, Any] | None:
+    """Split who's identity off its lead; None when it is unknown or the lead's only one."""
+    lead_id = await _lead_of(db, ws, who)
+    if lead_id is None:
+        return None
+    kind, value = IDENTITY_SQL[who]
+    listed = await client.get(
+        f"/api/v1/workspaces/{ws}/leads/{lead_id}/identities", headers=headers
+    )
+    items = listed.json()["items"]
+    if len(items) < 2:
+        return None
+    identity = next(i["id"] for i in items if (i["kind"], i["value"]) == (kind, value))
+    resp = await client.post(
+        f"/api/v1/workspaces/{ws}/leads/{lead_id}/split",
+        json={"identity_id": identity},
+        headers=headers,
+    )
+    assert resp.status_code == 200, resp.text
+    record: dict[str, Any] = resp.json()["merge"]
+    return record
+
+
+def _model_merge(model: dict[str, ModelLead], groups: Groups, a: str, b: str) -> None:
+    """As leads.merges.merge: messages together, the higher status, the survivor's snooze,
+    its category else the absorbed one's."""
+    keep, gone = groups.find(MODEL_KEY[a]), groups.find(MODEL_KEY[b])
+    absorbed = model.pop(gone)
+    survivor = model[keep]
+    survivor.messages.update(absorbed.messages)
+    if RANK[absorbed.status] > RANK[survivor.status]:
+        survivor.status = absorbed.status
+    survivor.category = survivor.category or absorbed.category
+    groups.parent[gone] = keep
 
 
 async def _patch(
@@ -294,15 +438,9 @@ async def _patch(
     who: str,
     action: str,
     model: dict[str, ModelLead],
+    groups: Groups,
 ) -> None:
-    column, value = IDENTITY_SQL[who]
-    async with db.session() as session:
-        lead_id = (
-            await session.execute(
-                text(f"SELECT id FROM leads WHERE workspace_id = :ws AND {column} = :v"),
-                {"ws": ws, "v": value},
-            )
-        ).scalar_one_or_none()
+    lead_id = await _lead_of(db, ws, who)
     if lead_id is None:
         return
     body = PATCH_BODIES[action]
@@ -310,13 +448,27 @@ async def _patch(
         f"/api/v1/workspaces/{ws}/leads/{lead_id}", json=body, headers=headers
     )
     assert resp.status_code == 200, resp.text
-    lead = model[MODEL_KEY[who]]
+    lead = model[groups.find(MODEL_KEY[who])]
     if action in ("snooze", "unsnooze", "past_snooze"):
         lead.snoozed = action == "snooze"
     elif action in ("close", "reopen"):
         lead.status = "closed" if action == "close" else "active"
     else:
         lead.category = "Meeting booked"
+
+
+# Every person known first (four leads), then histories rich in merges and round trips.
+FOUR_LEADS: list[tuple[Any, ...]] = [
+    ("event", "bison_reply", 0, 1),
+    ("event", "bison_reply", 1, 2),
+    ("event", "ghl_in", 0, 3),
+    ("event", "unipile_in", 0, 4),
+]
+merge_history = st.lists(
+    st.one_of(event_op, patch_op, merge_op, roundtrip_op, roundtrip_op, split_op, split_op),
+    min_size=3,
+    max_size=20,
+)
 
 
 @given(ops=history)
@@ -328,15 +480,54 @@ async def _patch(
 async def test_counts_match_the_history_and_the_slow_reference(
     app: FastAPI, db: Database, ops: list[tuple[Any, ...]]
 ) -> None:
+    await _check_history(app, db, ops)
+
+
+@given(ops=merge_history)
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+async def test_counts_stay_exact_through_merges_splits_and_unmerges(
+    app: FastAPI, db: Database, ops: list[tuple[Any, ...]]
+) -> None:
+    await _check_history(app, db, FOUR_LEADS + ops)
+
+
+async def _check_history(app: FastAPI, db: Database, ops: list[tuple[Any, ...]]) -> None:
+    """Apply ``ops``; counts equal the model after every step and the slow query at the end;
+    every merge or split undone at once gives back exactly the state before it."""
     async with db.session() as session:
         created = await create_workspace(session, "Prop", "sam@acme.example")
     ws = created.workspace_id
     headers = {"Authorization": f"Bearer {created.api_token}"}
     model: dict[str, ModelLead] = {}
+    groups = Groups()
     delivered: list[Delivery] = []
     async with https_client(app) as client:
         for serial, op in enumerate(ops, start=1):
-            if op[0] == "event":
+            d: Delivery | None = None
+            if op[0] == "merge":
+                pair = await _pick(db, ws, op[1], op[2])
+                if pair is not None:
+                    assert await _merge(client, db, ws, headers, *pair) is not None
+                    _model_merge(model, groups, *pair)
+                    event("merged")
+            elif op[0] in ("roundtrip", "split_roundtrip"):
+                before = await _state(client, db, ws, headers)
+                record = None
+                if op[0] == "roundtrip":
+                    pair = await _pick(db, ws, op[1], op[2])
+                    if pair is not None:
+                        record = await _merge(client, db, ws, headers, *pair)
+                else:
+                    record = await _split(client, db, ws, headers, op[1])
+                if record is not None:
+                    event(f"{op[0]} undone")
+                    await _undo(client, ws, headers, record)
+                    assert await _state(client, db, ws, headers) == before, ops
+            elif op[0] == "event":
                 _, kind, who, minute = op
                 d = _delivery(kind, who, minute, serial)
                 delivered.append(d)
@@ -345,11 +536,10 @@ async def test_counts_match_the_history_and_the_slow_reference(
                     continue
                 d = delivered[op[1] % len(delivered)]
             else:
-                await _patch(client, db, ws, headers, op[1], op[2], model)
-                d = None
+                await _patch(client, db, ws, headers, op[1], op[2], model, groups)
             if d is not None:
                 await _apply(db, ws, d)
-                _model_apply(model, d)
+                _model_apply(model, d, groups)
             resp = await client.get(f"/api/v1/workspaces/{ws}/inbox/counts", headers=headers)
             assert resp.status_code == 200
             body = resp.json()

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
 
 from replydesk.auth.deps import AdminDep, WorkspaceDep
 from replydesk.core.deps import SessionDep, SettingsDep
-from replydesk.core.errors import InvalidInput
+from replydesk.core.errors import InvalidInput, NotFound
 from replydesk.core.http import error_doc
 from replydesk.inbox import counts as counts_service
 from replydesk.inbox import events as events_service
 from replydesk.inbox import leads as leads_service
+from replydesk.inbox.merge_schemas import MergedAway
 from replydesk.inbox.schemas import (
     CountsOut,
     LeadOut,
@@ -24,6 +26,7 @@ from replydesk.inbox.schemas import (
     WebhookEventOut,
     WebhookEventPage,
 )
+from replydesk.leads import merges
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace_id}", tags=["inbox"])
 
@@ -132,11 +135,27 @@ async def list_leads(
     return LeadPage.model_validate(page, from_attributes=True)
 
 
-@router.get("/leads/{lead_id}", response_model=LeadOut, summary="One lead", responses=COMMON)
-async def get_lead(access: WorkspaceDep, session: SessionDep, lead_id: LeadId) -> LeadOut:
-    return LeadOut.model_validate(
-        await leads_service.get_lead(session, access.workspace_id, lead_id)
-    )
+@router.get(
+    "/leads/{lead_id}",
+    response_model=LeadOut,
+    summary="One lead (301 with merged_into for a lead merged into another)",
+    responses={**COMMON, 301: {"model": MergedAway, "description": "merged into another lead"}},
+)
+async def get_lead(
+    access: WorkspaceDep, session: SessionDep, lead_id: LeadId
+) -> LeadOut | JSONResponse:
+    try:
+        found = await leads_service.get_lead(session, access.workspace_id, lead_id)
+    except NotFound:
+        into = await merges.merged_into(session, access.workspace_id, lead_id)
+        if into is None:
+            raise
+        return JSONResponse(
+            MergedAway(merged_into=into).model_dump(),
+            status_code=301,
+            headers={"Location": f"/api/v1/workspaces/{access.workspace_id}/leads/{into}"},
+        )
+    return LeadOut.model_validate(found)
 
 
 @router.patch(

@@ -6,11 +6,12 @@ Every statement is scoped by the workspace of the caller's membership and runs u
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, text, tuple_
+from sqlalchemy import ColumnElement, and_, exists, or_, select, text, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.auth import service as auth
@@ -18,8 +19,9 @@ from replydesk.core.errors import InvalidInput, NotFound
 from replydesk.inbox import cursor, repository
 from replydesk.inbox.budget import within_budget
 from replydesk.inbox.schemas import CATEGORY_MAX_LENGTH, TAG_NAME_MAX_LENGTH, LeadPatch
+from replydesk.leads import identity
 from replydesk.leads import service as leads
-from replydesk.leads.models import Lead, LeadRead, LeadTag, Message, Tag
+from replydesk.leads.models import Lead, LeadIdentity, LeadRead, LeadTag, Message, Tag
 from replydesk.leads.vocabulary import Channel, LeadStatus
 
 MESSAGE_CURSOR = "messages"
@@ -83,6 +85,41 @@ def _status_clause(statuses: list[str]) -> ColumnElement[bool]:
     return Lead.status.in_(statuses)
 
 
+_PHONE_FORMATTING = re.compile(r"[\s().\-/]")
+_PHONE_PREFIX = re.compile(r"^(\+|00)?\d{3,15}$")
+
+
+def _identity_patterns(text: str, needle: str) -> set[str]:
+    """LIKE prefixes of normalised identity values the search text may mean: itself (lower
+    case for e-mail, as typed for case-sensitive provider ids), a phone number's E.164 prefix
+    (formatting and ``+``/``00`` ignored), a LinkedIn profile URL's normalised form."""
+    patterns = {_escape_like(needle) + "%", _escape_like(text) + "%"}
+    compact = _PHONE_FORMATTING.sub("", needle)
+    if _PHONE_PREFIX.match(compact):
+        digits = compact.removeprefix("+").removeprefix("00")
+        patterns.add("+" + digits + "%")
+    url = identity.linkedin_url(needle)
+    if url is not None:
+        patterns.add(_escape_like(url) + "%")
+    return patterns
+
+
+def _q_matches(workspace_id: uuid.UUID, text: str, needle: str) -> Any:
+    """Ids of the workspace's leads matching ``q``: by any identity (ix_lead_identities_search)
+    or by name/company/e-mail prefix (the ix_leads_search_* indexes). Not correlated with the
+    outer query, so PostgreSQL runs it once, from the indexes, and joins the ids."""
+    pattern = _escape_like(needle) + "%"
+    by_identity = select(LeadIdentity.lead_id).where(
+        LeadIdentity.workspace_id == workspace_id,
+        or_(*(LeadIdentity.value.like(p, escape="\\") for p in _identity_patterns(text, needle))),
+    )
+    by_profile = select(repository.SEARCH_LEAD.id).where(
+        repository.SEARCH_LEAD.workspace_id == workspace_id,
+        or_(*(column.like(pattern, escape="\\") for column in repository.SEARCH_COLUMNS)),
+    )
+    return union_all(by_identity, by_profile)
+
+
 def _filter_clauses(
     query: LeadQuery, workspace_id: uuid.UUID, user_id: uuid.UUID
 ) -> list[ColumnElement[bool]]:
@@ -125,15 +162,7 @@ def _filter_clauses(
             raise InvalidInput("q must not be blank")
         if len(needle) > Q_MAX_LENGTH:
             raise InvalidInput(f"q must be at most {Q_MAX_LENGTH} characters")
-        pattern = _escape_like(needle) + "%"
-        clauses.append(
-            or_(
-                Lead.email.like(pattern, escape="\\"),
-                repository.FULL_NAME.like(pattern, escape="\\"),
-                repository.LAST_NAME.like(pattern, escape="\\"),
-                repository.COMPANY.like(pattern, escape="\\"),
-            )
-        )
+        clauses.append(Lead.id.in_(_q_matches(workspace_id, query.q.strip(), needle)))
     if query.assignee is not None:
         if query.assignee == "me":
             clauses.append(Lead.assignee_user_id == user_id)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from replydesk.core.errors import NotFound
 from replydesk.core.sql import statement
@@ -67,6 +68,15 @@ FULL_NAME: ColumnElement[str] = literal_column(
 )
 LAST_NAME: ColumnElement[str] = literal_column("lower(last_name)")
 COMPANY: ColumnElement[str] = literal_column("lower(company)")
+# The leads table inside the q= subquery (uncorrelated: the expressions above are
+# unqualified and resolve to it).
+SEARCH_LEAD = aliased(Lead, name="search_lead")
+SEARCH_COLUMNS: tuple[Any, ...] = (
+    SEARCH_LEAD.email,
+    FULL_NAME,
+    LAST_NAME,
+    COMPANY,
+)
 
 LEAD_COLUMNS = (
     Lead.id,

@@ -6,7 +6,6 @@ required one raises ``InvalidInput`` (the queue marks the event dead: retrying c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -19,9 +18,6 @@ from replydesk.integrations.keys import get_path
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_TIME = datetime(2200, 1, 1, tzinfo=UTC)
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE_JUNK = re.compile(r"[\s().\-/]")
 
 
 def block(payload: Any, path: str) -> Mapping[str, Any]:
@@ -62,36 +58,6 @@ def str_id(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     return text_or_none(value, 512)
-
-
-def email_or_none(value: Any) -> str | None:
-    """Normalised e-mail (trimmed, lower-case), or None when it does not look like one."""
-    text = text_or_none(value, 320)
-    if text is None:
-        return None
-    text = text.lower()
-    return text if _EMAIL.match(text) else None
-
-
-def phone_e164(value: Any) -> str | None:
-    """A phone number in E.164 form, or None. No country guessing beyond NANP 10/11 digits:
-    numbers without ``+`` are accepted only as 10 digits (→ +1…) or 11 digits starting
-    with 1."""
-    text = text_or_none(value, 64)
-    if text is None:
-        return None
-    text = _PHONE_JUNK.sub("", text)
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    if text.startswith("+"):
-        digits = text[1:]
-        ok = digits.isdigit() and 8 <= len(digits) <= 15 and not digits.startswith("0")
-        return "+" + digits if ok else None
-    if text.isdigit() and len(text) == 10:
-        return "+1" + text
-    if text.isdigit() and len(text) == 11 and text.startswith("1"):
-        return "+" + text
-    return None
 
 
 def timestamp(value: Any) -> datetime | None:

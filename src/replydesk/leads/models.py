@@ -20,7 +20,16 @@ from sqlalchemy.types import BigInteger, Boolean, DateTime, Integer, Text
 
 from replydesk.core.base import Base, created_at_column
 from replydesk.core.sql import sql_values
-from replydesk.leads.vocabulary import Channel, Direction, LeadEventKind, LeadStatus, SentBy
+from replydesk.leads.vocabulary import (
+    Channel,
+    Direction,
+    IdentityKind,
+    LeadEventKind,
+    LeadStatus,
+    MergeKind,
+    SentBy,
+    SuggestionReason,
+)
 
 
 class Lead(Base):
@@ -72,36 +81,8 @@ class Lead(Base):
     updated_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
-        # Identity keys per workspace: matching is INSERT … ON CONFLICT on these, never
-        # find-then-create. Partial, because a lead may be known on one channel only.
-        Index(
-            "uq_leads_workspace_id_email",
-            "workspace_id",
-            "email",
-            unique=True,
-            postgresql_where=text("email IS NOT NULL"),
-        ),
-        Index(
-            "uq_leads_workspace_id_phone_e164",
-            "workspace_id",
-            "phone_e164",
-            unique=True,
-            postgresql_where=text("phone_e164 IS NOT NULL"),
-        ),
-        Index(
-            "uq_leads_workspace_id_linkedin_provider_id",
-            "workspace_id",
-            "linkedin_provider_id",
-            unique=True,
-            postgresql_where=text("linkedin_provider_id IS NOT NULL"),
-        ),
-        Index(
-            "uq_leads_workspace_id_ghl_contact_id",
-            "workspace_id",
-            "ghl_contact_id",
-            unique=True,
-            postgresql_where=text("ghl_contact_id IS NOT NULL"),
-        ),
+        # Identity keys live in lead_identities (one lead per kind + value); these columns
+        # are the lead's display values. E-mail keeps its prefix-search index (inbox, 0004).
         # Lead list: keyset pagination on (last_message_at DESC, id) within a workspace.
         Index(
             "ix_leads_workspace_id_last_message_at_id",
@@ -143,6 +124,10 @@ class Message(Base):
     ghl_message_id: Mapped[str | None] = mapped_column(Text)
     unipile_message_id: Mapped[str | None] = mapped_column(Text)
     ai_draft_id: Mapped[str | None] = mapped_column(Text)
+    # The identity the message came through (its sender/recipient): a split moves it along.
+    identity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lead_identities.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
@@ -164,6 +149,7 @@ class Message(Base):
         ),
         # Conversation timeline of one lead, paged by (occurred_at, id).
         Index("ix_messages_lead_id_occurred_at_id", "lead_id", "occurred_at", "id"),
+        Index("ix_messages_identity_id", "identity_id"),
         CheckConstraint(f"channel IN {sql_values(Channel)}", name="channel"),
         CheckConstraint(f"direction IN {sql_values(Direction)}", name="direction"),
         CheckConstraint(f"sent_by IN {sql_values(SentBy)}", name="sent_by"),
@@ -287,4 +273,114 @@ class LeadRead(Base):
         PrimaryKeyConstraint("user_id", "lead_id"),
         # The leads FK cascade.
         Index("ix_lead_reads_lead_id", "lead_id"),
+    )
+
+
+class LeadIdentity(Base):
+    """A hard identity of a person: events carrying it attach to its lead.
+
+    Unique per workspace and (kind, value): claiming one is ``INSERT … ON CONFLICT DO
+    NOTHING``, so two concurrent events can never give one identity two leads.
+    """
+
+    __tablename__ = "lead_identities"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)  # IdentityKind
+    value: Mapped[str] = mapped_column(Text, nullable=False)  # normalised (leads.identity)
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        Index(
+            "uq_lead_identities_workspace_id_kind_value",
+            "workspace_id",
+            "kind",
+            "value",
+            unique=True,
+        ),
+        Index("ix_lead_identities_lead_id", "lead_id"),
+        # q= prefix search over every identity (text_pattern_ops: LIKE 'abc%' in any collation).
+        Index(
+            "ix_lead_identities_search",
+            "workspace_id",
+            "value",
+            postgresql_ops={"value": "text_pattern_ops"},
+        ),
+        CheckConstraint(f"kind IN {sql_values(IdentityKind)}", name="kind"),
+    )
+
+
+class LeadMerge(Base):
+    """A recorded merge or split: who, when, and the ids of every row it moved, so it can be
+    undone exactly. ``absorbed_lead_id`` has no foreign key: a merged lead is deleted (its id
+    answers 301 while the merge stands)."""
+
+    __tablename__ = "lead_merges"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(Text, nullable=False)  # MergeKind
+    surviving_lead_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    absorbed_lead_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # Split: the identity split off.
+    identity_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    # {table: [row ids]} moved from absorbed to surviving (merge) or to the new lead (split).
+    moved: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    # Merge: the absorbed lead's row as it was; the surviving lead's columns the merge changed
+    # ({column: [before, after]}).
+    absorbed_row: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    surviving_changes: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = created_at_column()
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    undone_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (
+        # GET leads/{absorbed} → 301: at most one standing merge absorbed a given lead.
+        Index(
+            "uq_lead_merges_absorbed_lead_id",
+            "workspace_id",
+            "absorbed_lead_id",
+            unique=True,
+            postgresql_where=text("undone_at IS NULL AND kind = 'merge'"),
+        ),
+        Index("ix_lead_merges_surviving_lead_id", "workspace_id", "surviving_lead_id"),
+        CheckConstraint(f"kind IN {sql_values(MergeKind)}", name="kind"),
+    )
+
+
+class LeadMergeSuggestion(Base):
+    """Two leads one event's hard identities pointed at (never merged automatically).
+
+    Stored once per pair (lower id first); name matches are computed when asked for."""
+
+    __tablename__ = "lead_merge_suggestions"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
+    lead_id: Mapped[int] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
+    )
+    other_lead_id: Mapped[int] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
+    )
+    reason: Mapped[str] = mapped_column(Text, nullable=False)  # SuggestionReason
+    identity_kind: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        Index("ix_lead_merge_suggestions_other_lead_id", "other_lead_id"),
+        CheckConstraint("lead_id < other_lead_id", name="ordered_pair"),
+        CheckConstraint(f"reason IN {sql_values(SuggestionReason)}", name="reason"),
     )

@@ -1,7 +1,7 @@
 """Every statement that writes leads, messages, lead events, notes, tags and read marks (the
 leads domain owns them).
 
-Lead identity writes are ``INSERT … ON CONFLICT`` on the per-workspace identity indexes, never
+Identity claims are ``INSERT … ON CONFLICT`` on ``lead_identities``' unique key, never
 find-then-create; messages are keyed by their provider id. Statements that differ only by the
 message key column are rendered once per column (a closed set) through ``core.sql.statement``.
 """
@@ -16,7 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.sql import sql_values, statement
 from replydesk.leads.models import Lead
-from replydesk.leads.vocabulary import STATUS_RANK, TEAM_SENDERS, Direction, LeadEventKind
+from replydesk.leads.vocabulary import (
+    STATUS_RANK,
+    TEAM_SENDERS,
+    Direction,
+    IdentityKind,
+    LeadEventKind,
+    SuggestionReason,
+)
 
 MESSAGE_KEYS = (
     "emailbison_reply_id",
@@ -26,52 +33,68 @@ MESSAGE_KEYS = (
 )
 COUNTERS = {LeadEventKind.OPEN: "open_count", LeadEventKind.BOUNCE: "bounce_count"}
 
-UPSERT_BY_EMAIL = statement(
+# Lead identity columns (display values) filled from the identities a lead holds.
+IDENTITY_COLUMNS = {
+    IdentityKind.EMAIL: "email",
+    IdentityKind.PHONE: "phone_e164",
+    IdentityKind.LINKEDIN_ID: "linkedin_provider_id",
+    IdentityKind.LINKEDIN_URL: "linkedin_profile_url",
+    IdentityKind.GHL_CONTACT: "ghl_contact_id",
+    IdentityKind.EMAILBISON_LEAD: "emailbison_lead_id",
+}
+_PROFILE_COLUMNS = ("first_name", "last_name", "company", "title")
+# Identity values are text; the EmailBison lead id column is a bigint.
+_CASTS = {"emailbison_lead_id": "CAST(CAST(:emailbison_lead_id AS text) AS bigint)"}
+_ALL_COLUMNS = (*IDENTITY_COLUMNS.values(), *_PROFILE_COLUMNS)
+
+FIND_IDENTITIES = statement(
     """
-    INSERT INTO leads (workspace_id, email, first_name, last_name, company, title,
-                       emailbison_lead_id, untracked)
-    VALUES (:ws, :email, :first_name, :last_name, :company, :title, :eb_id, :untracked)
-    ON CONFLICT (workspace_id, email) WHERE email IS NOT NULL DO UPDATE SET
-        first_name = coalesce(leads.first_name, EXCLUDED.first_name),
-        last_name = coalesce(leads.last_name, EXCLUDED.last_name),
-        company = coalesce(leads.company, EXCLUDED.company),
-        title = coalesce(leads.title, EXCLUDED.title),
-        emailbison_lead_id = coalesce(leads.emailbison_lead_id, EXCLUDED.emailbison_lead_id),
-        untracked = leads.untracked AND EXCLUDED.untracked
+    SELECT i.id, i.kind, i.value, i.lead_id FROM lead_identities i
+    JOIN unnest(CAST(:kinds AS text[]), CAST(:values AS text[])) AS k(kind, value)
+      ON i.kind = k.kind AND i.value = k.value
+    WHERE i.workspace_id = :ws
+    """
+)
+# Claimed in (kind, value) order, so concurrent events wait on each other's keys in one
+# global order; a key another lead holds is skipped (DO NOTHING) and read back by the caller.
+CLAIM_IDENTITIES = statement(
+    """
+    INSERT INTO lead_identities (workspace_id, lead_id, kind, value)
+    SELECT :ws, :lead_id, k.kind, k.value
+    FROM unnest(CAST(:kinds AS text[]), CAST(:values AS text[])) AS k(kind, value)
+    ORDER BY k.kind, k.value
+    ON CONFLICT (workspace_id, kind, value) DO NOTHING
+    RETURNING id, kind, value, lead_id
+    """
+)
+INSERT_LEAD = statement(
+    f"""
+    INSERT INTO leads (workspace_id, untracked, {", ".join(_ALL_COLUMNS)})
+    VALUES (:ws, :untracked, {", ".join(_CASTS.get(c, ":" + c) for c in _ALL_COLUMNS)})
     RETURNING id
     """
 )
-
-UPSERT_BY_LINKEDIN = statement(
+# Locks the lead for the rest of the event (None: it was merged away meanwhile).
+FILL_PROFILE = statement(
+    "UPDATE leads SET "
+    + ", ".join(f"{c} = coalesce({c}, :{c})" for c in _PROFILE_COLUMNS)
+    + ", untracked = untracked AND :untracked WHERE id = :id AND workspace_id = :ws RETURNING id"
+)
+FILL_IDENTITY_COLUMNS = statement(
+    "UPDATE leads SET "
+    + ", ".join(f"{c} = coalesce({c}, {_CASTS.get(c, ':' + c)})" for c in IDENTITY_COLUMNS.values())
+    + " WHERE id = :id"
+)
+SUGGEST_MERGE = statement(
+    f"""
+    INSERT INTO lead_merge_suggestions (workspace_id, lead_id, other_lead_id, reason,
+                                        identity_kind)
+    SELECT CAST(:ws AS uuid), least(CAST(:a AS bigint), CAST(:b AS bigint)),
+           greatest(CAST(:a AS bigint), CAST(:b AS bigint)),
+           '{SuggestionReason.SHARED_IDENTITY}', CAST(:kind AS text)
+    WHERE CAST(:a AS bigint) <> CAST(:b AS bigint)
+    ON CONFLICT DO NOTHING
     """
-    INSERT INTO leads (workspace_id, linkedin_provider_id, linkedin_profile_url,
-                       first_name, last_name)
-    VALUES (:ws, :pid, :url, :first_name, :last_name)
-    ON CONFLICT (workspace_id, linkedin_provider_id)
-        WHERE linkedin_provider_id IS NOT NULL DO UPDATE SET
-        linkedin_profile_url = coalesce(leads.linkedin_profile_url,
-                                        EXCLUDED.linkedin_profile_url),
-        first_name = coalesce(leads.first_name, EXCLUDED.first_name),
-        last_name = coalesce(leads.last_name, EXCLUDED.last_name)
-    RETURNING id
-    """
-)
-
-INSERT_GHL_LEAD = statement(
-    "INSERT INTO leads (workspace_id, ghl_contact_id, phone_e164) "
-    "VALUES (:ws, :contact, :phone) ON CONFLICT DO NOTHING RETURNING id"
-)
-LOCK_BY_GHL_CONTACT = statement(
-    "SELECT id FROM leads WHERE workspace_id = :ws AND ghl_contact_id = :contact FOR UPDATE"
-)
-ATTACH_PHONE = statement(
-    "UPDATE leads SET phone_e164 = :phone WHERE id = :id "
-    "AND phone_e164 IS NULL AND NOT EXISTS (SELECT 1 FROM leads "
-    "WHERE workspace_id = :ws AND phone_e164 = :phone)"
-)
-ATTACH_GHL_CONTACT = statement(
-    "UPDATE leads SET ghl_contact_id = coalesce(ghl_contact_id, :contact) "
-    "WHERE workspace_id = :ws AND phone_e164 = :phone RETURNING id"
 )
 
 # Rollups are a pure function of the stored message (direction, sender, time, channel), so
@@ -99,9 +122,10 @@ _MESSAGE_COLUMNS = "id, lead_id, channel, direction, sent_by, occurred_at"
 _INSERT_MESSAGE = """
 WITH m AS (
     INSERT INTO messages (workspace_id, lead_id, channel, direction, sent_by, subject,
-                          body, body_html, body_text, body_visible, occurred_at, {col})
+                          body, body_html, body_text, body_visible, occurred_at, identity_id,
+                          {col})
     VALUES (:ws, :lead_id, :channel, :direction, :sent_by, :subject, :body, :body_html,
-            :body_text, :body_visible, :at, :key)
+            :body_text, :body_visible, :at, :identity_id, :key)
     ON CONFLICT (workspace_id, {col}) WHERE {col} IS NOT NULL DO NOTHING
     RETURNING {columns}
 ), rollup AS (

@@ -1,7 +1,8 @@
 """The leads domain's commands: the only code that writes leads, messages and lead events.
 
-Leads are matched with ``INSERT … ON CONFLICT`` on their per-workspace identity (e-mail,
-phone, LinkedIn provider id, GHL contact id), never find-then-create. Messages are keyed by
+Leads are matched by their hard identities (``lead_identities``: e-mail, phone, LinkedIn id
+and profile URL, provider contact ids), claimed with ``INSERT … ON CONFLICT``, never
+find-then-create. Messages are keyed by
 their provider id; a message that already exists is not inserted again, but its rollups are
 re-applied from the stored row, so replays and out-of-order deliveries converge to the same
 lead state (``GREATEST`` is commutative and idempotent). Every command runs in the caller's
@@ -13,17 +14,24 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.errors import ConcurrentUpdate
-from replydesk.leads import repository
+from replydesk.leads import identity, repository
 from replydesk.leads.bodies import render
+from replydesk.leads.identity import IdentityKey
 from replydesk.leads.repository import MESSAGE_KEYS
-from replydesk.leads.vocabulary import STATUS_RANK, JobType, LeadEventKind, LeadStatus
+from replydesk.leads.vocabulary import (
+    STATUS_RANK,
+    IdentityKind,
+    JobType,
+    LeadEventKind,
+    LeadStatus,
+)
 from replydesk.queue.service import enqueue
 
 
@@ -35,73 +43,101 @@ class LeadProfile:
     last_name: str | None = None
     company: str | None = None
     title: str | None = None
-    emailbison_lead_id: int | None = None
-    linkedin_profile_url: str | None = None
 
 
-async def upsert_lead_by_email(
+@dataclass(frozen=True)
+class Person:
+    """The lead an event is about, and the id of the identity its message travels through
+    (None when that identity belongs to another lead: see merge suggestions)."""
+
+    lead_id: int
+    identity_id: int | None
+
+
+# Attempts when a concurrent event claimed one of our identities first (each attempt re-reads
+# what that event committed; a third conflict in a row is a retryable ConcurrentUpdate).
+RESOLVE_ATTEMPTS = 3
+
+
+def _key_arrays(keys: list[IdentityKey]) -> dict[str, list[str]]:
+    return {"kinds": [k.kind.value for k in keys], "values": [k.value for k in keys]}
+
+
+async def _owners(
+    session: AsyncSession, workspace_id: uuid.UUID, keys: list[IdentityKey], *, claim_for: int = 0
+) -> dict[IdentityKey, tuple[int, int]]:
+    """(identity id, lead id) per key: existing ones, or with ``claim_for`` the ones claimed."""
+    sql = repository.CLAIM_IDENTITIES if claim_for else repository.FIND_IDENTITIES
+    params = {"ws": workspace_id, "lead_id": claim_for, **_key_arrays(keys)}
+    rows = (await session.execute(sql, params)).all()
+    return {IdentityKey(IdentityKind(r.kind), r.value): (r.id, r.lead_id) for r in rows}
+
+
+def _columns(keys: list[IdentityKey]) -> dict[str, str | None]:
+    """Display columns from the first identity of each kind."""
+    values: dict[str, str | None] = dict.fromkeys(repository.IDENTITY_COLUMNS.values())
+    for key in keys:
+        column = repository.IDENTITY_COLUMNS[key.kind]
+        values[column] = values[column] or identity.display(key)
+    return values
+
+
+async def resolve_lead(
     session: AsyncSession,
     workspace_id: uuid.UUID,
-    email: str,
+    keys: list[IdentityKey],
     profile: LeadProfile,
     *,
     untracked: bool = False,
-) -> int:
-    """The lead with this (normalised) e-mail, created if unknown.
+) -> Person:
+    """The person any of these hard identities already belongs to, else a new lead.
 
+    ``keys[0]`` is the identity the event's message travels through; when the identities
+    point at several leads, the owner of the first matched key (in ``keys`` order) gets the
+    event and every other owner becomes a merge suggestion, never an automatic merge.
+    Race-free without check-then-insert: a new lead claims all its keys with ``INSERT … ON
+    CONFLICT DO NOTHING`` inside a savepoint; if a concurrent event got one first, the
+    savepoint is rolled back and the keys are read again (now committed).
     ``untracked`` stays true only while every event about the lead was an untracked reply.
     """
-    params = {
-        "ws": workspace_id,
-        "email": email,
-        "first_name": profile.first_name,
-        "last_name": profile.last_name,
-        "company": profile.company,
-        "title": profile.title,
-        "eb_id": profile.emailbison_lead_id,
-        "untracked": untracked,
-    }
-    return int(await repository.scalar(session, repository.UPSERT_BY_EMAIL, params))
-
-
-async def upsert_lead_by_linkedin(
-    session: AsyncSession, workspace_id: uuid.UUID, provider_id: str, profile: LeadProfile
-) -> int:
-    params = {
-        "ws": workspace_id,
-        "pid": provider_id,
-        "url": profile.linkedin_profile_url,
-        "first_name": profile.first_name,
-        "last_name": profile.last_name,
-    }
-    return int(await repository.scalar(session, repository.UPSERT_BY_LINKEDIN, params))
-
-
-async def resolve_ghl_lead(
-    session: AsyncSession, workspace_id: uuid.UUID, contact_id: str | None, phone: str | None
-) -> int:
-    """The lead for a GHL contact: by contact id, then by phone (E.164), else a new lead.
-
-    The insert goes first (``ON CONFLICT DO NOTHING`` on both identities); only when it
-    conflicts do we read the existing lead and attach the identity it lacks.
-    """
-    assert contact_id or phone
-    params = {"ws": workspace_id, "contact": contact_id, "phone": phone}
-    created = await repository.scalar(session, repository.INSERT_GHL_LEAD, params)
-    if created is not None:
-        return int(created)
-    if contact_id:
-        by_contact = await repository.scalar(session, repository.LOCK_BY_GHL_CONTACT, params)
-        if by_contact is not None:
-            if phone:
-                await session.execute(repository.ATTACH_PHONE, {**params, "id": by_contact})
-            return int(by_contact)
-    if phone:
-        by_phone = await repository.scalar(session, repository.ATTACH_GHL_CONTACT, params)
-        if by_phone is not None:
-            return int(by_phone)
-    # The conflicting row belonged to a transaction that has since rolled back.
-    raise ConcurrentUpdate("GHL lead changed concurrently")
+    if not keys:
+        raise ValueError("resolve_lead needs at least one identity")
+    fields = {"ws": workspace_id, "untracked": untracked, **asdict(profile)}
+    for _ in range(RESOLVE_ATTEMPTS):
+        owners = await _owners(session, workspace_id, keys)
+        if owners:
+            target = next(owners[k][1] for k in keys if k in owners)
+            locked = await repository.scalar(
+                session, repository.FILL_PROFILE, {**fields, "id": target}
+            )
+            if locked is None:
+                continue  # merged away meanwhile: its identities moved, read them again
+            missing = [k for k in keys if k not in owners]
+            if missing:
+                claimed = await _owners(session, workspace_id, missing, claim_for=target)
+                if claimed:
+                    await session.execute(
+                        repository.FILL_IDENTITY_COLUMNS, {"id": target, **_columns(list(claimed))}
+                    )
+                lost = [k for k in missing if k not in claimed]
+                owners.update(claimed)
+                owners.update(await _owners(session, workspace_id, lost) if lost else {})
+            for key, (_, lead_id) in owners.items():
+                if lead_id != target:
+                    params = {"ws": workspace_id, "a": target, "b": lead_id, "kind": key.kind.value}
+                    await session.execute(repository.SUGGEST_MERGE, params)
+            primary = owners.get(keys[0])
+            return Person(target, primary[0] if primary and primary[1] == target else None)
+        savepoint = await session.begin_nested()
+        lead_id = int(
+            await repository.scalar(session, repository.INSERT_LEAD, {**fields, **_columns(keys)})
+        )
+        claimed = await _owners(session, workspace_id, keys, claim_for=lead_id)
+        if len(claimed) == len(keys):
+            await savepoint.commit()
+            return Person(lead_id, claimed[keys[0]][0])
+        await savepoint.rollback()
+    raise ConcurrentUpdate("lead identities changed concurrently")
 
 
 @dataclass(frozen=True)
@@ -116,6 +152,7 @@ class NewMessage:
     body: str | None = None  # as before: the provider's text, else its HTML
     body_html: str | None = None  # what the provider sent as HTML
     body_text: str | None = None  # what the provider sent as plain text
+    identity_id: int | None = None  # Person.identity_id
 
 
 @dataclass(frozen=True)
@@ -151,6 +188,7 @@ async def record_message(
         "body_visible": rendered.visible,
         "at": msg.occurred_at,
         "key": msg.key,
+        "identity_id": msg.identity_id,
     }
     row = await repository.row(session, repository.INSERT_MESSAGE[col], params)
     created = row is not None

@@ -54,6 +54,31 @@ class LeadEventKind(StrEnum):
     SPLIT = "split"
 
 
+class IdentityKind(StrEnum):
+    """Hard identities of a person (``lead_identities.kind``): one lead per (kind, value)."""
+
+    EMAIL = "email"  # trimmed, lower-case
+    PHONE = "phone"  # E.164
+    LINKEDIN_ID = "linkedin_id"  # Unipile attendee_provider_id
+    LINKEDIN_URL = "linkedin_url"  # normalised: linkedin.com/in/<slug>
+    GHL_CONTACT = "ghl_contact"  # GHL contactId
+    EMAILBISON_LEAD = "emailbison_lead"  # EmailBison lead id
+
+
+class MergeKind(StrEnum):
+    """A recorded identity change (``lead_merges.kind``)."""
+
+    MERGE = "merge"  # absorbed lead's rows moved to the surviving lead; absorbed lead deleted
+    SPLIT = "split"  # one identity (and its messages) moved to a new lead
+
+
+class SuggestionReason(StrEnum):
+    """Why two leads may be one person; only an operator merges them."""
+
+    SHARED_IDENTITY = "shared_identity"  # one event carried hard identities of both
+    SAME_NAME = "same_name"  # same full name, no conflicting company domain
+
+
 class JobType(StrEnum):
     """Jobs the leads domain enqueues when a message is stored."""
 

@@ -4,10 +4,14 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import BigInteger, DateTime, Index, Text, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from replydesk.core.base import Base, created_at_column
+
+# Defaults of the identity settings (server defaults, as SQL array literals).
+DEFAULT_PHONE_VARIABLES = "ARRAY['phone', 'mobile', 'phone_number', 'mobile_phone']::text[]"
+DEFAULT_LINKEDIN_VARIABLES = "ARRAY['linkedin', 'linkedin_url', 'linkedin_profile']::text[]"
 
 
 class Workspace(Base):
@@ -37,6 +41,15 @@ class Workspace(Base):
     unipile_account_id: Mapped[str | None] = mapped_column(Text)
     # The connected LinkedIn account's own provider id: messages it sent are outbound.
     unipile_account_provider_id: Mapped[str | None] = mapped_column(Text)
+    # Identity matching (leads.identity): the region a phone number without "+" is read in,
+    # and which EmailBison custom variables carry a phone number or a LinkedIn profile URL.
+    default_phone_region: Mapped[str] = mapped_column(Text, nullable=False, server_default="US")
+    phone_variables: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default=text(DEFAULT_PHONE_VARIABLES)
+    )
+    linkedin_variables: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default=text(DEFAULT_LINKEDIN_VARIABLES)
+    )
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (

@@ -32,6 +32,13 @@ async def column_of(session: AsyncSession, workspace_id: uuid.UUID, column: Any)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def identity_settings(session: AsyncSession, workspace_id: uuid.UUID) -> Any:
+    stmt = select(
+        Workspace.default_phone_region, Workspace.phone_variables, Workspace.linkedin_variables
+    ).where(Workspace.id == workspace_id)
+    return (await session.execute(stmt)).one_or_none()
+
+
 def webhook_auth(workspace_id: uuid.UUID) -> Select[Any]:
     """What a webhook needs to authenticate and scope an event (run by ingestion on its own
     pool, once per workspace per auth-cache TTL)."""

@@ -48,6 +48,26 @@ async def unipile_own_provider_id(session: AsyncSession, workspace_id: uuid.UUID
     return value
 
 
+@dataclass(frozen=True)
+class IdentitySettings:
+    """How a workspace's events are read for identities (``leads.identity``)."""
+
+    default_phone_region: str
+    phone_variables: tuple[str, ...]
+    linkedin_variables: tuple[str, ...]
+
+
+async def identity_settings(session: AsyncSession, workspace_id: uuid.UUID) -> IdentitySettings:
+    row = await repository.identity_settings(session, workspace_id)
+    if row is None:
+        return IdentitySettings("US", (), ())
+    return IdentitySettings(
+        row.default_phone_region,
+        tuple(v.strip().lower() for v in row.phone_variables),
+        tuple(v.strip().lower() for v in row.linkedin_variables),
+    )
+
+
 def webhook_auth_query(workspace_id: uuid.UUID) -> Select[Any]:
     return repository.webhook_auth(workspace_id)
 

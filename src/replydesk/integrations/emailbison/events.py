@@ -14,8 +14,18 @@ from replydesk.integrations.base import Event, EventHandler, EventOutcome
 from replydesk.integrations.emailbison.webhook import id_part
 from replydesk.integrations.keys import get_path
 from replydesk.integrations.outcome import outcome
+from replydesk.leads import identity
 from replydesk.leads import service as leads
-from replydesk.leads.vocabulary import Channel, Direction, LeadEventKind, LeadStatus, SentBy
+from replydesk.leads.identity import IdentityKey
+from replydesk.leads.vocabulary import (
+    Channel,
+    Direction,
+    IdentityKind,
+    LeadEventKind,
+    LeadStatus,
+    SentBy,
+)
+from replydesk.workspaces import service as workspaces
 
 
 def _bison_profile(lead: Mapping[str, Any]) -> leads.LeadProfile:
@@ -24,22 +34,56 @@ def _bison_profile(lead: Mapping[str, Any]) -> leads.LeadProfile:
         last_name=p.text_or_none(lead.get("last_name"), 200),
         company=p.text_or_none(lead.get("company"), 300),
         title=p.text_or_none(lead.get("title"), 300),
-        emailbison_lead_id=p.optional_int(lead.get("id")),
     )
 
 
-async def _bison_lead(session: AsyncSession, event: Event, fallback_path: str | None = None) -> int:
+def _variables(lead: Mapping[str, Any]) -> dict[str, Any]:
+    """The lead's fields and custom variables by lower-case name (custom variables come as
+    ``[{"name", "value"}]`` or as an object)."""
+    found: dict[str, Any] = {str(k).lower(): v for k, v in lead.items()}
+    custom = lead.get("custom_variables")
+    if isinstance(custom, Mapping):
+        found.update({str(k).strip().lower(): v for k, v in custom.items()})
+    elif isinstance(custom, list):
+        for item in custom:
+            if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+                found[item["name"].strip().lower()] = item.get("value")
+    return found
+
+
+async def _lead_keys(
+    session: AsyncSession, event: Event, lead: Mapping[str, Any], email: str
+) -> list[IdentityKey]:
+    """E-mail first (the channel's identity), then the EmailBison lead id and the phone and
+    LinkedIn URL the workspace's variable names point at."""
+    settings = await workspaces.identity_settings(session, event.workspace_id)
+    variables = _variables(lead) if lead else {}
+    phones = [
+        identity.phone(variables.get(name), settings.default_phone_region)
+        for name in settings.phone_variables
+    ]
+    urls = [identity.linkedin_url(variables.get(name)) for name in settings.linkedin_variables]
+    return identity.keys(
+        (IdentityKind.EMAIL, email),
+        (IdentityKind.EMAILBISON_LEAD, identity.provider_id(lead.get("id"))),
+        *((IdentityKind.PHONE, v) for v in phones),
+        *((IdentityKind.LINKEDIN_URL, v) for v in urls),
+    )
+
+
+async def _bison_lead(
+    session: AsyncSession, event: Event, fallback_path: str | None = None
+) -> leads.Person:
     """The campaign lead (``data.lead``), else the address at ``fallback_path``."""
     lead = p.block(event.payload, "data.lead")
-    email = p.email_or_none(lead.get("email"))
+    email = identity.email(lead.get("email"))
     if email is None and fallback_path:
-        email = p.email_or_none(get_path(event.payload, fallback_path))
+        email = identity.email(get_path(event.payload, fallback_path))
     if email is None:
         where = "data.lead.email" + (f" or {fallback_path}" if fallback_path else "")
         raise InvalidInput(f"{event.event_type}: no valid e-mail address in {where}")
-    return await leads.upsert_lead_by_email(
-        session, event.workspace_id, email, _bison_profile(lead)
-    )
+    keys = await _lead_keys(session, event, lead, email)
+    return await leads.resolve_lead(session, event.workspace_id, keys, _bison_profile(lead))
 
 
 def _reply(event: Event) -> tuple[Mapping[str, Any], int]:
@@ -65,7 +109,7 @@ async def _bison_sent(session: AsyncSession, event: Event) -> EventOutcome:
     """EMAIL_SENT / LEAD_FIRST_CONTACTED: a campaign send, keyed by its scheduled e-mail."""
     se = p.block(event.payload, "data.scheduled_email")
     se_id = p.int_id(se.get("id"), "data.scheduled_email.id")
-    lead_id = await _bison_lead(session, event)
+    person = await _bison_lead(session, event)
     when = p.first_time(
         se.get("sent_at"), get_path(event.payload, "data.campaign_event.created_at")
     )
@@ -79,14 +123,21 @@ async def _bison_sent(session: AsyncSession, event: Event) -> EventOutcome:
         subject=p.text_or_none(se.get("email_subject"), 2000),
         body=p.text_or_none(se.get("email_body")),
         body_html=p.text_or_none(se.get("email_body")),  # campaign bodies are HTML
+        identity_id=person.identity_id,
     )
-    stored = await leads.record_message(session, event.workspace_id, lead_id, msg)
+    stored = await leads.record_message(session, event.workspace_id, person.lead_id, msg)
     await leads.start_followup(session, event.workspace_id, stored)
     return outcome(stored)
 
 
 def _reply_message(
-    event: Event, reply: Mapping[str, Any], reply_id: int, *, direction: Direction, sent_by: SentBy
+    event: Event,
+    reply: Mapping[str, Any],
+    reply_id: int,
+    person: leads.Person,
+    *,
+    direction: Direction,
+    sent_by: SentBy,
 ) -> leads.NewMessage:
     """The message an EmailBison reply object describes, keyed by its reply id."""
     return leads.NewMessage(
@@ -100,15 +151,18 @@ def _reply_message(
         body=_reply_body(reply),
         body_html=p.text_or_none(reply.get("html_body")),
         body_text=p.text_or_none(reply.get("text_body")),
+        identity_id=person.identity_id,
     )
 
 
 async def _bison_manual(session: AsyncSession, event: Event) -> EventOutcome:
     """MANUAL_EMAIL_SENT: the team wrote to the lead (counts as answering)."""
     reply, reply_id = _reply(event)
-    lead_id = await _bison_lead(session, event, "data.reply.primary_to_email_address")
-    msg = _reply_message(event, reply, reply_id, direction=Direction.OUTBOUND, sent_by=SentBy.TEAM)
-    stored = await leads.record_message(session, event.workspace_id, lead_id, msg)
+    person = await _bison_lead(session, event, "data.reply.primary_to_email_address")
+    msg = _reply_message(
+        event, reply, reply_id, person, direction=Direction.OUTBOUND, sent_by=SentBy.TEAM
+    )
+    stored = await leads.record_message(session, event.workspace_id, person.lead_id, msg)
     await leads.start_followup(session, event.workspace_id, stored)
     return outcome(stored)
 
@@ -118,18 +172,21 @@ async def _bison_reply(session: AsyncSession, event: Event) -> EventOutcome:
     reply, reply_id = _reply(event)
     if event.event_type == "UNTRACKED_REPLY_RECEIVED":
         # No campaign lead: the sender's address is the lead, created flagged untracked.
-        email = p.email_or_none(reply.get("from_email_address"))
+        email = identity.email(reply.get("from_email_address"))
         if email is None:
             raise InvalidInput("UNTRACKED_REPLY_RECEIVED: no valid data.reply.from_email_address")
         first, last = p.split_name(reply.get("from_name"))
         profile = leads.LeadProfile(first_name=first, last_name=last)
-        lead_id = await leads.upsert_lead_by_email(
-            session, event.workspace_id, email, profile, untracked=True
+        keys = identity.keys((IdentityKind.EMAIL, email))
+        person = await leads.resolve_lead(
+            session, event.workspace_id, keys, profile, untracked=True
         )
     else:
-        lead_id = await _bison_lead(session, event, "data.reply.from_email_address")
-    msg = _reply_message(event, reply, reply_id, direction=Direction.INBOUND, sent_by=SentBy.LEAD)
-    stored = await leads.record_message(session, event.workspace_id, lead_id, msg)
+        person = await _bison_lead(session, event, "data.reply.from_email_address")
+    msg = _reply_message(
+        event, reply, reply_id, person, direction=Direction.INBOUND, sent_by=SentBy.LEAD
+    )
+    stored = await leads.record_message(session, event.workspace_id, person.lead_id, msg)
     if event.event_type == "LEAD_INTERESTED" or reply.get("interested") is True:
         await leads.set_category(session, stored.lead_id, "interested")
     await leads.postprocess_inbound(session, event.workspace_id, stored)
@@ -140,7 +197,7 @@ async def _bison_bounced(session: AsyncSession, event: Event) -> EventOutcome:
     """EMAIL_BOUNCED: status bounced, bounce_count once per bounce (no message is stored:
     a bounce notice is not the lead writing)."""
     _, reply_id = _reply(event)
-    lead_id = await _bison_lead(session, event)
+    lead_id = (await _bison_lead(session, event)).lead_id
     await leads.count_lead_event(
         session,
         event.workspace_id,
@@ -163,7 +220,7 @@ async def _bison_opened(session: AsyncSession, event: Event) -> EventOutcome:
             get_path(event.payload, "data.scheduled_email.id"), "data.scheduled_email.id"
         )
         key = f"scheduled_email:{se_id}"  # without an event id: at most one open per send
-    lead_id = await _bison_lead(session, event)
+    lead_id = (await _bison_lead(session, event)).lead_id
     await leads.count_lead_event(
         session, event.workspace_id, lead_id, LeadEventKind.OPEN, key, _event_time(event)
     )
@@ -181,7 +238,7 @@ def _unsubscribe_key(event: Event, lead_id: int) -> str:
 
 async def _bison_unsubscribed(session: AsyncSession, event: Event) -> EventOutcome:
     """LEAD_UNSUBSCRIBED: status unsubscribed, one timeline event per webhook dedupe key."""
-    lead_id = await _bison_lead(session, event)
+    lead_id = (await _bison_lead(session, event)).lead_id
     await leads.record_timeline_event(
         session,
         event.workspace_id,

@@ -13,8 +13,10 @@ from replydesk.integrations import readers as p
 from replydesk.integrations.base import Event, EventHandler, EventOutcome
 from replydesk.integrations.ghl.webhook import fallback_message_id
 from replydesk.integrations.outcome import outcome
+from replydesk.leads import identity
 from replydesk.leads import service as leads
-from replydesk.leads.vocabulary import Channel, Direction, SentBy
+from replydesk.leads.vocabulary import Channel, Direction, IdentityKind, SentBy
+from replydesk.workspaces import service as workspaces
 
 log = get_logger(__name__)
 
@@ -27,11 +29,20 @@ async def _ghl_message(session: AsyncSession, event: Event) -> EventOutcome:
     if kind.upper() not in ("SMS", "TYPE_SMS"):
         return EventOutcome(skipped=f"GHL {kind or 'untyped'} message: only SMS is handled")
     inbound = event.event_type == "InboundMessage"
-    phone = p.phone_e164(payload.get("from" if inbound else "to"))
-    contact = p.str_id(payload.get("contactId"))
+    settings = await workspaces.identity_settings(session, event.workspace_id)
+    phone = identity.phone(payload.get("from" if inbound else "to"), settings.default_phone_region)
+    contact = identity.provider_id(payload.get("contactId"))
     if contact is None and phone is None:
         raise InvalidInput(f"{event.event_type}: neither contactId nor a valid phone number")
-    lead_id = await leads.resolve_ghl_lead(session, event.workspace_id, contact, phone)
+    contact_block = p.block(payload, "contact")
+    email = identity.email(payload.get("email")) or identity.email(contact_block.get("email"))
+    # The phone first: it is what the SMS travels through.
+    keys = identity.keys(
+        (IdentityKind.PHONE, phone),
+        (IdentityKind.GHL_CONTACT, contact),
+        (IdentityKind.EMAIL, email),
+    )
+    person = await leads.resolve_lead(session, event.workspace_id, keys, leads.LeadProfile())
     sent_by = (
         SentBy.LEAD
         if inbound
@@ -45,8 +56,9 @@ async def _ghl_message(session: AsyncSession, event: Event) -> EventOutcome:
         key_column="ghl_message_id",
         key=p.str_id(payload.get("messageId")) or fallback_message_id(payload, event.event_type),
         body=p.text_or_none(payload.get("body")),
+        identity_id=person.identity_id,
     )
-    stored = await leads.record_message(session, event.workspace_id, lead_id, msg)
+    stored = await leads.record_message(session, event.workspace_id, person.lead_id, msg)
     if inbound:
         await leads.postprocess_inbound(session, event.workspace_id, stored)
     elif not stored.created:

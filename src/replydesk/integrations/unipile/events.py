@@ -12,8 +12,9 @@ from replydesk.integrations import readers as p
 from replydesk.integrations.base import Event, EventHandler, EventOutcome
 from replydesk.integrations.keys import get_path
 from replydesk.integrations.outcome import outcome
+from replydesk.leads import identity
 from replydesk.leads import service as leads
-from replydesk.leads.vocabulary import Channel, Direction, SentBy
+from replydesk.leads.vocabulary import Channel, Direction, IdentityKind, SentBy
 from replydesk.workspaces import service as workspaces
 
 
@@ -25,8 +26,7 @@ async def _own_linkedin_ids(session: AsyncSession, event: Event) -> set[str]:
 
 def _attendee_profile(attendee: Mapping[str, Any]) -> leads.LeadProfile:
     first, last = p.split_name(attendee.get("attendee_name"))
-    url = p.text_or_none(attendee.get("attendee_profile_url"), 1000)
-    return leads.LeadProfile(first_name=first, last_name=last, linkedin_profile_url=url)
+    return leads.LeadProfile(first_name=first, last_name=last)
 
 
 async def _unipile_message(session: AsyncSession, event: Event) -> EventOutcome:
@@ -57,8 +57,15 @@ async def _unipile_message(session: AsyncSession, event: Event) -> EventOutcome:
         lead_attendee = sender
     lead_pid = p.str_id(lead_attendee.get("attendee_provider_id"))
     assert lead_pid is not None
-    lead_id = await leads.upsert_lead_by_linkedin(
-        session, event.workspace_id, lead_pid, _attendee_profile(lead_attendee)
+    keys = identity.keys(
+        (IdentityKind.LINKEDIN_ID, lead_pid),
+        (
+            IdentityKind.LINKEDIN_URL,
+            identity.linkedin_url(lead_attendee.get("attendee_profile_url")),
+        ),
+    )
+    person = await leads.resolve_lead(
+        session, event.workspace_id, keys, _attendee_profile(lead_attendee)
     )
     msg = leads.NewMessage(
         channel=Channel.LINKEDIN,
@@ -68,8 +75,9 @@ async def _unipile_message(session: AsyncSession, event: Event) -> EventOutcome:
         key_column="unipile_message_id",
         key=message_id,
         body=p.text_or_none(payload.get("message")),
+        identity_id=person.identity_id,
     )
-    stored = await leads.record_message(session, event.workspace_id, lead_id, msg)
+    stored = await leads.record_message(session, event.workspace_id, person.lead_id, msg)
     if not outbound:
         await leads.postprocess_inbound(session, event.workspace_id, stored)
     return outcome(stored)
