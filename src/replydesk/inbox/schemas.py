@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from replydesk.core.inputs import ApiDatetime
 from replydesk.leads.vocabulary import Channel, Direction, LeadStatus, SentBy
 from replydesk.queue.vocabulary import QueueStatus
 
@@ -69,7 +70,7 @@ class LeadPatch(BaseModel):
 
     status: LeadStatus | None = None
     category: str | None = Field(default=None, max_length=CATEGORY_MAX_LENGTH)
-    snoozed_until: AwareDatetime | None = Field(
+    snoozed_until: ApiDatetime | None = Field(
         default=None, description="With a time zone; null or a past time ends the snooze."
     )
     assignee: uuid.UUID | None = Field(
