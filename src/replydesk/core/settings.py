@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"
     readiness_timeout_s: float = Field(default=1.0, gt=0)
+    # Every API route's request body (webhooks have their own, ingest_max_body_bytes).
+    api_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    api_body_timeout_s: float = Field(default=10.0, gt=0)
 
     # Webhook ingestion: its own small pool so a burst cannot starve the read API.
     ingest_pool_size: int = Field(default=4, ge=1, le=100)
