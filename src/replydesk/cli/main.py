@@ -18,6 +18,7 @@ from replydesk.cli.common import migrated_url, prepare, run_with_db
 from replydesk.cli.worker import queue_app, worker_command
 from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
+from replydesk.core.server import JsonErrorsHttpToolsProtocol
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -62,7 +63,14 @@ def serve(
     bind_host, bind_port = host or settings.host, port or settings.port
     log.info("serving", url=f"http://{bind_host}:{bind_port}", worker=not no_worker)
     exit_cleanly_on_sigterm()
-    uvicorn.run(api, host=bind_host, port=bind_port, log_config=None, access_log=False)
+    uvicorn.run(
+        api,
+        host=bind_host,
+        port=bind_port,
+        log_config=None,
+        access_log=False,
+        http=JsonErrorsHttpToolsProtocol,
+    )
 
 
 def exit_cleanly_on_sigterm() -> None:
