@@ -284,15 +284,17 @@ async def test_bad_content_length_is_400_in_the_shape(client: httpx.AsyncClient)
 async def test_slow_partial_body_is_408_within_the_budget(small_app: FastAPI) -> None:
     async with UvicornServer(small_app) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-        writer.write(
-            b"POST /api/v1/auth/login HTTP/1.1\r\nHost: t\r\n"
-            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email"'
-        )
-        await writer.drain()
-        started = asyncio.get_running_loop().time()
-        head = await asyncio.wait_for(reader.read(65536), 5)
-        elapsed = asyncio.get_running_loop().time() - started
-        writer.close()
+        try:
+            writer.write(
+                b"POST /api/v1/auth/login HTTP/1.1\r\nHost: t\r\n"
+                b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email"'
+            )
+            await writer.drain()
+            started = asyncio.get_running_loop().time()
+            head = await asyncio.wait_for(reader.read(65536), 5)
+            elapsed = asyncio.get_running_loop().time() - started
+        finally:
+            writer.close()  # lets the server stop even when it never answered
     assert head.startswith(b"HTTP/1.1 408"), head
     assert b'"request_timeout"' in head
     assert elapsed < 3

@@ -30,9 +30,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.mark.usefixtures("no_network")
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
-async def test_docs_pages_reference_only_local_assets(
-    client: httpx.AsyncClient, page: str
-) -> None:
+async def test_docs_pages_reference_only_local_assets(client: httpx.AsyncClient, page: str) -> None:
     resp = await client.get(page)
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/html")
