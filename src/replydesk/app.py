@@ -112,7 +112,8 @@ def create_app(
             if database is None:
                 await db.dispose()
 
-    app = new_api(settings, lifespan)
+    # Webhooks read their bodies with ingestion's own limits (ingest/body.py).
+    app = new_api(settings, lifespan, own_body_limits=("/webhooks/",))
     for router in routers():
         app.include_router(router)
     return app

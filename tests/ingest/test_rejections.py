@@ -355,7 +355,7 @@ async def test_invalid_shape_is_422_naming_the_field(
     client: httpx.AsyncClient, ws: Ws, provider: str, payload: Any, fragment: str
 ) -> None:
     resp = await post(client, ws, provider, json.dumps(payload).encode())
-    assert_error(resp, 422, "unprocessable_entity", fragment)
+    assert_error(resp, 422, "validation_error", fragment)
 
 
 @pytest.mark.usefixtures("nothing_written")
@@ -396,14 +396,14 @@ async def test_events_from_another_provider_scope_are_422(
     ]
     for provider, name, path, value, fragment in cases:
         resp = await post(client, scoped, provider, _with(sample(provider, name), path, value))
-        assert_error(resp, 422, "unprocessable_entity", fragment)
+        assert_error(resp, 422, "validation_error", fragment)
     resp = await post(
         client,
         scoped,
         "emailbison",
         _without(sample("emailbison", "lead_replied"), "event.workspace_id"),
     )
-    assert_error(resp, 422, "unprocessable_entity", "event.workspace_id is required")
+    assert_error(resp, 422, "validation_error", "event.workspace_id is required")
 
 
 async def test_events_from_the_configured_scope_are_accepted(

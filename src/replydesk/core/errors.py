@@ -36,7 +36,7 @@ class MalformedInput(ReplyDeskError):
 class InvalidInput(ReplyDeskError):
     """The input is readable but breaks a rule (a missing field, a value out of range)."""
 
-    code = "unprocessable_entity"
+    code = "validation_error"
 
 
 class TooLarge(ReplyDeskError):

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,6 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from replydesk import __version__
 from replydesk.core import errors
 from replydesk.core.db_errors import describe_database_error, is_database_unavailable
+from replydesk.core.edge import EdgeMiddleware, error_response, log_unhandled
+from replydesk.core.inputs import check_request
 from replydesk.core.logging import get_logger
 from replydesk.core.outage import OutageLog
 from replydesk.core.redact import safe_error_text
@@ -63,17 +66,29 @@ def http_status(exc: errors.ReplyDeskError) -> int:
     return 500
 
 
-def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
-    )
+# Statuses raised by the HTTP layer itself (routing, body limits) get the code of the domain
+# error with that status, so one status always has one code.
+HTTP_CODES: dict[int, str] = {
+    **{status: cls.code for cls, status in reversed(HTTP_STATUS.items())},
+    405: "method_not_allowed",
+    500: "internal_error",
+}
 
 
 def error_doc(description: str) -> dict[str, Any]:
     """An OpenAPI ``responses`` entry in the common error shape."""
     return {"model": ErrorResponse, "description": description}
+
+
+# What any route may answer, whatever it does (the edge, the input rules, the HTTP layer).
+EVERY_ROUTE: dict[int | str, dict[str, Any]] = {
+    400: error_doc("bad_request: malformed request (bad Content-Length, body not UTF-8 JSON)"),
+    408: error_doc("request_timeout: the body did not arrive in time"),
+    413: error_doc("payload_too_large: body over the limit"),
+    415: error_doc("unsupported_media_type: a body that is not application/json"),
+    422: error_doc("validation_error: a parameter or field is invalid, or unknown"),
+    500: error_doc("internal_error"),
+}
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
@@ -98,7 +113,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = HTTP_CODES.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 
     async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
@@ -117,8 +132,8 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         return await on_unexpected(request, exc)
 
-    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled_error", category="bug", error=type(exc).__name__, exc_info=exc)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log_unhandled(request.scope, exc)
         return error_response(500, "internal_error", "internal error")
 
     app.add_exception_handler(errors.ReplyDeskError, on_app_error)
@@ -128,22 +143,37 @@ def install_error_handlers(app: FastAPI) -> None:
     # Exception handler handled (an error-level "Exception in ASGI application" line).
     for db_error in (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError, TimeoutError):
         app.add_exception_handler(db_error, on_database_error)
-    app.add_exception_handler(Exception, on_unexpected)
+    # Any other exception is logged and answered 500 by EdgeMiddleware (core/edge.py).
 
 
 def new_api(
-    settings: Settings, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]
+    settings: Settings,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    *,
+    own_body_limits: tuple[str, ...] = (),
 ) -> FastAPI:
-    """The FastAPI shell every ReplyDesk app shares: error handlers, OpenAPI, outage log."""
-    app = FastAPI(
+    """The FastAPI shell every ReplyDesk app shares: error handlers, the input rules of every
+    route (``core/inputs.py``), the edge middleware (``core/edge.py``), OpenAPI with docs
+    served from the package's own assets, outage log. Paths under ``own_body_limits`` read
+    their bodies with their own size and time limits."""
+    app = FastAPIOffline(
         title="ReplyDesk",
         version=__version__,
         lifespan=lifespan,
         docs_url="/docs",
+        redoc_url="/redoc",
         openapi_url="/openapi.json",
         # Starlette's trailing-slash redirect builds an absolute Location from the Host
         # header (an open redirect to any host a client names): a wrong path is a 404.
         redirect_slashes=False,
+        dependencies=[Depends(check_request)],
+        responses=EVERY_ROUTE,
+    )
+    app.add_middleware(
+        EdgeMiddleware,
+        max_body_bytes=settings.api_max_body_bytes,
+        body_timeout_s=settings.api_body_timeout_s,
+        own_body_limits=own_body_limits,
     )
     app.state.settings = settings
     app.state.api_outage = OutageLog(

@@ -86,3 +86,22 @@ def safe_error_text(exc: BaseException, limit: int = 2000) -> str:
     """A redacted, truncated description of an exception for storage (``last_error``)."""
     text = redact_text(f"{type(exc).__name__}: {exc}")
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# SQLAlchemy appends the statement and its bound values to its errors; asyncpg quotes the
+# value it could not encode. Both may be user data (a search text, a reply).
+_SQL_DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"\[SQL: .*?(?=\n\[parameters: |\n\(Background on this error|\n\n|\Z)", re.S),
+        "[SQL withheld]",
+    ),
+    (re.compile(r"\[parameters: [^\n]*"), "[parameters withheld]"),
+    (re.compile(r"(invalid input for query argument \$\d+)[^\n]*"), r"\1 (value withheld)"),
+)
+
+
+def strip_sql_details(text: str) -> str:
+    """``text`` without SQL statements, bound parameters and quoted argument values."""
+    for pattern, replacement in _SQL_DETAILS:
+        text = pattern.sub(replacement, text)
+    return text

@@ -11,36 +11,83 @@ What uvicorn does not bound on its own, and this module does:
   delivered a complete head within ``http_header_timeout_s`` and refuses a head larger than
   ``http_max_header_bytes`` (httptools, unlike h11, has no limit of its own).
 
+- **Malformed requests.** What uvicorn's parser refuses (an over-long request line, a bad
+  Content-Length, broken headers) it answers itself, before the app sees anything, with a
+  plain-text "Invalid HTTP request received.". The protocols here send the same 400 as JSON
+  ``{"error": {"code", "message"}}`` with the security headers every other answer has
+  (``core/edge.py``); an over-large head gets a 431 the same way.
+
 Request bodies (size and read time) are bounded by the app's middleware, not here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from replydesk.core.edge import CSP_API, SECURITY_HEADERS
+from replydesk.core.errors import MalformedInput
 from replydesk.core.logging import get_logger
 from replydesk.core.settings import Settings
 
 log = get_logger(__name__)
 
-_TOO_LARGE_BODY = (
-    b'{"error":{"code":"headers_too_large","message":"request line and headers are too large"}}'
+
+def _json_error(status_line: bytes, code: str, message: str) -> bytes:
+    """A complete HTTP/1.1 error answer in the API's shape, closing the connection."""
+    body = json.dumps({"error": {"code": code, "message": message}}, separators=(",", ":")).encode()
+    return b"".join(
+        [
+            b"HTTP/1.1 " + status_line + b"\r\n",
+            b"content-type: application/json\r\n",
+            b"content-length: " + str(len(body)).encode() + b"\r\n",
+            b"connection: close\r\n",
+            *(name + b": " + value + b"\r\n" for name, value in SECURITY_HEADERS),
+            b"content-security-policy: " + CSP_API + b"\r\n",
+            b"\r\n",
+            body,
+        ]
+    )
+
+
+MALFORMED = _json_error(
+    b"400 Bad Request",
+    MalformedInput.code,
+    "malformed HTTP request (request line, headers or Content-Length)",
 )
-HEAD_TOO_LARGE = (
-    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-    b"content-type: application/json\r\nconnection: close\r\n"
-    b"content-length: " + str(len(_TOO_LARGE_BODY)).encode() + b"\r\n\r\n" + _TOO_LARGE_BODY
+HEAD_TOO_LARGE = _json_error(
+    b"431 Request Header Fields Too Large",
+    "headers_too_large",
+    "request line and headers are too large",
 )
+
+
+def _send_json_400(transport: asyncio.Transport) -> None:
+    transport.write(MALFORMED)
+    transport.close()
+
+
+class JsonErrorsH11Protocol(H11Protocol):
+    def send_400_response(self, msg: str) -> None:
+        _send_json_400(self.transport)
+
+
+class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
+    """httptools (what uvicorn[standard] installs) with malformed requests answered as JSON."""
+
+    def send_400_response(self, msg: str) -> None:
+        _send_json_400(self.transport)
 
 
 def head_guarded_protocol(timeout_s: float, max_head_bytes: int) -> type[asyncio.Protocol]:
-    """uvicorn's httptools protocol with a deadline and a size cap on each request head."""
+    """``JsonErrorsHttpToolsProtocol`` with a deadline and a size cap on each request head."""
 
-    class HeadGuardedProtocol(HttpToolsProtocol):
+    class HeadGuardedProtocol(JsonErrorsHttpToolsProtocol):
         _head_timer: asyncio.TimerHandle | None = None
         _head_bytes = 0
 

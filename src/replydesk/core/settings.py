@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     http_keep_alive_timeout_s: int = Field(default=5, ge=1, le=300)
     # Request line + headers; a longer head is refused (431) and the connection closed.
     http_max_header_bytes: int = Field(default=32_768, ge=4096, le=1_048_576)
+    # Every API route's request body (webhooks have their own, ingest_max_body_bytes).
+    api_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    api_body_timeout_s: float = Field(default=10.0, gt=0)
 
     # Webhook ingestion: its own small pool so a burst cannot starve the read API.
     ingest_pool_size: int = Field(default=4, ge=1, le=100)

@@ -114,7 +114,8 @@ async def list_leads(
         ),
     ] = "last_message",
     q: Annotated[
-        str | None, Query(description="Prefix of e-mail, first/last name or company")
+        str | None,
+        Query(max_length=200, description="Prefix of e-mail, first/last name or company"),
     ] = None,
     assignee: Annotated[str | None, Query(description="me | none | a user id")] = None,
     limit: Limit = 50,

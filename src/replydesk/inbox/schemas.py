@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from replydesk.core.inputs import ApiDatetime
 from replydesk.leads.vocabulary import Channel, Direction, LeadEventKind, LeadStatus, SentBy
 from replydesk.queue.vocabulary import AttemptOutcome, QueueStatus
 
@@ -78,7 +79,7 @@ class LeadPatch(BaseModel):
 
     status: LeadStatus | None = None
     category: str | None = Field(default=None, max_length=CATEGORY_MAX_LENGTH)
-    snoozed_until: AwareDatetime | None = Field(
+    snoozed_until: ApiDatetime | None = Field(
         default=None, description="With a time zone; null or a past time ends the snooze."
     )
     assignee: uuid.UUID | None = Field(

@@ -21,6 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 
+from replydesk.core.body import check_content_length, check_content_type
 from replydesk.core.db import Database
 from replydesk.core.db_errors import FOREIGN_KEY_VIOLATION, is_bad_row, sqlstate
 from replydesk.core.errors import (
@@ -38,12 +39,7 @@ from replydesk.core.settings import Settings
 from replydesk.ingest import repository
 from replydesk.ingest.auth import AuthCache, WorkspaceAuth, token_ok, workspace_auth_from_row
 from replydesk.ingest.batcher import GroupCommitter
-from replydesk.ingest.body import (
-    check_content_length,
-    check_content_type,
-    parse_json_object,
-    read_capped,
-)
+from replydesk.ingest.body import parse_json_object, read_capped
 from replydesk.ingest.slowlog import SlowLog
 from replydesk.integrations.base import PENDING, WebhookProvider
 
