@@ -81,6 +81,16 @@ async def counts(api: httpx.AsyncClient, owner: Member) -> dict[str, Any]:
     return {k: body[k] for k in ("requires_attention", "by_channel", "by_category", "total_leads")}
 
 
+async def timeline(api: httpx.AsyncClient, owner: Member, lead_id: int) -> list[Any]:
+    resp = await api.get(owner.url(f"leads/{lead_id}/timeline?limit=100"), headers=owner.headers)
+    assert resp.status_code == 200, resp.text
+    return list(resp.json()["items"])
+
+
+def events(items: list[Any], kind: str) -> list[dict[str, Any]]:
+    return [i["event"] for i in items if i["kind"] == "event" and i["event"]["kind"] == kind]
+
+
 async def test_dana_stays_several_leads_with_a_suggestion_an_operator_accepts(
     db: Database, api: httpx.AsyncClient, owner: Member
 ) -> None:
@@ -97,6 +107,7 @@ async def test_dana_stays_several_leads_with_a_suggestion_an_operator_accepts(
     assert found == {other_address: "same_name", linkedin_lead: "same_name"}
     before_counts = await counts(api, owner)
     before = await state(db, owner.workspace_id)
+    before_timelines = [await timeline(api, owner, i) for i in (email_lead, linkedin_lead)]
 
     merged = await api.post(
         owner.url(f"leads/{email_lead}/merge"),
@@ -121,6 +132,11 @@ async def test_dana_stays_several_leads_with_a_suggestion_an_operator_accepts(
     assert after_counts["requires_attention"] == before_counts["requires_attention"] - 1
     history = await api.get(owner.url(f"leads/{email_lead}/merges"), headers=owner.headers)
     assert [m["id"] for m in history.json()["items"]] == [record["id"]]
+    # The merge is on the surviving lead's timeline, by the operator who merged.
+    entries = events(await timeline(api, owner, email_lead), "merge")
+    assert [(e["data"], e["actor_user_id"]) for e in entries] == [
+        ({"merge_id": record["id"], "absorbed_lead_id": linkedin_lead}, str(owner.user_id))
+    ]
 
     undone = await api.post(
         owner.url(f"leads/{email_lead}/unmerge"),
@@ -131,6 +147,8 @@ async def test_dana_stays_several_leads_with_a_suggestion_an_operator_accepts(
     assert undone.json()["merge"]["undone_at"] is not None
     assert await state(db, owner.workspace_id) == before
     assert await counts(api, owner) == before_counts
+    # Undone, both timelines are as before (the audit stays in the merges history).
+    assert [await timeline(api, owner, i) for i in (email_lead, linkedin_lead)] == before_timelines
     again = await api.post(
         owner.url(f"leads/{email_lead}/unmerge"),
         json={"merge_id": record["id"]},
@@ -151,6 +169,7 @@ async def test_split_moves_an_identity_and_its_messages_and_is_reversible(
     await run(db, ws, "ghl", sample("ghl", "inbound_sms"))
     await run(db, ws, "unipile", sample("unipile", "message_received"))
     before, before_counts = await state(db, ws), await counts(api, owner)
+    before_timeline = await timeline(api, owner, lead or 0)
     identities = (
         await api.get(owner.url(f"leads/{lead}/identities"), headers=owner.headers)
     ).json()
@@ -171,6 +190,13 @@ async def test_split_moves_an_identity_and_its_messages_and_is_reversible(
     split_convo = await api.get(owner.url(f"leads/{new['id']}/messages"), headers=owner.headers)
     assert [m["channel"] for m in split_convo.json()["items"]] == ["sms"]
     assert (await counts(api, owner))["total_leads"] == before_counts["total_leads"] + 1
+    split_id = resp.json()["merge"]["id"]
+    assert [e["data"] for e in events(await timeline(api, owner, lead or 0), "split")] == [
+        {"merge_id": split_id, "identity_id": phone["id"], "new_lead_id": new["id"]}
+    ]
+    assert [e["data"] for e in events(await timeline(api, owner, new["id"]), "split")] == [
+        {"merge_id": split_id, "identity_id": phone["id"], "split_from_lead_id": lead}
+    ]
     # Undo: the new lead merges back; the person is as before (the new id answers 301).
     undo = await api.post(
         owner.url(f"leads/{lead}/unmerge"),
@@ -182,6 +208,7 @@ async def test_split_moves_an_identity_and_its_messages_and_is_reversible(
     assert after["messages"] == before["messages"] and after["identities"] == before["identities"]
     assert [{k: v for k, v in r.items()} for r in after["leads"]] == before["leads"]
     assert await counts(api, owner) == before_counts
+    assert await timeline(api, owner, lead or 0) == before_timeline
     gone = await api.get(owner.url(f"leads/{new['id']}"), headers=owner.headers)
     assert (gone.status_code, gone.json()) == (301, {"merged_into": lead})
 

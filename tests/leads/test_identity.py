@@ -149,18 +149,29 @@ async def test_an_event_bridging_two_leads_merges_them_reversibly(db: Database) 
             "actor_user_id": None,
         }
     ]
+    entries = await fetch_rows(
+        db, "SELECT lead_id, actor_user_id, data FROM lead_events WHERE kind = 'merge'"
+    )
+    merge_id = (await fetch_rows(db, "SELECT id FROM lead_merges"))[0]["id"]
+    assert entries == [
+        {
+            "lead_id": survivor,
+            "actor_user_id": None,
+            "data": {"merge_id": merge_id, "absorbed_lead_id": absorbed},
+        }
+    ]
     # Replaying the bridging event changes nothing.
     await run(db, ws, "emailbison", copy.deepcopy(dana_with_phone_and_linkedin()))
     assert len(await leads_of(db, ws)) == 1
     assert len(await fetch_rows(db, "SELECT * FROM lead_merges")) == 1
     # Like any merge, it can be undone: the LinkedIn lead comes back with its message.
-    merge_id = (await fetch_rows(db, "SELECT id FROM lead_merges"))[0]["id"]
     async with db.session() as session:
         await lead_merges.unmerge(session, ws, survivor, merge_id, None)
     assert [lead["id"] for lead in await leads_of(db, ws)] == [survivor, absorbed]
     assert absorbed == linkedin.lead_id  # the SMS came first
     assert await channels(db, absorbed) == ["linkedin"]
     assert await channels(db, survivor) == ["email", "sms"]
+    assert await fetch_rows(db, "SELECT id FROM lead_events WHERE kind = 'merge'") == []
 
 
 async def test_dana_samples_stay_several_leads(db: Database) -> None:

@@ -181,6 +181,12 @@ MARK_UNDONE = statement(
     "UPDATE lead_merges SET undone_at = now(), undone_by_user_id = :actor WHERE id = :id "
     "RETURNING *"
 )
+# A merge's own timeline entries (``data.merge_id``), wherever later merges moved them.
+DELETE_MERGE_EVENTS = statement(
+    f"DELETE FROM lead_events WHERE workspace_id = :ws "
+    f"AND kind IN ('{LeadEventKind.MERGE}', '{LeadEventKind.SPLIT}') "
+    "AND data ->> 'merge_id' = :merge_id"
+)
 MERGED_INTO = statement(
     f"SELECT surviving_lead_id FROM lead_merges WHERE workspace_id = :ws "
     f"AND absorbed_lead_id = :id AND kind = '{MergeKind.MERGE}' AND undone_at IS NULL"

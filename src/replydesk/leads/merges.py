@@ -11,6 +11,9 @@
 - **split**: one identity and the messages that came through it move to a new lead.
   Undoing a split merges the new lead back.
 
+Each merge and split is a timeline entry (``merge`` on the surviving lead, ``split`` on both
+leads, data with ``merge_id``); undoing it deletes those entries, so the timeline is as before.
+
 Both leads are locked in id order first (deterministic lock order with concurrent events,
 which lock the lead they attach to). Every command runs in the caller's transaction.
 """
@@ -27,7 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.errors import Conflict, InvalidInput, NotFound
 from replydesk.leads import merge_repository as repo
-from replydesk.leads.vocabulary import MergeKind, SuggestionReason
+from replydesk.leads import service
+from replydesk.leads.vocabulary import LeadEventKind, MergeKind, SuggestionReason
 
 SUGGESTION_LIMIT = 20
 MERGED_CHAIN_LIMIT = 10
@@ -124,6 +128,23 @@ async def _undo_changes(
         )
 
 
+async def _timeline(
+    session: AsyncSession,
+    ws: uuid.UUID,
+    lead_id: int,
+    kind: LeadEventKind,
+    actor: uuid.UUID | None,
+    data: dict[str, Any],
+) -> None:
+    await service.record_timeline_event(session, ws, lead_id, kind, actor_user_id=actor, data=data)
+
+
+async def _forget(session: AsyncSession, ws: uuid.UUID, merge_id: int) -> None:
+    """Remove a merge's (or split's) own timeline entries: undone, the timeline is as before
+    (the audit stays in ``lead_merges``: ``undone_at``, ``undone_by_user_id``)."""
+    await session.execute(repo.DELETE_MERGE_EVENTS, {"ws": ws, "merge_id": str(merge_id)})
+
+
 async def merge(
     session: AsyncSession, ws: uuid.UUID, surviving: int, absorbed: int, actor: uuid.UUID | None
 ) -> dict[str, Any]:
@@ -141,7 +162,7 @@ async def merge(
     await _recompute(session, surviving)
     changes = _changes(rows[surviving], await _row(session, surviving))
     await session.execute(repo.DELETE_LEAD, {"ws": ws, "id": absorbed})
-    return await _record(
+    record = await _record(
         session,
         ws=ws,
         kind=MergeKind.MERGE.value,
@@ -152,6 +173,9 @@ async def merge(
         absorbed_row=rows[absorbed],
         changes=changes,
     )
+    data = {"merge_id": record["id"], "absorbed_lead_id": absorbed}
+    await _timeline(session, ws, surviving, LeadEventKind.MERGE, actor, data)
+    return record
 
 
 async def split(
@@ -176,7 +200,7 @@ async def split(
     for touched in (lead_id, new_id):
         await session.execute(repo.REFRESH_DISPLAY, {"id": touched})
     await _recompute(session, lead_id, new_id)
-    return await _record(
+    record = await _record(
         session,
         ws=ws,
         kind=MergeKind.SPLIT.value,
@@ -187,6 +211,14 @@ async def split(
         actor=actor,
         moved=moved,
     )
+    data = {"merge_id": record["id"], "identity_id": identity_id}
+    await _timeline(
+        session, ws, lead_id, LeadEventKind.SPLIT, actor, {**data, "new_lead_id": new_id}
+    )
+    await _timeline(
+        session, ws, new_id, LeadEventKind.SPLIT, actor, {**data, "split_from_lead_id": lead_id}
+    )
+    return record
 
 
 async def unmerge(
@@ -199,10 +231,12 @@ async def unmerge(
     if record.undone_at is not None:
         raise Conflict("this merge was already undone")
     if record.kind == MergeKind.SPLIT:
-        await merge(session, ws, lead_id, record.absorbed_lead_id, actor)
+        back = await merge(session, ws, lead_id, record.absorbed_lead_id, actor)
+        await _forget(session, ws, back["id"])
         await _undo_changes(session, ws, lead_id, _loads(record.surviving_changes) or {})
     else:
         await _restore(session, ws, record)
+    await _forget(session, ws, merge_id)
     return _decoded(
         (await session.execute(repo.MARK_UNDONE, {"id": merge_id, "actor": actor})).one()
     )
