@@ -1,12 +1,15 @@
-"""Operator merges, splits and their undoing; merge suggestions.
+"""Merges (an operator's, or the system's when an event bridges leads), splits and their
+undoing; merge suggestions.
 
 - **merge** (surviving ← absorbed): every row of ``LEAD_OWNED_TABLES`` moves to the
-  surviving lead, blanks of the surviving lead are filled from the absorbed one, rollups and
-  counters are recomputed from the rows, the absorbed lead is deleted (the lead totals
-  trigger counts it out) and a ``lead_merges`` row records who, when, the absorbed row and the
-  id of every moved row. Its id then answers 301 with ``merged_into``.
+  surviving lead, its tag links and read marks are copied (``merge_links``), blanks of the
+  surviving lead are filled from the absorbed one, rollups and counters are recomputed from
+  the rows, the absorbed lead is deleted (the lead totals trigger counts it out) and a
+  ``lead_merges`` row records who, when, the absorbed row and the id of every moved row.
+  Its id then answers 301 with ``merged_into``.
 - **unmerge**: the absorbed lead is restored from its recorded row, exactly the recorded rows
-  (and messages that arrived since through its identities) move back, the surviving lead's
+  (and messages that arrived since through its identities) move back, its tags and marks
+  come back, the surviving lead's
   columns the merge changed are restored unless an operator changed them since.
 - **split**: one identity and the messages that came through it move to a new lead.
   Undoing a split merges the new lead back.
@@ -29,8 +32,8 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.errors import Conflict, InvalidInput, NotFound
+from replydesk.leads import merge_links, service
 from replydesk.leads import merge_repository as repo
-from replydesk.leads import service
 from replydesk.leads.vocabulary import LeadEventKind, MergeKind, SuggestionReason
 
 SUGGESTION_LIMIT = 20
@@ -152,11 +155,12 @@ async def merge(
     if surviving == absorbed:
         raise InvalidInput("other_lead_id must be another lead")
     rows = await _lock(session, ws, surviving, absorbed)
-    moved: dict[str, list[int]] = {}
+    moved: dict[str, list[Any]] = {}
     params = {"ws": ws, "to": surviving, "from": absorbed}
     for table in repo.LEAD_OWNED_TABLES:
         result = await session.execute(repo.move_all(table), params)
         moved[table] = [int(i) for i in result.scalars()]
+    moved.update(await merge_links.copy_links(session, ws, rows[surviving], rows[absorbed]))
     await session.execute(repo.ABSORB_FIELDS, params)
     await session.execute(repo.MOVE_SUGGESTIONS, params)
     await _recompute(session, surviving)
@@ -233,6 +237,7 @@ async def unmerge(
     if record.kind == MergeKind.SPLIT:
         back = await merge(session, ws, lead_id, record.absorbed_lead_id, actor)
         await _forget(session, ws, back["id"])
+        await merge_links.restore_surviving_marks(session, ws, lead_id, back["moved"])
         await _undo_changes(session, ws, lead_id, _loads(record.surviving_changes) or {})
     else:
         await _restore(session, ws, record)
@@ -250,11 +255,12 @@ async def _restore(session: AsyncSession, ws: uuid.UUID, record: Any) -> None:
     await _lock(session, ws, surviving)
     await session.execute(repo.RESTORE_LEAD, {"row": _json(_loads(record.absorbed_row))})
     params = {"ws": ws, "to": absorbed, "from": surviving}
-    moved: dict[str, list[int]] = _loads(record.moved)
+    moved: dict[str, list[Any]] = _loads(record.moved)
     for table in repo.LEAD_OWNED_TABLES:
         ids = moved.get(table, [])
         if ids:
             await session.execute(repo.move_back(table), {**params, "ids": ids})
+    await merge_links.restore_links(session, ws, surviving, absorbed, moved)
     # Messages that arrived meanwhile through the absorbed lead's identities go with them.
     identities = moved.get("lead_identities", [])
     if identities:
