@@ -261,6 +261,8 @@ WHO = st.sampled_from(["email0", "email1", "sms", "linkedin"])
 merge_op = st.tuples(st.just("merge"), st.integers(0, 3), st.integers(1, 3))
 roundtrip_op = st.tuples(st.just("roundtrip"), st.integers(0, 3), st.integers(1, 3))
 split_op = st.tuples(st.just("split_roundtrip"), WHO)
+# What operators add: a note, one of two tags and the caller's read mark on a lead.
+annotate_op = st.tuples(st.just("annotate"), WHO, st.integers(0, 1))
 history = st.lists(
     st.one_of(event_op, event_op, event_op, replay_op, patch_op, merge_op, roundtrip_op, split_op),
     max_size=30,
@@ -344,9 +346,37 @@ async def _state(client: httpx.AsyncClient, db: Database, ws: uuid.UUID, headers
                 "ORDER BY id",
                 "SELECT id, lead_id FROM lead_events WHERE workspace_id = :ws ORDER BY id",
                 "SELECT id, lead_id FROM lead_identities WHERE workspace_id = :ws ORDER BY id",
+                "SELECT id, lead_id, body FROM lead_notes WHERE workspace_id = :ws ORDER BY id",
+                "SELECT lead_id, tag_id FROM lead_tags WHERE workspace_id = :ws "
+                "ORDER BY lead_id, tag_id",
+                "SELECT user_id, lead_id, read_at FROM lead_reads WHERE workspace_id = :ws "
+                "ORDER BY user_id, lead_id",
             )
         ]
-    return {k: counts[k] for k in expected_counts({})}, tables
+    return {k: counts[k] for k in (*expected_counts({}), "unread")}, tables
+
+
+async def _annotate(
+    client: httpx.AsyncClient, db: Database, ws: uuid.UUID, headers: Any, who: str, tag: int
+) -> None:
+    """A note, tag ``t<tag>`` and the caller's read mark on who's lead (if it exists)."""
+    lead_id = await _lead_of(db, ws, who)
+    if lead_id is None:
+        return
+    base = f"/api/v1/workspaces/{ws}"
+    note = await client.post(f"{base}/leads/{lead_id}/notes", json={"body": who}, headers=headers)
+    assert note.status_code == 201, note.text
+    tags = (await client.get(f"{base}/tags", headers=headers)).json()["items"]
+    tag_id = next((t["id"] for t in tags if t["name"] == f"t{tag}"), None)
+    if tag_id is None:
+        created = await client.post(f"{base}/tags", json={"name": f"t{tag}"}, headers=headers)
+        assert created.status_code == 201, created.text
+        tag_id = created.json()["id"]
+    for resp in (
+        await client.put(f"{base}/leads/{lead_id}/tags/{tag_id}", headers=headers),
+        await client.post(f"{base}/leads/{lead_id}/read", headers=headers),
+    ):
+        assert resp.status_code == 204, resp.text
 
 
 async def _pick(db: Database, ws: uuid.UUID, i: int, j: int) -> tuple[str, str] | None:
@@ -465,7 +495,9 @@ FOUR_LEADS: list[tuple[Any, ...]] = [
     ("event", "unipile_in", 0, 4),
 ]
 merge_history = st.lists(
-    st.one_of(event_op, patch_op, merge_op, roundtrip_op, roundtrip_op, split_op, split_op),
+    st.one_of(
+        event_op, patch_op, annotate_op, merge_op, roundtrip_op, roundtrip_op, split_op, split_op
+    ),
     min_size=3,
     max_size=20,
 )
@@ -497,7 +529,8 @@ async def test_counts_stay_exact_through_merges_splits_and_unmerges(
 
 async def _check_history(app: FastAPI, db: Database, ops: list[tuple[Any, ...]]) -> None:
     """Apply ``ops``; counts equal the model after every step and the slow query at the end;
-    every merge or split undone at once gives back exactly the state before it."""
+    every merge or split undone at once gives back exactly the state before it (notes, tags
+    and read marks included)."""
     async with db.session() as session:
         created = await create_workspace(session, "Prop", "sam@acme.example")
     ws = created.workspace_id
@@ -527,6 +560,8 @@ async def _check_history(app: FastAPI, db: Database, ops: list[tuple[Any, ...]])
                     event(f"{op[0]} undone")
                     await _undo(client, ws, headers, record)
                     assert await _state(client, db, ws, headers) == before, ops
+            elif op[0] == "annotate":
+                await _annotate(client, db, ws, headers, op[1], op[2])
             elif op[0] == "event":
                 _, kind, who, minute = op
                 d = _delivery(kind, who, minute, serial)

@@ -8,6 +8,7 @@ from typing import Any
 
 from replydesk.core.db import Database
 from replydesk.leads import identity
+from replydesk.leads import merges as lead_merges
 from tests.leads.test_processing import run
 from tests.support.rows import fetch_rows
 from tests.support.samples import sample
@@ -125,27 +126,52 @@ async def test_ghl_contact_email_attaches_to_the_email_lead(db: Database) -> Non
     assert (await run(db, ws, "ghl", sms)).lead_id == email.lead_id
 
 
-async def test_an_event_bridging_two_leads_attaches_to_one_and_suggests_a_merge(
-    db: Database,
-) -> None:
+async def test_an_event_bridging_two_leads_merges_them_reversibly(db: Database) -> None:
     ws = (await new_workspace(db, unipile_account_provider_id=OWNER)).id
     sms = await run(db, ws, "ghl", sample("ghl", "inbound_sms"))
     linkedin = await run(db, ws, "unipile", sample("unipile", "message_received"))
     assert sms.lead_id != linkedin.lead_id
-    # Dana's e-mail lead carries both the phone and the LinkedIn URL: no automatic merge.
+    # Dana's e-mail lead carries both the phone and the LinkedIn URL: it bridges the two.
     email = await run(db, ws, "emailbison", dana_with_phone_and_linkedin())
-    assert email.lead_id == sms.lead_id  # the phone comes before the URL in the event's keys
-    assert len(await leads_of(db, ws)) == 2
-    suggestions = await fetch_rows(
-        db, "SELECT lead_id, other_lead_id, reason, identity_kind FROM lead_merge_suggestions"
+    survivor, absorbed = sorted([sms.lead_id or 0, linkedin.lead_id or 0])
+    assert email.lead_id == survivor
+    assert [lead["id"] for lead in await leads_of(db, ws)] == [survivor]
+    assert await channels(db, survivor) == ["email", "linkedin", "sms"]
+    assert await fetch_rows(db, "SELECT * FROM lead_merge_suggestions") == []
+    merges = await fetch_rows(
+        db, "SELECT kind, surviving_lead_id, absorbed_lead_id, actor_user_id FROM lead_merges"
     )
-    pair = sorted([sms.lead_id or 0, linkedin.lead_id or 0])
-    assert [
-        (r["lead_id"], r["other_lead_id"], r["reason"], r["identity_kind"]) for r in suggestions
-    ] == [(pair[0], pair[1], "shared_identity", "linkedin_url")]
+    assert merges == [
+        {
+            "kind": "merge",
+            "surviving_lead_id": survivor,
+            "absorbed_lead_id": absorbed,
+            "actor_user_id": None,
+        }
+    ]
+    entries = await fetch_rows(
+        db, "SELECT lead_id, actor_user_id, data FROM lead_events WHERE kind = 'merge'"
+    )
+    merge_id = (await fetch_rows(db, "SELECT id FROM lead_merges"))[0]["id"]
+    assert entries == [
+        {
+            "lead_id": survivor,
+            "actor_user_id": None,
+            "data": {"merge_id": merge_id, "absorbed_lead_id": absorbed},
+        }
+    ]
     # Replaying the bridging event changes nothing.
     await run(db, ws, "emailbison", copy.deepcopy(dana_with_phone_and_linkedin()))
-    assert len(await fetch_rows(db, "SELECT * FROM lead_merge_suggestions")) == 1
+    assert len(await leads_of(db, ws)) == 1
+    assert len(await fetch_rows(db, "SELECT * FROM lead_merges")) == 1
+    # Like any merge, it can be undone: the LinkedIn lead comes back with its message.
+    async with db.session() as session:
+        await lead_merges.unmerge(session, ws, survivor, merge_id, None)
+    assert [lead["id"] for lead in await leads_of(db, ws)] == [survivor, absorbed]
+    assert absorbed == linkedin.lead_id  # the SMS came first
+    assert await channels(db, absorbed) == ["linkedin"]
+    assert await channels(db, survivor) == ["email", "sms"]
+    assert await fetch_rows(db, "SELECT id FROM lead_events WHERE kind = 'merge'") == []
 
 
 async def test_dana_samples_stay_several_leads(db: Database) -> None:

@@ -65,7 +65,12 @@ class MergeOut(BaseModel):
     absorbed_lead_id: int = Field(description="merge: the lead merged away; split: the new lead")
     identity_id: int | None
     actor_user_id: uuid.UUID | None
-    moved: dict[str, list[int]] = Field(description="Ids of the moved rows, per table")
+    moved: dict[str, list[Any]] = Field(
+        description="Ids of the moved rows per table (messages, lead_identities, lead_events, "
+        "lead_notes); lead_tags: tag ids the merge added to the surviving lead; "
+        "absorbed_lead_tags: the absorbed lead's own tag ids; lead_reads: per user "
+        "[user_id, absorbed lead's mark, surviving lead's mark before, after] (times or null)"
+    )
     created_at: datetime
     undone_at: datetime | None
     undone_by_user_id: uuid.UUID | None

@@ -22,8 +22,9 @@ from replydesk.leads.vocabulary import (
 
 # Every table whose rows belong to a lead (each with ``id``, ``workspace_id`` and ``lead_id``):
 # a merge moves them to the surviving lead and records their ids, an unmerge moves exactly
-# those back. A new lead-owned table is added here, and only here.
-LEAD_OWNED_TABLES: tuple[str, ...] = ("messages", "lead_identities", "lead_events")
+# those back. A new lead-owned table with a row id is added here, and only here; the ones
+# without (``lead_tags``, ``lead_reads``) are copied by value in ``leads.merge_links``.
+LEAD_OWNED_TABLES: tuple[str, ...] = ("messages", "lead_identities", "lead_events", "lead_notes")
 
 # leads columns a merge may fill on the surviving lead from the absorbed one (blanks only),
 # plus the operator fields it combines; rollups and counters are recomputed instead.
@@ -181,6 +182,12 @@ MARK_UNDONE = statement(
     "UPDATE lead_merges SET undone_at = now(), undone_by_user_id = :actor WHERE id = :id "
     "RETURNING *"
 )
+# A merge's own timeline entries (``data.merge_id``), wherever later merges moved them.
+DELETE_MERGE_EVENTS = statement(
+    f"DELETE FROM lead_events WHERE workspace_id = :ws "
+    f"AND kind IN ('{LeadEventKind.MERGE}', '{LeadEventKind.SPLIT}') "
+    "AND data ->> 'merge_id' = :merge_id"
+)
 MERGED_INTO = statement(
     f"SELECT surviving_lead_id FROM lead_merges WHERE workspace_id = :ws "
     f"AND absorbed_lead_id = :id AND kind = '{MergeKind.MERGE}' AND undone_at IS NULL"
@@ -218,4 +225,38 @@ REFRESH_DISPLAY = statement(
     "UPDATE leads l SET "
     + ", ".join(_display(c, k) for k, c in IDENTITY_COLUMNS.items())
     + " WHERE l.id = :id"
+)
+
+# --- tag links and read marks (no row id: copied on merge, recorded by value) -------------------
+COPY_TAGS = statement(
+    "INSERT INTO lead_tags (lead_id, tag_id, workspace_id) "
+    "SELECT :to, tag_id, workspace_id FROM lead_tags WHERE workspace_id = :ws AND lead_id = :from "
+    "ORDER BY tag_id ON CONFLICT (lead_id, tag_id) DO NOTHING RETURNING tag_id"
+)
+TAGS_OF = statement(
+    "SELECT tag_id FROM lead_tags WHERE workspace_id = :ws AND lead_id = :id ORDER BY tag_id"
+)
+DETACH_TAGS = statement(
+    "DELETE FROM lead_tags WHERE workspace_id = :ws AND lead_id = :id "
+    "AND tag_id = ANY(CAST(:ids AS bigint[]))"
+)
+# Tags deleted since are not re-attached.
+ATTACH_TAGS = statement(
+    "INSERT INTO lead_tags (lead_id, tag_id, workspace_id) "
+    "SELECT :id, id, workspace_id FROM tags "
+    "WHERE workspace_id = :ws AND id = ANY(CAST(:ids AS bigint[])) ORDER BY id "
+    "ON CONFLICT (lead_id, tag_id) DO NOTHING"
+)
+READS_OF = statement(
+    "SELECT user_id, lead_id, read_at FROM lead_reads "
+    "WHERE workspace_id = :ws AND lead_id = ANY(CAST(:ids AS bigint[])) ORDER BY user_id, lead_id"
+)
+# A user deleted since gets no mark back.
+SET_READ = statement(
+    "INSERT INTO lead_reads (lead_id, user_id, workspace_id, read_at) "
+    "SELECT :id, id, :ws, :at FROM users WHERE id = :user_id "
+    "ON CONFLICT (user_id, lead_id) DO UPDATE SET read_at = EXCLUDED.read_at"
+)
+DELETE_READ = statement(
+    "DELETE FROM lead_reads WHERE workspace_id = :ws AND lead_id = :id AND user_id = :user_id"
 )

@@ -1,15 +1,21 @@
-"""Operator merges, splits and their undoing; merge suggestions.
+"""Merges (an operator's, or the system's when an event bridges leads), splits and their
+undoing; merge suggestions.
 
 - **merge** (surviving ← absorbed): every row of ``LEAD_OWNED_TABLES`` moves to the
-  surviving lead, blanks of the surviving lead are filled from the absorbed one, rollups and
-  counters are recomputed from the rows, the absorbed lead is deleted (the lead totals
-  trigger counts it out) and a ``lead_merges`` row records who, when, the absorbed row and the
-  id of every moved row. Its id then answers 301 with ``merged_into``.
+  surviving lead, its tag links and read marks are copied (``merge_links``), blanks of the
+  surviving lead are filled from the absorbed one, rollups and counters are recomputed from
+  the rows, the absorbed lead is deleted (the lead totals trigger counts it out) and a
+  ``lead_merges`` row records who, when, the absorbed row and the id of every moved row.
+  Its id then answers 301 with ``merged_into``.
 - **unmerge**: the absorbed lead is restored from its recorded row, exactly the recorded rows
-  (and messages that arrived since through its identities) move back, the surviving lead's
+  (and messages that arrived since through its identities) move back, its tags and marks
+  come back, the surviving lead's
   columns the merge changed are restored unless an operator changed them since.
 - **split**: one identity and the messages that came through it move to a new lead.
   Undoing a split merges the new lead back.
+
+Each merge and split is a timeline entry (``merge`` on the surviving lead, ``split`` on both
+leads, data with ``merge_id``); undoing it deletes those entries, so the timeline is as before.
 
 Both leads are locked in id order first (deterministic lock order with concurrent events,
 which lock the lead they attach to). Every command runs in the caller's transaction.
@@ -26,8 +32,9 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.errors import Conflict, InvalidInput, NotFound
+from replydesk.leads import merge_links, service
 from replydesk.leads import merge_repository as repo
-from replydesk.leads.vocabulary import MergeKind, SuggestionReason
+from replydesk.leads.vocabulary import LeadEventKind, MergeKind, SuggestionReason
 
 SUGGESTION_LIMIT = 20
 MERGED_CHAIN_LIMIT = 10
@@ -124,6 +131,23 @@ async def _undo_changes(
         )
 
 
+async def _timeline(
+    session: AsyncSession,
+    ws: uuid.UUID,
+    lead_id: int,
+    kind: LeadEventKind,
+    actor: uuid.UUID | None,
+    data: dict[str, Any],
+) -> None:
+    await service.record_timeline_event(session, ws, lead_id, kind, actor_user_id=actor, data=data)
+
+
+async def _forget(session: AsyncSession, ws: uuid.UUID, merge_id: int) -> None:
+    """Remove a merge's (or split's) own timeline entries: undone, the timeline is as before
+    (the audit stays in ``lead_merges``: ``undone_at``, ``undone_by_user_id``)."""
+    await session.execute(repo.DELETE_MERGE_EVENTS, {"ws": ws, "merge_id": str(merge_id)})
+
+
 async def merge(
     session: AsyncSession, ws: uuid.UUID, surviving: int, absorbed: int, actor: uuid.UUID | None
 ) -> dict[str, Any]:
@@ -131,17 +155,18 @@ async def merge(
     if surviving == absorbed:
         raise InvalidInput("other_lead_id must be another lead")
     rows = await _lock(session, ws, surviving, absorbed)
-    moved: dict[str, list[int]] = {}
+    moved: dict[str, list[Any]] = {}
     params = {"ws": ws, "to": surviving, "from": absorbed}
     for table in repo.LEAD_OWNED_TABLES:
         result = await session.execute(repo.move_all(table), params)
         moved[table] = [int(i) for i in result.scalars()]
+    moved.update(await merge_links.copy_links(session, ws, rows[surviving], rows[absorbed]))
     await session.execute(repo.ABSORB_FIELDS, params)
     await session.execute(repo.MOVE_SUGGESTIONS, params)
     await _recompute(session, surviving)
     changes = _changes(rows[surviving], await _row(session, surviving))
     await session.execute(repo.DELETE_LEAD, {"ws": ws, "id": absorbed})
-    return await _record(
+    record = await _record(
         session,
         ws=ws,
         kind=MergeKind.MERGE.value,
@@ -152,6 +177,9 @@ async def merge(
         absorbed_row=rows[absorbed],
         changes=changes,
     )
+    data = {"merge_id": record["id"], "absorbed_lead_id": absorbed}
+    await _timeline(session, ws, surviving, LeadEventKind.MERGE, actor, data)
+    return record
 
 
 async def split(
@@ -176,7 +204,7 @@ async def split(
     for touched in (lead_id, new_id):
         await session.execute(repo.REFRESH_DISPLAY, {"id": touched})
     await _recompute(session, lead_id, new_id)
-    return await _record(
+    record = await _record(
         session,
         ws=ws,
         kind=MergeKind.SPLIT.value,
@@ -187,6 +215,14 @@ async def split(
         actor=actor,
         moved=moved,
     )
+    data = {"merge_id": record["id"], "identity_id": identity_id}
+    await _timeline(
+        session, ws, lead_id, LeadEventKind.SPLIT, actor, {**data, "new_lead_id": new_id}
+    )
+    await _timeline(
+        session, ws, new_id, LeadEventKind.SPLIT, actor, {**data, "split_from_lead_id": lead_id}
+    )
+    return record
 
 
 async def unmerge(
@@ -199,10 +235,13 @@ async def unmerge(
     if record.undone_at is not None:
         raise Conflict("this merge was already undone")
     if record.kind == MergeKind.SPLIT:
-        await merge(session, ws, lead_id, record.absorbed_lead_id, actor)
+        back = await merge(session, ws, lead_id, record.absorbed_lead_id, actor)
+        await _forget(session, ws, back["id"])
+        await merge_links.restore_surviving_marks(session, ws, lead_id, back["moved"])
         await _undo_changes(session, ws, lead_id, _loads(record.surviving_changes) or {})
     else:
         await _restore(session, ws, record)
+    await _forget(session, ws, merge_id)
     return _decoded(
         (await session.execute(repo.MARK_UNDONE, {"id": merge_id, "actor": actor})).one()
     )
@@ -216,11 +255,12 @@ async def _restore(session: AsyncSession, ws: uuid.UUID, record: Any) -> None:
     await _lock(session, ws, surviving)
     await session.execute(repo.RESTORE_LEAD, {"row": _json(_loads(record.absorbed_row))})
     params = {"ws": ws, "to": absorbed, "from": surviving}
-    moved: dict[str, list[int]] = _loads(record.moved)
+    moved: dict[str, list[Any]] = _loads(record.moved)
     for table in repo.LEAD_OWNED_TABLES:
         ids = moved.get(table, [])
         if ids:
             await session.execute(repo.move_back(table), {**params, "ids": ids})
+    await merge_links.restore_links(session, ws, surviving, absorbed, moved)
     # Messages that arrived meanwhile through the absorbed lead's identities go with them.
     identities = moved.get("lead_identities", [])
     if identities:

@@ -22,7 +22,6 @@ from replydesk.leads.vocabulary import (
     Direction,
     IdentityKind,
     LeadEventKind,
-    SuggestionReason,
 )
 
 MESSAGE_KEYS = (
@@ -84,17 +83,6 @@ FILL_IDENTITY_COLUMNS = statement(
     "UPDATE leads SET "
     + ", ".join(f"{c} = coalesce({c}, {_CASTS.get(c, ':' + c)})" for c in IDENTITY_COLUMNS.values())
     + " WHERE id = :id"
-)
-SUGGEST_MERGE = statement(
-    f"""
-    INSERT INTO lead_merge_suggestions (workspace_id, lead_id, other_lead_id, reason,
-                                        identity_kind)
-    SELECT CAST(:ws AS uuid), least(CAST(:a AS bigint), CAST(:b AS bigint)),
-           greatest(CAST(:a AS bigint), CAST(:b AS bigint)),
-           '{SuggestionReason.SHARED_IDENTITY}', CAST(:kind AS text)
-    WHERE CAST(:a AS bigint) <> CAST(:b AS bigint)
-    ON CONFLICT DO NOTHING
-    """
 )
 
 # Rollups are a pure function of the stored message (direction, sender, time, channel), so

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.errors import ConcurrentUpdate
-from replydesk.leads import identity, repository
+from replydesk.leads import identity, merge_repository, merges, repository
 from replydesk.leads.bodies import render
 from replydesk.leads.identity import IdentityKey
 from replydesk.leads.repository import MESSAGE_KEYS
@@ -47,8 +47,7 @@ class LeadProfile:
 
 @dataclass(frozen=True)
 class Person:
-    """The lead an event is about, and the id of the identity its message travels through
-    (None when that identity belongs to another lead: see merge suggestions)."""
+    """The lead an event is about, and the id of the identity its message travels through."""
 
     lead_id: int
     identity_id: int | None
@@ -82,6 +81,25 @@ def _columns(keys: list[IdentityKey]) -> dict[str, str | None]:
     return values
 
 
+async def _bridge(
+    session: AsyncSession, workspace_id: uuid.UUID, owners: dict[IdentityKey, tuple[int, int]]
+) -> int | None:
+    """The one lead the owners of an event's identities become (the lowest id), every other
+    owner merged into it; locked in id order. None when one of them was merged away meanwhile."""
+    lead_ids = sorted({lead_id for _, lead_id in owners.values()})
+    locked = await session.execute(
+        merge_repository.LOCK_LEADS, {"ws": workspace_id, "ids": lead_ids}
+    )
+    if len(locked.all()) != len(lead_ids):
+        return None
+    survivor = lead_ids[0]
+    for absorbed in lead_ids[1:]:
+        await merges.merge(session, workspace_id, survivor, absorbed, None)
+    for key, (identity_id, _) in owners.items():
+        owners[key] = (identity_id, survivor)
+    return survivor
+
+
 async def resolve_lead(
     session: AsyncSession,
     workspace_id: uuid.UUID,
@@ -92,9 +110,10 @@ async def resolve_lead(
 ) -> Person:
     """The person any of these hard identities already belongs to, else a new lead.
 
-    ``keys[0]`` is the identity the event's message travels through; when the identities
-    point at several leads, the owner of the first matched key (in ``keys`` order) gets the
-    event and every other owner becomes a merge suggestion, never an automatic merge.
+    ``keys[0]`` is the identity the event's message travels through. When the identities
+    point at several leads, the event bridges them: every owner is locked in id order and
+    merged into the lowest id (``merges.merge``, recorded with no actor and reversible like
+    any merge), and the event goes to that lead. Soft signals (names) never merge here.
     Race-free without check-then-insert: a new lead claims all its keys with ``INSERT … ON
     CONFLICT DO NOTHING`` inside a savepoint; if a concurrent event got one first, the
     savepoint is rolled back and the keys are read again (now committed).
@@ -106,28 +125,22 @@ async def resolve_lead(
     for _ in range(RESOLVE_ATTEMPTS):
         owners = await _owners(session, workspace_id, keys)
         if owners:
-            target = next(owners[k][1] for k in keys if k in owners)
-            locked = await repository.scalar(
-                session, repository.FILL_PROFILE, {**fields, "id": target}
-            )
-            if locked is None:
+            target = await _bridge(session, workspace_id, owners)
+            if target is None:
                 continue  # merged away meanwhile: its identities moved, read them again
+            await session.execute(repository.FILL_PROFILE, {**fields, "id": target})
             missing = [k for k in keys if k not in owners]
-            if missing:
-                claimed = await _owners(session, workspace_id, missing, claim_for=target)
-                if claimed:
-                    await session.execute(
-                        repository.FILL_IDENTITY_COLUMNS, {"id": target, **_columns(list(claimed))}
-                    )
-                lost = [k for k in missing if k not in claimed]
-                owners.update(claimed)
-                owners.update(await _owners(session, workspace_id, lost) if lost else {})
-            for key, (_, lead_id) in owners.items():
-                if lead_id != target:
-                    params = {"ws": workspace_id, "a": target, "b": lead_id, "kind": key.kind.value}
-                    await session.execute(repository.SUGGEST_MERGE, params)
-            primary = owners.get(keys[0])
-            return Person(target, primary[0] if primary and primary[1] == target else None)
+            claimed = (
+                await _owners(session, workspace_id, missing, claim_for=target) if missing else {}
+            )
+            if claimed:
+                await session.execute(
+                    repository.FILL_IDENTITY_COLUMNS, {"id": target, **_columns(list(claimed))}
+                )
+            if len(claimed) < len(missing):
+                continue  # claimed concurrently by another lead: read again, and merge it
+            primary = claimed.get(keys[0]) or owners.get(keys[0])
+            return Person(target, primary[0] if primary else None)
         savepoint = await session.begin_nested()
         lead_id = int(
             await repository.scalar(session, repository.INSERT_LEAD, {**fields, **_columns(keys)})

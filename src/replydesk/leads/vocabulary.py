@@ -75,7 +75,9 @@ class MergeKind(StrEnum):
 class SuggestionReason(StrEnum):
     """Why two leads may be one person; only an operator merges them."""
 
-    SHARED_IDENTITY = "shared_identity"  # one event carried hard identities of both
+    # One event carried hard identities of both (stored before such events merged the leads;
+    # no longer written: ``resolve_lead`` merges them).
+    SHARED_IDENTITY = "shared_identity"
     SAME_NAME = "same_name"  # same full name, no conflicting company domain
 
 
