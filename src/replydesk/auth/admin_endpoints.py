@@ -12,6 +12,8 @@ from fastapi import APIRouter, Path, Request, Response
 
 from replydesk.auth import members, service
 from replydesk.auth.admin_schemas import (
+    IdentitySettingsOut,
+    IdentitySettingsPatch,
     InvitationAccept,
     InvitationAccepted,
     InvitationCreate,
@@ -213,3 +215,40 @@ async def rotate_webhook_token(
     return WebhookTokenRotated(
         webhook_token=rotated.webhook_token, previous_valid_until=rotated.previous_valid_until
     )
+
+
+def _identity_out(current: workspaces.IdentitySettings) -> IdentitySettingsOut:
+    return IdentitySettingsOut(
+        default_phone_region=current.default_phone_region,
+        phone_variables=list(current.phone_variables),
+        linkedin_variables=list(current.linkedin_variables),
+    )
+
+
+@router.get(
+    f"{WS}/settings/identity",
+    response_model=IdentitySettingsOut,
+    summary="How events are read for identities: phone region, variable names",
+    responses=ADMIN,
+)
+async def get_identity_settings(access: AdminDep, session: SessionDep) -> IdentitySettingsOut:
+    return _identity_out(await workspaces.identity_settings(session, access.workspace_id))
+
+
+@router.patch(
+    f"{WS}/settings/identity",
+    response_model=IdentitySettingsOut,
+    summary="Change the phone region or the variable names (new events only)",
+    responses=ADMIN,
+)
+async def patch_identity_settings(
+    access: AdminDep, session: SessionDep, body: IdentitySettingsPatch
+) -> IdentitySettingsOut:
+    current = await workspaces.update_identity_settings(
+        session,
+        access.workspace_id,
+        default_phone_region=body.default_phone_region,
+        phone_variables=body.phone_variables,
+        linkedin_variables=body.linkedin_variables,
+    )
+    return _identity_out(current)

@@ -115,3 +115,25 @@ class WebhookTokenRotated(BaseModel):
         description="The token before this one keeps working until then "
         "(REPLYDESK_WEBHOOK_TOKEN_GRACE_S)."
     )
+
+
+class IdentitySettingsOut(BaseModel):
+    """How the workspace's events are read for a person's identities (docs/inbox.md)."""
+
+    default_phone_region: str = Field(
+        description="ISO 3166 region for phone numbers written without + or 00, e.g. US."
+    )
+    phone_variables: list[str] = Field(
+        description="EmailBison lead fields / custom variables that carry a phone number."
+    )
+    linkedin_variables: list[str] = Field(
+        description="EmailBison lead fields / custom variables that carry a LinkedIn URL."
+    )
+
+
+class IdentitySettingsPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    default_phone_region: str | None = Field(default=None, min_length=2, max_length=3)
+    phone_variables: list[str] | None = Field(default=None, max_length=20)
+    linkedin_variables: list[str] | None = Field(default=None, max_length=20)

@@ -39,6 +39,15 @@ async def identity_settings(session: AsyncSession, workspace_id: uuid.UUID) -> A
     return (await session.execute(stmt)).one_or_none()
 
 
+async def update_columns(
+    session: AsyncSession, workspace_id: uuid.UUID, values: dict[str, Any]
+) -> bool:
+    """Set columns of one workspace (names from the service's closed set); False if absent."""
+    stmt = update(Workspace).where(Workspace.id == workspace_id).values(**values)
+    result = await session.execute(stmt.returning(Workspace.id))
+    return result.scalar_one_or_none() is not None
+
+
 def webhook_auth(workspace_id: uuid.UUID) -> Select[Any]:
     """What a webhook needs to authenticate and scope an event (run by ingestion on its own
     pool, once per workspace per auth-cache TTL)."""

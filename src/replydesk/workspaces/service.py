@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import phonenumbers
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,6 +67,46 @@ async def identity_settings(session: AsyncSession, workspace_id: uuid.UUID) -> I
         tuple(v.strip().lower() for v in row.phone_variables),
         tuple(v.strip().lower() for v in row.linkedin_variables),
     )
+
+
+MAX_VARIABLES = 20
+MAX_VARIABLE_LENGTH = 64
+
+
+def _variable_names(field: str, names: list[str]) -> list[str]:
+    cleaned = [name.strip().lower() for name in names]
+    if not cleaned or len(cleaned) > MAX_VARIABLES:
+        raise InvalidInput(f"{field} must list 1 to {MAX_VARIABLES} variable names")
+    if any(not name or len(name) > MAX_VARIABLE_LENGTH for name in cleaned):
+        raise InvalidInput(f"{field}: each name must be 1 to {MAX_VARIABLE_LENGTH} characters")
+    return list(dict.fromkeys(cleaned))  # duplicates dropped, order kept
+
+
+async def update_identity_settings(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    default_phone_region: str | None = None,
+    phone_variables: list[str] | None = None,
+    linkedin_variables: list[str] | None = None,
+) -> IdentitySettings:
+    """Change how new events are read for identities (stored leads are not re-read)."""
+    values: dict[str, Any] = {}
+    if default_phone_region is not None:
+        region = default_phone_region.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise InvalidInput(
+                "default_phone_region must be an ISO 3166 region code phonenumbers knows, "
+                f"such as US, GB or DE; not {default_phone_region!r}"
+            )
+        values["default_phone_region"] = region
+    if phone_variables is not None:
+        values["phone_variables"] = _variable_names("phone_variables", phone_variables)
+    if linkedin_variables is not None:
+        values["linkedin_variables"] = _variable_names("linkedin_variables", linkedin_variables)
+    if values and not await repository.update_columns(session, workspace_id, values):
+        raise NotFound("workspace not found")
+    return await identity_settings(session, workspace_id)
 
 
 def webhook_auth_query(workspace_id: uuid.UUID) -> Select[Any]:
