@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from replydesk.auth.deps import AdminDep, WorkspaceDep
@@ -54,6 +55,26 @@ def bounded_limit(limit: int, settings_max: int) -> int:
     if limit > settings_max:
         raise InvalidInput(f"limit must be at most {settings_max}")
     return limit
+
+
+@dataclass(frozen=True)
+class Paging:
+    """``limit`` and ``cursor`` of a keyset-paged read, with the reads' time budget."""
+
+    cursor: str | None
+    limit: int
+    timeout_ms: int
+
+
+def paging(settings: SettingsDep, limit: Limit = 50, cursor: Cursor = None) -> Paging:
+    return Paging(
+        cursor,
+        bounded_limit(limit, settings.inbox_page_size_max),
+        settings.inbox_statement_timeout_ms,
+    )
+
+
+PagingDep = Annotated[Paging, Depends(paging)]
 
 
 def _counts_cache(request: Request) -> counts_service.CountsCache:
@@ -182,20 +203,10 @@ async def patch_lead(
     responses=BUDGETED,
 )
 async def list_messages(
-    access: WorkspaceDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    lead_id: LeadId,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    access: WorkspaceDep, session: SessionDep, lead_id: LeadId, paged: PagingDep
 ) -> MessagePage:
     page = await leads_service.list_messages(
-        session,
-        access.workspace_id,
-        lead_id,
-        cursor,
-        bounded_limit(limit, settings.inbox_page_size_max),
-        settings.inbox_statement_timeout_ms,
+        session, access.workspace_id, lead_id, paged.cursor, paged.limit, paged.timeout_ms
     )
     return MessagePage.model_validate(page, from_attributes=True)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from replydesk.auth.deps import WorkspaceDep
-from replydesk.core.deps import SessionDep, SettingsDep
+from replydesk.core.deps import SessionDep
 from replydesk.core.http import error_doc
 from replydesk.inbox import timeline as timeline_service
-from replydesk.inbox.endpoints import BUDGETED, COMMON, Cursor, LeadId, Limit, bounded_limit
+from replydesk.inbox.endpoints import BUDGETED, COMMON, LeadId, PagingDep
 from replydesk.inbox.leads import get_lead_id
 from replydesk.inbox.schemas import TimelinePage
 from replydesk.leads import markings
@@ -25,20 +25,10 @@ WRITE = {**COMMON, 403: error_doc("csrf_failed")}
     responses=BUDGETED,
 )
 async def lead_timeline(
-    access: WorkspaceDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    lead_id: LeadId,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    access: WorkspaceDep, session: SessionDep, lead_id: LeadId, paged: PagingDep
 ) -> TimelinePage:
     page = await timeline_service.timeline(
-        session,
-        access.workspace_id,
-        lead_id,
-        cursor,
-        bounded_limit(limit, settings.inbox_page_size_max),
-        settings.inbox_statement_timeout_ms,
+        session, access.workspace_id, lead_id, paged.cursor, paged.limit, paged.timeout_ms
     )
     return TimelinePage.model_validate(page, from_attributes=True)
 
