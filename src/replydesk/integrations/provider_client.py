@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -129,7 +130,7 @@ def retry_after_s(headers: httpx.Headers) -> int | None:
     return max(0, int(when.timestamp() - time.time() + 0.999))
 
 
-class ProviderClient:
+class ProviderClient(ABC):
     """Base of the provider clients. Subclasses set ``provider``, ``auth_headers`` and
     ``failure_for``; ``http`` is any ``httpx.AsyncClient`` (e.g. the outbound URL guard's), so
     its transport is used as it is and only timeouts are set per call."""
@@ -165,12 +166,13 @@ class ProviderClient:
 
     # --- provider specifics ---------------------------------------------------------------
 
+    @abstractmethod
     def auth_headers(self) -> dict[str, str]:
-        raise NotImplementedError
+        """The provider's credential headers for every call."""
 
+    @abstractmethod
     def failure_for(self, answer: Answer) -> ProviderFailure:
         """The typed failure of a non-2xx answer."""
-        raise NotImplementedError
 
     def url_for(self, call: Call) -> str:
         return self.base_url + call.path
