@@ -24,6 +24,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -42,6 +43,7 @@ from drill.load import percentile, poll_inbox, send_burst
 from drill.report import append_row
 from drill.services import Services
 from drill.traffic import build_plan
+from replydesk.core.db import with_database
 from replydesk.core.logging import configure_logging
 
 
@@ -63,6 +65,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kill-worker", action="store_true", help="SIGKILL a worker mid-drain")
     p.add_argument("--db-outage", type=float, default=0.0, metavar="S", help="DB away S seconds")
     p.add_argument("--slow-db", action="store_true", help="+50 ms on every database round trip")
+    p.add_argument(
+        "--pooler-url",
+        metavar="URL",
+        help="API and worker processes reach the database through this transaction-mode "
+        "pooler (e.g. PgBouncer on :6432 in front of DATABASE_URL's server)",
+    )
     p.add_argument("--drain-timeout", type=float, default=600.0)
     p.add_argument(
         "--keep-logs", action="store_true", help="keep the processes' logs under results/"
@@ -93,7 +101,9 @@ async def drill(
 ) -> dict[str, Any]:
     faults = Faults(direct_url, latency_s=0.05 if args.slow_db else 0.0)
     process_url = await faults.start() if (args.slow_db or args.db_outage) else direct_url
-    services = Services(process_url, log_dir, direct_url=direct_url)
+    if args.pooler_url:
+        process_url = with_database(args.pooler_url, urlsplit(direct_url).path.lstrip("/"))
+    services = Services(process_url, log_dir, direct_url=direct_url, pooled=bool(args.pooler_url))
     # In a thread: the fault proxy runs on this event loop and must keep forwarding.
     await asyncio.to_thread(
         services.start, args.apis, args.workers, args.worker_concurrency, args.worker_nice
@@ -162,6 +172,7 @@ async def drill(
                 "postgres": await faults.server_version(),
             },
             "worker_restarts": faults.restarts,
+            "pooler": "transaction" if args.pooler_url else None,
             "shape": {
                 "apis": args.apis,
                 "workers": args.workers,
@@ -185,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.pooler_url and (args.slow_db or args.db_outage):
+        print("drill: --pooler-url cannot be combined with --slow-db/--db-outage", file=sys.stderr)
+        return 2
     # Our own log lines (the embedded server starting) must not mix with the JSON summary.
     configure_logging("warning", stream=sys.stderr)
     sigterm_like_ctrl_c()

@@ -27,6 +27,8 @@ class Services:
     database_url: str  # what the processes use (maybe through the fault proxy)
     log_dir: Path
     direct_url: str = ""  # what the drill's own CLI calls use
+    # database_url is a transaction-mode pooler (--pooler-url): the processes are told so.
+    pooled: bool = False
     api_ports: list[int] = field(default_factory=list)
     apis: list[subprocess.Popen[bytes]] = field(default_factory=list)
     workers: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
@@ -41,6 +43,9 @@ class Services:
         env["DATABASE_URL"] = (
             (self.direct_url or self.database_url) if direct else self.database_url
         )
+        if self.pooled and not direct:
+            env["REPLYDESK_DATABASE_POOL_MODE"] = "transaction"
+            env["REPLYDESK_DATABASE_DIRECT_URL"] = self.direct_url
         env["REPLYDESK_LOG_LEVEL"] = "warning"
         return env
 

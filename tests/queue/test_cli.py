@@ -85,9 +85,11 @@ async def test_replay_filters_and_reports_progress(db: Database, database_url: s
     assert bad.returncode != 0 and "webhook_events only" in bad.stderr + bad.stdout
 
 
-async def test_serve_runs_the_worker_in_process(db: Database, database_url: str) -> None:
+async def test_serve_runs_the_worker_in_process(
+    db: Database, database_url: str, settings: Settings
+) -> None:
     ws = (await new_workspace(db)).id
-    settings = Settings(database_url=database_url, worker_poll_interval_s=0.1)
+    settings = settings.model_copy(update={"worker_poll_interval_s": 0.1})
     app = create_app(settings, database=db, worker=True)
     async with app.router.lifespan_context(app):
         payload = sample("emailbison", "email_sent")

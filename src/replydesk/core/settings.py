@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REPLYDESK_DATABASE_URL", "DATABASE_URL")
     )
+    # ``transaction``: the URL is a transaction-mode pooler (PgBouncer, Supavisor) — no
+    # prepared statement outlives a transaction, no session state, every statement in a
+    # transaction; LISTEN and migrations use ``database_direct_url`` when given (docs/deploy.md).
+    database_pool_mode: Literal["session", "transaction"] = "session"
+    database_direct_url: str | None = None
     data_dir: Path = Path(".replydesk")
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=5, ge=0, le=200)

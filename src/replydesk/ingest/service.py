@@ -115,8 +115,9 @@ class Ingestor:
         self.settings = settings
         self.providers = providers
         _install_pool_hooks(db.ingest_engine)
-        # Autocommit: the INSERT is its own transaction, so there is no BEGIN/COMMIT round trip.
-        self.engine = db.ingest_engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Autocommit: the INSERT is its own transaction, so there is no BEGIN/COMMIT round trip
+        # (except behind a transaction-mode pooler, see Database.single_statement_options).
+        self.engine = db.ingest_engine.execution_options(**db.single_statement_options)
         self.cache = AuthCache(settings.ingest_auth_cache_ttl_s)
         self.outage = OutageLog()
         self.slow = SlowLog()

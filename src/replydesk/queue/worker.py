@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from replydesk.core.db import Database, make_engine, plain_url
+from replydesk.core.db import Database, listen_url, make_engine, plain_url
 from replydesk.core.db_errors import is_database_unavailable
 from replydesk.core.logging import get_logger
 from replydesk.core.outage import OutageLog
@@ -57,15 +57,25 @@ def worker_database(settings: Settings, url: str, concurrency: int | None = None
         # (idempotently) after its lease expires. Ingestion keeps synchronous commits: it
         # acknowledges providers.
         synchronous_commit=settings.worker_synchronous_commit,
+        pool_mode=settings.database_pool_mode,
     )
-    return Database(url, engine, engine, async_sessionmaker(engine, expire_on_commit=False))
+    return Database(
+        url,
+        engine,
+        engine,
+        async_sessionmaker(engine, expire_on_commit=False),
+        pool_mode=settings.database_pool_mode,
+        listen_url=listen_url(settings, url),
+    )
 
 
 @asynccontextmanager
 async def _autocommit(db: Database) -> AsyncIterator[AsyncConnection]:
-    """A pooled connection without BEGIN/COMMIT round trips, for single statements."""
+    """A pooled connection for single statements: without BEGIN/COMMIT round trips, except
+    behind a transaction-mode pooler (``Database.single_statement_options``)."""
     async with db.engine.connect() as conn:
-        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield await conn.execution_options(**db.single_statement_options)
+        await conn.commit()
 
 
 async def _first(*aws: Coroutine[Any, Any, Any], wait_s: float | None = None) -> None:
@@ -370,11 +380,18 @@ class Worker:
 
     async def run(self, stopping: asyncio.Event) -> None:
         wakes = {r.table.channel: r.wake for r in self.runners}
-        listener = Listener(self.db.url, wakes, self.settings.db_connect_timeout_s, self.outage)
         log.info(
             "worker_started", worker=self.worker_id, tables=[r.table.name for r in self.runners]
         )
         parts: list[Awaitable[None]] = [r.run(stopping) for r in self.runners]
-        parts += [listener.run(stopping), self.scheduler.run(stopping)]
+        parts.append(self.scheduler.run(stopping))
+        if self.db.listen_url is not None:
+            listener = Listener(
+                self.db.listen_url, wakes, self.settings.db_connect_timeout_s, self.outage
+            )
+            parts.append(listener.run(stopping))
+        else:
+            # A transaction-mode pooler cannot hold a LISTEN: polling alone wakes the runners.
+            log.info("worker_listen_disabled", reason="transaction_pooler_without_direct_url")
         await asyncio.gather(*parts)
         log.info("worker_stopped", worker=self.worker_id)
