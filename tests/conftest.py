@@ -58,14 +58,17 @@ def database_url(pg_url: str, template_name: str) -> Iterator[str]:
 def settings(database_url: str, tmp_path: Any) -> Settings:
     # TEST_DATABASE_POOLER_URL: the app reaches the test database through a transaction-mode
     # pooler (CI runs PgBouncer in front of TEST_DATABASE_URL); fixtures keep the direct URL.
+    # The outage spool is off here: tests of the outage answer (503) see it; the spool's own
+    # tests (tests/ingest/test_spool.py) turn it on.
     pooled = pg.pooled_url(database_url)
     if pooled is None:
-        return Settings(database_url=database_url, data_dir=tmp_path / "data")
+        return Settings(database_url=database_url, data_dir=tmp_path / "data", spool_enabled=False)
     return Settings(
         database_url=pooled,
         database_direct_url=database_url,
         database_pool_mode="transaction",
         data_dir=tmp_path / "data",
+        spool_enabled=False,
     )
 
 

@@ -97,6 +97,7 @@ def create_app(
         db = database or Database.from_settings(settings)
         app.state.db = db
         app.state.ingestor = Ingestor(db, settings, PROVIDERS)
+        await app.state.ingestor.start()  # the outage spool and its replay task
         # A rotated webhook token takes effect at once in this process (admin endpoint).
         app.state.forget_webhook_auth = app.state.ingestor.cache.invalidate
         app.state.inbox_counts_cache = CountsCache()
@@ -109,6 +110,7 @@ def create_app(
             else:
                 yield
         finally:
+            await app.state.ingestor.close()
             if database is None:
                 await db.dispose()
 

@@ -38,8 +38,12 @@ class Proxied:
 @pytest.fixture
 async def proxied(settings: Settings, database_url: str) -> AsyncIterator[Proxied]:
     async with TcpProxy(pg_target(database_url)) as proxy:
+        # Without the outage spool (tests/ingest/test_spool.py has it on): the answer is 503.
         via = settings.model_copy(
-            update={"database_url": url_via_proxy(database_url, "127.0.0.1", proxy.port)}
+            update={
+                "database_url": url_via_proxy(database_url, "127.0.0.1", proxy.port),
+                "spool_enabled": False,
+            }
         )
         db = Database.from_settings(via)
         app = create_app(via, database=db)

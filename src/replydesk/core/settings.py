@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"
     readiness_timeout_s: float = Field(default=1.0, gt=0)
+    # On SIGTERM, /readyz answers 503 at once while the process keeps serving (in-flight and
+    # new requests) this long, so a load balancer stops sending first; then it exits.
+    shutdown_drain_s: float = Field(default=5.0, ge=0, le=300)
     # Comma-separated IPs / CIDR networks of reverse proxies whose X-Forwarded-For and
     # X-Forwarded-Proto are believed. Empty (the default): no forwarded header is trusted and
     # the client address is the TCP peer's, which the login limits key on.
@@ -61,6 +64,15 @@ class Settings(BaseSettings):
     # Concurrent webhooks share one multi-row INSERT (docs/ingestion.md has the measurement).
     ingest_group_commit: bool = True
     ingest_group_commit_max_rows: int = Field(default=100, ge=1, le=1000)
+    # The outage spool (docs/ingestion.md): while the database is away, authenticated webhooks
+    # are fsync-ed to <data_dir>/spool and answered 202, then replayed. Turn it off on hosts
+    # without a durable local disk (containers with ephemeral storage) and when the data folder
+    # is not on the host that serves (docs/runbook.md).
+    spool_enabled: bool = True
+    spool_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)  # per API process
+    spool_replay_interval_s: float = Field(default=5.0, gt=0, le=300)
+    # During an outage a workspace's cached auth info is used past its TTL, up to this age.
+    spool_auth_max_age_s: float = Field(default=3600.0, ge=0)
 
     # Inbox read API: per-statement time budgets and the counts cache.
     counts_statement_timeout_ms: int = Field(default=1500, ge=1)

@@ -99,6 +99,15 @@ class AuthCache:
         else:
             self._entries.pop(workspace_id, None)
 
+    def last_known(self, workspace_id: uuid.UUID, max_age_s: float) -> WorkspaceAuth | None:
+        """The entry even past its TTL, if loaded at most ``max_age_s`` ago: what the outage
+        spool authenticates with while the database cannot be asked (ingest/spooling.py)."""
+        entry = self._entries.get(workspace_id)
+        if entry is None or entry[1] is None:
+            return None
+        loaded_at = entry[0] - self.ttl_s
+        return entry[1] if self._clock() - loaded_at <= max_age_s else None
+
     async def get(self, workspace_id: uuid.UUID, loader: Loader) -> WorkspaceAuth | None:
         entry = self._entries.get(workspace_id)
         if entry is not None and entry[0] > self._clock():

@@ -13,6 +13,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -169,4 +170,41 @@ async def insert_events(engine: AsyncEngine, events: list[NewEvent]) -> dict[str
         "payloads": [e.payload for e in events],
     }
     found = await shielded(lambda attempt: _run(engine, attempt, INSERT_EVENTS, params, rows=True))
+    return {str(key): int(event_id) for key, event_id in found}
+
+
+# The outage spool's replay (ingest/spooling.py): like INSERT_EVENTS, with the time each event
+# arrived (not the time of the replay), so received_at tells when the provider sent it.
+INSERT_SPOOLED_EVENTS = statement(
+    """
+    INSERT INTO webhook_events
+        (workspace_id, provider, event_type, dedupe_key, status, payload, received_at)
+    SELECT w, p, e, k, s, CAST(j AS jsonb), r
+    FROM unnest(
+        CAST(:workspace_ids AS uuid[]), CAST(:providers AS text[]), CAST(:event_types AS text[]),
+        CAST(:dedupe_keys AS text[]), CAST(:statuses AS text[]), CAST(:payloads AS text[]),
+        CAST(:received_ats AS timestamptz[])
+    ) AS t(w, p, e, k, s, j, r)
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING dedupe_key, id
+    """
+)
+
+
+async def insert_spooled_events(
+    engine: AsyncEngine, events: list[tuple[NewEvent, datetime]]
+) -> dict[str, int]:
+    """Insert spooled events (each with its arrival time); ``{dedupe_key: id}`` of new rows."""
+    params = {
+        "workspace_ids": [e.workspace_id for e, _ in events],
+        "providers": [e.provider for e, _ in events],
+        "event_types": [e.event_type for e, _ in events],
+        "dedupe_keys": [e.dedupe_key for e, _ in events],
+        "statuses": [e.status for e, _ in events],
+        "payloads": [e.payload for e, _ in events],
+        "received_ats": [at for _, at in events],
+    }
+    found = await shielded(
+        lambda attempt: _run(engine, attempt, INSERT_SPOOLED_EVENTS, params, rows=True)
+    )
     return {str(key): int(event_id) for key, event_id in found}

@@ -41,6 +41,7 @@ from replydesk.ingest.auth import AuthCache, WorkspaceAuth, token_ok, workspace_
 from replydesk.ingest.batcher import GroupCommitter
 from replydesk.ingest.body import parse_json_object, read_capped
 from replydesk.ingest.slowlog import SlowLog
+from replydesk.ingest.spooling import Spooler, spool_root
 from replydesk.integrations.base import PENDING, WebhookProvider
 
 log = get_logger(__name__)
@@ -55,6 +56,7 @@ RETRY_AFTER_S = 5
 class IngestResult:
     status: str  # accepted | ignored | duplicate
     event_id: int | None
+    spooled: bool = False  # on local disk (the database is away), replayed later
 
     HTTP_STATUS: ClassVar[dict[str, int]] = {"accepted": 202, "ignored": 200, "duplicate": 200}
 
@@ -63,6 +65,8 @@ class IngestResult:
         return self.HTTP_STATUS[self.status]
 
     def body(self) -> dict[str, Any]:
+        if self.spooled:
+            return {"status": self.status, "spooled": True}
         if self.event_id is None:
             return {"status": self.status}
         return {"status": self.status, "event_id": self.event_id}
@@ -122,6 +126,7 @@ class Ingestor:
         self.outage = OutageLog()
         self.slow = SlowLog()
         self.committer: GroupCommitter | None = None
+        self.spooler: Spooler | None = None  # built by start() when spool_enabled
         if settings.ingest_group_commit:
             self.committer = GroupCommitter(
                 self.engine,
@@ -129,6 +134,24 @@ class Ingestor:
                 max_flushes=settings.ingest_pool_size,
                 flush_budget_s=settings.ingest_budget_s,
             )
+
+    async def start(self) -> None:
+        """In the app's lifespan: the outage spool (its folder, its replay task)."""
+        if self.settings.spool_enabled and self.spooler is None:
+            self.spooler = Spooler(
+                spool_root(self.settings.data_dir),
+                self.engine,
+                self.outage,
+                max_bytes=self.settings.spool_max_bytes,
+                replay_interval_s=self.settings.spool_replay_interval_s,
+                statement_budget_s=self.settings.ingest_budget_s * 2,
+            )
+            self.spooler.start()
+
+    async def close(self) -> None:
+        if self.spooler is not None:
+            await self.spooler.close()
+            self.spooler = None
 
     async def ingest(self, provider: str, workspace_id: str, request: Request) -> IngestResult:
         started = time.monotonic()
@@ -164,7 +187,7 @@ class Ingestor:
         auth: WorkspaceAuth | None = None
         if workspace_id is not None and token:
             # A cache hit does not reach the database, so it says nothing about an outage.
-            auth = await self._with_db(
+            auth = self._auth_during_outage(workspace_id) or await self._with_db(
                 deadline, lambda: self.cache.get(workspace_id, self._load), proves_db=False
             )
         if not token_ok(auth, token) or auth is None:
@@ -195,7 +218,17 @@ class Ingestor:
             status=parsed.status,
             payload=body.decode("utf-8"),
         )
-        event_id = await self._insert(deadline, new)
+        spooler = self.spooler
+        if spooler is not None and spooler.bypass_db():
+            return await self._spool(spooler, new, None)
+        try:
+            event_id = await self._insert(deadline, new)
+        except Unavailable as exc:
+            if spooler is None:
+                raise
+            return await self._spool(spooler, new, exc)
+        if spooler is not None:
+            spooler.db_answered()
         if event_id is None:
             log.debug("webhook_duplicate", provider=provider, event_type=parsed.event_type)
             return IngestResult("duplicate", None)
@@ -209,6 +242,26 @@ class Ingestor:
             status=parsed.status,
         )
         return IngestResult(status, event_id)
+
+    def _auth_during_outage(self, workspace_id: uuid.UUID) -> WorkspaceAuth | None:
+        """While the database is away and the spool takes events, a cached entry past its TTL
+        still authenticates (up to spool_auth_max_age_s); never a workspace not cached."""
+        if self.spooler is None or not self.outage.down:
+            return None
+        return self.cache.last_known(workspace_id, self.settings.spool_auth_max_age_s)
+
+    async def _spool(
+        self, spooler: Spooler, new: repository.NewEvent, exc: Unavailable | None
+    ) -> IngestResult:
+        """The database is away: on disk and 202, or (spool full, disk error) the outage
+        answer the request would have had without a spool."""
+        if await spooler.append(new, db_failed=exc is not None):
+            log.debug("webhook_spooled", provider=new.provider, event_type=new.event_type)
+            return IngestResult("accepted", None, spooled=True)
+        if exc is not None:
+            raise exc
+        self.outage.failure("spool_full", "SpoolFull")
+        raise outage_answer()
 
     async def _load(self, workspace_id: uuid.UUID) -> WorkspaceAuth | None:
         row = await repository.load_workspace_auth(self.engine, workspace_id)
@@ -268,7 +321,13 @@ class Ingestor:
 
     def _unavailable(self, reason: str, exc: BaseException) -> NoReturn:
         self.outage.failure(reason, _error_name(exc))
-        raise Unavailable(
-            "database unavailable; the event was not stored, retry later",
-            retry_after_s=RETRY_AFTER_S,
-        ) from None
+        raise outage_answer() from None
+
+
+def outage_answer() -> Unavailable:
+    """What a webhook gets when its event could not be stored (database away, spool off or
+    full). The one place the outage answer is built."""
+    return Unavailable(
+        "database unavailable; the event was not stored, retry later",
+        retry_after_s=RETRY_AFTER_S,
+    )
