@@ -228,3 +228,38 @@ async def test_beyond_the_cap_the_outage_answer_as_without_a_spool(
                 assert await _wait_for(db, 1 + codes.count(202)) == 1 + codes.count(202)
         finally:
             await app_db.dispose()
+
+
+async def test_queue_stats_shows_the_spool(database_url: str, tmp_path: Path) -> None:
+    from replydesk.ingest.spool import SpoolDir, add_totals
+    from tests.support.cli import clean_env, run_replydesk
+
+    root = spool_root(tmp_path / "data")
+    spool = SpoolDir(root, max_bytes=1 << 20)
+    record = SpooledEvent(
+        str(uuid.uuid4()),
+        "ghl",
+        "InboundMessage",
+        "k1",
+        "pending",
+        "{}",
+        "2026-12-02T01:00:00+00:00",
+    )
+    spool.append([record.encode(), record.encode()])
+    add_totals(root, spooled=2, replayed=5, replayed_new=4)
+    env = clean_env(DATABASE_URL=database_url, REPLYDESK_DATA_DIR=str(tmp_path / "data"))
+    proc = run_replydesk("queue", "stats", "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["spool"] == {
+        "spooled": 2,
+        "replayed": 5,
+        "replayed_new": 4,
+        "skipped": 0,
+        "refused_full": 0,
+        "pending_records": 2,
+        "pending_bytes": 2 * len(record.encode()),
+        "pending_segments": 1,
+    }
+    table = run_replydesk("queue", "stats", env=env)
+    assert table.returncode == 0 and "outage spool" in table.stdout
+    spool.close()

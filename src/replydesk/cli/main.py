@@ -8,7 +8,6 @@ import sys
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from replydesk import __version__
 from replydesk.app import create_app
@@ -19,7 +18,7 @@ from replydesk.cli.sim_commands import sim_app
 from replydesk.cli.worker import queue_app, worker_command
 from replydesk.cli.workspace_commands import register as register_workspace_commands
 from replydesk.core.logging import get_logger
-from replydesk.core.server import server_config
+from replydesk.core.server import serving
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -70,7 +69,7 @@ def serve(
         trusted_proxies=settings.trusted_proxy_list,
     )
     exit_cleanly_on_sigterm()
-    uvicorn.Server(server_config(api, settings, host=bind_host, port=bind_port)).run()
+    serving(api, settings, host=bind_host, port=bind_port).run()
 
 
 def exit_cleanly_on_sigterm() -> None:

@@ -16,6 +16,8 @@ from replydesk.app import run_worker
 from replydesk.cli.common import migrated_url, prepare, run_with_db
 from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
+from replydesk.ingest.spool import spool_stats
+from replydesk.ingest.spooling import spool_root
 from replydesk.queue.queues import TABLES
 from replydesk.queue.service import Selection, count_matching, queue_stats, replay_matching
 
@@ -39,7 +41,7 @@ def worker_command(
 def stats_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Counts by status for webhook_events and jobs."""
+    """Counts by status for webhook_events and jobs, and this host's outage spool."""
     settings = prepare("warning")
 
     async def work(db: Database) -> dict[str, dict[str, object]]:
@@ -47,8 +49,10 @@ def stats_command(
             return await queue_stats(session)
 
     result = run_with_db(settings, work)
+    # Read from the data folder (docs/ingestion.md, "Outage spool"): no database needed.
+    spool = spool_stats(spool_root(settings.data_dir))
     if as_json:
-        typer.echo(json.dumps(result))
+        typer.echo(json.dumps({**result, "spool": spool}))
         return
     table = Table()
     table.add_column("queue", no_wrap=True)
@@ -56,7 +60,13 @@ def stats_command(
         table.add_column(column.replace("oldest_due_pending_s", "oldest due (s)"), justify="right")
     for name, counts in result.items():
         table.add_row(name, *(str(v) for v in counts.values()))
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    spooled = Table(title=f"outage spool ({spool_root(settings.data_dir)})")
+    for column in spool:
+        spooled.add_column(column.replace("_", " "), justify="right")
+    spooled.add_row(*(str(v) for v in spool.values()))
+    console.print(spooled)
 
 
 def _since(value: str | None) -> datetime | None:

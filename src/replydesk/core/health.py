@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
@@ -23,9 +23,17 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="The database answers within the readiness timeout",
-    responses={503: {"description": "database unreachable"}},
+    responses={503: {"description": "database unreachable, or the process is shutting down"}},
 )
-async def readyz(db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
+async def readyz(request: Request, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
+    if getattr(request.app.state, "draining", False):
+        # SIGTERM received (core/server.py: DrainingServer): still serving, but a load
+        # balancer should send nothing new here.
+        return JSONResponse(
+            {"error": {"code": "shutting_down", "message": "the process is shutting down"}},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
     try:
         async with asyncio.timeout(settings.readiness_timeout_s):
             async with db.engine.connect() as conn:

@@ -17,6 +17,13 @@ What uvicorn does not bound on its own, and this module does:
   ``{"error": {"code", "message"}}`` with the security headers every other answer has
   (``core/edge.py``); an over-large head gets a 431 the same way.
 
+- **Rolling restarts.** On SIGTERM uvicorn stops accepting connections at once, so a load
+  balancer that has not yet noticed sends requests into refused connections. ``DrainingServer``
+  first marks the app draining (``/readyz`` answers 503, the balancer's health check takes the
+  process out), keeps serving in-flight and new requests for ``shutdown_drain_s``, and only then
+  starts uvicorn's graceful shutdown (stop accepting, finish in-flight requests, lifespan end).
+  A second SIGTERM, or SIGINT, shuts down at once.
+
 Request bodies (size and read time) are bounded by the app's middleware, not here.
 """
 
@@ -24,6 +31,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import time
+from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -156,4 +167,41 @@ def server_config(app: Any, settings: Settings, *, host: str, port: int) -> uvic
         server_header=False,
         timeout_keep_alive=settings.http_keep_alive_timeout_s,
         http=head_guarded_protocol(settings.http_header_timeout_s, settings.http_max_header_bytes),
+    )
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn with a drain window before its graceful shutdown (see the module docstring)."""
+
+    def __init__(self, config: uvicorn.Config, drain_s: float, on_drain: Callable[[], None]):
+        super().__init__(config)
+        self.drain_s = drain_s
+        self.on_drain = on_drain
+        self.draining_since: float | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGTERM and self.draining_since is None and self.drain_s > 0:
+            self._captured_signals.append(sig)  # re-raised after the shutdown, as uvicorn does
+            self.draining_since = time.monotonic()
+            self.on_drain()
+            log.info("shutdown_draining", drain_s=self.drain_s)
+            return
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        since = self.draining_since
+        if since is not None and not self.should_exit and time.monotonic() - since >= self.drain_s:
+            log.info("shutdown_drained", drain_s=self.drain_s)
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+
+def serving(app: Any, settings: Settings, *, host: str, port: int) -> DrainingServer:
+    """The server ``replydesk serve`` runs: ``server_config`` + the SIGTERM drain window;
+    draining sets ``app.state.draining`` (``/readyz`` reads it)."""
+    app.state.draining = False
+    return DrainingServer(
+        server_config(app, settings, host=host, port=port),
+        settings.shutdown_drain_s,
+        on_drain=lambda: setattr(app.state, "draining", True),
     )

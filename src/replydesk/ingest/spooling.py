@@ -175,7 +175,7 @@ class Spooler:
             self._wake.clear()
             try:
                 await self.replay()
-            except Exception as exc:  # noqa: BLE001 - the loop must survive; say why
+            except Exception as exc:
                 log.error("spool_replay_failed", category="bug", error=type(exc).__name__)
 
     async def replay(self) -> int:
@@ -211,14 +211,14 @@ class Spooler:
             chunk = _unique(read.events[i : i + REPLAY_CHUNK])
             try:
                 new_rows += await self._insert(chunk)
-            except Exception as exc:  # noqa: BLE001 - bad rows are split out, the rest waits
+            except Exception as exc:
                 if not is_bad_row(exc):
                     log.debug("spool_replay_waiting", error=type(exc).__name__)
                     return None
                 for event in chunk:
                     try:
                         new_rows += await self._insert([event])
-                    except Exception as one:  # noqa: BLE001
+                    except Exception as one:
                         if not is_bad_row(one):
                             return None
                         # e.g. the workspace was deleted meanwhile: the row can never be stored.
