@@ -4,6 +4,7 @@
     make drill DRILL_ARGS="--kill-worker"
     make drill DRILL_ARGS="--db-outage 10"
     make drill DRILL_ARGS="--slow-db"
+    make drill DRILL_ARGS="--rolling-restart --events 3000 --rate 150"
 
 Prints one JSON summary and writes it to ``results/drill-<UTC>.json`` (untracked);
 ``--record`` also appends a row to docs/benchmarks.md. Uses DATABASE_URL's server when set,
@@ -66,6 +67,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--db-outage", type=float, default=0.0, metavar="S", help="DB away S seconds")
     p.add_argument("--slow-db", action="store_true", help="+50 ms on every database round trip")
     p.add_argument(
+        "--rolling-restart",
+        action="store_true",
+        help="SIGTERM and restart each API, then each worker process, in turn, under load "
+        "(the sender models a load balancer with health checks: docs/runbook.md)",
+    )
+    p.add_argument("--rate", type=float, default=0.0, help="deliveries per second (0: all at once)")
+    p.add_argument("--no-spool", action="store_true", help="API processes without the outage spool")
+    p.add_argument(
         "--pooler-url",
         metavar="URL",
         help="API and worker processes reach the database through this transaction-mode "
@@ -89,7 +98,13 @@ async def wait_drained(services: Services, timeout: float) -> tuple[float, dict[
         stats = await asyncio.to_thread(services.queue_stats)
         events = stats.get("webhook_events", {})
         jobs = stats.get("jobs", {})
-        if not events.get("pending") and not events.get("running") and not jobs.get("running"):
+        spooled = stats.get("spool", {}).get("pending_records", 0)
+        if (
+            not events.get("pending")
+            and not events.get("running")
+            and not jobs.get("running")
+            and not spooled
+        ):
             return time.monotonic() - started, stats
         if time.monotonic() - started > timeout:
             return time.monotonic() - started, stats
@@ -103,7 +118,14 @@ async def drill(
     process_url = await faults.start() if (args.slow_db or args.db_outage) else direct_url
     if args.pooler_url:
         process_url = with_database(args.pooler_url, urlsplit(direct_url).path.lstrip("/"))
-    services = Services(process_url, log_dir, direct_url=direct_url, pooled=bool(args.pooler_url))
+    services = Services(
+        process_url,
+        log_dir,
+        direct_url=direct_url,
+        pooled=bool(args.pooler_url),
+        data_dir=log_dir / "data",
+        spool=not args.no_spool,
+    )
     # In a thread: the fault proxy runs on this event loop and must keep forwarding.
     await asyncio.to_thread(
         services.start, args.apis, args.workers, args.worker_concurrency, args.worker_nice
@@ -127,8 +149,15 @@ async def drill(
             fault_tasks.append(asyncio.create_task(faults.kill_worker_later(services, 0, 2.0, 5.0)))
         if args.db_outage:
             fault_tasks.append(asyncio.create_task(faults.outage_later(1.0, args.db_outage)))
+        if args.rolling_restart:
+            fault_tasks.append(asyncio.create_task(faults.rolling_restart_later(services, 2.0)))
         burst = await send_burst(
-            plan.deliveries, services.api_ports, ws, hook_token, args.concurrency
+            plan.deliveries,
+            services.api_ports,
+            ws,
+            hook_token,
+            args.concurrency,
+            rate=args.rate,
         )
         burst_s = burst.finished - burst.started
         _, stats = await wait_drained(services, args.drain_timeout)
@@ -151,6 +180,8 @@ async def drill(
             "non_2xx_final": non_2xx,
             "attempts_by_status": {str(k): v for k, v in sorted(burst.attempt_statuses.items())},
             "transport_errors": burst.transport_errors,
+            "failovers": burst.failovers,
+            "spool": stats.get("spool"),
             "answers_503": len(burst.unavailable_latencies),
             "answer_503_max_ms": ms(max(burst.unavailable_latencies, default=None)),
             "answer_max_ms": ms(max(burst.latencies, default=None)),

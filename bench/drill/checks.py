@@ -93,7 +93,12 @@ def consistency(
             problems.append(f"{key}: expected {want}, got {seen[key]}")
     if listed != plan.replying_leads:
         problems.append(f"requires_attention list: expected {plan.replying_leads}, got {listed}")
+    left = stats.get("spool", {}).get("pending_records", 0)
+    if left:
+        problems.append(f"outage spool: {left} records not replayed")
     for table, by_status in stats.items():
+        if table == "spool":
+            continue
         for status in ("running", "dead") + (("pending",) if table == "webhook_events" else ()):
             if by_status.get(status):
                 problems.append(f"{table}: {by_status[status]} {status}")

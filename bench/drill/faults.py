@@ -45,6 +45,8 @@ class Faults:
             parts.append(f"db-outage {args.db_outage:g}s")
         if args.slow_db:
             parts.append("slow-db")
+        if getattr(args, "rolling_restart", False):
+            parts.append("rolling-restart")
         return "+".join(parts) or "default"
 
     async def outage_later(self, after_s: float, duration_s: float) -> None:
@@ -53,6 +55,16 @@ class Faults:
         self.proxy.drop()
         await asyncio.sleep(duration_s)
         self.proxy.resume()
+
+    async def rolling_restart_later(self, services: Services, after_s: float) -> None:
+        """Restart every API process, then every worker, one at a time, under load."""
+        await asyncio.sleep(after_s)
+        for i in range(len(services.apis)):
+            await asyncio.to_thread(services.restart_api, i)
+            self.restarts += 1
+        for i in range(len(services.workers)):
+            await asyncio.to_thread(services.restart_worker, i)
+            self.restarts += 1
 
     async def kill_worker_later(
         self, services: Services, index: int, after_s: float, restart_after_s: float

@@ -1,4 +1,11 @@
-"""The burst sender (retries 503 like a provider) and the inbox poller."""
+"""The burst sender (retries 503 like a provider, through a modelled load balancer) and the
+inbox poller.
+
+The sender reaches the API processes the way a load balancer with health checks would: a
+port whose ``/readyz`` answers anything but 200 (a process draining after SIGTERM, or down)
+gets no new requests until it answers 200 again (checked every 0.2 s), and a request that
+meets a refused or reset connection is sent again at once to another port (passive health
+check + retry; safe, webhooks are idempotent by their dedupe keys)."""
 
 from __future__ import annotations
 
@@ -11,6 +18,37 @@ from drill.http import Connection
 from drill.traffic import Delivery
 
 
+class Balancer:
+    """Which API port to use: round robin over the ports whose last health check passed."""
+
+    def __init__(self, ports: list[int], every_s: float = 0.2) -> None:
+        self.ports = ports
+        self.every_s = every_s
+        self.healthy = dict.fromkeys(ports, True)
+        self.failovers = 0
+
+    def pick(self, hint: int) -> int:
+        ports = [p for p in self.ports if self.healthy[p]] or self.ports
+        return ports[hint % len(ports)]
+
+    def failed(self, port: int) -> None:
+        self.healthy[port] = False
+        self.failovers += 1
+
+    async def check(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            for port in self.ports:
+                conn = Connection("127.0.0.1", port, timeout=0.5)
+                try:
+                    resp = await conn.request("GET", "/readyz")
+                    self.healthy[port] = resp.status == 200
+                except (TimeoutError, OSError, asyncio.IncompleteReadError):
+                    self.healthy[port] = False
+                finally:
+                    await conn.close()
+            await asyncio.sleep(self.every_s)
+
+
 @dataclass
 class SendStats:
     latencies: list[float] = field(default_factory=list)  # every answered attempt, seconds
@@ -18,6 +56,7 @@ class SendStats:
     attempt_statuses: dict[int, int] = field(default_factory=dict)
     unavailable_latencies: list[float] = field(default_factory=list)  # 503 answers
     transport_errors: int = 0
+    failovers: int = 0
     gave_up: int = 0
     started: float = 0.0
     finished: float = 0.0
@@ -30,31 +69,47 @@ async def send_burst(
     token: str,
     concurrency: int,
     max_retry_s: float = 120.0,
+    rate: float = 0.0,
 ) -> SendStats:
+    """``rate`` > 0: deliveries leave at that many per second (a steady load), else at once."""
     stats = SendStats()
-    queue: asyncio.Queue[Delivery] = asyncio.Queue()
-    for d in deliveries:
-        queue.put_nowait(d)
+    queue: asyncio.Queue[tuple[int, Delivery]] = asyncio.Queue()
+    for i, d in enumerate(deliveries):
+        queue.put_nowait((i, d))
     headers = {"Content-Type": "application/json", "X-Webhook-Token": token}
+    balancer = Balancer(ports)
+    stop_checks = asyncio.Event()
+    checker = asyncio.create_task(balancer.check(stop_checks))
 
     async def one(worker: int) -> None:
-        conn = Connection("127.0.0.1", ports[worker % len(ports)], timeout=10)
+        conns = {port: Connection("127.0.0.1", port, timeout=10) for port in ports}
         rng = random.Random(worker)
         try:
             while True:
                 try:
-                    delivery = queue.get_nowait()
+                    index, delivery = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
+                if rate > 0:
+                    await asyncio.sleep(max(0.0, stats.started + index / rate - time.monotonic()))
                 path = f"/webhooks/{delivery.provider}/{workspace_id}"
                 backoff, deadline = 0.2, time.monotonic() + max_retry_s
+                hint = worker
                 while True:
                     t0 = time.perf_counter()
+                    port = balancer.pick(hint)
                     try:
-                        resp = await conn.request("POST", path, delivery.body, headers)
+                        resp = await conns[port].request("POST", path, delivery.body, headers)
                     except (TimeoutError, OSError, asyncio.IncompleteReadError):
                         stats.transport_errors += 1
                         status = -1
+                        if time.monotonic() < deadline and len(ports) > 1:
+                            # What a load balancer does: take the port out, retry elsewhere.
+                            balancer.failed(port)
+                            stats.failovers += 1
+                            hint += 1
+                            await asyncio.sleep(0.01 if any(balancer.healthy.values()) else 0.1)
+                            continue
                     else:
                         status = resp.status
                         elapsed = time.perf_counter() - t0
@@ -72,10 +127,15 @@ async def send_burst(
                     backoff = min(backoff * 2, 5.0)
                 stats.statuses[status] = stats.statuses.get(status, 0) + 1
         finally:
-            await conn.close()
+            for conn in conns.values():
+                await conn.close()
 
     stats.started = time.monotonic()
-    await asyncio.gather(*(one(i) for i in range(concurrency)))
+    try:
+        await asyncio.gather(*(one(i) for i in range(concurrency)))
+    finally:
+        stop_checks.set()
+        await checker
     stats.finished = time.monotonic()
     return stats
 

@@ -29,6 +29,11 @@ class Services:
     direct_url: str = ""  # what the drill's own CLI calls use
     # database_url is a transaction-mode pooler (--pooler-url): the processes are told so.
     pooled: bool = False
+    # Shared by every process (the outage spool lives in <data_dir>/spool, read by queue stats).
+    data_dir: Path | None = None
+    # API processes' SIGTERM drain window (REPLYDESK_SHUTDOWN_DRAIN_S).
+    drain_s: float = 2.0
+    spool: bool = True
     api_ports: list[int] = field(default_factory=list)
     apis: list[subprocess.Popen[bytes]] = field(default_factory=list)
     workers: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
@@ -47,6 +52,10 @@ class Services:
             env["REPLYDESK_DATABASE_POOL_MODE"] = "transaction"
             env["REPLYDESK_DATABASE_DIRECT_URL"] = self.direct_url
         env["REPLYDESK_LOG_LEVEL"] = "warning"
+        env["REPLYDESK_SHUTDOWN_DRAIN_S"] = str(self.drain_s)
+        env["REPLYDESK_SPOOL_ENABLED"] = "true" if self.spool else "false"
+        if self.data_dir is not None:
+            env["REPLYDESK_DATA_DIR"] = str(self.data_dir)
         return env
 
     def cli(self, *args: str) -> str:
@@ -76,12 +85,31 @@ class Services:
         for i in range(api_count):
             port = free_port()
             self.api_ports.append(port)
-            self.apis.append(self._spawn(f"api{i}", "serve", "--no-worker", "--port", str(port)))
+            self.apis.append(self.start_api(i, port))
         self.worker_concurrency = worker_concurrency
         for i in range(worker_count):
             self.workers.append(self.start_worker(i))
         for port in self.api_ports:
             wait_ready(port)
+
+    def start_api(self, index: int, port: int) -> subprocess.Popen[bytes]:
+        return self._spawn(f"api{index}", "serve", "--no-worker", "--port", str(port))
+
+    def restart_api(self, index: int) -> None:
+        """SIGTERM (the process drains: /readyz 503, then exits), then a new one, same port."""
+        proc = self.apis[index]
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=self.drain_s + 30)
+        self.apis[index] = self.start_api(index, self.api_ports[index])
+        wait_ready(self.api_ports[index])
+
+    def restart_worker(self, index: int) -> None:
+        """SIGTERM (in-flight items finish or are released), then a new worker."""
+        proc = self.workers[index]
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        self.workers[index] = self.start_worker(index)
 
     def start_worker(self, index: int) -> subprocess.Popen[bytes]:
         return self._spawn(

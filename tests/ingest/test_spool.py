@@ -79,7 +79,7 @@ async def _post(base_url: str, ws: Ws, bodies: list[bytes]) -> list[httpx.Respon
 
 async def _wait_for(db: Database, rows: int, timeout: float = 20.0) -> int:
     deadline = time.monotonic() + timeout
-    while (found := await count_events(db)) < rows and time.monotonic() < deadline:
+    while await count_events(db) < rows and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     await asyncio.sleep(0.3)  # and nothing more arrives
     return await count_events(db)
@@ -139,7 +139,7 @@ async def test_blackholed_database_webhooks_spool_then_replay_exactly_once(
     assert await count_events(db) == 2  # nothing reached the database
 
     spooled.proxy.resume()
-    # 9 distinct new events (10–18) + 2 intact orphan records; the torn one is skipped.
+    # 9 distinct new events (10 to 18) + 2 intact orphan records; the torn one is skipped.
     assert await _wait_for(db, 2 + 9 + 2) == 2 + 9 + 2
     stats = spool_stats(spooled.root)
     assert stats["pending_records"] == 0 and stats["pending_segments"] == 0

@@ -19,6 +19,7 @@ process (it owns one folder of ``<data_dir>/spool``, see ``spool.py``):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from datetime import UTC, datetime
@@ -150,10 +151,8 @@ class Spooler:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
         # A last replay attempt: at a clean shutdown the database is usually there.
