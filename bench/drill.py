@@ -111,6 +111,12 @@ async def wait_drained(services: Services, timeout: float) -> tuple[float, dict[
         await asyncio.sleep(0.25)
 
 
+async def supervise(services: Services, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        services.revive_workers()
+        await asyncio.sleep(0.5)
+
+
 async def drill(
     args: argparse.Namespace, direct_url: str, log_dir: Path, logs_kept: bool
 ) -> dict[str, Any]:
@@ -144,6 +150,8 @@ async def drill(
         plan = build_plan(args.events, args.leads, args.duplicates)
         stop_polling = asyncio.Event()
         poller = asyncio.create_task(poll_inbox(services.api_ports[0], ws, api_token, stop_polling))
+        stop_supervising = asyncio.Event()
+        supervisor = asyncio.create_task(supervise(services, stop_supervising))
         fault_tasks = []
         if args.kill_worker:
             fault_tasks.append(asyncio.create_task(faults.kill_worker_later(services, 0, 2.0, 5.0)))
@@ -165,6 +173,8 @@ async def drill(
         polled = await poller
         for task in fault_tasks:
             await task
+        stop_supervising.set()
+        await supervisor
         figures = await db_figures(direct_url, ws)
         # First receipt to last processed, from the rows' own timestamps: exact, unlike the
         # polling loop (each `queue stats` call is a new process).
@@ -203,6 +213,7 @@ async def drill(
                 "postgres": await faults.server_version(),
             },
             "worker_restarts": faults.restarts,
+            "workers_revived": services.revived,
             "pooler": "transaction" if args.pooler_url else None,
             "shape": {
                 "apis": args.apis,

@@ -37,6 +37,8 @@ class Services:
     api_ports: list[int] = field(default_factory=list)
     apis: list[subprocess.Popen[bytes]] = field(default_factory=list)
     workers: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
+    restarting: set[int] = field(default_factory=set)  # workers being restarted on purpose
+    revived: int = 0  # workers that had exited by themselves and were started again
 
     def env(self, direct: bool = False) -> dict[str, str]:
         # Worker tuning (REPLYDESK_WORKER_*) passes through so it can be compared in drills.
@@ -105,11 +107,23 @@ class Services:
 
     def restart_worker(self, index: int) -> None:
         """SIGTERM (in-flight items finish or are released), then a new worker."""
-        proc = self.workers[index]
-        if proc is not None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
-        self.workers[index] = self.start_worker(index)
+        self.restarting.add(index)
+        try:
+            proc = self.workers[index]
+            if proc is not None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=60)
+            self.workers[index] = self.start_worker(index)
+        finally:
+            self.restarting.discard(index)
+
+    def revive_workers(self) -> None:
+        """What systemd's Restart=on-failure does: a worker that exited by itself (e.g. its
+        startup migration check met the database outage) is started again."""
+        for index, proc in enumerate(self.workers):
+            if proc is not None and index not in self.restarting and proc.poll() is not None:
+                self.workers[index] = self.start_worker(index)
+                self.revived += 1
 
     def start_worker(self, index: int) -> subprocess.Popen[bytes]:
         return self._spawn(
@@ -121,11 +135,13 @@ class Services:
         )
 
     def kill_worker(self, index: int) -> None:
+        self.restarting.add(index)
         proc = self.workers[index]
         if proc is not None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
         self.workers[index] = None
+        self.restarting.discard(index)
 
     def queue_stats(self) -> dict[str, dict[str, int]]:
         stats: dict[str, dict[str, int]] = json.loads(self.cli("queue", "stats", "--json"))
