@@ -187,9 +187,16 @@ class Ingestor:
         auth: WorkspaceAuth | None = None
         if workspace_id is not None and token:
             # A cache hit does not reach the database, so it says nothing about an outage.
-            auth = self._auth_during_outage(workspace_id) or await self._with_db(
-                deadline, lambda: self.cache.get(workspace_id, self._load), proves_db=False
-            )
+            try:
+                auth = self._auth_during_outage(workspace_id) or await self._with_db(
+                    deadline, lambda: self.cache.get(workspace_id, self._load), proves_db=False
+                )
+            except Unavailable:
+                # An expired entry's reload met the outage: the spool may still take it.
+                auth = self._auth_during_outage(workspace_id)
+                if auth is None:
+                    raise
+                deadline = asyncio.get_running_loop().time() + self.settings.ingest_budget_s
         if not token_ok(auth, token) or auth is None:
             raise Unauthenticated(AUTH_FAILED)
 
