@@ -50,7 +50,9 @@ async def test_readyz_answers_503_fast_when_database_is_unreachable(tmp_path: ob
     blackhole.bind(("127.0.0.1", 0))
     blackhole.listen(0)
     port = blackhole.getsockname()[1]
-    settings = Settings(database_url=f"postgresql://postgres@127.0.0.1:{port}/postgres")
+    settings = Settings(
+        database_url=f"postgresql://postgres@127.0.0.1:{port}/postgres", spool_enabled=False
+    )
     app = create_app(settings)
     try:
         async with app.router.lifespan_context(app):
@@ -67,7 +69,10 @@ async def test_readyz_answers_503_fast_when_database_is_unreachable(tmp_path: ob
 
 
 async def test_readyz_503_on_refused_connection() -> None:
-    settings = Settings(database_url=f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres")
+    settings = Settings(
+        database_url=f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres",
+        spool_enabled=False,
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -76,7 +81,10 @@ async def test_readyz_503_on_refused_connection() -> None:
 
 
 async def test_api_answers_503_not_500_when_database_is_down(log_capture: object) -> None:
-    settings = Settings(database_url=f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres")
+    settings = Settings(
+        database_url=f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres",
+        spool_enabled=False,
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -105,7 +113,10 @@ async def test_connections_lost_mid_request_answer_503_once_logged(
     from replydesk.devtools.tcp_proxy import TcpProxy, pg_target, url_via_proxy
 
     async with TcpProxy(pg_target(database_url)) as proxy:
-        settings = Settings(database_url=url_via_proxy(database_url, "127.0.0.1", proxy.port))
+        settings = Settings(
+            database_url=url_via_proxy(database_url, "127.0.0.1", proxy.port),
+            spool_enabled=False,
+        )
         db = Database.from_settings(settings)
         try:
             async with db.session() as session:

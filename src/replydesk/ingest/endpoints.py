@@ -23,7 +23,9 @@ def _ingestor(request: Request) -> Ingestor:
     summary="Receive a provider webhook (emailbison, ghl, unipile)",
     description=(
         "Authenticates with the workspace's webhook token (`?token=` or `X-Webhook-Token`), "
-        "validates the body, stores it once per dedupe key and answers. See docs/ingestion.md."
+        "validates the body, stores it once per dedupe key and answers. While the database is "
+        "unreachable, an authenticated webhook is kept in the outage spool and answered 202 "
+        '`{"status": "accepted", "spooled": true}` (no event_id yet). See docs/ingestion.md.'
     ),
     status_code=202,
     response_model=Stored,

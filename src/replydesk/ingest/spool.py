@@ -229,6 +229,7 @@ class SpoolDir:
             with contextlib.suppress(OSError):
                 (self.folder / LOCK_NAME).unlink()
                 self.folder.rmdir()
+                self.root.rmdir()  # only if nothing else is in it (never spooled on this host)
         os.close(self._lock_fd)
 
 
