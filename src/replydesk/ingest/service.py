@@ -167,6 +167,11 @@ class Ingestor:
             auth = await self._with_db(
                 deadline, lambda: self.cache.get(workspace_id, self._load), proves_db=False
             )
+        if workspace_id is not None and token and not token_ok(auth, token):
+            # Maybe rotated (or created) through another process since this one cached it.
+            auth = await self._with_db(
+                deadline, lambda: self.cache.refresh(workspace_id, self._load), proves_db=False
+            )
         if not token_ok(auth, token) or auth is None:
             raise Unauthenticated(AUTH_FAILED)
 
