@@ -161,8 +161,6 @@ class AuthCache:
                 # Oldest insertion first (dicts keep insertion order).
                 del self._entries[next(iter(self._entries))]
             self._loaded_at = {k: v for k, v in self._loaded_at.items() if k in self._entries}
-            self._refreshed_at = {
-                k: v for k, v in self._refreshed_at.items() if k in self._entries
-            }
+            self._refreshed_at = {k: v for k, v in self._refreshed_at.items() if k in self._entries}
         self._entries[workspace_id] = (now + ttl, auth)
         self._loaded_at[workspace_id] = now
