@@ -4,6 +4,8 @@
     make drill DRILL_ARGS="--kill-worker"
     make drill DRILL_ARGS="--db-outage 10"
     make drill DRILL_ARGS="--slow-db"
+    make drill DRILL_ARGS="--hosts 2"             # processes over two network namespaces (root)
+    make drill DRILL_ARGS="--pooler-url postgresql://postgres@127.0.0.1:6432/postgres"
 
 Prints one JSON summary and writes it to ``results/drill-<UTC>.json`` (untracked);
 ``--record`` also appends a row to docs/benchmarks.md. Uses DATABASE_URL's server when set,
@@ -39,9 +41,10 @@ from common import (
 )
 from drill.checks import api_counts, api_requires_attention_listed, consistency, db_figures
 from drill.faults import Faults
+from drill.hosts import HostNetwork
 from drill.load import percentile, poll_inbox, send_burst
 from drill.report import append_row
-from drill.services import Services
+from drill.services import Services, free_port
 from drill.traffic import build_plan
 from replydesk.core.db import with_database
 from replydesk.core.logging import configure_logging
@@ -65,6 +68,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kill-worker", action="store_true", help="SIGKILL a worker mid-drain")
     p.add_argument("--db-outage", type=float, default=0.0, metavar="S", help="DB away S seconds")
     p.add_argument("--slow-db", action="store_true", help="+50 ms on every database round trip")
+    p.add_argument(
+        "--hosts",
+        type=int,
+        default=1,
+        metavar="N",
+        help="spread API and worker processes over N network namespaces (needs root)",
+    )
     p.add_argument(
         "--pooler-url",
         metavar="URL",
@@ -104,10 +114,20 @@ async def drill(
     if args.pooler_url:
         process_url = with_database(args.pooler_url, urlsplit(direct_url).path.lstrip("/"))
     services = Services(process_url, log_dir, direct_url=direct_url, pooled=bool(args.pooler_url))
-    # In a thread: the fault proxy runs on this event loop and must keep forwarding.
-    await asyncio.to_thread(
-        services.start, args.apis, args.workers, args.worker_concurrency, args.worker_nice
-    )
+    network = HostNetwork(args.hosts) if args.hosts > 1 else None
+    if network is not None:
+        network.create()
+        services.network = network
+        services.planned_api_ports = [free_port() for _ in range(args.apis)]
+        await network.start_forwarders(process_url, services.planned_api_ports)
+    try:
+        # In a thread: the proxies run on this event loop and must keep forwarding.
+        await asyncio.to_thread(
+            services.start, args.apis, args.workers, args.worker_concurrency, args.worker_nice
+        )
+    except BaseException:
+        await _stop_network(network)
+        raise
     try:
         created = json.loads(
             services.cli(
@@ -173,6 +193,7 @@ async def drill(
             },
             "worker_restarts": faults.restarts,
             "pooler": "transaction" if args.pooler_url else None,
+            "hosts": args.hosts,
             "shape": {
                 "apis": args.apis,
                 "workers": args.workers,
@@ -185,6 +206,13 @@ async def drill(
     finally:
         await asyncio.to_thread(services.stop)
         await faults.stop()
+        await _stop_network(network)
+
+
+async def _stop_network(network: HostNetwork | None) -> None:
+    if network is not None:
+        await network.stop_forwarders()
+        network.destroy()
 
 
 def main(argv: list[str] | None = None) -> int:
