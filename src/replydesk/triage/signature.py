@@ -1,0 +1,36 @@
+"""A message's signature: the message with what varies between occurrences stripped.
+
+Applied as SQL over a whole column (DuckDB ``regexp_replace``, RE2), in this order: the
+specific shapes first, bare numbers last (a timestamp or a uuid would otherwise leave digit
+fragments behind).
+"""
+
+from __future__ import annotations
+
+SIGNATURE_MAX_CHARS = 160
+
+# (RE2 pattern, replacement). Case-insensitive.
+NORMALISERS: tuple[tuple[str, str], ...] = (
+    (r"\s+", " "),  # multi-line messages and stack traces become one line
+    (r"\d{4}-\d\d-\d\d[t ]\d\d:\d\d(:\d\d)?(\.\d+)?(z|[+-]\d\d:?\d\d)?", "<ts>"),
+    (r"[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}", "<email>"),
+    (r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", "<uuid>"),
+    (r"\"[^\"]{0,200}\"|'[^']{0,200}'|`[^`]{0,200}`", "<q>"),
+    (r"\b0x[0-9a-f]+\b|\b[0-9a-f]{12,}\b", "<hex>"),
+    # ids: runs of letters and digits with a digit and 5+ characters on one side of it
+    # (cuids, request ids; not error codes such as P2024)
+    (r"\b[a-z0-9_-]*[0-9][a-z0-9_-]{5,}\b|\b[a-z0-9_-]{5,}[0-9][a-z0-9_-]*\b", "<id>"),
+    (r"\b\d+(\.\d+)?\b", "<n>"),
+)
+
+
+def signature_sql(column: str) -> str:
+    """The SQL expression of the signature of ``column`` (a VARCHAR expression)."""
+    expr = column
+    for pattern, replacement in NORMALISERS:
+        expr = f"regexp_replace({expr}, {_literal(pattern)}, {_literal(replacement)}, 'gi')"
+    return f"left(trim({expr}), {SIGNATURE_MAX_CHARS})"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
