@@ -29,7 +29,7 @@ from replydesk.triage.readers import (
     load_lines,
 )
 from replydesk.triage.rules import ADVICE, RULES
-from replydesk.triage.signature import signature_sql
+from replydesk.triage.signature import shape_sql, signature_sql
 from replydesk.triage.vocabulary import Category, InputFormat, Priority
 
 MEMORY_LIMIT = "1GB"
@@ -168,6 +168,9 @@ def _triage(
         else:
             table = load_lines(con, source, index)
             selects.append(json_select(source, table))
+    # Line numbers of JSON inputs come from insertion order (load_lines); the rest needs no
+    # order, and dropping it lets the scan run in parallel with less memory.
+    con.execute("SET preserve_insertion_order = false")
     window = []
     if since is not None:
         window.append(f"ts >= {_literal(since.isoformat())}::TIMESTAMPTZ AT TIME ZONE 'UTC'")
@@ -188,33 +191,73 @@ def _triage(
         malformed_total += count
         malformed.extend(shown)
 
-    # Categories and signatures once per distinct message, then joined back.
+    # Categories and signatures once per distinct shape (signature.py), then per message.
     _run(
         con,
         f"""CREATE TEMP TABLE messages AS
-            SELECT message, {category_sql("message")} AS rule_category,
-                   {signature_sql("message")} AS signature
+            SELECT message, {shape_sql("message")} AS shape
             FROM (SELECT DISTINCT message FROM raw WHERE message IS NOT NULL)""",
         step("categorising"),
     )
+    con.execute(
+        f"""CREATE TEMP TABLE shapes AS
+            SELECT shape, {category_sql("shape")} AS rule_category,
+                   {signature_sql("shape")} AS signature
+            FROM (SELECT DISTINCT shape FROM messages)"""
+    )
+    con.execute(
+        """CREATE TEMP TABLE categorised AS
+           SELECT m.message, s.rule_category, s.signature
+           FROM messages m JOIN shapes s USING (shape)"""
+    )
+    con.execute(
+        f"""CREATE TEMP TABLE paths AS
+            SELECT path, regexp_replace(path, {_literal(_PATH_ID)}, '/:id', 'gi') AS normalised
+            FROM (SELECT DISTINCT path FROM raw WHERE path IS NOT NULL)"""
+    )
     known = ", ".join(_literal(c.value) for c in Category)
     problem_levels = ", ".join(_literal(level) for level in _PROBLEM_LEVELS)
+    # One pass over the rows: counts per category, minute, path, status and signature. Every
+    # figure of the report but the latency quantiles comes from this small table.
     _run(
         con,
-        f"""CREATE TEMP TABLE events AS
-            SELECT r.ts, r.method,
-                   regexp_replace(r.path, {_literal(_PATH_ID)}, '/:id', 'gi') AS path,
-                   r.status, r.duration_ms, r.message, m.signature,
-                   coalesce(CASE WHEN r.given_category IN ({known}) THEN r.given_category END,
-                            m.rule_category,
-                            CASE WHEN r.level IN ({problem_levels}) OR r.status >= 500
-                                 THEN 'other' END) AS category
-            FROM raw r LEFT JOIN messages m ON r.message = m.message""",
+        f"""CREATE TEMP TABLE cube AS
+            SELECT category, date_trunc('minute', ts) AS minute, method, path, status,
+                   signature, count(*) AS n, min(ts) AS first_ts, max(ts) AS last_ts
+            FROM (
+                SELECT r.ts, r.method, p.normalised AS path, r.status,
+                       coalesce(CASE WHEN r.given_category IN ({known})
+                                     THEN r.given_category END,
+                                c.rule_category,
+                                CASE WHEN r.level IN ({problem_levels}) OR r.status >= 500
+                                     THEN 'other' END) AS category,
+                       c.signature
+                FROM raw r
+                LEFT JOIN categorised c ON r.message = c.message
+                LEFT JOIN paths p ON r.path = p.path
+            ) GROUP BY ALL""",
         step("aggregating"),
     )
-    con.execute("DROP TABLE raw")
-    con.execute("DROP TABLE messages")
-    return _report(con, sources, malformed, malformed_total)
+    latencies = con.execute(
+        f"""SELECT r.method, p.normalised, quantile_cont(r.duration_ms, [0.5, 0.95])
+            FROM raw r JOIN paths p ON r.path = p.path
+            WHERE r.duration_ms IS NOT NULL GROUP BY ALL"""
+    ).fetchall()
+    examples = dict(
+        con.execute(
+            """SELECT coalesce(signature, ''), min(message) FROM categorised GROUP BY 1"""
+        ).fetchall()
+    )
+    for table in ("raw", "messages", "shapes", "categorised", "paths"):
+        con.execute(f"DROP TABLE {table}")
+    return _report(
+        con,
+        sources,
+        malformed,
+        malformed_total,
+        {(m, p): q for m, p, q in latencies},
+        examples,
+    )
 
 
 def _report(
@@ -222,39 +265,41 @@ def _report(
     sources: list[Source],
     malformed: list[Malformed],
     malformed_total: int,
+    latencies: dict[tuple[str | None, str], list[float]],
+    examples: dict[str, str],
 ) -> Report:
-    first = con.execute("SELECT min(ts), max(ts), count(*) FROM events").fetchone()
+    first = con.execute("SELECT min(first_ts), max(last_ts), coalesce(sum(n), 0) FROM cube").fetchone()
     assert first is not None
     start, end, rows = first
 
     timeline: dict[str, dict[str, int]] = {}
     for category, minute, count in con.execute(
-        f"""SELECT category, strftime(date_trunc('minute', ts), '{MINUTE}') AS minute, count(*)
-            FROM events WHERE category IS NOT NULL GROUP BY ALL ORDER BY category, minute"""
+        f"""SELECT category, strftime(minute, '{MINUTE}'), sum(n) FROM cube
+            WHERE category IS NOT NULL GROUP BY ALL ORDER BY ALL"""
     ).fetchall():
         timeline.setdefault(category, {})[minute] = int(count)
 
     category_paths: dict[str, list[dict[str, Any]]] = {}
     for category, method, path, count in con.execute(
-        f"""SELECT category, method, path, count(*) AS n FROM events
+        f"""SELECT category, method, path, sum(n) AS total FROM cube
             WHERE category IS NOT NULL AND path IS NOT NULL GROUP BY category, method, path
-            QUALIFY row_number() OVER (PARTITION BY category ORDER BY n DESC, path, method)
+            QUALIFY row_number() OVER (PARTITION BY category ORDER BY total DESC, path, method)
                     <= {CATEGORY_PATHS_SHOWN}
-            ORDER BY category, n DESC, path, method"""
+            ORDER BY category, total DESC, path, method"""
     ).fetchall():
         category_paths.setdefault(category, []).append(
             {"method": method, "path": path, "count": int(count)}
         )
     category_statuses: dict[str, dict[str, int]] = {}
     for category, status, count in con.execute(
-        """SELECT category, status, count(*) FROM events
+        """SELECT category, status, sum(n) FROM cube
            WHERE category IS NOT NULL AND status IS NOT NULL GROUP BY ALL ORDER BY ALL"""
     ).fetchall():
         category_statuses.setdefault(category, {})[str(status)] = int(count)
 
     categories: dict[str, dict[str, Any]] = {}
     for category, count, first_seen, last_seen in con.execute(
-        """SELECT category, count(*), min(ts), max(ts) FROM events
+        """SELECT category, sum(n), min(first_ts), max(last_ts) FROM cube
            WHERE category IS NOT NULL GROUP BY category"""
     ).fetchall():
         minutes = timeline.get(category, {})
@@ -280,38 +325,38 @@ def _report(
 
     statuses: dict[tuple[str | None, str], dict[str, int]] = {}
     for method, path, status, count in con.execute(
-        """SELECT method, path, status, count(*) FROM events
+        """SELECT method, path, status, sum(n) FROM cube
            WHERE path IS NOT NULL AND status IS NOT NULL GROUP BY ALL ORDER BY ALL"""
     ).fetchall():
         statuses.setdefault((method, path), {})[str(status)] = int(count)
-    paths = [
-        {
-            "method": method,
-            "path": path,
-            "count": int(count),
-            "status_counts": statuses.get((method, path), {}),
-            "p50_ms": _ms(p50),
-            "p95_ms": _ms(p95),
-        }
-        for method, path, count, p50, p95 in con.execute(
-            f"""SELECT method, path, count(*) AS n,
-                       quantile_cont(duration_ms, 0.5), quantile_cont(duration_ms, 0.95)
-                FROM events WHERE path IS NOT NULL GROUP BY method, path
-                ORDER BY n DESC, path, method LIMIT {PATHS_SHOWN}"""
-        ).fetchall()
-    ]
+    paths = []
+    for method, path, count in con.execute(
+        f"""SELECT method, path, sum(n) AS total FROM cube WHERE path IS NOT NULL
+            GROUP BY method, path ORDER BY total DESC, path, method LIMIT {PATHS_SHOWN}"""
+    ).fetchall():
+        p50, p95 = latencies.get((method, path)) or (None, None)
+        paths.append(
+            {
+                "method": method,
+                "path": path,
+                "count": int(count),
+                "status_counts": statuses.get((method, path), {}),
+                "p50_ms": _ms(p50),
+                "p95_ms": _ms(p95),
+            }
+        )
 
     signatures = [
         {
             "signature": mask_token_shaped(signature),
             "category": category,
             "count": int(count),
-            "example": _example(example),
+            "example": _example(examples.get(signature)),
         }
-        for signature, category, count, example in con.execute(
-            f"""SELECT coalesce(signature, ''), category, count(*) AS n, min(message)
-                FROM events WHERE category IS NOT NULL GROUP BY ALL
-                ORDER BY n DESC, category, 1 LIMIT {SIGNATURES_SHOWN}"""
+        for signature, category, count in con.execute(
+            f"""SELECT coalesce(signature, ''), category, sum(n) AS total FROM cube
+                WHERE category IS NOT NULL GROUP BY ALL
+                ORDER BY total DESC, category, 1 LIMIT {SIGNATURES_SHOWN}"""
         ).fetchall()
     ]
     return Report(
