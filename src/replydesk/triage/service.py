@@ -384,3 +384,15 @@ def _example(message: str | None) -> str:
         return ""
     text = mask_token_shaped(message)
     return text if len(text) <= EXAMPLE_MAX_CHARS else text[: EXAMPLE_MAX_CHARS - 1] + "…"
+
+
+def categorise(messages: list[str]) -> list[tuple[str | None, str]]:
+    """(rule category, signature) of each message, by the same SQL as a triage run."""
+    with connection() as con:
+        con.execute("CREATE TEMP TABLE given (i INTEGER, message VARCHAR)")
+        con.executemany("INSERT INTO given VALUES (?, ?)", list(enumerate(messages)))
+        rows = con.execute(
+            f"""SELECT {category_sql("shape")}, {signature_sql("shape")}
+                FROM (SELECT i, {shape_sql("message")} AS shape FROM given) ORDER BY i"""
+        ).fetchall()
+    return [(category, signature) for category, signature in rows]
