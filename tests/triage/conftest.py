@@ -16,7 +16,9 @@ class Triage:
         self.runner = CliRunner()
 
     def run(self, *args: str, stdin: str | bytes | None = None) -> Any:
-        return self.runner.invoke(app, ["triage", *args], input=stdin, catch_exceptions=False)
+        return self.runner.invoke(
+            app, ["triage", *args], input=stdin, catch_exceptions=False, env={"COLUMNS": "250"}
+        )
 
     def json(self, *args: str, stdin: str | bytes | None = None) -> dict[str, Any]:
         result = self.run(*args, "--format", "json", stdin=stdin)

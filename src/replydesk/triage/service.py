@@ -43,8 +43,12 @@ PRIORITY_ORDER = {Priority.P0: 0, Priority.P1: 1, Priority.P2: 2}
 
 # Levels at which an uncategorised line is still a problem ("other").
 _PROBLEM_LEVELS = ("warning", "warn", "error", "fatal", "critical", "exception")
-# Ids in paths (uuids, numbers, tokens) would make every request its own path.
-_PATH_ID = r"/(\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[^/]*\d[^/]{7,})"
+# Ids in paths (uuids, numbers, tokens) would make every request its own path: a segment that
+# is one becomes ":id"; query strings (tokens, e-mails) are dropped (applied twice: one match consumes the "/" a next id segment starts with).
+_PATH_ID = (
+    r"/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[^/]*\d[^/]{7,}"
+    r"|[^/]{7,}\d[^/]*|\d+)(/|$)"
+)
 
 
 @dataclass
@@ -88,6 +92,10 @@ def iso(ts: datetime | None) -> str | None:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _path_sql(path: str) -> str:
+    return f"regexp_replace({path}, {_literal(_PATH_ID)}, '/:id\\2', 'gi')"
 
 
 def category_sql(message: str) -> str:
@@ -212,7 +220,8 @@ def _triage(
     )
     con.execute(
         f"""CREATE TEMP TABLE paths AS
-            SELECT path, regexp_replace(path, {_literal(_PATH_ID)}, '/:id', 'gi') AS normalised
+            SELECT path, {_path_sql(_path_sql("regexp_replace(path, '[?#].*$', '')"))}
+                   AS normalised
             FROM (SELECT DISTINCT path FROM raw WHERE path IS NOT NULL)"""
     )
     known = ", ".join(_literal(c.value) for c in Category)
