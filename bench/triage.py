@@ -28,7 +28,9 @@ from typing import Any
 from common import DOC, add_output_args, scratch_dir, utc_stamp, write_result
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-HEADER = "TimeUTC,timestampInMs,requestPath,requestMethod,responseStatusCode,durationMs,level,message"
+HEADER = (
+    "TimeUTC,timestampInMs,requestPath,requestMethod,responseStatusCode,durationMs,level,message"
+)
 MESSAGES = (
     ("error", 504, "Vercel Runtime Timeout Error: Task timed out after 60 seconds"),
     ("error", 200, "Failed to get inbox counts: canceling statement due to statement timeout"),

@@ -36,47 +36,103 @@ class Row:
 
 def incident_rows() -> list[Row]:
     """An incident with known counts (oldest first):
-    - 60 webhook 504 timeouts: 45 in the burst minute 10:07, 15 spread over 10:01–10:05;
-    - 12 counts statement timeouts on POST / (multi-line messages), 10:02–10:13;
+    - 60 webhook 504 timeouts: 45 in the burst minute 10:07, 15 spread over 10:01 to 10:05;
+    - 12 counts statement timeouts on POST / (multi-line messages), 10:02 to 10:13;
     - 5 refresh-token errors on GET /auth/login;
     - 100 ordinary POST / requests with durations 1..100 s (p50 50.5 s, p95 95.05 s).
     """
     rows: list[Row] = []
     hook = "/api/webhooks/email"
     for i in range(15):
-        rows.append(Row(T0 + timedelta(minutes=1 + i // 3, seconds=i), hook, "POST", 504,
-                        60_000, "error", TIMEOUT))
+        rows.append(
+            Row(
+                T0 + timedelta(minutes=1 + i // 3, seconds=i),
+                hook,
+                "POST",
+                504,
+                60_000,
+                "error",
+                TIMEOUT,
+            )
+        )
     for i in range(45):
-        rows.append(Row(T0 + timedelta(minutes=7, seconds=i), hook, "POST", 504, 60_000,
-                        "error", TIMEOUT))
+        rows.append(
+            Row(T0 + timedelta(minutes=7, seconds=i), hook, "POST", 504, 60_000, "error", TIMEOUT)
+        )
     for i in range(12):
-        rows.append(Row(T0 + timedelta(minutes=2 + i, seconds=30), "/", "POST", 200, None,
-                        "error", COUNTS_TIMEOUT.format(id=f"c{i:04d}aa11bb22cc")))
+        rows.append(
+            Row(
+                T0 + timedelta(minutes=2 + i, seconds=30),
+                "/",
+                "POST",
+                200,
+                None,
+                "error",
+                COUNTS_TIMEOUT.format(id=f"c{i:04d}aa11bb22cc"),
+            )
+        )
     for i in range(5):
-        rows.append(Row(T0 + timedelta(minutes=3, seconds=10 * i), "/auth/login", "GET", 200,
-                        None, "error", REFRESH))
+        rows.append(
+            Row(
+                T0 + timedelta(minutes=3, seconds=10 * i),
+                "/auth/login",
+                "GET",
+                200,
+                None,
+                "error",
+                REFRESH,
+            )
+        )
     for i in range(100):
-        rows.append(Row(T0 + timedelta(minutes=i % 14, seconds=50), "/", "POST", 200,
-                        float((i + 1) * 1000), "info", ""))
+        rows.append(
+            Row(
+                T0 + timedelta(minutes=i % 14, seconds=50),
+                "/",
+                "POST",
+                200,
+                float((i + 1) * 1000),
+                "info",
+                "",
+            )
+        )
     return sorted(rows, key=lambda r: r.ts)
 
 
-HEADER = ["TimeUTC", "requestPath", "requestMethod", "responseStatusCode", "durationMs",
-          "level", "message"]
+HEADER = [
+    "TimeUTC",
+    "requestPath",
+    "requestMethod",
+    "responseStatusCode",
+    "durationMs",
+    "level",
+    "message",
+]
 
 
-def csv_text(rows: Iterable[Row], header: list[str] = HEADER, newest_first: bool = True,
-             epoch_ms: bool = False) -> str:
+def csv_text(
+    rows: Iterable[Row],
+    header: list[str] = HEADER,
+    newest_first: bool = True,
+    epoch_ms: bool = False,
+) -> str:
     """A Vercel runtime-log export of ``rows`` (newest first, like the export)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     ordered = sorted(rows, key=lambda r: r.ts, reverse=newest_first)
     for r in ordered:
-        when: Any = int(r.ts.timestamp() * 1000) if epoch_ms else r.ts.strftime(
-            "%Y-%m-%d %H:%M:%S")
-        writer.writerow([when, r.path, r.method, "" if r.status is None else r.status,
-                         "" if r.duration_ms is None else r.duration_ms, r.level, r.message])
+        when: Any = int(r.ts.timestamp() * 1000) if epoch_ms else r.ts.strftime("%Y-%m-%d %H:%M:%S")
+        writer.writerow(
+            [
+                when,
+                r.path,
+                r.method,
+                "" if r.status is None else r.status,
+                "" if r.duration_ms is None else r.duration_ms,
+                r.level,
+                r.message,
+            ]
+        )
     return out.getvalue()
 
 
@@ -84,16 +140,24 @@ def drain_lines(rows: Iterable[Row]) -> str:
     """Vercel log-drain NDJSON of ``rows``."""
     lines = []
     for i, r in enumerate(rows):
-        lines.append(json.dumps({
-            "id": f"log{i}",
-            "message": r.message,
-            "timestamp": int(r.ts.timestamp() * 1000),
-            "source": "lambda",
-            "level": r.level,
-            "deploymentId": "dpl_abc",
-            "proxy": {"timestamp": int(r.ts.timestamp() * 1000), "method": r.method,
-                      "path": r.path, "statusCode": r.status},
-        }))
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"log{i}",
+                    "message": r.message,
+                    "timestamp": int(r.ts.timestamp() * 1000),
+                    "source": "lambda",
+                    "level": r.level,
+                    "deploymentId": "dpl_abc",
+                    "proxy": {
+                        "timestamp": int(r.ts.timestamp() * 1000),
+                        "method": r.method,
+                        "path": r.path,
+                        "statusCode": r.status,
+                    },
+                }
+            )
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -34,7 +34,14 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
 def test_json_contract(triage: Triage, tmp_path: Path) -> None:
     report = triage.json(str(write(tmp_path / "e.csv", csv_text(incident_rows()))))
     assert set(report) == {
-        "window", "rows", "categories", "timeline", "paths", "signatures", "malformed", "inputs"
+        "window",
+        "rows",
+        "categories",
+        "timeline",
+        "paths",
+        "signatures",
+        "malformed",
+        "inputs",
     }
     assert len(report["window"]) == 2 and all(ISO.match(t) for t in report["window"])
     assert isinstance(report["rows"], int)
@@ -65,8 +72,10 @@ def test_docs_describe_every_key() -> None:
 
 
 def test_examples_and_signatures_are_redacted(triage: Triage, tmp_path: Path) -> None:
-    secret = "Failed to upsert contact in GHL for ann.lee@acme.example: Authorization: Bearer " \
-             "Ab12Cd34Ef56Gh78Ij90KlMn token=s3cr3tV4lu3xyz"
+    secret = (
+        "Failed to upsert contact in GHL for ann.lee@acme.example: Authorization: Bearer "
+        "Ab12Cd34Ef56Gh78Ij90KlMn token=s3cr3tV4lu3xyz"
+    )
     rows = [Row(T0, message=secret, level="error", path="/api/x?token=Zz99Yy88Xx77Ww66Vv55")]
     result = triage.run(str(write(tmp_path / "s.csv", csv_text(rows))), "--format", "json")
     out = result.stdout
@@ -93,7 +102,7 @@ def test_signatures_strip_what_varies() -> None:
     for gone in ("8a0c3c4e", "ann@", "2026", "1234", "deadbeef", "clx9k2abcd0001", "Quarterly"):
         assert gone not in first
     # Codes the rules read stay: a Prisma code is not an id.
-    (_, prisma), = categorise(["Timed out fetching a new connection P2024 after 10 s"])
+    ((_, prisma),) = categorise(["Timed out fetching a new connection P2024 after 10 s"])
     assert "P2024" in prisma and "10" not in prisma
 
 
@@ -105,8 +114,10 @@ def test_table_and_markdown(triage: Triage, tmp_path: Path) -> None:
     assert f"{BURST_MINUTE} (45)" in table.stdout
     md = triage.run(export, "--format", "md").stdout
     assert md.startswith("# Triage: 177 rows")
-    assert f"| P0 | `runtime_timeout` | 60 | 2026-05-04T10:01:00Z | 2026-05-04T10:07:44Z | " \
-           f"{BURST_MINUTE} (45) | 504: 60 |" in md
+    assert (
+        f"| P0 | `runtime_timeout` | 60 | 2026-05-04T10:01:00Z | 2026-05-04T10:07:44Z | "
+        f"{BURST_MINUTE} (45) | 504: 60 |" in md
+    )
 
 
 def _png_size(data: bytes) -> tuple[int, int]:

@@ -41,16 +41,20 @@ def test_replydesk_lines_keep_their_category_and_malformed_lines_are_reported(
         _replydesk_line("2026-05-04T10:00:01Z", "queue_claim_failed", "error", category="db_error"),
         "",  # line 3: blank, skipped silently
         "{not json",  # line 4
-        _replydesk_line("2026-05-04T10:00:02Z", "counts_stale", "warning",
-                        category="db_timeout"),
+        _replydesk_line("2026-05-04T10:00:02Z", "counts_stale", "warning", category="db_timeout"),
         json.dumps({"event": "no time", "level": "error"}),  # line 6
-        _replydesk_line("2026-05-04T10:00:03Z", "integration_health_checked", "warning",
-                        category="provider_disconnected", path="/webhooks/unipile/"
-                        "8a0c3c4e-2f11-4c52-9d7e-0a3f55e8b111"),
+        _replydesk_line(
+            "2026-05-04T10:00:03Z",
+            "integration_health_checked",
+            "warning",
+            category="provider_disconnected",
+            path="/webhooks/unipile/8a0c3c4e-2f11-4c52-9d7e-0a3f55e8b111",
+        ),
         "[1, 2]",  # line 8
     ]
-    result = triage.run(str(write(tmp_path / "app.log", "\n".join(lines) + "\n")),
-                        "--format", "json")
+    result = triage.run(
+        str(write(tmp_path / "app.log", "\n".join(lines) + "\n")), "--format", "json"
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["inputs"][0]["format"] == "replydesk"
@@ -79,16 +83,24 @@ def test_mixed_formats_add_up(triage: Triage, tmp_path: Path) -> None:
     drain = write(tmp_path / "b.ndjson.gz", drain_lines(rows[100:]), compress=True)
     own = write(
         tmp_path / "c.jsonl",
-        _replydesk_line("2026-05-04T10:07:30Z", "ingest_db_unavailable", "error",
-                        category="db_unavailable", error="TimeoutError") + "\n",
+        _replydesk_line(
+            "2026-05-04T10:07:30Z",
+            "ingest_db_unavailable",
+            "error",
+            category="db_unavailable",
+            error="TimeoutError",
+        )
+        + "\n",
     )
     report = triage.json(str(csv_file), str(drain), str(own))
     assert [i["format"] for i in report["inputs"]] == ["vercel_csv", "vercel_drain", "replydesk"]
     assert report["rows"] == 178
     whole = triage.json(str(write(tmp_path / "all.csv", csv_text(rows))))
     counts = {n: c["count"] for n, c in report["categories"].items()}
-    assert counts == {**{n: c["count"] for n, c in whole["categories"].items()},
-                      "db_unavailable": 1}
+    assert counts == {
+        **{n: c["count"] for n, c in whole["categories"].items()},
+        "db_unavailable": 1,
+    }
     assert report["timeline"]["runtime_timeout"] == whole["timeline"]["runtime_timeout"]
 
 

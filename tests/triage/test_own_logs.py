@@ -106,9 +106,7 @@ async def test_triage_reports_the_outage_window_of_our_own_logs(
 
     # At info level (production's default) the window is the same: error line to recovery.
     info_log = tmp_path / "replydesk-info.log"
-    info_log.write_text(
-        "".join(json.dumps(r) + "\n" for r in records if r["level"] != "debug")
-    )
+    info_log.write_text("".join(json.dumps(r) + "\n" for r in records if r["level"] != "debug"))
     info = triage.json(str(info_log))["categories"]["db_unavailable"]
     assert info["count"] == 2
     assert (info["first_seen"], info["last_seen"]) == (outage["first_seen"], outage["last_seen"])

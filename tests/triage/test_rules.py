@@ -36,7 +36,7 @@ EXAMPLES: dict[Category, list[str]] = {
         "ingest_db_recovered",
     ],
     Category.AUTH_SIGNED_OUT: [
-        "AuthApiError: Invalid Refresh Token: Refresh Token Not Found code: refresh_token_not_found",
+        "AuthApiError: Invalid Refresh Token: Refresh Token Not Found refresh_token_not_found",
         "Auth session missing!",
         "JWT expired",
     ],

@@ -11,8 +11,8 @@ import pytest
 from tests.support.triage_logs import (
     BURST_MINUTE,
     HEADER,
-    Row,
     T0,
+    Row,
     csv_text,
     incident_rows,
     write,
@@ -68,12 +68,33 @@ def test_incident_counts_burst_and_paths(triage: Triage, tmp_path: Path) -> None
     "header",
     [
         ["time", "path", "method", "status", "duration", "level", "message"],
-        ["Timestamp", "requestPath", "requestMethod", "statusCode", "durationMs", "Level",
-         "Message"],
-        ["TIMEUTC", "REQUESTPATH", "REQUESTMETHOD", "RESPONSESTATUSCODE", "DURATIONMS", "LEVEL",
-         "MESSAGE"],
-        ["timestampInMs", "requestPath", "method", "responseStatusCode", "durationMs", "level",
-         "message"],
+        [
+            "Timestamp",
+            "requestPath",
+            "requestMethod",
+            "statusCode",
+            "durationMs",
+            "Level",
+            "Message",
+        ],
+        [
+            "TIMEUTC",
+            "REQUESTPATH",
+            "REQUESTMETHOD",
+            "RESPONSESTATUSCODE",
+            "DURATIONMS",
+            "LEVEL",
+            "MESSAGE",
+        ],
+        [
+            "timestampInMs",
+            "requestPath",
+            "method",
+            "responseStatusCode",
+            "durationMs",
+            "level",
+            "message",
+        ],
     ],
     ids=["short", "camel", "upper", "epoch-ms"],
 )
@@ -139,8 +160,9 @@ def test_gzip_and_stdin(triage: Triage, tmp_path: Path) -> None:
         assert report["rows"] == plain["rows"]
         assert report["categories"] == plain["categories"]
         assert report["timeline"] == plain["timeline"]
-    assert zipped["inputs"] == [{"file": str(tmp_path / "export.csv.gz"), "format": "vercel_csv",
-                                 "gzip": True}]
+    assert zipped["inputs"] == [
+        {"file": str(tmp_path / "export.csv.gz"), "format": "vercel_csv", "gzip": True}
+    ]
     assert piped["inputs"][0]["file"] == "-"
 
 
@@ -158,8 +180,9 @@ def test_line_numbers_count_the_lines_of_multi_line_messages(
 
 def test_since_and_until_bound_the_window(triage: Triage, tmp_path: Path) -> None:
     export = str(write(tmp_path / "export.csv", csv_text(incident_rows())))
-    report = triage.json(export, "--since", "2026-05-04T10:07:00Z", "--until",
-                         "2026-05-04T10:07:59+00:00")
+    report = triage.json(
+        export, "--since", "2026-05-04T10:07:00Z", "--until", "2026-05-04T10:07:59+00:00"
+    )
     assert report["window"] == ["2026-05-04T10:07:00Z", "2026-05-04T10:07:50Z"]
     assert report["categories"]["runtime_timeout"]["count"] == 45
     assert triage.run(export, "--since", "last tuesday").exit_code == 2

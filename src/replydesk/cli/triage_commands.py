@@ -45,7 +45,9 @@ def triage_command(
         Path | None, typer.Option("--chart", help="Also draw the per-minute timeline as a PNG.")
     ] = None,
     since: Annotated[str | None, typer.Option(help="Only lines at or after this ISO time.")] = None,
-    until: Annotated[str | None, typer.Option(help="Only lines at or before this ISO time.")] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only lines at or before this ISO time.")
+    ] = None,
 ) -> None:
     """Categorise the lines of log exports: counts, peaks, paths, signatures, actions."""
     # duckdb and matplotlib load only for this command, not for every CLI start.

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from replydesk.triage.service import MINUTE, Report
 
+EPOCH = datetime(1970, 1, 1)  # matplotlib's dates are days since this
 MAX_MINUTES = 24 * 60 * 7  # beyond a week, one bar per minute is unreadable: bars per hour
 
 
@@ -35,14 +36,15 @@ def draw_timeline(report: Report, path: Path) -> None:
                     index = int((datetime.strptime(minute, MINUTE) - first).total_seconds() // 60)
                     heights[index // step] += count
                 axes.bar(
-                    slots,
+                    [(slot - EPOCH).total_seconds() / 86_400 for slot in slots],
                     heights,
                     bottom=bottom,
-                    width=timedelta(minutes=step) * 0.9,
+                    width=step / (24 * 60) * 0.9,  # in days, matplotlib's date unit
                     align="edge",
                     label=name,
                 )
                 bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+            axes.xaxis_date()
             axes.legend(loc="upper left", fontsize="small", ncols=2)
         else:
             axes.text(0.5, 0.5, "no categorised rows", ha="center", va="center")

@@ -19,7 +19,9 @@ def to_json(report: Report) -> str:
 
 
 def _paths_text(paths: list[dict[str, Any]], limit: int = 3) -> str:
-    return ", ".join(f"{p['method'] or ''} {p['path']} ({p['count']})".strip() for p in paths[:limit])
+    return ", ".join(
+        f"{p['method'] or ''} {p['path']} ({p['count']})".strip() for p in paths[:limit]
+    )
 
 
 def _statuses_text(statuses: dict[str, int]) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import duckdb
 
@@ -96,10 +96,11 @@ def opened_sources(names: list[str]) -> Iterator[list[Source]]:
         yield sources
 
 
-def _open(path: Path) -> tuple[BinaryIO, bool]:
+def _open(path: Path) -> tuple[gzip.GzipFile | io.BufferedReader, bool]:
     with path.open("rb") as probe:
         compressed = probe.read(2) == GZIP_MAGIC
-    raw: BinaryIO = gzip.open(path, "rb") if compressed else path.open("rb")
+    # The caller closes it (``with``).
+    raw = gzip.GzipFile(path, "rb") if compressed else path.open("rb")
     return raw, compressed
 
 

@@ -185,8 +185,7 @@ ADVICE: dict[Category, Advice] = {
     ),
     Category.CLIENT_ABORT: Advice(
         Priority.P2,
-        "the client went away; no action unless it follows a latency spike "
-        "(see the paths' p95)",
+        "the client went away; no action unless it follows a latency spike (see the paths' p95)",
     ),
     Category.EXPECTED_SKIP: Advice(
         Priority.P2,

@@ -44,7 +44,8 @@ PRIORITY_ORDER = {Priority.P0: 0, Priority.P1: 1, Priority.P2: 2}
 # Levels at which an uncategorised line is still a problem ("other").
 _PROBLEM_LEVELS = ("warning", "warn", "error", "fatal", "critical", "exception")
 # Ids in paths (uuids, numbers, tokens) would make every request its own path: a segment that
-# is one becomes ":id"; query strings (tokens, e-mails) are dropped (applied twice: one match consumes the "/" a next id segment starts with).
+# is one becomes ":id" (applied twice: one match consumes the "/" the next segment starts
+# with). Query strings (tokens, e-mails) are dropped.
 _PATH_ID = (
     r"/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[^/]*\d[^/]{7,}"
     r"|[^/]{7,}\d[^/]*|\d+)(/|$)"
@@ -75,7 +76,9 @@ class Report:
             "signatures": self.signatures,
             "malformed": {
                 "count": self.malformed_total,
-                "rows": [{"file": m.source, "line": m.line, "error": m.error} for m in self.malformed],
+                "rows": [
+                    {"file": m.source, "line": m.line, "error": m.error} for m in self.malformed
+                ],
             },
             "inputs": self.inputs,
         }
@@ -248,7 +251,7 @@ def _triage(
         step("aggregating"),
     )
     latencies = con.execute(
-        f"""SELECT r.method, p.normalised, quantile_cont(r.duration_ms, [0.5, 0.95])
+        """SELECT r.method, p.normalised, quantile_cont(r.duration_ms, [0.5, 0.95])
             FROM raw r JOIN paths p ON r.path = p.path
             WHERE r.duration_ms IS NOT NULL GROUP BY ALL"""
     ).fetchall()
@@ -277,7 +280,9 @@ def _report(
     latencies: dict[tuple[str | None, str], list[float]],
     examples: dict[str, str],
 ) -> Report:
-    first = con.execute("SELECT min(first_ts), max(last_ts), coalesce(sum(n), 0) FROM cube").fetchone()
+    first = con.execute(
+        "SELECT min(first_ts), max(last_ts), coalesce(sum(n), 0) FROM cube"
+    ).fetchone()
     assert first is not None
     start, end, rows = first
 
@@ -377,9 +382,7 @@ def _report(
         signatures=signatures,
         malformed=malformed,
         malformed_total=malformed_total,
-        inputs=[
-            {"file": s.name, "format": s.format.value, "gzip": s.compressed} for s in sources
-        ],
+        inputs=[{"file": s.name, "format": s.format.value, "gzip": s.compressed} for s in sources],
     )
 
 
