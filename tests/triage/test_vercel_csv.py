@@ -98,8 +98,13 @@ def test_incident_counts_burst_and_paths(triage: Triage, tmp_path: Path) -> None
     ],
     ids=["short", "camel", "upper", "epoch-ms"],
 )
-def test_column_name_variants(triage: Triage, tmp_path: Path, header: list[str]) -> None:
-    text = csv_text(incident_rows(), header=header, epoch_ms=header[0] == "timestampInMs")
+@pytest.mark.parametrize("epoch_ms", [False, True], ids=["iso", "numbers"])
+def test_column_name_variants(
+    triage: Triage, tmp_path: Path, header: list[str], epoch_ms: bool
+) -> None:
+    if header[0] == "timestampInMs" and not epoch_ms:
+        pytest.skip("timestampInMs holds numbers")
+    text = csv_text(incident_rows(), header=header, epoch_ms=epoch_ms)
     report = triage.json(str(write(tmp_path / "export.csv", text)))
     assert report["rows"] == 177
     assert report["categories"]["runtime_timeout"]["peak_minute"] == BURST_MINUTE

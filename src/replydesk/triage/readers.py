@@ -75,6 +75,7 @@ class Source:
     size: int
     header: list[str] = field(default_factory=list)  # CSV only
     mapping: dict[str, str] = field(default_factory=dict)  # canonical → header name (CSV)
+    epoch_time: str | None = None  # "ms" or "s" when the CSV's times are epoch numbers
 
 
 @contextmanager
@@ -123,13 +124,26 @@ def detect(name: str, path: Path) -> Source:
         header = next(csv.reader(io.StringIO(first)), [])
         mapping = _csv_mapping(header)
         if "time" in mapping and {"message", "status", "path"} & set(mapping):
-            return Source(name, path, InputFormat.VERCEL_CSV, compressed, size, header, mapping)
+            source = Source(name, path, InputFormat.VERCEL_CSV, compressed, size, header, mapping)
+            source.epoch_time = _epoch_time(text, header.index(mapping["time"]))
+            return source
     shown = first[:80] + ("…" if len(first) > 80 else "")
     raise TriageInputError(
         f"{name}: not a Vercel runtime-log CSV (a time column and a message, status or path "
         f"column), a Vercel log-drain NDJSON file or ReplyDesk JSON log lines; "
         f"first line: {shown!r}"
     )
+
+
+def _epoch_time(text: str, column: int) -> str | None:
+    """Whether the first data row's time is an epoch number (in ms or s), not a text."""
+    rows = csv.reader(io.StringIO(text))
+    next(rows, None)  # the header
+    first = next(rows, None)
+    value = first[column].strip() if first and len(first) > column else ""
+    if not value.isdigit():
+        return None
+    return "ms" if int(value) > 10**11 else "s"
 
 
 def _json_format(line: str) -> InputFormat | None:
@@ -183,20 +197,20 @@ def csv_select(source: Source, index: int) -> str:
     names = _column_names(source.header)
     mapping = {k: names[source.header.index(v)] for k, v in source.mapping.items()}
     time_col = mapping["time"]
-    epoch_ms = time_col.lower() == "timestampinms"
+    epoch = source.epoch_time or ("ms" if time_col.lower() == "timestampinms" else None)
     types = {n: "VARCHAR" for n in names}
-    types[time_col] = "BIGINT" if epoch_ms else "TIMESTAMPTZ"
+    types[time_col] = "BIGINT" if epoch else "TIMESTAMPTZ"
     columns = "{" + ", ".join(f"{_literal(n)}: {_literal(t)}" for n, t in types.items()) + "}"
 
     def col(canonical: str) -> str:
         name = mapping.get(canonical)
         return f'"{name}"' if name else "NULL"
 
-    ts = (
-        f'make_timestamp("{time_col}" * 1000)'
-        if epoch_ms
-        else f"(\"{time_col}\" AT TIME ZONE 'UTC')"
-    )
+    if epoch is None:
+        ts = f"(\"{time_col}\" AT TIME ZONE 'UTC')"
+    else:
+        ts = f'make_timestamp("{time_col}" * {1000 if epoch == "ms" else 1_000_000})'
+
     duration = col("duration")
     duration_ms = (
         f"coalesce(try_cast({duration} AS DOUBLE), "
@@ -332,7 +346,8 @@ def csv_malformed(
 
 def _reject_text(kind: str, message: str) -> str:
     if kind == "CAST":
-        return message.split(". Could not convert")[0].replace("Error when converting", "bad")
+        column = message.split(". Could not convert")[0].replace("Error when converting ", "")
+        return f"unreadable value in {column}".strip(". ")
     return message
 
 
