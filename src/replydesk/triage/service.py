@@ -119,7 +119,10 @@ def connection(threads: int | None = None) -> Iterator[duckdb.DuckDBPyConnection
             con.execute("SET TimeZone = 'UTC'")
             con.execute(f"SET memory_limit = {_literal(MEMORY_LIMIT)}")
             con.execute(f"SET temp_directory = {_literal(spill)}")
-            con.execute("SET enable_progress_bar = false")
+            # Progress is tracked (for the bar on large inputs) but never printed by DuckDB.
+            con.execute("SET enable_progress_bar = true")
+            con.execute("SET enable_progress_bar_print = false")
+            con.execute("SET progress_bar_time = 0")
             if threads:
                 con.execute(f"SET threads = {int(threads)}")
             yield con
