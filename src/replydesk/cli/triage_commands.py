@@ -51,6 +51,7 @@ def triage_command(
 ) -> None:
     """Categorise the lines of log exports: counts, peaks, paths, signatures, actions."""
     # duckdb and matplotlib load only for this command, not for every CLI start.
+    import duckdb
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -84,6 +85,10 @@ def triage_command(
                 report = triage(sources, start, end)
     except TriageInputError as exc:
         typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except duckdb.Error as exc:  # an input the readers let through but cannot parse at all
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        typer.echo(f"error: the inputs could not be read: {first_line}", err=True)
         raise typer.Exit(2) from None
     for bad in report.malformed:
         typer.echo(f"{bad.source}:{bad.line}: malformed row skipped: {bad.error}", err=True)
