@@ -198,3 +198,17 @@ def test_header_only_export_is_an_empty_report(triage: Triage, tmp_path: Path) -
     assert report["rows"] == 0
     assert report["window"] == [None, None]
     assert report["categories"] == {} and report["paths"] == []
+
+
+def test_a_row_that_is_not_utf8_is_malformed_not_fatal(triage: Triage, tmp_path: Path) -> None:
+    export = tmp_path / "latin1.csv"
+    export.write_bytes(
+        b"time,status,message\n"
+        b"2026-05-04T10:00:00Z,504,Task timed out after 60 seconds\n"
+        b"2026-05-04T10:00:01Z,200,caf\xe9 cr\xe8me\n"
+        b"2026-05-04T10:00:02Z,200,fine\n"
+    )
+    report = triage.json(str(export))
+    assert report["rows"] == 2
+    assert [m["line"] for m in report["malformed"]["rows"]] == [3]
+    assert report["categories"]["runtime_timeout"]["count"] == 1
