@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
@@ -371,11 +370,3 @@ def _lines_at(source: Source, positions: list[int]) -> dict[int, int]:
             newlines += chunk.count(b"\n")
             offset = end
     return found
-
-
-def row_count_hint(sources: list[Source]) -> int:
-    return sum(s.size for s in sources)
-
-
-def describe(source: Source) -> dict[str, Any]:
-    return {"file": source.name, "format": source.format.value, "gzip": source.compressed}

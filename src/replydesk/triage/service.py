@@ -1,8 +1,10 @@
 """Triage: read the inputs into one table, categorise, aggregate into the report.
 
-All the per-row work is SQL over columns (DuckDB): categories are one CASE over the distinct
-messages (a regex per rule, first match wins), signatures a chain of ``regexp_replace``.
-Python only sees aggregates. Memory is bounded by DuckDB's ``memory_limit`` (what does not
+All the per-row work is SQL over columns (DuckDB, decision 0011): one regex pass turns the
+distinct messages into shapes (signature.py); the rules are one CASE over the shapes (a regex
+per rule, first match wins); one GROUP BY then counts the rows per category, minute, path,
+status and signature into a small table every figure is read from. Python only sees
+aggregates. Memory is bounded by DuckDB's ``memory_limit`` (what does not
 fit spills to a temporary directory, removed afterwards).
 """
 
