@@ -51,6 +51,7 @@ bench-smoke: install
 		$(SMOKE_ENV) $(BIN)/python bench/drill.py --events 300 --leads 50 --concurrency 8 \
 			--hosts 2 --drain-timeout 60 $(SMOKE_OUT); \
 	else echo "bench-smoke: not root or no ip(8): two-host drill skipped"; fi
+	$(SMOKE_ENV) $(BIN)/python bench/triage.py --lines 20000 --repeat 1 $(SMOKE_OUT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,5 +1,5 @@
 """Entry point: ``replydesk serve | worker | migrate | workspace | webhook-token | user | token |
-queue | integrations | sim | version``."""
+queue | integrations | sim | triage | version``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from replydesk.cli.auth_commands import register as register_auth_commands
 from replydesk.cli.common import migrated_url, prepare
 from replydesk.cli.integration_commands import register as register_integration_commands
 from replydesk.cli.sim_commands import sim_app
+from replydesk.cli.triage_commands import register as register_triage_commands
 from replydesk.cli.worker import queue_app, worker_command
 from replydesk.cli.workspace_commands import register as register_workspace_commands
 from replydesk.core.logging import get_logger
@@ -32,6 +33,7 @@ register_auth_commands(app)
 app.add_typer(queue_app, name="queue")
 register_integration_commands(app)
 app.add_typer(sim_app, name="sim")
+register_triage_commands(app)
 app.command("worker")(worker_command)
 log = get_logger("replydesk.cli")
 
