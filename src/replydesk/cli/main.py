@@ -61,8 +61,8 @@ def serve(
     """Migrate, then serve the HTTP API (with an in-process worker unless --no-worker)."""
     settings = prepare()
     migrated_url(settings)
-    api = create_app(settings, worker=not no_worker)
     bind_host, bind_port = host or settings.host, port or settings.port
+    api = create_app(settings, worker=not no_worker, public_url=f"http://{bind_host}:{bind_port}")
     log.info(
         "serving",
         url=f"http://{bind_host}:{bind_port}",
