@@ -51,9 +51,7 @@ async def test_login_failure_inline_then_success(app: FastAPI, db: Database) -> 
 
 async def test_login_rate_limit_is_shown_inline(app: FastAPI, db: Database) -> None:
     owner = await new_workspace_owner(db, "Acme", "sam@acme.example")
-    app.state.settings = app.state.settings.model_copy(
-        update={"login_max_attempts_per_account": 2}
-    )
+    app.state.settings = app.state.settings.model_copy(update={"login_max_attempts_per_account": 2})
     async with https_client(app) as client:
         for _ in range(2):
             await client.post("/login", data={"email": owner.email, "password": "x" * 12})
@@ -123,7 +121,8 @@ async def test_another_workspaces_lead_is_a_404_page(app: FastAPI, db: Database)
         under_theirs = await client.get(f"/w/{rival.workspace_id}/leads/{theirs}")
         missing = await client.get(f"/w/{owner.workspace_id}/leads/999999")
         post = await client.post(
-            f"/w/{owner.workspace_id}/leads/{theirs}/notes", data={"body": "hi", "csrf_token": token}
+            f"/w/{owner.workspace_id}/leads/{theirs}/notes",
+            data={"body": "hi", "csrf_token": token},
         )
     for resp in (under_mine, under_theirs, missing, post):
         assert resp.status_code == 404
@@ -141,8 +140,12 @@ async def test_first_run_setup_link_works_once(app: FastAPI, db: Database) -> No
         assert form.status_code == 200
         done = await client.post(
             "/setup",
-            data={"token": token, "workspace": "Acme", "email": "sam@acme.example",
-                  "password": PASSWORD},
+            data={
+                "token": token,
+                "workspace": "Acme",
+                "email": "sam@acme.example",
+                "password": PASSWORD,
+            },
         )
         assert done.status_code == 303
         assert done.headers["location"].endswith("/inbox")
