@@ -131,7 +131,11 @@ def record(report: dict[str, Any]) -> None:
         s = r[key]
         cells = [label, s["n"], s["p50_ms"], s["p95_ms"], s["p99_ms"], s["max_ms"]]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    lines += ["", f"Target p95 < {TARGET_P95_MS:g} ms (inbox, lead): met = {r['meets_target']}.", ""]
+    lines += [
+        "",
+        f"Target p95 < {TARGET_P95_MS:g} ms (inbox, lead): met = {r['meets_target']}.",
+        "",
+    ]
     with DOC.open("a") as out:
         out.write("\n".join(lines))
 

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from replydesk.app import create_app
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
+from replydesk.web import first_run
 from tests.support.http import UvicornServer
 from tests.support.members import PASSWORD
 from tests.support.queue import fast_settings
@@ -52,7 +53,8 @@ class Live:
 @pytest.fixture
 async def live(web_settings: Settings, db: Database) -> AsyncIterator[Live]:
     """The whole app, worker included, as ``replydesk serve`` runs it, on a loopback port."""
-    app = create_app(web_settings, database=db, worker=True)
+    setup = await first_run.prepare(db, None, announce=False)
+    app = create_app(web_settings, database=db, worker=True, first_run=setup)
     async with (
         app.router.lifespan_context(app),
         UvicornServer(app, web_settings) as server,

@@ -7,7 +7,10 @@ import re
 import httpx
 from fastapi import FastAPI
 
+from replydesk.app import create_app
 from replydesk.core.db import Database
+from replydesk.core.settings import Settings
+from replydesk.web import first_run
 from tests.support.http import https_client
 from tests.support.members import PASSWORD, Member, add_member, new_workspace_owner
 from tests.support.rows import fetch_rows, insert_lead
@@ -131,9 +134,21 @@ async def test_another_workspaces_lead_is_a_404_page(app: FastAPI, db: Database)
     assert await fetch_rows(db, "SELECT id FROM lead_notes") == []
 
 
-async def test_first_run_setup_link_works_once(app: FastAPI, db: Database) -> None:
-    token = app.state.first_run.token
+async def test_first_run_setup_link_works_once(settings: Settings, db: Database) -> None:
+    setup = await first_run.prepare(db, None, announce=False)
+    token = setup.token
     assert token
+    app = create_app(settings, database=db, first_run=setup)
+    async with app.router.lifespan_context(app):
+        await _setup_once(app, db, token)
+
+
+async def test_no_setup_link_once_a_user_exists(settings: Settings, db: Database) -> None:
+    await new_workspace_owner(db, "Acme", "sam@acme.example")
+    assert (await first_run.prepare(db, None, announce=False)).token is None
+
+
+async def _setup_once(app: FastAPI, db: Database, token: str) -> None:
     async with https_client(app) as client:
         assert (await client.get("/setup", params={"token": "wrong"})).status_code == 404
         form = await client.get("/setup", params={"token": token})

@@ -29,7 +29,9 @@ class FirstRun:
 
 
 async def prepare(db: Database, base_url: str | None, *, announce: bool = True) -> FirstRun:
-    """A setup token when the database has no user; printed (stderr) with its URL."""
+    """A setup token when the database has no user; printed (stderr) with its URL. Called by
+    ``replydesk serve`` after migrating (never in the app's lifespan: an app must start while
+    the database is away)."""
     async with db.session() as session:
         if await auth_service.has_users(session):
             return FirstRun()
