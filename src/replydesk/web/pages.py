@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -54,6 +55,16 @@ def _signed_in(
 @router.get("/")
 async def start(viewer: ViewerDep, request: Request) -> Response:
     return redirect(request, _home(viewer.workspaces))
+
+
+@router.get("/switch")
+async def switch_workspace(
+    viewer: ViewerDep, request: Request, to: Annotated[uuid.UUID, Query()]
+) -> Response:
+    """The workspace switcher (a plain GET form): only to a workspace of the viewer's."""
+    if not any(w.workspace_id == to for w in viewer.workspaces):
+        raise NotFound("workspace not found")
+    return redirect(request, f"/w/{to}/inbox")
 
 
 @router.get("/no-workspace")

@@ -44,6 +44,10 @@
     }
     else if (event.key === "?") { showHelp(); event.preventDefault(); }
   });
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el && el.hasAttribute && el.hasAttribute("data-autosubmit") && el.form) el.form.requestSubmit();
+  });
   document.addEventListener("click", function (event) {
     if (event.target && event.target.id === "shortcuts-open") showHelp();
   });
