@@ -279,7 +279,7 @@ async def test_health_banner_comes_and_goes(
         await sign_in(page, live, owner.email)
         banner = page.get_by_role("alert")
         assert "Unipile is disconnected" in await banner.inner_text()
-        link = banner.get_by_role("link", name="Open unipile settings")
+        link = banner.get_by_role("link", name="Open Unipile settings")
         await link.click()
         await page.wait_for_url("**/admin/integrations#integration-unipile")
         await no_serious_violations(page)

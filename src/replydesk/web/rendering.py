@@ -54,6 +54,18 @@ def lead_name(lead: dict[str, Any]) -> str:
     )
 
 
+PROVIDER_NAMES = {
+    "emailbison": "EmailBison",
+    "ghl": "GoHighLevel",
+    "unipile": "Unipile",
+    "slack": "Slack",
+}
+
+
+def provider_name(provider: str) -> str:
+    return PROVIDER_NAMES.get(str(provider), str(provider))
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -66,6 +78,7 @@ def environment() -> Environment:
     env.filters["ago"] = _ago
     env.filters["when"] = _when
     env.filters["lead_name"] = lead_name
+    env.filters["provider"] = provider_name
     env.globals["static"] = static_url
     return env
 
