@@ -44,6 +44,8 @@ bench-smoke: install
 	$(SMOKE_ENV) $(BIN)/python bench/queue_drain.py --events 300 --jobs 300 --leads 50 $(SMOKE_OUT)
 	$(SMOKE_ENV) $(BIN)/python bench/counts.py --leads 2000 --small-workspaces 2 --requests 5 \
 		--cte-runs 1 --deep-offset 100 --drop $(SMOKE_OUT)
+	$(SMOKE_ENV) $(BIN)/python bench/pages.py --leads 2000 --small-workspaces 2 --requests 5 \
+		--drop $(SMOKE_OUT)
 	$(SMOKE_ENV) $(BIN)/python bench/drill.py --events 300 --leads 50 --concurrency 8 \
 		--drain-timeout 60 $(SMOKE_OUT)
 	# Two "hosts" (network namespaces) need root; elsewhere this step says so and is skipped.

@@ -44,6 +44,8 @@ from replydesk.queue import tasks as queue_tasks
 from replydesk.queue.registry import Registry
 from replydesk.queue.scheduler import PeriodicTask
 from replydesk.queue.worker import Worker, worker_database
+from replydesk.web import admin_pages, inbox_pages, lead_pages, pages
+from replydesk.web.first_run import FirstRun
 
 
 def routers() -> list[APIRouter]:
@@ -59,6 +61,11 @@ def routers() -> list[APIRouter]:
         notes_endpoints.router,
         tags_endpoints.router,
         merge_endpoints.router,
+        # The operator pages (docs/web.md): HTML, outside the OpenAPI schema.
+        pages.router,
+        inbox_pages.router,
+        lead_pages.router,
+        admin_pages.router,
     ]
 
 
@@ -87,9 +94,12 @@ def create_app(
     *,
     database: Database | None = None,
     worker: bool = False,
+    first_run: FirstRun | None = None,
 ) -> FastAPI:
     """Build the app. Tests pass their own ``database``; otherwise the lifespan creates one.
-    ``worker=True`` runs a queue worker in-process (``replydesk serve``), on its own pool."""
+    ``worker=True`` runs a queue worker in-process (``replydesk serve``), on its own pool.
+    ``first_run``: the one-time setup link ``replydesk serve`` made for an instance without
+    users (``web/first_run.py``); without it the setup page is a 404."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -102,6 +112,7 @@ def create_app(
         app.state.inbox_counts_cache = CountsCache()
         # The embedded mode creates its key file here, on first start.
         app.state.keyring = KeyRing.from_settings(settings)
+        app.state.first_run = first_run or FirstRun()
         try:
             if worker:
                 async with _in_process_worker(db, settings):

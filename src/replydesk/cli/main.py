@@ -3,6 +3,7 @@ queue | integrations | sim | triage | version``."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sys
 from typing import Annotated
@@ -19,8 +20,12 @@ from replydesk.cli.sim_commands import sim_app
 from replydesk.cli.triage_commands import register as register_triage_commands
 from replydesk.cli.worker import queue_app, worker_command
 from replydesk.cli.workspace_commands import register as register_workspace_commands
+from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
 from replydesk.core.server import server_config
+from replydesk.core.settings import Settings
+from replydesk.web import first_run
+from replydesk.web.first_run import FirstRun
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -62,9 +67,10 @@ def serve(
 ) -> None:
     """Migrate, then serve the HTTP API (with an in-process worker unless --no-worker)."""
     settings = prepare()
-    migrated_url(settings)
-    api = create_app(settings, worker=not no_worker)
+    url = migrated_url(settings)
     bind_host, bind_port = host or settings.host, port or settings.port
+    setup = asyncio.run(_first_run(settings, url, f"http://{bind_host}:{bind_port}"))
+    api = create_app(settings, worker=not no_worker, first_run=setup)
     log.info(
         "serving",
         url=f"http://{bind_host}:{bind_port}",
@@ -73,6 +79,15 @@ def serve(
     )
     exit_cleanly_on_sigterm()
     uvicorn.Server(server_config(api, settings, host=bind_host, port=bind_port)).run()
+
+
+async def _first_run(settings: Settings, url: str, public_url: str) -> FirstRun:
+    """On a database without users: a one-time setup link, printed (web/first_run.py)."""
+    db = Database.from_settings(settings, url)
+    try:
+        return await first_run.prepare(db, public_url)
+    finally:
+        await db.dispose()
 
 
 def exit_cleanly_on_sigterm() -> None:
