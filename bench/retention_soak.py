@@ -180,7 +180,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{a['payload_days']}` on {result['machine']}, PostgreSQL {result['postgres']}. Each "
         "simulated day moves every timestamp one day back, drains the day's EMAIL_SENT events "
         "with a real worker, adds 20 sessions (expiring after the window), 20 throttle "
-        "windows, one delivered alert and 144 scheduler slots, runs the retention tasks, then VACUUM (standing in for "
+        "windows, one delivered alert and 144 scheduler slots, runs the retention tasks, then "
+        "VACUUM (standing in for "
         f"autovacuum). Draining took {result['drain_s']} s in all, retention "
         f"{result['retention_s']} s.",
         "",
