@@ -40,15 +40,29 @@ from replydesk.core.db import with_database
 from replydesk.core.logging import configure_logging
 
 HERE = Path(__file__).resolve().parent
-QUEUES = ("ours", "pgqueuer", "procrastinate", "celery", "celery_acks_late")
+QUEUES = (
+    "ours",
+    "pgqueuer",
+    "procrastinate",
+    "procrastinate_async_commit",
+    "celery",
+    "celery_acks_late",
+)
 
 
-async def bench_procrastinate(server: str, n: int, concurrency: int) -> dict[str, Any]:
+async def bench_procrastinate(
+    server: str, n: int, concurrency: int, async_commit: bool
+) -> dict[str, Any]:
+    """``async_commit``: its connections commit with ``synchronous_commit = off``, as our
+    worker does by default (REPLYDESK_WORKER_SYNCHRONOUS_COMMIT)."""
     import procrastinate
 
     url = await scratch(server)
     try:
-        app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+        kwargs: dict[str, Any] = {"conninfo": url}
+        if async_commit:
+            kwargs["kwargs"] = {"options": "-c synchronous_commit=off"}
+        app = procrastinate.App(connector=procrastinate.PsycopgConnector(**kwargs))
         done = 0
 
         @app.task(name="bench.noop")
@@ -70,6 +84,7 @@ async def bench_procrastinate(server: str, n: int, concurrency: int) -> dict[str
         return {
             "jobs": n,
             "concurrency": concurrency,
+            "synchronous_commit": not async_commit,
             "seconds": round(seconds, 3),
             "jobs_per_s": round(n / seconds, 1),
         }
@@ -158,8 +173,10 @@ async def measure(args: argparse.Namespace, server: str) -> dict[str, Any]:
                 got = await bench_jobs(server, args.jobs, args.concurrency)
             elif name == "pgqueuer":
                 got = await bench_pgqueuer(server, args.jobs, args.batch_size)
-            elif name == "procrastinate":
-                got = await bench_procrastinate(server, args.jobs, args.concurrency)
+            elif name.startswith("procrastinate"):
+                got = await bench_procrastinate(
+                    server, args.jobs, args.concurrency, name.endswith("commit")
+                )
             else:
                 got = await asyncio.to_thread(
                     bench_celery, args.amqp, args.jobs, args.concurrency, name.endswith("late")
@@ -177,7 +194,9 @@ async def measure(args: argparse.Namespace, server: str) -> dict[str, Any]:
 DESCRIBE = {
     "ours": "ours: `jobs` table, rows kept (status, attempts history, permanent dedupe key)",
     "pgqueuer": "pgqueuer {v}: finished jobs deleted, status updates batched",
-    "procrastinate": "procrastinate {v}: jobs kept (status), one transaction per job",
+    "procrastinate": "procrastinate {v}: jobs kept (status), fetch and finish each commit",
+    "procrastinate_async_commit": "procrastinate {v}, its connections at "
+    "`synchronous_commit = off` (as our worker)",
     "celery": "Celery {v} on RabbitMQ, threads pool, acks on receipt (default)",
     "celery_acks_late": "Celery {v} on RabbitMQ, threads pool, `task_acks_late`",
 }
