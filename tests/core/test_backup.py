@@ -4,7 +4,9 @@ to restore over a database that is not empty, ``--force``; the embedded server i
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,17 +90,27 @@ def test_missing_file_and_database_url_never_in_errors(
     assert empty_database_url not in bad.stderr
 
 
-def test_embedded_server_round_trip(tmp_path: Path) -> None:
+@pytest.fixture
+def data_root() -> Iterator[Path]:
+    """A short folder of our own for two embedded clusters (deleted after the test; each CLI
+    process stops its server when it exits)."""
+    path = Path(tempfile.mkdtemp(prefix="rd-backup-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_embedded_server_round_trip(data_root: Path) -> None:
     """The embedded server's own pg_dump/pg_restore (pgserver's binaries), data folder to
     data folder."""
-    first, second = (
-        {"REPLYDESK_DATA_DIR": str(tmp_path / "a")},
-        {"REPLYDESK_DATA_DIR": str(tmp_path / "b")},
-    )
+    first = {"REPLYDESK_DATA_DIR": str(data_root / "a")}
+    second = {"REPLYDESK_DATA_DIR": str(data_root / "b")}
     made = _cli(first, "workspace", "create", "Acme", "--owner-email", "o@acme.example")
     assert made.returncode == 0, made.stderr
-    dump = tmp_path / "embedded.dump"
-    assert _cli(first, "backup", str(dump)).returncode == 0
+    dump = data_root / "embedded.dump"
+    backed_up = _cli(first, "backup", str(dump))
+    assert backed_up.returncode == 0, backed_up.stderr
     restored = _cli(second, "restore", str(dump))
     assert restored.returncode == 0, restored.stderr
     assert _workspaces(second) == ["Acme"]
