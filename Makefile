@@ -48,6 +48,7 @@ bench-smoke: install
 		--drain-timeout 60 $(SMOKE_OUT)
 	$(SMOKE_ENV) $(BIN)/python bench/retention_soak.py --days 4 --events-per-day 30 \
 		--window-days 1 --payload-days 1 $(SMOKE_OUT)
+	$(SMOKE_ENV) $(BIN)/python bench/queue_compare.py --only ours,pgqueuer --jobs 200 $(SMOKE_OUT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
