@@ -54,6 +54,9 @@ bench-smoke: install
 			--hosts 2 --drain-timeout 60 $(SMOKE_OUT); \
 	else echo "bench-smoke: not root or no ip(8): two-host drill skipped"; fi
 	$(SMOKE_ENV) $(BIN)/python bench/triage.py --lines 20000 --repeat 1 $(SMOKE_OUT)
+	$(SMOKE_ENV) $(BIN)/python bench/retention_soak.py --days 4 --events-per-day 30 \
+		--window-days 1 --payload-days 1 $(SMOKE_OUT)
+	$(SMOKE_ENV) $(BIN)/python bench/queue_compare.py --only ours,pgqueuer --jobs 200 $(SMOKE_OUT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -23,6 +23,7 @@ from fastapi import APIRouter, FastAPI
 
 from replydesk.auth import admin_endpoints as auth_admin_endpoints
 from replydesk.auth import endpoints as auth_endpoints
+from replydesk.auth import tasks as auth_tasks
 from replydesk.auth import unlock_endpoints
 from replydesk.core import health
 from replydesk.core.crypto import KeyRing
@@ -81,7 +82,11 @@ def build_registry(settings: Settings | None = None, db: Database | None = None)
 
 def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
     """Every periodic task the application has."""
-    return [*queue_tasks.periodic_tasks(settings), *credential_tasks.periodic_tasks(settings)]
+    return [
+        *queue_tasks.periodic_tasks(settings),
+        *credential_tasks.periodic_tasks(settings),
+        *auth_tasks.periodic_tasks(settings),
+    ]
 
 
 def build_worker(db: Database, settings: Settings, **options: Any) -> Worker:

@@ -1,5 +1,5 @@
 """Entry point: ``replydesk serve | worker | migrate | workspace | webhook-token | user | token |
-queue | integrations | sim | triage | version``."""
+queue | integrations | sim | triage | backup | restore | version``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import uvicorn
 from replydesk import __version__
 from replydesk.app import create_app
 from replydesk.cli.auth_commands import register as register_auth_commands
+from replydesk.cli.backup_commands import register as register_backup_commands
 from replydesk.cli.common import migrated_url, prepare
 from replydesk.cli.integration_commands import register as register_integration_commands
 from replydesk.cli.sim_commands import sim_app
@@ -40,6 +41,7 @@ register_integration_commands(app)
 app.add_typer(sim_app, name="sim")
 register_triage_commands(app)
 app.command("worker")(worker_command)
+register_backup_commands(app)
 log = get_logger("replydesk.cli")
 
 

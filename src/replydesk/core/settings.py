@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -105,6 +105,22 @@ class Settings(BaseSettings):
     # The attempt history (queue_attempts) of older attempts is pruned.
     queue_attempts_retention_days: int = Field(default=30, ge=1, le=3650)
 
+    # Retention (docs/queue.md "Retention"): periodic tasks prune in bounded batches, each
+    # table by its owner. Windows count from when a row was received/created (sessions: from
+    # their expiry; alerts: from their delivery). Dead items are never pruned by the processed
+    # windows: they stay until replayed or discarded, or retention_dead_days when set (> 0).
+    retention_webhook_payload_days: int = Field(default=7, ge=1, le=3650)  # payload → {}
+    retention_webhook_events_days: int = Field(default=30, ge=1, le=3650)  # processed rows
+    retention_jobs_days: int = Field(default=30, ge=1, le=3650)  # finished jobs
+    retention_dead_days: int = Field(default=0, ge=0, le=36500)  # 0: until replay/discard
+    retention_alerts_days: int = Field(default=90, ge=1, le=3650)  # delivered alerts
+    retention_sessions_days: int = Field(default=0, ge=0, le=3650)  # after expires_at
+    retention_login_throttles_days: int = Field(default=1, ge=1, le=365)  # counter windows
+    retention_scheduler_slots_days: int = Field(default=1, ge=1, le=365)
+    retention_interval_s: float = Field(default=600.0, ge=1)  # how often each task runs
+    retention_batch_size: int = Field(default=1000, ge=1, le=50_000)  # rows per statement
+    retention_max_batches: int = Field(default=20, ge=1, le=1000)  # statements per run
+
     # Credentials at rest (docs/integrations.md): a Fernet key; the embedded mode generates
     # one into data_dir/secret_key. The old key is only read, for rotation.
     secret_key: SecretStr | None = None
@@ -143,6 +159,18 @@ class Settings(BaseSettings):
                     f"trusted_proxies: {entry!r} is not an IP address or CIDR network"
                 ) from None
         return value
+
+    @model_validator(mode="after")
+    def _payload_goes_before_the_row(self) -> Settings:
+        if self.retention_webhook_payload_days > self.retention_webhook_events_days:
+            raise ValueError(
+                "retention_webhook_payload_days must not exceed retention_webhook_events_days"
+            )
+        if self.retention_jobs_days < self.retention_webhook_events_days:
+            # A re-delivered event older than its row re-enqueues its message's jobs; their
+            # dedupe keys must still be there to hold them (docs/queue.md "Retention").
+            raise ValueError("retention_jobs_days must be at least retention_webhook_events_days")
+        return self
 
     @property
     def embedded(self) -> bool:

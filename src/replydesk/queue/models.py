@@ -37,9 +37,15 @@ class QueueItem:
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
 
 
-def queue_indexes(table: str) -> tuple[Index, ...]:
+# Finished items (retention prunes them; dead ones stay).
+FINISHED_SQL = "status IN ('succeeded', 'ignored')"
+
+
+def queue_indexes(table: str, created_column: str = "created_at") -> tuple[Index, ...]:
     """Indexes every queue table needs, named after the table."""
     return (
+        # Retention: the oldest finished rows (migration 0012).
+        Index(f"ix_{table}_finished", created_column, postgresql_where=text(FINISHED_SQL)),
         # Claim: the oldest due pending rows. Partial, so finished rows cost nothing.
         Index(f"ix_{table}_claim", "run_at", "id", postgresql_where=text("status = 'pending'")),
         # Rescuer: running rows whose lease ran out.
@@ -105,6 +111,12 @@ class Alert(Base):
         Index("ix_alerts_workspace_id_day", "workspace_id", "day"),
         # Undelivered alerts for the future Slack sender.
         Index("ix_alerts_undelivered", "id", postgresql_where=text("delivered_at IS NULL")),
+        # Retention of delivered alerts (migration 0012).
+        Index(
+            "ix_alerts_delivered_at",
+            "delivered_at",
+            postgresql_where=text("delivered_at IS NOT NULL"),
+        ),
     )
 
 

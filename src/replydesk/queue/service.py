@@ -1,7 +1,7 @@
 """The queue's service API: enqueue, replay, stats and alerts. All run in the caller's transaction.
 
 Stable names used by other domains (see docs/queue.md): ``enqueue``, ``replay``,
-``replay_matching``, ``count_matching``, ``queue_stats``, ``record_alert``.
+``replay_matching``, ``count_matching``, ``discard_matching``, ``queue_stats``, ``record_alert``.
 """
 
 from __future__ import annotations
@@ -111,6 +111,18 @@ async def replay_matching(
     ids. Callers loop in small transactions, passing the last id back as ``after_id``."""
     t, where, params = selection.where()
     return await repository.replay_where(session, t, where, params, after_id=after_id, limit=limit)
+
+
+async def discard_matching(
+    session: AsyncSession, selection: Selection, *, after_id: int = 0, limit: int = 500
+) -> list[int]:
+    """Delete at most ``limit`` matching **dead** items with id > ``after_id``; returns their
+    ids (ascending). The dedupe key goes with the row: a re-delivery of a discarded webhook
+    event is accepted and processed again (idempotently, by the domain's unique keys)."""
+    if selection.status != "dead":
+        raise ValueError("only dead items can be discarded")
+    t, where, params = selection.where()
+    return await repository.discard_where(session, t, where, params, after_id=after_id, limit=limit)
 
 
 async def queue_stats(session: AsyncSession) -> dict[str, dict[str, Any]]:
