@@ -210,7 +210,7 @@ def _triage(
     # Categories and signatures once per distinct shape (signature.py), then per message.
     _run(
         con,
-        f"""CREATE TEMP TABLE messages AS
+        f"""CREATE TEMP TABLE log_messages AS
             SELECT message, {shape_sql("message")} AS shape
             FROM (SELECT DISTINCT message FROM raw WHERE message IS NOT NULL)""",
         step("categorising"),
@@ -219,12 +219,12 @@ def _triage(
         f"""CREATE TEMP TABLE shapes AS
             SELECT shape, {category_sql("shape")} AS rule_category,
                    {signature_sql("shape")} AS signature
-            FROM (SELECT DISTINCT shape FROM messages)"""
+            FROM (SELECT DISTINCT shape FROM log_messages)"""
     )
     con.execute(
         """CREATE TEMP TABLE categorised AS
            SELECT m.message, s.rule_category, s.signature
-           FROM messages m JOIN shapes s USING (shape)"""
+           FROM log_messages m JOIN shapes s USING (shape)"""
     )
     con.execute(
         f"""CREATE TEMP TABLE paths AS
@@ -265,7 +265,7 @@ def _triage(
             """SELECT coalesce(signature, ''), min(message) FROM categorised GROUP BY 1"""
         ).fetchall()
     )
-    for table in ("raw", "messages", "shapes", "categorised", "paths"):
+    for table in ("raw", "log_messages", "shapes", "categorised", "paths"):
         con.execute(f"DROP TABLE {table}")
     return _report(
         con,
