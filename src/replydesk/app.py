@@ -38,6 +38,8 @@ from replydesk.integrations import jobs as integration_jobs
 from replydesk.integrations.credentials import endpoints as credential_endpoints
 from replydesk.integrations.credentials import jobs as credential_jobs
 from replydesk.integrations.credentials import tasks as credential_tasks
+from replydesk.integrations.outbound import endpoints as reply_endpoints
+from replydesk.integrations.outbound import jobs as reply_jobs
 from replydesk.integrations.providers import PROVIDERS
 from replydesk.leads import jobs as lead_jobs
 from replydesk.queue import tasks as queue_tasks
@@ -59,6 +61,7 @@ def routers() -> list[APIRouter]:
         notes_endpoints.router,
         tags_endpoints.router,
         merge_endpoints.router,
+        reply_endpoints.router,
     ]
 
 
@@ -69,6 +72,7 @@ def build_registry(settings: Settings | None = None, db: Database | None = None)
     integration_jobs.register(registry)
     lead_jobs.register(registry)
     credential_jobs.register(registry, settings or get_settings(), db)
+    reply_jobs.register(registry, settings or get_settings(), db)
     return registry
 
 

@@ -197,9 +197,7 @@ class LeadChannelQuarantine(Base):
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
     channel: Mapped[str] = mapped_column(Text, nullable=False)
     reason: Mapped[str] = mapped_column(Text, nullable=False)  # the provider's error type
-    message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("messages.id", ondelete="SET NULL")
-    )
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_at_column()
     lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lifted_by_user_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -49,7 +49,9 @@ def upgrade() -> None:
     op.add_column("messages", sa.Column("failure_message", sa.Text(), nullable=True))
     op.add_column(
         "messages",
-        sa.Column("unknown_delivery", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column(
+            "unknown_delivery", sa.Boolean(), server_default=sa.text("false"), nullable=False
+        ),
     )
     op.add_column("messages", sa.Column("idempotency_key", sa.Text(), nullable=True))
     op.add_column(
@@ -144,9 +146,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_column("integration_health", "failure_streak")
     op.drop_column("integration_health", "limited_until")
-    op.drop_index(
-        "ix_lead_channel_quarantines_message_id", table_name="lead_channel_quarantines"
-    )
+    op.drop_index("ix_lead_channel_quarantines_message_id", table_name="lead_channel_quarantines")
     op.drop_index(
         "ix_lead_channel_quarantines_active",
         table_name="lead_channel_quarantines",
