@@ -73,7 +73,17 @@ def _message_id(item: ClaimedItem) -> int:
 class ReplySendJob:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db, self.settings = db, settings
-        self.policy = CallPolicy.from_settings(settings)
+        # A send job makes up to three calls (a read, the send, the check after an ambiguous
+        # send) inside the worker's item budget: each gets at most a quarter of it, so the
+        # check still runs when the send times out.
+        policy = CallPolicy.from_settings(settings)
+        per_call = settings.worker_item_budget_s / 4
+        self.policy = replace(
+            policy,
+            budget_s=min(policy.budget_s, per_call),
+            send_timeout_s=min(policy.send_timeout_s, per_call),
+            read_timeout_s=min(policy.read_timeout_s, per_call),
+        )
         self._keyring: KeyRing | None = None
 
     @property

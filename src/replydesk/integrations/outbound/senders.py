@@ -124,13 +124,7 @@ class Sender:
         if self.emailbison is not None:
             return await self._send_email(self.emailbison)
         if self.ghl is not None:
-            contact_id = s.ghl_contact_id
-            if contact_id is None:
-                contact = await self.ghl.upsert_contact(
-                    email=s.email, phone=s.phone_e164, first_name=s.first_name,
-                    last_name=s.last_name, company_name=s.company,
-                )  # fmt: skip
-                contact_id = contact.contact_id
+            contact_id = await self._ghl_contact(self.ghl)
             sms = await self.ghl.send_sms(contact_id, s.body, phone=s.phone_e164)
             if isinstance(sms, SmsSkipped):
                 return Failed(RECIPIENT_MISSING, "the lead has no phone number: no SMS was sent")
@@ -140,6 +134,17 @@ class Sender:
             return Failed(RECIPIENT_MISSING, "the lead has no LinkedIn id: no message was sent")
         chat = await self.unipile.start_chat(self.account_id, s.linkedin_provider_id, s.body)
         return Sent(KEY_COLUMNS[Channel.LINKEDIN], chat.message_id)
+
+    async def _ghl_contact(self, ghl: GhlClient) -> str:
+        """The lead's GHL contact: stored, else upserted by e-mail/phone (idempotent)."""
+        s = self.subject
+        if s.ghl_contact_id is not None:
+            return s.ghl_contact_id
+        contact = await ghl.upsert_contact(
+            email=s.email, phone=s.phone_e164, first_name=s.first_name, last_name=s.last_name,
+            company_name=s.company,
+        )  # fmt: skip
+        return contact.contact_id
 
     async def _send_email(self, client: EmailBisonClient) -> Outcome:
         s = self.subject
@@ -171,9 +176,7 @@ class Sender:
                 return None  # a new e-mail has no thread to look in
             return await self.emailbison.find_sent_in_thread(s.answer_reply_id, s.body)
         if self.ghl is not None:
-            if s.ghl_contact_id is None:
-                return None
-            return await self.ghl.find_sent_sms(s.ghl_contact_id, s.body)
+            return await self.ghl.find_sent_sms(await self._ghl_contact(self.ghl), s.body)
         return None  # Unipile: a started chat's id is unknown until it answers
 
 
