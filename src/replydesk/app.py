@@ -39,6 +39,8 @@ from replydesk.integrations import jobs as integration_jobs
 from replydesk.integrations.credentials import endpoints as credential_endpoints
 from replydesk.integrations.credentials import jobs as credential_jobs
 from replydesk.integrations.credentials import tasks as credential_tasks
+from replydesk.integrations.outbound import endpoints as reply_endpoints
+from replydesk.integrations.outbound import jobs as reply_jobs
 from replydesk.integrations.providers import PROVIDERS
 from replydesk.leads import jobs as lead_jobs
 from replydesk.queue import tasks as queue_tasks
@@ -67,6 +69,7 @@ def routers() -> list[APIRouter]:
         inbox_pages.router,
         lead_pages.router,
         admin_pages.router,
+        reply_endpoints.router,
     ]
 
 
@@ -77,6 +80,7 @@ def build_registry(settings: Settings | None = None, db: Database | None = None)
     integration_jobs.register(registry)
     lead_jobs.register(registry)
     credential_jobs.register(registry, settings or get_settings(), db)
+    reply_jobs.register(registry, settings or get_settings(), db)
     return registry
 
 

@@ -16,7 +16,16 @@ from replydesk.integrations.credentials.models import (
     IntegrationCredential,
     IntegrationHealth,
 )
-from replydesk.leads.models import Lead, LeadEvent, LeadNote, LeadRead, LeadTag, Message, Tag
+from replydesk.leads.models import (
+    Lead,
+    LeadChannelQuarantine,
+    LeadEvent,
+    LeadNote,
+    LeadRead,
+    LeadTag,
+    Message,
+    Tag,
+)
 from replydesk.queue.models import Alert, Job, QueueAttempt, SchedulerRun
 from replydesk.workspaces.models import Workspace
 
@@ -32,6 +41,7 @@ __all__ = [
     "Invitation",
     "Job",
     "Lead",
+    "LeadChannelQuarantine",
     "LeadEvent",
     "LeadNote",
     "LeadRead",

@@ -144,6 +144,18 @@ class Settings(BaseSettings):
     # A Retry-After longer than this is not waited for in the call: the error carries it.
     provider_retry_after_max_s: float = Field(default=20.0, ge=0)
 
+    # Replies (docs/integrations.md, "Replying"): a send that cannot go now is held (its job
+    # rescheduled), never failed for a wait: a gate (disconnected/auth_failed) is looked at
+    # again every recheck; provider errors back off from base, doubling, up to the retries;
+    # a reply held longer than max_hold fails. Consecutive send errors make a provider
+    # degraded from the streak.
+    reply_send_gate_recheck_s: float = Field(default=300.0, gt=0)
+    reply_send_error_backoff_s: float = Field(default=30.0, gt=0)
+    reply_send_error_retries: int = Field(default=5, ge=0, le=20)
+    reply_send_max_hold_s: float = Field(default=172_800.0, gt=0)
+    reply_body_max_length: int = Field(default=20_000, ge=1, le=200_000)
+    provider_degraded_streak: int = Field(default=3, ge=1, le=100)
+
     # Feature flags.
     feature_ai_drafts: bool = False
     feature_slack_alerts: bool = False

@@ -18,13 +18,20 @@ from replydesk.leads.vocabulary import (
     IdentityKind,
     LeadEventKind,
     MergeKind,
+    MessageStatus,
 )
 
 # Every table whose rows belong to a lead (each with ``id``, ``workspace_id`` and ``lead_id``):
 # a merge moves them to the surviving lead and records their ids, an unmerge moves exactly
 # those back. A new lead-owned table with a row id is added here, and only here; the ones
 # without (``lead_tags``, ``lead_reads``) are copied by value in ``leads.merge_links``.
-LEAD_OWNED_TABLES: tuple[str, ...] = ("messages", "lead_identities", "lead_events", "lead_notes")
+LEAD_OWNED_TABLES: tuple[str, ...] = (
+    "messages",
+    "lead_identities",
+    "lead_events",
+    "lead_notes",
+    "lead_channel_quarantines",
+)
 
 # leads columns a merge may fill on the surviving lead from the absorbed one (blanks only),
 # plus the operator fields it combines; rollups and counters are recomputed instead.
@@ -115,7 +122,8 @@ RECOMPUTE_ROLLUPS = statement(
             max(occurred_at) FILTER (WHERE direction = '{Direction.OUTBOUND}')
                 AS last_outbound_at,
             max(occurred_at) FILTER (WHERE direction = '{Direction.OUTBOUND}'
-                AND sent_by IN {sql_values(TEAM_SENDERS)}) AS last_team_outbound_at,
+                AND sent_by IN {sql_values(TEAM_SENDERS)}
+                AND status <> '{MessageStatus.FAILED}') AS last_team_outbound_at,
             max(occurred_at) AS last_message_at
         FROM messages WHERE lead_id = :id
     ) AS r

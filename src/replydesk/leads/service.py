@@ -176,6 +176,7 @@ class StoredMessage:
     direction: str
     sent_by: str
     occurred_at: datetime
+    status: str
     created: bool  # False: it existed (a replay, a re-delivery, or the echo of our own send)
 
 

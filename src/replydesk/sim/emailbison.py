@@ -117,6 +117,7 @@ class EmailBisonSim:
             r("GET", "/api/replies/{id}/conversation-thread", "replies.thread", self.thread),
             r("POST", "/api/replies/{id}/reply", "replies.reply", self.reply),
             r("GET", "/api/leads/{id}/sent-emails", "leads.sent_emails", self.sent_emails),
+            r("GET", "/api/sender-emails", "sender_emails.list", self.sender_emails),
         ]
 
     def _reply_or_404(self, req: SimRequest) -> dict[str, Any] | None:
@@ -218,6 +219,9 @@ class EmailBisonSim:
             subject=str(req.arg("subject") or ""),
         )
         return ok({"data": sent})
+
+    async def sender_emails(self, req: SimRequest) -> Response:
+        return ok({"data": [{**SENDER, "status": "Connected"}]})
 
     async def sent_emails(self, req: SimRequest) -> Response:
         raw = req.params["id"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import SplitResult, urlunsplit
 
 from pydantic import BaseModel
@@ -265,13 +266,108 @@ async def record_check(
     version: int,
     result: HealthResult,
 ) -> bool:
-    """False when the credentials changed (or went) since the check started: nothing written."""
-    return await repository.record_check(
-        session,
-        workspace_id,
-        provider,
-        version,
-        result.status,
-        result.category,
-        result.message,
+    """A finished health check (through ``transition_health``). False when the credentials
+    changed (or went) since the check started: nothing written."""
+    change = await transition_health(
+        session, workspace_id, provider, result, version=version, checked=True
+    )
+    return change is not None
+
+
+@dataclass(frozen=True)
+class HealthChange:
+    """What a health result did: ``previous`` → ``current`` (equal when it did not move)."""
+
+    workspace_id: uuid.UUID
+    provider: Integration
+    previous: HealthStatus
+    current: HealthStatus
+    category: str | None
+    message: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.previous is not self.current
+
+
+async def transition_health(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    provider: Integration,
+    result: HealthResult,
+    *,
+    version: int,
+    checked: bool = False,
+    limited_until: datetime | None = None,
+    degraded_streak: int = 1,
+) -> HealthChange | None:
+    """The one function through which every health result is written: health checks
+    (``checked``: stamps ``last_checked_at`` and frees the check's dedupe key) and the
+    outcomes of sends (replies). Hook anything that must happen on a transition (alerts,
+    "reconnected") here, on ``HealthChange.changed``.
+
+    Rules: ``ok`` clears the error, the rate limit and the failure streak (a gated provider
+    resumes). ``degraded`` from a send counts a streak and becomes the status only from
+    ``degraded_streak`` consecutive failures (a check's result is the status at once). Every
+    other status is taken as it is; ``rate_limited`` lasts until ``limited_until``. Nothing is
+    written (None) when the credentials no longer have ``version``; a send's result that
+    changes nothing writes nothing (no hot-row churn)."""
+    row = await repository.lock_health(session, workspace_id, provider, version)
+    if row is None:
+        return None
+    previous = HealthStatus(row["status"])
+    streak = int(row["failure_streak"])
+    status = result.status
+    if status is HealthStatus.OK:
+        streak, limited_until = 0, None
+    elif status is HealthStatus.DEGRADED:
+        streak += 1
+        if not checked and streak < degraded_streak:
+            status = previous  # not a streak yet: the error is recorded, the status stays
+    params = {
+        "ws": workspace_id,
+        "provider": provider.value,
+        "status": status.value,
+        "category": result.category,
+        "message": result.message,
+        "limited_until": limited_until if status is HealthStatus.RATE_LIMITED else None,
+        "streak": streak,
+        "checked": checked,
+    }
+    unchanged = (
+        status is previous
+        and result.category == row["last_error_category"]
+        and result.message == row["last_error_message"]
+        and params["limited_until"] == row["limited_until"]
+        and streak == row["failure_streak"]
+    )
+    if checked or not unchanged:
+        await repository.write_health(session, params)
+    return HealthChange(workspace_id, provider, previous, status, result.category, result.message)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What a reply or a send needs to know about an integration (never its secret)."""
+
+    version: int
+    status: HealthStatus
+    limited_until: datetime | None
+    category: str | None
+    message: str | None
+
+
+async def gate(
+    session: AsyncSession, workspace_id: uuid.UUID, provider: Integration
+) -> Gate | None:
+    """The integration's gate state, or None when it is not configured."""
+    row = await repository.gate(session, workspace_id, provider)
+    if row is None:
+        return None
+    return Gate(
+        row["version"],
+        HealthStatus(row["status"]),
+        row["limited_until"],
+        row["last_error_category"],
+        row["last_error_message"],
     )
