@@ -92,7 +92,7 @@ async def _lead_context(
         statuses=[s.value for s in LeadStatus],
         channels=[c.value for c in Channel],
         reply_channels=replies.channels_for(lead),
-        channel_states=lead.get("channels") or [],
+        channel_states=await replies.channel_states(session, place.access, lead_id),
         reply_available=replies.available(),
     )
 
@@ -216,15 +216,23 @@ async def merge_lead(
 
 @router.post("/{lead_id}/reply")
 async def send_reply(
-    place: PlaceDep, request: Request, session: SessionDep, lead_id: LeadId, form: FormDep
+    place: PlaceDep,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    lead_id: LeadId,
+    form: FormDep,
 ) -> Response:
-    """The reply composer's post: ``replies.send`` is the one hook to the reply service."""
+    """The reply composer's post: ``replies.send`` is the one call into the reply service."""
     text = form.get("body", "").strip()
     channel = form.get("channel", "")
+    subject = form.get("subject", "").strip() or None
     if not text:
         raise InvalidInput("body: the reply is empty")
     await leads_service.get_lead_id(session, place.workspace_id, lead_id)
-    await replies.send(session, place.access, lead_id, channel=channel, text=text)
+    await replies.send(
+        session, settings, place.access, lead_id, channel=channel, text=text, subject=subject
+    )
     return redirect(request, _lead_url(place, lead_id))
 
 

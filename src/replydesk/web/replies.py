@@ -1,31 +1,31 @@
-"""The reply composer's hook to the reply service (issue 12 + the replies work in parallel).
+"""The reply composer's calls into the reply service (``integrations.outbound``).
 
-The composer on the lead page (a text area labelled Reply, a channel choice, Send) posts to
-``POST /w/{ws}/leads/{id}/reply``, which calls ``send`` below; the quarantine "lift" button
-posts to ``…/quarantine/{channel}/lift``, which calls ``lift_quarantine``. The reply service
-(``POST leads/{id}/replies``: 202, message queued → sent/failed; ``DELETE
-leads/{id}/quarantine/{channel}``) is being built separately: until it is wired here both
-answer a clear 503 and the composer says sending is not available. Wiring it = replace the
-bodies of ``available``, ``send`` and ``lift_quarantine`` with calls to that service (the same
-functions its endpoints call); the page needs nothing else.
+The composer on the lead page (a text area labelled Reply, a channel choice, an optional
+subject, Send) posts to ``POST /w/{ws}/leads/{id}/reply``, which calls ``send``: the same
+``request_reply`` as ``POST leads/{id}/replies`` (message queued, ``reply.send`` job), so every
+refusal (not configured, gated, quarantined, no address) is the API's. The quarantine "lift"
+button calls the same ``lift_quarantine`` as ``DELETE leads/{id}/quarantine/{channel}``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.auth.deps import WorkspaceAccess
-from replydesk.core.errors import Unavailable
+from replydesk.core.errors import InvalidInput
+from replydesk.core.settings import Settings
+from replydesk.integrations.outbound import service as outbound
+from replydesk.integrations.outbound.schemas import ReplyIn
+from replydesk.leads import replies as lead_replies
 from replydesk.leads.vocabulary import Channel
-
-NOT_WIRED = "sending replies is not available in this build yet"
 
 
 def available() -> bool:
-    """Whether the composer can send (False until the reply service is wired in)."""
-    return False
+    """Whether the composer can send (the reply service is part of this build)."""
+    return True
 
 
 def channels_for(lead: dict[str, Any]) -> list[str]:
@@ -34,7 +34,7 @@ def channels_for(lead: dict[str, Any]) -> list[str]:
     have = {
         Channel.EMAIL: lead.get("email"),
         Channel.SMS: lead.get("phone_e164"),
-        Channel.LINKEDIN: lead.get("linkedin_profile_url"),
+        Channel.LINKEDIN: lead.get("linkedin_profile_url") or lead.get("linkedin_provider_id"),
     }
     found = [c.value for c, address in have.items() if address]
     newest = lead.get("last_inbound_channel")
@@ -44,13 +44,34 @@ def channels_for(lead: dict[str, Any]) -> list[str]:
     return found
 
 
+async def channel_states(
+    session: AsyncSession, access: WorkspaceAccess, lead_id: int
+) -> list[dict[str, Any]]:
+    """The lead's channel states as the page lists them: ``[{channel, state, reason, since}]``."""
+    states = await lead_replies.channel_states(session, access.workspace_id, lead_id)
+    return [{"channel": channel, **state} for channel, state in states.items()]
+
+
 async def send(
-    session: AsyncSession, access: WorkspaceAccess, lead_id: int, *, channel: str, text: str
+    session: AsyncSession,
+    settings: Settings,
+    access: WorkspaceAccess,
+    lead_id: int,
+    *,
+    channel: str,
+    text: str,
+    subject: str | None = None,
 ) -> None:
-    raise Unavailable(NOT_WIRED, retry_after_s=None)
+    try:
+        body = ReplyIn.model_validate({"channel": channel, "body": text, "subject": subject})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"{where}: {first['msg']}") from None
+    await outbound.request_reply(session, settings, access.workspace_id, lead_id, body, None)
 
 
 async def lift_quarantine(
     session: AsyncSession, access: WorkspaceAccess, lead_id: int, channel: Channel
 ) -> None:
-    raise Unavailable("lifting a quarantine is not available in this build yet")
+    await outbound.lift_quarantine(session, access.workspace_id, lead_id, channel, access.user_id)
