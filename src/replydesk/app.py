@@ -20,11 +20,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from prometheus_client.core import Metric
 
 from replydesk.auth import admin_endpoints as auth_admin_endpoints
 from replydesk.auth import endpoints as auth_endpoints
 from replydesk.auth import unlock_endpoints
-from replydesk.core import health
+from replydesk.core import health, metrics_endpoint
 from replydesk.core.crypto import KeyRing
 from replydesk.core.db import Database
 from replydesk.core.http import new_api
@@ -41,6 +42,7 @@ from replydesk.integrations.credentials import tasks as credential_tasks
 from replydesk.integrations.providers import PROVIDERS
 from replydesk.leads import jobs as lead_jobs
 from replydesk.queue import tasks as queue_tasks
+from replydesk.queue.metrics import queue_families
 from replydesk.queue.registry import Registry
 from replydesk.queue.scheduler import PeriodicTask
 from replydesk.queue.worker import Worker, worker_database
@@ -49,6 +51,7 @@ from replydesk.queue.worker import Worker, worker_database
 def routers() -> list[APIRouter]:
     return [
         health.router,
+        metrics_endpoint.router,
         ingest_endpoints.router,
         auth_endpoints.router,
         auth_admin_endpoints.router,
@@ -102,6 +105,12 @@ def create_app(
         app.state.inbox_counts_cache = CountsCache()
         # The embedded mode creates its key file here, on first start.
         app.state.keyring = KeyRing.from_settings(settings)
+
+        async def queue_figures() -> list[Metric]:
+            return await queue_families(db, settings)
+
+        # Figures GET /metrics reads at scrape time (bounded queries).
+        app.state.metrics_sources = [queue_figures]
         try:
             if worker:
                 async with _in_process_worker(db, settings):

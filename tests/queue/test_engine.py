@@ -150,7 +150,8 @@ async def test_retries_with_backoff_then_succeeds(
     assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.2
     retries = [r for r in log_capture.records() if r["event"] == "queue_item_retry"]
     assert [r["attempt"] for r in retries] == [1, 2, 3]
-    assert {r["level"] for r in retries} == {"warning"} and retries[0]["category"] == "bug"
+    assert {r["level"] for r in retries} == {"warning"} and retries[0]["error_class"] == "bug"
+    assert retries[0]["category"] == "other"  # the triage taxonomy; the class stays finer
     assert "ann@acme.example" not in log_capture.text
 
 
@@ -184,7 +185,7 @@ async def test_dead_after_max_attempts_alert_per_class_per_day_then_replay(
         assert alert["dedupe_key"] == f"{ws}:bug:{alert['day'].isoformat()}"
         dead_logs = [r for r in log_capture.records() if r["event"] == "queue_item_dead"]
         assert sorted(r["level"] for r in dead_logs) == ["error", "warning"]
-        assert all(r["category"] == "bug" for r in dead_logs)
+        assert all((r["category"], r["error_class"]) == ("other", "bug") for r in dead_logs)
         # The handler is fixed: replay brings both back and they succeed.
         broken = False
         async with db.session() as session:

@@ -19,6 +19,7 @@ from replydesk.cli.sim_commands import sim_app
 from replydesk.cli.worker import queue_app, worker_command
 from replydesk.cli.workspace_commands import register as register_workspace_commands
 from replydesk.core.logging import get_logger
+from replydesk.core.metrics import configure_metrics
 from replydesk.core.server import server_config
 
 app = typer.Typer(
@@ -61,6 +62,7 @@ def serve(
     """Migrate, then serve the HTTP API (with an in-process worker unless --no-worker)."""
     settings = prepare()
     migrated_url(settings)
+    configure_metrics(settings, "api")
     api = create_app(settings, worker=not no_worker)
     bind_host, bind_port = host or settings.host, port or settings.port
     log.info(

@@ -123,6 +123,16 @@ class Settings(BaseSettings):
     # A Retry-After longer than this is not waited for in the call: the error carries it.
     provider_retry_after_max_s: float = Field(default=20.0, ge=0)
 
+    # Metrics (GET /metrics, docs/metrics.md). Without a token the endpoint answers 404: it
+    # is never open by default. The shared directory of the processes' metric files.
+    metrics_token: SecretStr | None = None
+    metrics_dir: Path | None = None
+    metrics_query_timeout_ms: int = Field(default=1000, ge=10, le=30_000)
+    # Slow-path log lines (docs/metrics.md): thresholds, and step-level timings in them.
+    log_slow_webhook_s: float = Field(default=2.0, gt=0)
+    log_slow_counts_s: float = Field(default=1.0, gt=0)
+    log_slow_paths: bool = False
+
     # Feature flags.
     feature_ai_drafts: bool = False
     feature_slack_alerts: bool = False

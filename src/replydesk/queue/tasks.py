@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from replydesk.core.db import Database
+from replydesk.core.log_categories import LogCategory
 from replydesk.core.logging import get_logger
 from replydesk.core.settings import Settings
 from replydesk.queue import repository
 from replydesk.queue.queues import TABLES
-from replydesk.queue.scheduler import PeriodicTask
+from replydesk.queue.scheduler import PeriodicTask, RunReport
 from replydesk.queue.service import record_alert
 
 log = get_logger(__name__)
@@ -33,7 +34,8 @@ async def rescue_expired(db: Database, limit: int) -> dict[str, int]:
             dead = sum(1 for r in rows if r["status"] == "dead")
             log.warning(
                 "queue_leases_rescued",
-                category="worker_lost",
+                category=LogCategory.OTHER,
+                error_class="worker_lost",
                 table=table.name,
                 count=len(rows),
                 dead=dead,
@@ -58,11 +60,12 @@ def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
     limit = settings.worker_rescue_batch
     retention_days = settings.queue_attempts_retention_days
 
-    async def rescue(db: Database) -> None:
-        await rescue_expired(db, limit)
+    async def rescue(db: Database) -> RunReport:
+        rescued = await rescue_expired(db, limit)
+        return RunReport(processed=sum(rescued.values()))
 
-    async def prune_old_attempts(db: Database) -> None:
-        await prune_attempts(db, retention_days)
+    async def prune_old_attempts(db: Database) -> int:
+        return await prune_attempts(db, retention_days)
 
     return [
         PeriodicTask("queue.rescue", settings.worker_rescue_interval_s, rescue),
