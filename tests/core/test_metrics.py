@@ -103,9 +103,12 @@ async def stack(settings: Settings, database_url: str) -> AsyncIterator[Stack]:
         db = Database.from_settings(via)
         app = create_app(via, database=db)
         try:
-            async with app.router.lifespan_context(app), UvicornServer(app) as server:
-                async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
-                    yield Stack(proxy, via, db, client)
+            async with (
+                app.router.lifespan_context(app),
+                UvicornServer(app) as server,
+                httpx.AsyncClient(base_url=server.base_url, timeout=10) as client,
+            ):
+                yield Stack(proxy, via, db, client)
         finally:
             await db.dispose()
 
