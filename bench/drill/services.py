@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPLYDESK = [sys.executable, "-m", "replydesk"]
+METRICS_TOKEN = "drill-metrics-token-0123456789abcdef"
 
 
 def free_port() -> int:
@@ -42,6 +43,10 @@ class Services:
             (self.direct_url or self.database_url) if direct else self.database_url
         )
         env["REPLYDESK_LOG_LEVEL"] = "warning"
+        # Every process writes its metrics to one folder; any API's /metrics shows them all.
+        env["REPLYDESK_METRICS_TOKEN"] = METRICS_TOKEN
+        env["REPLYDESK_METRICS_DIR"] = str(self.log_dir / "metrics")
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         return env
 
     def cli(self, *args: str) -> str:
