@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPLYDESK = [sys.executable, "-m", "replydesk"]
-METRICS_TOKEN = "drill-metrics-token-0123456789abcdef"
+METRICS_TOKEN = "drill-metrics-token-0123456789abcdef"  # noqa: S105 (a throwaway drill token)
 
 
 def free_port() -> int:
