@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from replydesk.app import build_worker, create_app
 from replydesk.core.db import Database
-from replydesk.core.metrics import metric_names, remove_dead_process_files
+from replydesk.core.metrics import metric_names
 from replydesk.core.settings import Settings
 from replydesk.devtools.tcp_proxy import TcpProxy, pg_target, url_via_proxy
 from replydesk.queue.worker import worker_database
@@ -222,13 +222,50 @@ def test_every_metric_family_is_exported_with_its_help() -> None:
     assert "replydesk_ai_tokens_total" in names
 
 
-def test_dead_processes_files_are_removed_live_ones_kept(tmp_path: Path) -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
-    dead_pid = int(dead.stdout)
-    import os
+WRITER = """
+import sys
+from replydesk.core.metrics import configure_metrics, metrics, render
+from replydesk.core.settings import Settings
 
-    for name in (f"counter_{dead_pid}.db", f"counter_{os.getpid()}.db", "notes.txt"):
-        (tmp_path / name).write_bytes(b"")
-    assert remove_dead_process_files(tmp_path) == [f"counter_{dead_pid}.db"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"counter_{os.getpid()}.db", "notes.txt"]
+configure_metrics(Settings(metrics_dir=sys.argv[1]), "worker")
+metrics().ingest_requests.labels("emailbison", "accepted").inc(int(sys.argv[2]))
+metrics().ingest_duration.labels("emailbison", "accepted").observe(0.01)
+if sys.argv[3] == "render":
+    sys.stdout.write(render().decode())
+"""
+
+
+def _run(folder: Path, n: int, then: str = "exit") -> str:
+    proc = subprocess.run(
+        [sys.executable, "-c", WRITER, str(folder), str(n), then],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return proc.stdout
+
+
+def test_processes_share_one_folder_and_ended_ones_keep_counting(tmp_path: Path) -> None:
+    """Counters of processes that ended stay in the sums (folded into the archive file), their
+    own files are gone, and a scrape sums every process."""
+    folder = tmp_path / "metrics"
+    _run(folder, 3)
+    _run(folder, 4)
+    assert len(list(folder.glob("counter_*.db"))) == 2
+    text = _run(folder, 5, "render")
+    samples = parse(text)
+    labels = {"provider": "emailbison", "outcome": "accepted"}
+    assert value(samples, "replydesk_ingest_requests_total", **labels) == 12
+    assert value(samples, "replydesk_ingest_duration_seconds_count", **labels) == 3
+    # The two ended processes were folded into the archives; the renderer's own files remain.
+    names = sorted(p.name for p in folder.glob("*.db"))
+    assert "counter_archive.db" in names and "histogram_archive.db" in names
+    assert len([n for n in names if n.startswith("counter_")]) == 2  # archive + the renderer
+    # Its start gauge is live only: one process (the renderer) in the answer.
+    started = [k for k in samples if k[0] == "replydesk_process_start_time_seconds"]
+    assert len(started) == 1
+    # The next start folds the renderer in too: nothing lost, nothing counted twice.
+    again = parse(_run(folder, 0, "render"))
+    assert value(again, "replydesk_ingest_requests_total", **labels) == 12
+    assert folder.stat().st_mode & 0o077 == 0

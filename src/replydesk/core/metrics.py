@@ -8,8 +8,9 @@ at start, before anything is recorded: it switches prometheus-client to its mult
 with a directory shared by every process of the host (``REPLYDESK_METRICS_DIR``, default
 ``<data_dir>/metrics``), where each process writes its values to memory-mapped files; a scrape
 of any API process reads all of them (decision 0012). At start, files left by processes that no
-longer run are deleted, so the directory does not grow with restarts (their counters disappear
-from the sums: Prometheus sees a counter reset, which ``rate()`` handles). Without
+longer run are folded into one archive file per type (counters and histograms keep their
+sums; gauges of dead processes are dropped), so the directory does not grow with restarts and
+no sum ever goes down. Without
 ``configure_metrics`` (tests, the CLI's other commands) values live in the process's memory.
 
 The metric objects are built on first use, not at import: the value class (in memory or
@@ -18,12 +19,14 @@ memory-mapped) is fixed when a metric is created, so it must be chosen first.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -34,6 +37,7 @@ from prometheus_client import (
     values,
 )
 from prometheus_client.core import Metric
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from replydesk.core.settings import Settings
@@ -206,26 +210,51 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_dead_process_files(path: Path) -> list[str]:
-    """Delete ``*_<pid>.db`` files of processes that no longer run; returns their names."""
-    removed = []
-    for file in path.glob("*.db"):
-        pid_text = file.stem.rsplit("_", 1)[-1]
-        if not pid_text.isdigit():
-            continue
-        pid = int(pid_text)
-        if pid != os.getpid() and not _pid_alive(pid):
-            file.unlink(missing_ok=True)
-            removed.append(file.name)
-    return removed
+_MmapedDict: Any = MmapedDict  # untyped in prometheus-client
+ARCHIVE = "archive"  # counter_archive.db, histogram_archive.db: what ended processes counted
+
+
+def compact_dead_process_files(path: Path) -> list[str]:
+    """Fold the counters and histograms of processes that no longer run into one archive file
+    per type, so the sums never go down (a drop would read as a counter reset and ``rate()``
+    would count the whole value again) and the folder does not grow with restarts; their gauge
+    files are deleted. A lock file serialises processes starting together. Returns the names
+    of the files folded or deleted."""
+    done: list[str] = []
+    with (path / ".lock").open("a+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        archives: dict[str, Any] = {}
+        try:
+            for file in sorted(path.glob("*.db")):
+                kind = file.stem.split("_", 1)[0]
+                pid_text = file.stem.rsplit("_", 1)[-1]
+                if not pid_text.isdigit():
+                    continue
+                pid = int(pid_text)
+                if pid == os.getpid() or _pid_alive(pid):
+                    continue
+                if kind in ("counter", "histogram"):
+                    if kind not in archives:
+                        archives[kind] = _MmapedDict(str(path / f"{kind}_{ARCHIVE}.db"))
+                    archive = archives[kind]
+                    for key, value, _, _ in _MmapedDict.read_all_values_from_file(str(file)):
+                        current, _ = archive.read_value(key)
+                        archive.write_value(key, current + value, 0.0)
+                file.unlink(missing_ok=True)
+                done.append(file.name)
+        finally:
+            for archive in archives.values():
+                archive.close()
+    return done
 
 
 def configure_metrics(settings: Settings, role: str) -> Path:
     """Switch this process to multiprocess mode in the shared directory (created 0700,
-    dead processes' files deleted). Call once at process start, before any metric is used."""
+    dead processes' counters folded into the archive). Call once at process start, before any
+    metric is used."""
     path = Path(os.environ.get(MULTIPROC_ENV) or metrics_dir(settings))
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    remove_dead_process_files(path)
+    compact_dead_process_files(path)
     os.environ[MULTIPROC_ENV] = str(path)
     with _lock:
         if metrics.cache_info().currsize and _state["dir"] is None:
