@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -269,15 +270,12 @@ def configure_metrics(settings: Settings, role: str) -> Path:
 def render(extra: Iterable[Metric] = ()) -> bytes:
     """The exposition text: this process's metrics (or, in multiprocess mode, every process's
     in the shared directory) plus ``extra`` families computed for this scrape."""
-    metrics()  # every family is listed, even before its first value
+    metrics()  # built, so that in memory mode every family is listed from the first scrape
     path = multiprocess_dir()
-    registry = CollectorRegistry(auto_describe=False)
+    registry = REGISTRY
     if path is not None:
+        registry = CollectorRegistry(auto_describe=False)
         MultiProcessCollector(registry, path=str(path))  # type: ignore[no-untyped-call]
-    else:
-        from prometheus_client import REGISTRY
-
-        registry = REGISTRY
     extra_families = list(extra)
     text = generate_latest(registry)
     if extra_families:
