@@ -43,6 +43,7 @@ from drill.checks import api_counts, api_requires_attention_listed, consistency,
 from drill.faults import Faults
 from drill.hosts import HostNetwork
 from drill.load import percentile, poll_inbox, send_burst
+from drill.metrics import scrape
 from drill.report import append_row
 from drill.services import Services, free_port
 from drill.traffic import build_plan
@@ -106,6 +107,18 @@ async def wait_drained(services: Services, timeout: float) -> tuple[float, dict[
         await asyncio.sleep(0.25)
 
 
+async def scrape_safely(port: int) -> dict[str, Any]:
+    try:
+        return await asyncio.to_thread(scrape, port)
+    except OSError as exc:  # the scrape must not end the drill
+        return {"error": type(exc).__name__}
+
+
+async def scrape_later(port: int, delay_s: float, into: dict[str, Any]) -> None:
+    await asyncio.sleep(delay_s)
+    into["outage"] = await scrape_safely(port)
+
+
 async def drill(
     args: argparse.Namespace, direct_url: str, log_dir: Path, logs_kept: bool
 ) -> dict[str, Any]:
@@ -147,15 +160,24 @@ async def drill(
             fault_tasks.append(asyncio.create_task(faults.kill_worker_later(services, 0, 2.0, 5.0)))
         if args.db_outage:
             fault_tasks.append(asyncio.create_task(faults.outage_later(1.0, args.db_outage)))
+        port = services.api_ports[-1]
+        scrapes: dict[str, Any] = {"start": await scrape_safely(port)}
+        if args.db_outage:
+            # Halfway through the outage (it starts 1 s into the burst).
+            fault_tasks.append(
+                asyncio.create_task(scrape_later(port, 1.0 + args.db_outage / 2, scrapes))
+            )
         burst = await send_burst(
             plan.deliveries, services.api_ports, ws, hook_token, args.concurrency
         )
         burst_s = burst.finished - burst.started
+        scrapes["burst"] = await scrape_safely(port)
         _, stats = await wait_drained(services, args.drain_timeout)
         stop_polling.set()
         polled = await poller
         for task in fault_tasks:
             await task
+        scrapes["drained"] = await scrape_safely(port)
         figures = await db_figures(direct_url, ws)
         # First receipt to last processed, from the rows' own timestamps: exact, unlike the
         # polling loop (each `queue stats` call is a new process).
@@ -185,6 +207,9 @@ async def drill(
             "list_p95_ms": ms(percentile(polled.list_latencies, 0.95)),
             "poll_errors": polled.errors,
             "queue_stats": stats,
+            # GET /metrics of one API process (every process's series): start, end of the
+            # burst, halfway through an outage, drained.
+            "metrics": scrapes,
             "consistency": check,
             "machine": {
                 "cores": os.cpu_count(),

@@ -16,6 +16,7 @@ from pathlib import Path
 from drill.hosts import HostNetwork
 
 REPLYDESK = [sys.executable, "-m", "replydesk"]
+METRICS_TOKEN = "drill-metrics-token-0123456789abcdef"  # noqa: S105 (a throwaway drill token)
 
 
 def free_port() -> int:
@@ -52,6 +53,10 @@ class Services:
             env["REPLYDESK_DATABASE_POOL_MODE"] = "transaction"
             env["REPLYDESK_DATABASE_DIRECT_URL"] = self.direct_url
         env["REPLYDESK_LOG_LEVEL"] = "warning"
+        # Every process writes its metrics to one folder; any API's /metrics shows them all.
+        env["REPLYDESK_METRICS_TOKEN"] = METRICS_TOKEN
+        env["REPLYDESK_METRICS_DIR"] = str(self.log_dir / "metrics")
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         return env
 
     def cli(self, *args: str) -> str:

@@ -20,12 +20,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from prometheus_client.core import Metric
 
 from replydesk.auth import admin_endpoints as auth_admin_endpoints
 from replydesk.auth import endpoints as auth_endpoints
 from replydesk.auth import tasks as auth_tasks
 from replydesk.auth import unlock_endpoints
-from replydesk.core import health
+from replydesk.core import health, metrics_endpoint
 from replydesk.core.crypto import KeyRing
 from replydesk.core.db import Database
 from replydesk.core.http import new_api
@@ -44,6 +45,7 @@ from replydesk.integrations.outbound import jobs as reply_jobs
 from replydesk.integrations.providers import PROVIDERS
 from replydesk.leads import jobs as lead_jobs
 from replydesk.queue import tasks as queue_tasks
+from replydesk.queue.metrics import queue_families
 from replydesk.queue.registry import Registry
 from replydesk.queue.scheduler import PeriodicTask
 from replydesk.queue.worker import Worker, worker_database
@@ -54,6 +56,7 @@ from replydesk.web.first_run import FirstRun
 def routers() -> list[APIRouter]:
     return [
         health.router,
+        metrics_endpoint.router,
         ingest_endpoints.router,
         auth_endpoints.router,
         auth_admin_endpoints.router,
@@ -122,6 +125,12 @@ def create_app(
         # The embedded mode creates its key file here, on first start.
         app.state.keyring = KeyRing.from_settings(settings)
         app.state.first_run = first_run or FirstRun()
+
+        async def queue_figures() -> list[Metric]:
+            return await queue_families(db, settings)
+
+        # Figures GET /metrics reads at scrape time (bounded queries).
+        app.state.metrics_sources = [queue_figures]
         try:
             if worker:
                 async with _in_process_worker(db, settings):

@@ -23,6 +23,7 @@ from replydesk.cli.worker import queue_app, worker_command
 from replydesk.cli.workspace_commands import register as register_workspace_commands
 from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
+from replydesk.core.metrics import configure_metrics
 from replydesk.core.server import server_config
 from replydesk.core.settings import Settings
 from replydesk.web import first_run
@@ -70,6 +71,7 @@ def serve(
     """Migrate, then serve the HTTP API (with an in-process worker unless --no-worker)."""
     settings = prepare()
     url = migrated_url(settings)
+    configure_metrics(settings, "api")
     bind_host, bind_port = host or settings.host, port or settings.port
     setup = asyncio.run(_first_run(settings, url, f"http://{bind_host}:{bind_port}"))
     api = create_app(settings, worker=not no_worker, first_run=setup)

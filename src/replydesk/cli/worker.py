@@ -16,6 +16,7 @@ from replydesk.app import run_worker
 from replydesk.cli.common import migrated_url, prepare, run_with_db
 from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
+from replydesk.core.metrics import configure_metrics
 from replydesk.queue.queues import TABLES
 from replydesk.queue.service import (
     Selection,
@@ -38,6 +39,7 @@ def worker_command(
     """Drain webhook_events and jobs until SIGTERM (graceful: in-flight items finish)."""
     settings = prepare()
     url = migrated_url(settings)
+    configure_metrics(settings, "worker")
     asyncio.run(run_worker(settings, url, concurrency=concurrency))
 
 

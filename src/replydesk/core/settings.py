@@ -155,6 +155,15 @@ class Settings(BaseSettings):
     reply_send_max_hold_s: float = Field(default=172_800.0, gt=0)
     reply_body_max_length: int = Field(default=20_000, ge=1, le=200_000)
     provider_degraded_streak: int = Field(default=3, ge=1, le=100)
+    # Metrics (GET /metrics, docs/metrics.md). Without a token the endpoint answers 404: it
+    # is never open by default. The shared directory of the processes' metric files.
+    metrics_token: SecretStr | None = None
+    metrics_dir: Path | None = None
+    metrics_query_timeout_ms: int = Field(default=1000, ge=10, le=30_000)
+    # Slow-path log lines (docs/metrics.md): thresholds, and step-level timings in them.
+    log_slow_webhook_s: float = Field(default=2.0, gt=0)
+    log_slow_counts_s: float = Field(default=1.0, gt=0)
+    log_slow_paths: bool = False
 
     # Feature flags.
     feature_ai_drafts: bool = False

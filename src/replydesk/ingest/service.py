@@ -40,7 +40,7 @@ from replydesk.ingest import repository
 from replydesk.ingest.auth import AuthCache, WorkspaceAuth, token_ok, workspace_auth_from_row
 from replydesk.ingest.batcher import GroupCommitter
 from replydesk.ingest.body import parse_json_object, read_capped
-from replydesk.ingest.slowlog import SlowLog
+from replydesk.ingest.slowlog import IngestTrace, SlowLog
 from replydesk.integrations.base import PENDING, WebhookProvider
 
 log = get_logger(__name__)
@@ -132,9 +132,16 @@ class Ingestor:
 
     async def ingest(self, provider: str, workspace_id: str, request: Request) -> IngestResult:
         started = time.monotonic()
+        trace = IngestTrace(started)
+        outcome = "internal_error"
         try:
-            result = await self._ingest(provider, workspace_id, request)
+            result = await self._ingest(provider, workspace_id, request, trace)
+            outcome = result.status
+        except asyncio.CancelledError:
+            outcome = "client_abort"
+            raise
         except ReplyDeskError as exc:
+            outcome = exc.code
             # 503 = the database is away: the outage itself is logged once, at error.
             status = http_status(exc)
             level = log.debug if status == 503 else log.warning if status >= 500 else log.info
@@ -147,10 +154,16 @@ class Ingestor:
                 reason=exc.message,
             )
             raise
+        finally:
+            # One counter and one histogram observation: no I/O on the request path.
+            label = provider if provider in self.providers else "unknown"
+            trace.finish(label, outcome, self.settings)
         self.slow.observe(provider, time.monotonic() - started)
         return result
 
-    async def _ingest(self, provider: str, raw_workspace_id: str, request: Request) -> IngestResult:
+    async def _ingest(
+        self, provider: str, raw_workspace_id: str, request: Request, trace: IngestTrace
+    ) -> IngestResult:
         spec = self.providers.get(provider)
         if spec is None:
             raise NotFound(
@@ -174,6 +187,7 @@ class Ingestor:
             )
         if not token_ok(auth, token) or auth is None:
             raise Unauthenticated(AUTH_FAILED)
+        trace.step("auth")
 
         # 2. Size, content type, body (streamed, capped), signature, JSON, shape.
         limit = self.settings.ingest_max_body_bytes
@@ -188,8 +202,10 @@ class Ingestor:
             ) from None
         if spec.verify is not None:
             spec.verify(auth.keys.get(provider), body, request.headers)
+        trace.step("body")
         payload = parse_json_object(body)
         parsed = spec.parse(payload, auth.scope, datetime.now(UTC))
+        trace.step("parse")
 
         # 3. The one statement.
         new = repository.NewEvent(
@@ -200,7 +216,9 @@ class Ingestor:
             status=parsed.status,
             payload=body.decode("utf-8"),
         )
+        trace.dedupe_key = new.dedupe_key
         event_id = await self._insert(deadline, new)
+        trace.step("insert")
         if event_id is None:
             log.debug("webhook_duplicate", provider=provider, event_type=parsed.event_type)
             return IngestResult("duplicate", None)

@@ -519,3 +519,37 @@ async def discard_where(
 async def prune_alerts(conn: Executor, days: int, limit: int) -> int:
     result = await conn.execute(_PRUNE_ALERTS, {"days": days, "n": limit})
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+# --- the scrape-time queue figures of GET /metrics (queue/metrics.py) ----------------------
+
+# Per status at most :cap rows are read (the status index), so a huge backlog costs a bounded
+# scan; the age is how long the oldest row has been in that status (pending: since due).
+_DEPTH = """
+SELECT status, kind, count(*) AS n, EXTRACT(EPOCH FROM now() - min(since)) AS oldest_s
+FROM (
+    (SELECT 'pending' AS status, {kind} AS kind,
+            CASE WHEN run_at <= now() THEN run_at END AS since
+     FROM {t} WHERE status = 'pending' LIMIT :cap)
+    UNION ALL
+    (SELECT 'running', {kind}, coalesce(locked_at, run_at) FROM {t}
+     WHERE status = 'running' LIMIT :cap)
+    UNION ALL
+    (SELECT 'dead', {kind}, coalesce(processed_at, run_at) FROM {t}
+     WHERE status = 'dead' LIMIT :cap)
+) AS rows
+GROUP BY status, kind
+ORDER BY status, kind
+LIMIT :groups
+"""
+_LOCAL_TIMEOUT = statement("SELECT set_config('statement_timeout', :ms, true)")
+
+
+async def queue_depth(
+    conn: Executor, table: QueueTable, *, cap: int, groups: int, timeout_ms: int
+) -> list[tuple[str, str, int, float | None]]:
+    """``(status, kind, count, oldest age in s)`` of pending, running and dead rows, under a
+    transaction-local statement timeout."""
+    await conn.execute(_LOCAL_TIMEOUT, {"ms": str(timeout_ms)})
+    sql = statement(_DEPTH.format(t=table.name, kind=table.kind_sql))
+    rows = await conn.execute(sql, {"cap": cap, "groups": groups})
+    return [(str(s), str(k), int(n), None if age is None else float(age)) for s, k, n, age in rows]

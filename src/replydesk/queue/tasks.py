@@ -6,12 +6,13 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.db import Database
+from replydesk.core.log_categories import LogCategory
 from replydesk.core.logging import get_logger
 from replydesk.core.retention import Bounds, Step, in_batches
 from replydesk.core.settings import Settings
 from replydesk.queue import repository
 from replydesk.queue.queues import JOBS, TABLES, WEBHOOK_EVENTS, QueueTable
-from replydesk.queue.scheduler import PeriodicTask
+from replydesk.queue.scheduler import PeriodicTask, RunReport
 from replydesk.queue.service import record_alert
 
 log = get_logger(__name__)
@@ -37,7 +38,8 @@ async def rescue_expired(db: Database, limit: int) -> dict[str, int]:
             dead = sum(1 for r in rows if r["status"] == "dead")
             log.warning(
                 "queue_leases_rescued",
-                category="worker_lost",
+                category=LogCategory.OTHER,
+                error_class="worker_lost",
                 table=table.name,
                 count=len(rows),
                 dead=dead,
@@ -104,11 +106,13 @@ def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
     limit = settings.worker_rescue_batch
     bounds = Bounds.from_settings(settings, budget_s=15.0)
 
-    async def rescue(db: Database) -> None:
-        await rescue_expired(db, limit)
+    async def rescue(db: Database) -> RunReport:
+        rescued = await rescue_expired(db, limit)
+        return RunReport(processed=sum(rescued.values()))
 
-    async def retention(db: Database) -> None:
-        await apply_retention(db, settings, bounds)
+    async def retention(db: Database) -> RunReport:
+        pruned = await apply_retention(db, settings, bounds)
+        return RunReport(processed=sum(pruned.values()))
 
     return [
         PeriodicTask("queue.rescue", settings.worker_rescue_interval_s, rescue),
