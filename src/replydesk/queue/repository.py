@@ -520,6 +520,7 @@ async def prune_alerts(conn: Executor, days: int, limit: int) -> int:
     result = await conn.execute(_PRUNE_ALERTS, {"days": days, "n": limit})
     return int(result.rowcount)  # type: ignore[attr-defined]
 
+
 # --- the scrape-time queue figures of GET /metrics (queue/metrics.py) ----------------------
 
 # Per status at most :cap rows are read (the status index), so a huge backlog costs a bounded
