@@ -35,10 +35,15 @@ from replydesk.inbox.counts import CountsCache
 from replydesk.ingest import endpoints as ingest_endpoints
 from replydesk.ingest.service import Ingestor
 from replydesk.integrations import jobs as integration_jobs
+from replydesk.integrations.alerts import jobs as alert_jobs
+from replydesk.integrations.alerts import tasks as alert_tasks
 from replydesk.integrations.credentials import endpoints as credential_endpoints
 from replydesk.integrations.credentials import jobs as credential_jobs
 from replydesk.integrations.credentials import tasks as credential_tasks
 from replydesk.integrations.providers import PROVIDERS
+from replydesk.integrations.sync import endpoints as sync_endpoints
+from replydesk.integrations.sync import jobs as sync_jobs
+from replydesk.integrations.sync import tasks as sync_tasks
 from replydesk.leads import jobs as lead_jobs
 from replydesk.queue import tasks as queue_tasks
 from replydesk.queue.registry import Registry
@@ -59,6 +64,7 @@ def routers() -> list[APIRouter]:
         notes_endpoints.router,
         tags_endpoints.router,
         merge_endpoints.router,
+        sync_endpoints.router,
     ]
 
 
@@ -68,13 +74,21 @@ def build_registry(settings: Settings | None = None, db: Database | None = None)
     registry = Registry()
     integration_jobs.register(registry)
     lead_jobs.register(registry)
-    credential_jobs.register(registry, settings or get_settings(), db)
+    settings = settings or get_settings()
+    credential_jobs.register(registry, settings, db)
+    alert_jobs.register(registry, settings, db)
+    sync_jobs.register(registry, settings, db)
     return registry
 
 
 def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
     """Every periodic task the application has."""
-    return [*queue_tasks.periodic_tasks(settings), *credential_tasks.periodic_tasks(settings)]
+    return [
+        *queue_tasks.periodic_tasks(settings),
+        *credential_tasks.periodic_tasks(settings),
+        *alert_tasks.periodic_tasks(settings),
+        *sync_tasks.periodic_tasks(settings),
+    ]
 
 
 def build_worker(db: Database, settings: Settings, **options: Any) -> Worker:

@@ -16,6 +16,7 @@ from replydesk.integrations.credentials.models import (
     IntegrationCredential,
     IntegrationHealth,
 )
+from replydesk.integrations.sync.models import EmailBisonReconcile, LeadSync, ProviderActivity
 from replydesk.leads.models import Lead, LeadEvent, LeadNote, LeadRead, LeadTag, Message, Tag
 from replydesk.queue.models import Alert, Job, QueueAttempt, SchedulerRun
 from replydesk.workspaces.models import Workspace
@@ -26,6 +27,7 @@ __all__ = [
     "Base",
     "BrowserSession",
     "EmailBisonHost",
+    "EmailBisonReconcile",
     "InboxCountsCache",
     "IntegrationCredential",
     "IntegrationHealth",
@@ -35,10 +37,12 @@ __all__ = [
     "LeadEvent",
     "LeadNote",
     "LeadRead",
+    "LeadSync",
     "LeadTag",
     "LoginThrottle",
     "Membership",
     "Message",
+    "ProviderActivity",
     "QueueAttempt",
     "SchedulerRun",
     "Tag",

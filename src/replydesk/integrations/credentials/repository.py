@@ -77,6 +77,10 @@ LOAD_FOR_CHECK = statement(
 # moves only when the status changes.
 RECORD_CHECK = statement(
     """
+    WITH previous AS (
+        SELECT status FROM integration_health
+         WHERE workspace_id = :ws AND provider = :provider FOR UPDATE
+    )
     UPDATE integration_health h SET
         since = CASE WHEN h.status = :status THEN h.since ELSE now() END,
         status = :status, last_checked_at = now(),
@@ -86,7 +90,19 @@ RECORD_CHECK = statement(
      WHERE h.workspace_id = :ws AND h.provider = :provider
        AND c.workspace_id = h.workspace_id AND c.provider = h.provider
        AND c.version = :version
-    RETURNING h.status
+    RETURNING h.status, (SELECT status FROM previous) AS previous
+    """
+)
+# Configured integrations of some providers with their health (reconciliation, silence).
+CONFIGURED = statement(
+    """
+    SELECT c.workspace_id, c.provider, c.version, c.updated_at,
+           coalesce(h.status, 'unknown') AS status, h.last_error_category
+      FROM integration_credentials c
+      LEFT JOIN integration_health h
+        ON h.workspace_id = c.workspace_id AND h.provider = c.provider
+     WHERE c.provider = ANY(CAST(:providers AS text[]))
+     ORDER BY c.workspace_id, c.provider LIMIT :limit
     """
 )
 # Key rotation: credentials in key order, one chunk at a time (keyset on the primary key).
@@ -170,7 +186,8 @@ async def record_check(
     status: str,
     category: str | None,
     message: str | None,
-) -> bool:
+) -> str | None:
+    """The status before this result, or None when nothing was written (version changed)."""
     params = {
         "ws": workspace_id,
         "provider": provider,
@@ -179,7 +196,8 @@ async def record_check(
         "category": category,
         "message": message,
     }
-    return (await session.execute(RECORD_CHECK, params)).first() is not None
+    row = (await session.execute(RECORD_CHECK, params)).first()
+    return None if row is None else str(row.previous)
 
 
 async def ciphertext_chunk(
@@ -206,3 +224,10 @@ async def add_host(session: AsyncSession, host: str) -> bool:
 
 async def remove_host(session: AsyncSession, host: str) -> bool:
     return (await session.execute(REMOVE_HOST, {"host": host})).first() is not None
+
+
+async def configured(
+    session: AsyncSession, providers: Sequence[str], limit: int
+) -> Sequence[RowMapping]:
+    params = {"providers": list(providers), "limit": limit}
+    return (await session.execute(CONFIGURED, params)).mappings().all()

@@ -6,7 +6,9 @@ and ``integration_health`` (statements in ``repository``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import SplitResult, urlunsplit
 
 from pydantic import BaseModel
@@ -29,7 +31,7 @@ from replydesk.integrations.credentials.schemas import (
     UnipileIn,
 )
 from replydesk.integrations.credentials.vocabulary import HealthStatus, Integration, JobType
-from replydesk.queue.service import enqueue
+from replydesk.queue.service import enqueue, record_alert
 
 # Shortest secret whose last 4 characters may be shown; shorter ones show only "…".
 HINT_MIN_LENGTH = 12
@@ -265,8 +267,12 @@ async def record_check(
     version: int,
     result: HealthResult,
 ) -> bool:
-    """False when the credentials changed (or went) since the check started: nothing written."""
-    return await repository.record_check(
+    """The one function through which integration health is written (checks, silence
+    detection; sends should write theirs here too). A change into a failing status records an
+    alert, a recovery from one a ``reconnected`` alert, in the same transaction (the alert
+    outbox, docs/queue.md "Alerts"). False when the credentials changed (or went) since the
+    check started: nothing written."""
+    previous = await repository.record_check(
         session,
         workspace_id,
         provider,
@@ -275,3 +281,72 @@ async def record_check(
         result.category,
         result.message,
     )
+    if previous is None:
+        return False
+    await _alert_on_change(session, workspace_id, provider, previous, result)
+    return True
+
+
+# Statuses someone must hear about; rate_limited is expected and lifts by itself (queued work
+# waits), so it is not alerted.
+ALERTED = frozenset({HealthStatus.AUTH_FAILED, HealthStatus.DISCONNECTED, HealthStatus.DEGRADED})
+RECONNECTED = "reconnected"
+_NAMES = {"emailbison": "EmailBison", "ghl": "GoHighLevel", "unipile": "Unipile"}
+
+
+async def _alert_on_change(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    provider: Integration,
+    previous: str,
+    result: HealthResult,
+) -> None:
+    if provider is Integration.SLACK or previous == result.status:
+        return
+    name = _NAMES.get(provider.value, provider.value)
+    if result.status in ALERTED:
+        category = result.category or result.status.value
+        text = f"{name} is {result.status.value} ({category}): {result.message or 'no detail'}"
+    elif result.status is HealthStatus.OK and previous in ALERTED:
+        category = RECONNECTED
+        text = f"{name} is working again (was {previous})"
+    else:
+        return
+    await record_alert(
+        session,
+        workspace_id=workspace_id,
+        error_class=category,
+        source="integration_health",
+        item_id=None,
+        error=result.message,
+        integration=provider.value,
+        message=text,
+    )
+
+
+@dataclass(frozen=True)
+class Configured:
+    workspace_id: uuid.UUID
+    provider: Integration
+    version: int
+    status: HealthStatus
+    last_error_category: str | None
+    configured_at: datetime
+
+
+async def configured_integrations(
+    session: AsyncSession, providers: Sequence[Integration], limit: int
+) -> list[Configured]:
+    """Configured integrations of these providers with their health (at most ``limit``)."""
+    rows = await repository.configured(session, [p.value for p in providers], limit)
+    return [
+        Configured(
+            r["workspace_id"],
+            Integration(r["provider"]),
+            r["version"],
+            HealthStatus(r["status"]),
+            r["last_error_category"],
+            r["updated_at"],
+        )
+        for r in rows
+    ]
