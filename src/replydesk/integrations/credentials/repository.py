@@ -77,20 +77,19 @@ LOAD_FOR_CHECK = statement(
 # moves only when the status changes.
 RECORD_CHECK = statement(
     """
-    WITH previous AS (
-        SELECT status FROM integration_health
-         WHERE workspace_id = :ws AND provider = :provider FOR UPDATE
-    )
     UPDATE integration_health h SET
         since = CASE WHEN h.status = :status THEN h.since ELSE now() END,
         status = :status, last_checked_at = now(),
         last_error_category = :category, last_error_message = :message,
         check_seq = h.check_seq + 1
-      FROM integration_credentials c
+      FROM integration_credentials c,
+           -- The row as it was (the statement's snapshot): the status before this result.
+           (SELECT status FROM integration_health
+             WHERE workspace_id = :ws AND provider = :provider) AS previous
      WHERE h.workspace_id = :ws AND h.provider = :provider
        AND c.workspace_id = h.workspace_id AND c.provider = h.provider
        AND c.version = :version
-    RETURNING h.status, (SELECT status FROM previous) AS previous
+    RETURNING h.status, previous.status AS previous
     """
 )
 # Configured integrations of some providers with their health (reconciliation, silence).

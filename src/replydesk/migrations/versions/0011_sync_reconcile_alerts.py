@@ -58,7 +58,7 @@ def upgrade() -> None:
         "delivery_error = 'recorded before alert delivery existed'"
     )
     op.create_check_constraint(
-        "ck_alerts_delivery_status", "alerts", f"delivery_status IN {_values(ALERT_DELIVERY)}"
+        op.f("ck_alerts_delivery_status"), "alerts", f"delivery_status IN {_values(ALERT_DELIVERY)}"
     )
     op.create_index(
         "ix_alerts_to_queue",
@@ -116,7 +116,7 @@ def downgrade() -> None:
     op.drop_table("provider_activity")
     op.drop_table("emailbison_reconcile")
     op.drop_index("ix_alerts_to_queue", "alerts")
-    op.drop_constraint("ck_alerts_delivery_status", "alerts")
+    op.drop_constraint(op.f("ck_alerts_delivery_status"), "alerts")
     for column in (
         "delivery_queued_at",
         "delivery_error",
