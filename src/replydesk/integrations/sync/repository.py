@@ -21,7 +21,8 @@ RECORD_RECONCILE = statement(
     """
     INSERT INTO emailbison_reconcile AS r (workspace_id, cursor, runs, recovered_total,
                                            last_recovered, last_seen, last_complete, last_run_at)
-    VALUES (:ws, :cursor, 1, :recovered, :recovered, :seen, :complete, now())
+    VALUES (:ws, CAST(:cursor AS bigint), 1, CAST(:recovered AS bigint),
+            CAST(:recovered AS integer), CAST(:seen AS integer), :complete, now())
     ON CONFLICT (workspace_id) DO UPDATE SET
         cursor = GREATEST(r.cursor, EXCLUDED.cursor),
         runs = r.runs + 1,
@@ -45,7 +46,7 @@ LEAD_SYNC_SEQ = statement("SELECT seq FROM lead_syncs WHERE workspace_id = :ws A
 FINISH_LEAD_SYNC = statement(
     """
     INSERT INTO lead_syncs AS s (workspace_id, lead_id, seq, last_synced_at, last_result)
-    VALUES (:ws, :lead, :seq + 1, now(), :result)
+    VALUES (:ws, :lead, CAST(:seq AS integer) + 1, now(), :result)
     ON CONFLICT (workspace_id, lead_id) DO UPDATE SET
         seq = GREATEST(s.seq, EXCLUDED.seq), last_synced_at = now(),
         last_result = EXCLUDED.last_result
@@ -66,7 +67,8 @@ RECORD_ACTIVITY = statement(
     """
     INSERT INTO provider_activity AS a (workspace_id, provider, last_webhook_at, usual_gap_s,
                                         samples, silent_since, computed_at)
-    VALUES (:ws, :provider, :last_at, :gap, :n, :silent_since, now())
+    VALUES (:ws, :provider, CAST(:last_at AS timestamptz), CAST(:gap AS double precision),
+            CAST(:n AS integer), CAST(:silent_since AS timestamptz), now())
     ON CONFLICT (workspace_id, provider) DO UPDATE SET
         last_webhook_at = EXCLUDED.last_webhook_at, usual_gap_s = EXCLUDED.usual_gap_s,
         samples = EXCLUDED.samples,
