@@ -44,7 +44,9 @@ async def _alerts(url: str) -> list[dict[str, Any]]:
 
 async def _queue_deliveries(db: Database, settings: Settings) -> int:
     async with db.session() as session:
-        return await queue.queue_alert_deliveries(session, 100, settings.alert_delivery_max_attempts)
+        return await queue.queue_alert_deliveries(
+            session, 100, settings.alert_delivery_max_attempts
+        )
 
 
 async def _delivered(url: str, n: int) -> bool:
@@ -78,7 +80,9 @@ async def test_slack_429_delivers_one_alert_later_never_two(
         async with db.session() as session:
             await queue.enqueue(session, ALERT_DELIVER_JOB, {"alert_id": alert["id"]}, "dup-1")
         job_id = await fetchval(
-            database_url, "SELECT id FROM jobs WHERE dedupe_key = $1", f"alert.deliver:{alert['id']}"
+            database_url,
+            "SELECT id FROM jobs WHERE dedupe_key = $1",
+            f"alert.deliver:{alert['id']}",
         )
         async with db.session() as session:
             assert (await queue.replay(session, job_id, table="jobs")) is not None
@@ -136,7 +140,9 @@ async def test_dead_letters_go_through_the_same_outbox(
     ws = await new_workspace(db)
     await configure_sim(db, settings, sim, ws.id, Integration.SLACK)
     async with db.session() as session:
-        await queue.enqueue(session, "no.such.job", {}, "doomed", workspace_id=ws.id, max_attempts=1)
+        await queue.enqueue(
+            session, "no.such.job", {}, "doomed", workspace_id=ws.id, max_attempts=1
+        )
     async with running_worker(db, build_registry(settings, db), settings):
 
         async def dead() -> bool:

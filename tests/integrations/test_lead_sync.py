@@ -18,8 +18,14 @@ from tests.integrations.conftest import SECRET_KEY
 from tests.integrations.test_reconcile import _idle, webhook_for
 from tests.support.integrations import configure_sim
 from tests.support.members import new_workspace_owner
-from tests.support.queue import fast_settings, fetch, fetchval, insert_events, running_worker
-from tests.support.queue import wait_until
+from tests.support.queue import (
+    fast_settings,
+    fetch,
+    fetchval,
+    insert_events,
+    running_worker,
+    wait_until,
+)
 
 PHONE = "+15125550143"
 
@@ -107,7 +113,11 @@ async def test_sync_then_webhook_stores_each_message_once(
             ws,
             [
                 ("emailbison", "LEAD_REPLIED", webhook_for(sim, 93001)),
-                ("ghl", "InboundMessage", _ghl_sms("inbound", "msg_5Tr8Yu", "Yes, call me after 3pm")),
+                (
+                    "ghl",
+                    "InboundMessage",
+                    _ghl_sms("inbound", "msg_5Tr8Yu", "Yes, call me after 3pm"),
+                ),
             ],
         )
         await wait_until(lambda: _idle(database_url), timeout_s=20)
@@ -150,7 +160,5 @@ async def test_sync_is_deduplicated_while_pending_and_checks_the_lead(
     assert await fetchval(database_url, "SELECT count(*) FROM jobs WHERE type = 'lead.sync'") == 1
     missing = await client.post(owner.url("leads/999999/sync"), headers=owner.headers)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
-    foreign = await client.post(
-        other.url(f"leads/{person.lead_id}/sync"), headers=other.headers
-    )
+    foreign = await client.post(other.url(f"leads/{person.lead_id}/sync"), headers=other.headers)
     assert foreign.status_code == 404

@@ -18,8 +18,14 @@ from replydesk.sim.server import SimServer
 from tests.integrations.conftest import SECRET_KEY
 from tests.support.cli import clean_env, run_replydesk
 from tests.support.integrations import configure_sim
-from tests.support.queue import fast_settings, fetch, fetchval, insert_events, running_worker
-from tests.support.queue import wait_until
+from tests.support.queue import (
+    fast_settings,
+    fetch,
+    fetchval,
+    insert_events,
+    running_worker,
+    wait_until,
+)
 from tests.support.sim import sim_requests
 from tests.support.workspaces import new_workspace
 
@@ -100,16 +106,17 @@ async def test_reconciliation_recovers_a_missed_reply_exactly_once(
     # The refused workspace was never polled: every request carried the good workspace's key.
     polls = await sim_requests(sim, "emailbison")
     assert polls and all(r["endpoint"] == "replies.list" for r in polls)
-    assert await fetchval(
-        database_url, "SELECT count(*) FROM jobs WHERE workspace_id = $1", refused.id
-    ) == 0
+    assert (
+        await fetchval(
+            database_url, "SELECT count(*) FROM jobs WHERE workspace_id = $1", refused.id
+        )
+        == 0
+    )
     # The lead the missed reply belongs to is the campaign lead (by e-mail and lead id).
     leads = await fetch(database_url, "SELECT DISTINCT lead_id FROM messages")
     assert len(leads) == 3
 
-    proc = run_replydesk(
-        "queue", "stats", "--json", env=clean_env(DATABASE_URL=database_url)
-    )
+    proc = run_replydesk("queue", "stats", "--json", env=clean_env(DATABASE_URL=database_url))
     assert proc.returncode == 0, proc.stderr
     stats = json.loads(proc.stdout)
     assert stats["reconciliation"]["recovered_total"] == 4

@@ -87,7 +87,10 @@ async def test_a_silent_provider_is_degraded_and_reconciled(
     pulls = await fetch(
         database_url, "SELECT dedupe_key FROM jobs WHERE type = 'emailbison.reconcile' ORDER BY id"
     )
-    assert [p["dedupe_key"].rsplit(":", 2)[-2:] for p in pulls] == [["silent", "s1"], ["silent", "s2"]]
+    assert [p["dedupe_key"].rsplit(":", 2)[-2:] for p in pulls] == [
+        ["silent", "s1"],
+        ["silent", "s2"],
+    ]
 
     async with running_worker(db, build_registry(settings, db), settings):
         await wait_until(lambda: _idle(database_url), timeout_s=20)

@@ -16,8 +16,8 @@ from replydesk.app import run_worker
 from replydesk.cli.common import migrated_url, prepare, run_with_db
 from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
-from replydesk.queue.queues import TABLES
 from replydesk.integrations.sync.service import reconcile_totals
+from replydesk.queue.queues import TABLES
 from replydesk.queue.service import (
     Selection,
     alert_delivery_counts,
