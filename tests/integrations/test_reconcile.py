@@ -123,3 +123,24 @@ async def test_reconciliation_recovers_a_missed_reply_exactly_once(
     assert stats["reconciliation"]["workspaces"] == 1
     text = run_replydesk("queue", "stats", env=clean_env(DATABASE_URL=database_url))
     assert "4 recovered in 3 runs" in text.stdout
+
+
+async def test_a_refused_key_stops_reconciliation(
+    db: Database, settings: Settings, database_url: str, sim: SimServer
+) -> None:
+    from tests.support.sim import add_fault
+
+    ws = await new_workspace(db)
+    await configure_sim(db, settings, sim, ws.id, Integration.EMAILBISON)
+    await add_fault(sim, provider="emailbison", endpoint="replies.list", status=401)
+    async with running_worker(db, build_registry(settings, db), settings):
+        assert await _reconcile(db, settings, "t1") == 1
+        await wait_until(lambda: _idle(database_url), timeout_s=20)
+        assert await _reconcile(db, settings, "t2") == 0  # auth_failed: not polled again
+    health = (await fetch(database_url, "SELECT * FROM integration_health"))[0]
+    assert (health["status"], health["last_error_category"]) == ("auth_failed", "provider_auth")
+    assert "api-user key" in health["last_error_message"]
+    job = (await fetch(database_url, "SELECT status, last_error FROM jobs"))[0]
+    assert job["status"] == "ignored" and "refused the key" in job["last_error"]
+    assert await fetchval(database_url, "SELECT error_class FROM alerts") == "provider_auth"
+    assert await _reply_messages(database_url) == {}

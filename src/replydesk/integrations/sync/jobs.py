@@ -13,13 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.crypto import KeyRing, UnreadableSecret
 from replydesk.core.db import Database
-from replydesk.core.errors import ProviderFailure
+from replydesk.core.errors import ProviderCategory, ProviderFailure
 from replydesk.core.logging import get_logger
 from replydesk.core.settings import Settings
 from replydesk.core.urlguard import guarded_client
 from replydesk.integrations.credentials import service as credentials
-from replydesk.integrations.credentials.checks import ProviderCredentials
-from replydesk.integrations.credentials.vocabulary import Integration
+from replydesk.integrations.credentials.checks import HealthResult, ProviderCredentials
+from replydesk.integrations.credentials.vocabulary import HealthStatus, Integration
 from replydesk.integrations.emailbison.client import EmailBisonClient
 from replydesk.integrations.ghl.client import GhlClient, SmsSkipped
 from replydesk.integrations.provider_client import CallPolicy
@@ -42,6 +42,9 @@ class Pulled:
     cursor: int | None = None
     complete: bool = True
     skip: str | None = None
+    # A refusal that says the credentials are wrong: recorded as the integration's health.
+    health: HealthResult | None = None
+    version: int | None = None
 
 
 def _workspace(item: ClaimedItem) -> uuid.UUID:
@@ -194,29 +197,47 @@ class ReconcileJob(_ProviderJob):
         async with self.db.session() as session:
             if not await service.emailbison_polling_allowed(session, ws):
                 return Pulled(skip="EmailBison is not configured or its health is auth_failed")
-            creds = await self._credentials(session, ws, Integration.EMAILBISON)
+            try:
+                loaded = await credentials.load_credentials(
+                    session, self.keyring, ws, Integration.EMAILBISON
+                )
+            except UnreadableSecret as exc:
+                raise PermanentError(str(exc), category="secret_unreadable") from None
             cursor = await service.reconcile_cursor(session, ws)
-        if creds is None:
+        if loaded is None:
             return Pulled(skip="EmailBison is not configured")
-        async with asyncio.timeout(self.settings.reconcile_budget_s):
-            async with guarded_client(self.settings) as http:
-                client = EmailBisonClient(
-                    creds.settings["base_url"],
-                    creds.secret["api_key"],
-                    http=http,
-                    policy=self.policy,
-                )
-                found = await client.list_replies_since(
-                    cursor, max_pages=self.settings.reconcile_max_pages
-                )
+        creds = loaded.credentials
+        try:
+            async with asyncio.timeout(self.settings.reconcile_budget_s):
+                async with guarded_client(self.settings) as http:
+                    client = EmailBisonClient(
+                        creds.settings["base_url"],
+                        creds.secret["api_key"],
+                        http=http,
+                        policy=self.policy,
+                    )
+                    found = await client.list_replies_since(
+                        cursor, max_pages=self.settings.reconcile_max_pages
+                    )
+        except ProviderFailure as exc:
+            if exc.category != ProviderCategory.AUTH:
+                raise
+            # The key is refused: auth_failed stops polling until the credentials change.
+            refused = HealthResult(HealthStatus.AUTH_FAILED, exc.category, str(exc))
+            return Pulled(skip=f"EmailBison refused the key: {exc}", health=refused,
+                          version=loaded.version)  # fmt: skip
         events = [convert.emailbison_reply(r) for r in found.replies]
         return Pulled(events=events, cursor=found.cursor, complete=found.complete)
 
     async def apply(self, session: AsyncSession, item: ClaimedItem) -> str | None:
         pulled: Pulled = item.prepared
+        ws = _workspace(item)
+        if pulled.health is not None and pulled.version is not None:
+            await credentials.record_check(
+                session, ws, Integration.EMAILBISON, pulled.version, pulled.health
+            )
         if pulled.skip is not None:
             return pulled.skip
-        ws = _workspace(item)
         applied = await service.record_reconciliation(
             session, ws, pulled.events, pulled.cursor, pulled.complete
         )
