@@ -37,12 +37,17 @@ from replydesk.inbox.counts import CountsCache
 from replydesk.ingest import endpoints as ingest_endpoints
 from replydesk.ingest.service import Ingestor
 from replydesk.integrations import jobs as integration_jobs
+from replydesk.integrations.alerts import jobs as alert_jobs
+from replydesk.integrations.alerts import tasks as alert_tasks
 from replydesk.integrations.credentials import endpoints as credential_endpoints
 from replydesk.integrations.credentials import jobs as credential_jobs
 from replydesk.integrations.credentials import tasks as credential_tasks
 from replydesk.integrations.outbound import endpoints as reply_endpoints
 from replydesk.integrations.outbound import jobs as reply_jobs
 from replydesk.integrations.providers import PROVIDERS
+from replydesk.integrations.sync import endpoints as sync_endpoints
+from replydesk.integrations.sync import jobs as sync_jobs
+from replydesk.integrations.sync import tasks as sync_tasks
 from replydesk.leads import jobs as lead_jobs
 from replydesk.queue import tasks as queue_tasks
 from replydesk.queue.metrics import queue_families
@@ -73,17 +78,21 @@ def routers() -> list[APIRouter]:
         lead_pages.router,
         admin_pages.router,
         reply_endpoints.router,
+        sync_endpoints.router,
     ]
 
 
 def build_registry(settings: Settings | None = None, db: Database | None = None) -> Registry:
     """Every queue handler the application has. Handlers that read the database before
     their transaction (health checks) need the worker's ``db``; without it they are left out."""
+    settings = settings or get_settings()
     registry = Registry()
     integration_jobs.register(registry)
     lead_jobs.register(registry)
-    credential_jobs.register(registry, settings or get_settings(), db)
-    reply_jobs.register(registry, settings or get_settings(), db)
+    credential_jobs.register(registry, settings, db)
+    reply_jobs.register(registry, settings, db)
+    alert_jobs.register(registry, settings, db)
+    sync_jobs.register(registry, settings, db)
     return registry
 
 
@@ -93,6 +102,8 @@ def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
         *queue_tasks.periodic_tasks(settings),
         *credential_tasks.periodic_tasks(settings),
         *auth_tasks.periodic_tasks(settings),
+        *alert_tasks.periodic_tasks(settings),
+        *sync_tasks.periodic_tasks(settings),
     ]
 
 

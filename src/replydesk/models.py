@@ -16,6 +16,7 @@ from replydesk.integrations.credentials.models import (
     IntegrationCredential,
     IntegrationHealth,
 )
+from replydesk.integrations.sync.models import EmailBisonReconcile, LeadSync, ProviderActivity
 from replydesk.leads.models import (
     Lead,
     LeadChannelQuarantine,
@@ -35,6 +36,7 @@ __all__ = [
     "Base",
     "BrowserSession",
     "EmailBisonHost",
+    "EmailBisonReconcile",
     "InboxCountsCache",
     "IntegrationCredential",
     "IntegrationHealth",
@@ -45,10 +47,12 @@ __all__ = [
     "LeadEvent",
     "LeadNote",
     "LeadRead",
+    "LeadSync",
     "LeadTag",
     "LoginThrottle",
     "Membership",
     "Message",
+    "ProviderActivity",
     "QueueAttempt",
     "SchedulerRun",
     "Tag",

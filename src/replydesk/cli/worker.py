@@ -17,9 +17,11 @@ from replydesk.cli.common import migrated_url, prepare, run_with_db
 from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
 from replydesk.core.metrics import configure_metrics
+from replydesk.integrations.sync.service import reconcile_totals
 from replydesk.queue.queues import TABLES
 from replydesk.queue.service import (
     Selection,
+    alert_delivery_counts,
     count_matching,
     discard_matching,
     queue_stats,
@@ -47,12 +49,16 @@ def worker_command(
 def stats_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Counts by status for webhook_events and jobs."""
+    """Counts by status for webhook_events and jobs; alert deliveries; what EmailBison
+    reconciliation recovered (replies no webhook had delivered)."""
     settings = prepare("warning")
 
     async def work(db: Database) -> dict[str, dict[str, object]]:
         async with db.session() as session:
-            return await queue_stats(session)
+            result: dict[str, dict[str, object]] = dict(await queue_stats(session))
+            result["alerts"] = dict(await alert_delivery_counts(session))
+            result["reconciliation"] = await reconcile_totals(session)
+            return result
 
     result = run_with_db(settings, work)
     if as_json:
@@ -62,9 +68,17 @@ def stats_command(
     table.add_column("queue", no_wrap=True)
     for column in result["jobs"]:
         table.add_column(column.replace("oldest_due_pending_s", "oldest due (s)"), justify="right")
-    for name, counts in result.items():
-        table.add_row(name, *(str(v) for v in counts.values()))
-    Console().print(table)
+    for name in TABLES:
+        table.add_row(name, *(str(v) for v in result[name].values()))
+    console = Console()
+    console.print(table)
+    alerts = ", ".join(f"{k} {v}" for k, v in result["alerts"].items())
+    console.print(f"alerts (Slack delivery): {alerts}")
+    rec = result["reconciliation"]
+    console.print(
+        f"EmailBison reconciliation: {rec['recovered_total']} recovered in {rec['runs']} runs "
+        f"over {rec['workspaces']} workspaces (last run {rec['last_run_at'] or 'never'})"
+    )
 
 
 def _since(value: str | None) -> datetime | None:

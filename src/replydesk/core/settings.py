@@ -11,6 +11,23 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def active_hours(value: str) -> tuple[int, int]:
+    """``"start-end"`` in whole UTC hours, 0 ≤ start, end ≤ 24, start ≠ end (``"22-6"`` wraps
+    past midnight)."""
+    start, sep, end = value.strip().partition("-")
+    if not sep or not start.strip().isdigit() or not end.strip().isdigit():
+        raise ValueError(f"active hours must look like 8-20 (UTC hours), not {value!r}")
+    a, b = int(start), int(end)
+    if not (0 <= a <= 24 and 0 <= b <= 24) or a == b:
+        raise ValueError(f"active hours must be two different hours from 0 to 24, not {value!r}")
+    return a, b
+
+
+def in_active_hours(value: str, hour: int) -> bool:
+    a, b = active_hours(value)
+    return a <= hour < b if a < b else hour >= a or hour < b
+
+
 class Settings(BaseSettings):
     """Every knob the service has; README lists each with its default."""
 
@@ -164,10 +181,36 @@ class Settings(BaseSettings):
     log_slow_webhook_s: float = Field(default=2.0, gt=0)
     log_slow_counts_s: float = Field(default=1.0, gt=0)
     log_slow_paths: bool = False
+    # Alert outbox (docs/queue.md "Alerts"): the sweep queueing Slack deliveries.
+    alert_delivery_interval_s: float = Field(default=10.0, ge=1)
+    alert_delivery_batch: int = Field(default=200, ge=1, le=10_000)
+    alert_delivery_max_attempts: int = Field(default=8, ge=1, le=50)
+    # EmailBison reconciliation (docs/integrations.md "Sync and reconciliation").
+    reconcile_interval_s: float = Field(default=300.0, ge=5)
+    reconcile_max_pages: int = Field(default=10, ge=1, le=100)  # reply pages per run
+    reconcile_budget_s: float = Field(default=20.0, gt=0, le=120)  # provider time per run
+    reconcile_batch: int = Field(default=500, ge=1, le=10_000)  # workspaces queued per run
+    # Per-lead sync: provider time per sync job.
+    lead_sync_budget_s: float = Field(default=20.0, gt=0, le=120)
+    # A provider that goes quiet: silent for silence_factor x its usual gap (and at least
+    # silence_min_s) during the active hours (UTC, "start-end", e.g. "8-20"; "22-6" wraps).
+    silence_factor: float = Field(default=6.0, gt=1)
+    silence_active_hours: str = "0-24"
+    silence_interval_s: float = Field(default=300.0, ge=5)
+    silence_min_s: float = Field(default=1800.0, ge=0)
+    silence_samples: int = Field(default=50, ge=3, le=1000)  # recent webhooks measured
+    silence_min_samples: int = Field(default=10, ge=2, le=1000)  # fewer: no judgement
+    silence_batch: int = Field(default=500, ge=1, le=10_000)  # integrations per run
 
     # Feature flags.
     feature_ai_drafts: bool = False
     feature_slack_alerts: bool = False
+
+    @field_validator("silence_active_hours")
+    @classmethod
+    def _active_hours(cls, value: str) -> str:
+        active_hours(value)
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -36,6 +36,13 @@ class WebhookEvent(QueueItem, Base):
         ),
         # Operator list of a workspace's events, newest first, optionally by status.
         Index("ix_webhook_events_workspace_id_status_id", "workspace_id", "status", "id"),
+        # Silence detection (integrations/sync): a workspace x provider's newest webhooks.
+        Index(
+            "ix_webhook_events_workspace_id_provider_received_at",
+            "workspace_id",
+            "provider",
+            "received_at",
+        ),
         queue_status_check(),
         CheckConstraint(f"provider IN {sql_values(ProviderName)}", name="provider"),
     )

@@ -28,6 +28,7 @@ from replydesk.core.errors import (
     InputTimeout,
     InvalidInput,
     NotFound,
+    RateLimited,
     ReplyDeskError,
     Unauthenticated,
     Unavailable,
@@ -135,7 +136,10 @@ class Ingestor:
         trace = IngestTrace(started)
         outcome = "internal_error"
         try:
-            result = await self._ingest(provider, workspace_id, request, trace)
+            try:
+                result = await self._ingest(provider, workspace_id, request, trace)
+            except Unavailable as exc:
+                raise self._outage_answer(provider, exc) from None
             outcome = result.status
         except asyncio.CancelledError:
             outcome = "client_abort"
@@ -144,7 +148,9 @@ class Ingestor:
             outcome = exc.code
             # 503 = the database is away: the outage itself is logged once, at error.
             status = http_status(exc)
-            level = log.debug if status == 503 else log.warning if status >= 500 else log.info
+            # (429 is GHL's answer to the same outage.)
+            outage = status in (429, 503)
+            level = log.debug if outage else log.warning if status >= 500 else log.info
             level(
                 "webhook_rejected",
                 provider=provider[:40],
@@ -160,6 +166,14 @@ class Ingestor:
             trace.finish(label, outcome, self.settings)
         self.slow.observe(provider, time.monotonic() - started)
         return result
+
+    def _outage_answer(self, provider: str, exc: Unavailable) -> ReplyDeskError:
+        """The database is away: answer with the status the provider retries on (GHL
+        retries only on 429), always with ``Retry-After``."""
+        spec = self.providers.get(provider)
+        if spec is not None and spec.outage_status == 429:
+            return RateLimited(exc.message, retry_after_s=exc.retry_after_s or RETRY_AFTER_S)
+        return exc
 
     async def _ingest(
         self, provider: str, raw_workspace_id: str, request: Request, trace: IngestTrace

@@ -57,6 +57,15 @@ FIND_IDENTITIES = statement(
     WHERE i.workspace_id = :ws
     """
 )
+# A lead's identities (per-lead sync), and whether the lead exists in the workspace.
+LEAD_IDENTITIES = statement(
+    """
+    SELECT l.id AS lead_id, i.kind, i.value FROM leads l
+    LEFT JOIN lead_identities i ON i.lead_id = l.id AND i.workspace_id = l.workspace_id
+    WHERE l.workspace_id = :ws AND l.id = :lead
+    ORDER BY i.id
+    """
+)
 # Claimed in (kind, value) order, so concurrent events wait on each other's keys in one
 # global order; a key another lead holds is skipped (DO NOTHING) and read back by the caller.
 CLAIM_IDENTITIES = statement(

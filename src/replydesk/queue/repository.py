@@ -370,24 +370,88 @@ async def oldest_due_pending_s(conn: Executor, table: QueueTable) -> float | Non
 
 _RECORD_ALERT = statement(
     """
-    INSERT INTO alerts (dedupe_key, workspace_id, error_class, day, source, last_item_id,
-                        last_error)
-    SELECT coalesce(d.ws::text, 'global') || ':' || :cls || ':' || d.day,
-           d.ws, :cls, d.day, :source, :item_id, :error
+    INSERT INTO alerts (dedupe_key, workspace_id, integration, error_class, day, source,
+                        last_item_id, last_error, message)
+    SELECT coalesce(d.ws::text, 'global') || ':'
+           || CASE WHEN :integration = 'queue' THEN '' ELSE :integration || ':' END
+           || :cls || ':' || d.day,
+           d.ws, :integration, :cls, d.day, :source, :item_id, :error, :message
     FROM (SELECT (now() AT TIME ZONE 'UTC')::date AS day, CAST(:ws AS uuid) AS ws) AS d
     ON CONFLICT (dedupe_key) DO UPDATE SET
         count = alerts.count + 1,
         last_seen_at = now(),
         source = EXCLUDED.source,
         last_item_id = EXCLUDED.last_item_id,
-        last_error = EXCLUDED.last_error
+        last_error = EXCLUDED.last_error,
+        message = coalesce(EXCLUDED.message, alerts.message)
     RETURNING count
     """
+)
+# The delivery sweep: rows not yet queued, oldest first, each marked queued once.
+_ALERTS_TO_QUEUE = statement(
+    """
+    UPDATE alerts SET delivery_queued_at = now()
+     WHERE id IN (SELECT id FROM alerts
+                   WHERE delivery_status = 'pending' AND delivery_queued_at IS NULL
+                   ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED)
+    RETURNING id, workspace_id
+    """
+)
+# At most once: the claim commits before the post; only a pending row can be claimed.
+_CLAIM_ALERT = statement(
+    """
+    UPDATE alerts SET delivery_status = 'sending', delivery_attempts = delivery_attempts + 1
+     WHERE id = :id AND delivery_status = 'pending'
+    RETURNING id, workspace_id, integration, error_class, day, count, message, last_error
+    """
+)
+_RELEASE_ALERT = statement(
+    """
+    UPDATE alerts SET delivery_status = 'pending', delivery_error = :error
+     WHERE id = :id AND delivery_status = 'sending'
+    RETURNING id
+    """
+)
+_FINISH_ALERT = statement(
+    """
+    UPDATE alerts SET delivery_status = :status, delivery_error = :error,
+           delivered_at = CASE WHEN :status = 'delivered' THEN now() ELSE delivered_at END
+     WHERE id = :id AND delivery_status = 'sending'
+    RETURNING id
+    """
+)
+_ALERT_DELIVERY_COUNTS = statement(
+    "SELECT delivery_status, count(*) AS n FROM alerts GROUP BY delivery_status"
 )
 
 
 async def upsert_alert(conn: Executor, params: dict[str, Any]) -> int:
     return int((await conn.execute(_RECORD_ALERT, params)).scalar_one())
+
+
+async def alerts_to_queue(conn: Executor, limit: int) -> list[tuple[int, uuid.UUID | None]]:
+    rows = (await conn.execute(_ALERTS_TO_QUEUE, {"n": limit})).all()
+    return [(int(r.id), r.workspace_id) for r in rows]
+
+
+async def claim_alert(conn: Executor, alert_id: int) -> dict[str, Any] | None:
+    row = (await conn.execute(_CLAIM_ALERT, {"id": alert_id})).mappings().one_or_none()
+    return dict(row) if row is not None else None
+
+
+async def release_alert(conn: Executor, alert_id: int, error: str | None) -> bool:
+    params = {"id": alert_id, "error": error}
+    return (await conn.execute(_RELEASE_ALERT, params)).first() is not None
+
+
+async def finish_alert(conn: Executor, alert_id: int, status: str, error: str | None) -> bool:
+    params = {"id": alert_id, "status": status, "error": error}
+    return (await conn.execute(_FINISH_ALERT, params)).first() is not None
+
+
+async def alert_delivery_counts(conn: Executor) -> dict[str, int]:
+    rows = (await conn.execute(_ALERT_DELIVERY_COUNTS)).all()
+    return {str(r.delivery_status): int(r.n) for r in rows}
 
 
 # --- attempt history ----------------------------------------------------------------------

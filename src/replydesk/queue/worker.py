@@ -240,6 +240,10 @@ class QueueRunner:
         is_dead = permanent or item.attempts >= item.max_attempts
         s = self.s
         delay = repository.backoff_s(item.attempts, s.worker_backoff_base_s, s.worker_backoff_cap_s)
+        # A provider's Retry-After (e.g. Slack 429) is a floor for the next attempt.
+        retry_after = getattr(exc, "retry_after_s", None)
+        if isinstance(retry_after, int | float) and retry_after > 0:
+            delay = max(delay, float(retry_after))
         count = 0
         try:
             async with self.db.session() as session:

@@ -118,6 +118,7 @@ class EmailBisonSim:
             r("POST", "/api/replies/{id}/reply", "replies.reply", self.reply),
             r("GET", "/api/leads/{id}/sent-emails", "leads.sent_emails", self.sent_emails),
             r("GET", "/api/sender-emails", "sender_emails.list", self.sender_emails),
+            r("GET", "/api/leads/{id}/replies", "leads.replies", self.lead_replies),
         ]
 
     def _reply_or_404(self, req: SimRequest) -> dict[str, Any] | None:
@@ -228,3 +229,16 @@ class EmailBisonSim:
         if not raw.isdigit() or int(raw) not in self.leads:
             return error_response("emailbison", 404, message="No query results for model [Lead].")
         return ok({"data": self.sent[int(raw)]})
+
+    async def lead_replies(self, req: SimRequest) -> Response:
+        raw = req.params["id"]
+        if not raw.isdigit() or int(raw) not in self.leads:
+            return error_response("emailbison", 404, message="No query results for model [Lead].")
+        mine = [r for r in self.replies.values() if r.get("lead_id") == int(raw)]
+        return ok({"data": sorted(mine, key=lambda r: r["id"], reverse=True)})
+
+    def add_reply(
+        self, lead_id: int | None, body: str, *, outgoing: bool = False
+    ) -> dict[str, Any]:
+        """A reply that arrived at EmailBison (tests and demos: one whose webhook never came)."""
+        return self._add_reply(next(self._ids), lead_id, body, outgoing=outgoing)

@@ -109,6 +109,18 @@ GATE = statement(
      WHERE c.workspace_id = :ws AND c.provider = :provider
     """
 )
+# Configured integrations of some providers with their health (reconciliation, silence).
+CONFIGURED = statement(
+    """
+    SELECT c.workspace_id, c.provider, c.version, c.updated_at,
+           coalesce(h.status, 'unknown') AS status, h.last_error_category
+      FROM integration_credentials c
+      LEFT JOIN integration_health h
+        ON h.workspace_id = c.workspace_id AND h.provider = c.provider
+     WHERE c.provider = ANY(CAST(:providers AS text[]))
+     ORDER BY c.workspace_id, c.provider LIMIT :limit
+    """
+)
 # Key rotation: credentials in key order, one chunk at a time (keyset on the primary key).
 CIPHERTEXT_CHUNK = statement(
     """
@@ -222,3 +234,10 @@ async def add_host(session: AsyncSession, host: str) -> bool:
 
 async def remove_host(session: AsyncSession, host: str) -> bool:
     return (await session.execute(REMOVE_HOST, {"host": host})).first() is not None
+
+
+async def configured(
+    session: AsyncSession, providers: Sequence[str], limit: int
+) -> Sequence[RowMapping]:
+    params = {"providers": list(providers), "limit": limit}
+    return (await session.execute(CONFIGURED, params)).mappings().all()

@@ -6,6 +6,7 @@ and ``integration_health`` (statements in ``repository``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import SplitResult, urlunsplit
@@ -30,7 +31,7 @@ from replydesk.integrations.credentials.schemas import (
     UnipileIn,
 )
 from replydesk.integrations.credentials.vocabulary import HealthStatus, Integration, JobType
-from replydesk.queue.service import enqueue
+from replydesk.queue.service import enqueue, record_alert
 
 # Shortest secret whose last 4 characters may be shown; shorter ones show only "…".
 HINT_MIN_LENGTH = 12
@@ -343,7 +344,10 @@ async def transition_health(
     )
     if checked or not unchanged:
         await repository.write_health(session, params)
-    return HealthChange(workspace_id, provider, previous, status, result.category, result.message)
+    change = HealthChange(workspace_id, provider, previous, status, result.category, result.message)
+    if change.changed:
+        await _alert_on_change(session, change)
+    return change
 
 
 @dataclass(frozen=True)
@@ -371,3 +375,65 @@ async def gate(
         row["last_error_category"],
         row["last_error_message"],
     )
+
+
+# Statuses someone must hear about; rate_limited is expected and lifts by itself (queued work
+# waits), so it is not alerted.
+ALERTED = frozenset({HealthStatus.AUTH_FAILED, HealthStatus.DISCONNECTED, HealthStatus.DEGRADED})
+RECONNECTED = "reconnected"
+_NAMES = {"emailbison": "EmailBison", "ghl": "GoHighLevel", "unipile": "Unipile"}
+
+
+async def _alert_on_change(session: AsyncSession, change: HealthChange) -> None:
+    """A change into a failing status records an alert, a recovery from one a
+    ``reconnected`` alert, in the same transaction (the alert outbox, docs/queue.md "Alerts")."""
+    provider, previous, current = change.provider, change.previous, change.current
+    if provider is Integration.SLACK or previous is current:
+        return
+    name = _NAMES.get(provider.value, provider.value)
+    if current in ALERTED:
+        category = change.category or current.value
+        text = f"{name} is {current.value} ({category}): {change.message or 'no detail'}"
+    elif current is HealthStatus.OK and previous in ALERTED:
+        category = RECONNECTED
+        text = f"{name} is working again (was {previous.value})"
+    else:
+        return
+    await record_alert(
+        session,
+        workspace_id=change.workspace_id,
+        error_class=category,
+        source="integration_health",
+        item_id=None,
+        error=change.message,
+        integration=provider.value,
+        message=text,
+    )
+
+
+@dataclass(frozen=True)
+class Configured:
+    workspace_id: uuid.UUID
+    provider: Integration
+    version: int
+    status: HealthStatus
+    last_error_category: str | None
+    configured_at: datetime
+
+
+async def configured_integrations(
+    session: AsyncSession, providers: Sequence[Integration], limit: int
+) -> list[Configured]:
+    """Configured integrations of these providers with their health (at most ``limit``)."""
+    rows = await repository.configured(session, [p.value for p in providers], limit)
+    return [
+        Configured(
+            r["workspace_id"],
+            Integration(r["provider"]),
+            r["version"],
+            HealthStatus(r["status"]),
+            r["last_error_category"],
+            r["updated_at"],
+        )
+        for r in rows
+    ]
