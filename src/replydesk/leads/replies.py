@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.db_errors import sqlstate
 from replydesk.core.errors import Conflict, NotFound
+from replydesk.core.log_categories import LogCategory
 from replydesk.core.logging import get_logger
 from replydesk.leads import repository
 from replydesk.leads.repository import MESSAGE_KEYS
@@ -199,9 +200,12 @@ async def mark_reply_sent(
                 raise
     # The id is held by a row that is not this lead's echo: keep the message, without the id.
     log.warning(
-        "reply_provider_id_taken", category="echo_conflict", message_id=message_id,
+        "reply_provider_id_taken",
+        category=LogCategory.OTHER,
+        error_class="echo_conflict",
+        message_id=message_id,
         key_column=key_column,
-    )  # fmt: skip
+    )
     return await repository.scalar(session, repository.MARK_SENT_WITHOUT_ID, params) is not None
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from replydesk.core.crypto import KeyRing, UnreadableSecret
 from replydesk.core.db import Database
 from replydesk.core.errors import ProviderFailure
+from replydesk.core.log_categories import LogCategory
 from replydesk.core.logging import get_logger
 from replydesk.core.settings import Settings
 from replydesk.core.urlguard import OutboundURLRefused, guarded_client
@@ -121,7 +122,11 @@ class AlertDeliveryJob:
         fields = {"alert_id": done.alert_id, "delivery": done.status.value}
         if done.status in (AlertDelivery.FAILED, AlertDelivery.UNKNOWN):
             log.warning(
-                "alert_not_delivered", category="alert_delivery", error=done.error, **fields
+                "alert_not_delivered",
+                category=LogCategory.PROVIDER_ERROR,
+                error_class="alert_delivery",
+                error=done.error,
+                **fields,
             )
         else:
             log.info("alert_delivery_done", **fields)

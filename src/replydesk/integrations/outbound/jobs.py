@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from replydesk.core.crypto import KeyRing, UnreadableSecret
 from replydesk.core.db import Database
 from replydesk.core.errors import ClientAbort, ProviderFailure
+from replydesk.core.log_categories import log_category
 from replydesk.core.logging import get_logger
 from replydesk.core.settings import Settings
 from replydesk.core.urlguard import guarded_client
@@ -273,7 +274,8 @@ class ReplySendJob:
             # Someone must look at a failed reply (the lead needs attention again).
             log.warning(
                 "reply_failed",
-                category=outcome.category,
+                category=log_category(outcome.category),
+                error_class=outcome.category,
                 unknown_delivery=outcome.unknown_delivery,
                 quarantined=outcome.quarantine_reason,
                 error=outcome.message,
@@ -289,7 +291,8 @@ class ReplySendJob:
         log.info(
             "reply_held",
             reason=outcome.reason.value,
-            category=outcome.category,
+            category=log_category(outcome.category),
+            error_class=outcome.category,
             until=outcome.until.isoformat(),
             holds=holds,
             **fields,

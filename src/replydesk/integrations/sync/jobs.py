@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from replydesk.core.crypto import KeyRing, UnreadableSecret
 from replydesk.core.db import Database
 from replydesk.core.errors import ProviderCategory, ProviderFailure
+from replydesk.core.log_categories import LogCategory
 from replydesk.core.logging import get_logger
 from replydesk.core.settings import Settings
 from replydesk.core.urlguard import guarded_client
@@ -249,7 +250,12 @@ class ReconcileJob(_ProviderJob):
         }
         if not pulled.complete:
             # More new replies than the page bound: the oldest of them were not reached.
-            log.warning("emailbison_reconcile_gap", category="reconcile_gap", **fields)
+            log.warning(
+                "emailbison_reconcile_gap",
+                category=LogCategory.OTHER,
+                error_class="reconcile_gap",
+                **fields,
+            )
         elif applied.created:
             log.info("emailbison_reconciled", **fields)
         else:

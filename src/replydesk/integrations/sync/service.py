@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.errors import InvalidInput, NotFound
+from replydesk.core.log_categories import LogCategory
 from replydesk.core.logging import get_logger
 from replydesk.core.settings import Settings, in_active_hours
 from replydesk.integrations.credentials import service as credentials
@@ -237,7 +238,8 @@ async def detect_silence(session: AsyncSession, settings: Settings, slot: str) -
         )
         log.warning(
             "provider_silent",
-            category=PROVIDER_SILENT,
+            category=LogCategory.PROVIDER_ERROR,
+            error_class=PROVIDER_SILENT,
             workspace_id=str(c.workspace_id),
             provider=c.provider.value,
             silent_s=round(quiet_s),
