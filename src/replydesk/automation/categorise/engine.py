@@ -39,6 +39,9 @@ _LANG_HINTS = {
 }
 
 
+_ANSWERS = (LeadCategory.INTERESTED, LeadCategory.MEETING_REQUEST)
+
+
 @dataclass(frozen=True)
 class Categorised:
     category: LeadCategory
@@ -100,6 +103,10 @@ def categorise(
         # unless it is an unsubscribe (compliance first).
         if matched[1:] and matched[1][0] == LeadCategory.UNSUBSCRIBE:
             matched = matched[1:]
+    if any(m[0] in _ANSWERS for m in matched):
+        matched = [
+            m for m in matched if m[0] != LeadCategory.QUESTION or m[1] >= rules.GENERIC_QUESTION
+        ]
     if not matched:
         return Categorised(LeadCategory.OTHER, OTHER_CONFIDENCE, None, None)
     category, weight, hits, name = matched[0]

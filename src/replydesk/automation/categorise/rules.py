@@ -58,7 +58,7 @@ UNSUBSCRIBE = _rules(
     (r"\b(?:retirez|supprimez|enlevez)[- ]moi\b", 0.95),
     (r"\bne\s+me\s+(?:contactez|[ée]crivez|envoyez)\s+plus\b", 0.95),
     # Spanish
-    (r"\bdar(?:me)?\s+de\s+baja\b|\bdarme\s+de\s+baja\b|\bden\s+de\s+baja\b", 0.95),
+    (r"\b(?:dar|darme|den|denme|d[ée]me)\s+de\s+baja\b", 0.95),
     (r"\bno\s+(?:me\s+)?(?:env[íi]en|env[íi]e|escriban|escriba|contacten|contacte)\s+m[áa]s\b",
      0.95),
     (r"\bno\s+quiero\s+recibir\b", 0.9),
@@ -99,7 +99,7 @@ OUT_OF_OFFICE = _rules(
 
 REFERRAL = _rules(
     "referral",
-    (r"\b(?:reach\s+out|speak|talk)\s+(?:to|with)\s+(?:my\s+colleague|our\s+|[a-z]+@|"
+    (r"\b(?:reach\s+out|speak|talk)\s+(?:to|with)\s+(?:my\s+colleague|our\s+|[\w.+-]+@|"
      r"[a-z]+\s+(?:at|on|in)\b)", 0.85),
     (r"\b(?:please\s+)?(?:contact|email|e-mail|ping|try)\s+(?:my\s+colleague|our\s+(?:head|vp|"
      r"cto|ceo|cfo|coo|director|manager|team)|[\w.+-]+@[\w-]+\.[\w.]+)", 0.85),
@@ -136,6 +136,7 @@ WRONG_PERSON = _rules(
     (r"\b(?:no\s+longer|not)\s+(?:work(?:ing)?|employed)\s+(?:at|for|with|here)\b", 0.9),
     (r"\b(?:has|have)\s+left\s+(?:the\s+company|\w+|the\s+organi[sz]ation)\b", 0.9),
     (r"\bno\s+longer\s+with\b", 0.9),
+    (r"\b(?:don'?t|do\s+not)\s+work\s+(?:at|for|with)\b.{0,30}\b(?:anymore|any\s+more)\b", 0.9),
     (r"\b(?:not|isn'?t|nothing)\s+(?:my|in\s+my)\s+(?:area|department|responsibility|"
      r"remit|role|decision)\b", 0.85),
     (r"\b(?:i'?m|i\s+am)\s+not\s+(?:responsible|in\s+charge|the\s+decision)", 0.85),
@@ -148,7 +149,7 @@ WRONG_PERSON = _rules(
     # French
     (r"\b(?:ne\s+suis|je\s+ne\s+suis)\s+pas\s+la\s+bonne\s+personne\b|\bpas\s+la\s+bonne\s+"
      r"personne\b", 0.9),
-    (r"\bne\s+(?:fait|travaille)\s+plus\s+(?:partie|chez|pour|dans)\b", 0.9),
+    (r"\bne\s+(?:fait|fais|travaille)\s+plus\s+(?:partie|chez|pour|dans)\b", 0.9),
     (r"\ba\s+quitt[ée]\s+(?:la\s+soci[ée]t[ée]|l'entreprise)\b", 0.9),
     # Spanish
     (r"\bno\s+soy\s+la\s+persona\b", 0.9),
@@ -213,7 +214,7 @@ MEETING_REQUEST = _rules(
     (r"\btermin\b", 0.85),
     (r"\b(?:telefonat|telefonieren|gespr[äa]ch|call)\b.{0,40}\b(?:vereinbaren|ausmachen|"
      r"m[öo]glich|passt|planen)\b", 0.85),
-    (r"\bpasst\s+(?:ihnen|es\s+ihnen|dir)\b|\bh[äa]tten\s+sie\s+zeit\b", 0.85),
+    (r"\bpasst\s+(?:ihnen|es\s+ihnen|dir)\b|\bh[äa]tten\s+sie\s+(?:\w+\s+){0,3}zeit\b", 0.85),
     # French
     (r"\brendez[- ]vous\b|\bun\s+cr[ée]neau\b", 0.85),
     (r"\b(?:un\s+appel|un\s+[ée]change|une\s+r[ée]union|une\s+d[ée]mo)\b.{0,40}\b(?:pr[ée]voir|"
@@ -233,9 +234,11 @@ QUESTION = _rules(
     (r"\bhow\s+much\b|\bwhat(?:'s|\s+is|\s+are|\s+does)\s+(?:the\s+|your\s+)?(?:price|pricing|"
      r"cost|rate|fee)s?\b", 0.85),
     (r"\b(?:pricing|price|cost)s?\b.{0,30}\?", 0.85),
+    # The generic question (weight below GENERIC_QUESTION): a request for information phrased
+    # as a question ("can you send more info?") is an interested answer.
     (r"\b(?:how\s+(?:does|do|would|is|long)|what\s+(?:does|do|is|are|kind|exactly|makes)|do\s+"
      r"you|can\s+you|could\s+you\s+(?:explain|clarify|tell)|is\s+(?:it|there|this)|are\s+"
-     r"(?:you|there)|does\s+(?:it|this|your)|who\s+(?:are|else)|which)\b[^?\n]{0,120}\?", 0.75),
+     r"(?:you|there)|does\s+(?:it|this|your)|who\s+(?:are|else)|which)\b[^?\n]{0,120}\?", 0.7),
     (r"\b(?:integrat\w*|gdpr|soc\s*2|contract|trial|case\s+stud\w*|references?)\b[^?\n]{0,80}\?",
      0.8),
     # German
@@ -265,6 +268,8 @@ INTERESTED = _rules(
      r"i'?m\s+in|count\s+me\s+in)\s*[.!]*\s*$", 0.75),
     (r"\b(?:keen|curious)\s+to\b|\bopen\s+to\s+(?:it|this|learning|hearing|exploring)\b", 0.8),
     (r"\blet'?s\s+(?:talk|chat|do\s+it|explore)\b", 0.75),
+    (r"\bnext\s+steps?\b|\b(?:could|might|would)\s+be\s+(?:interesting|useful|relevant)\b",
+     0.75),
     # German
     (r"\bklingt\s+(?:gut|interessant|spannend)\b|\binteressiert\s+(?:mich|uns)\b", 0.85),
     (r"\b(?:gerne?|gern)\s+(?:mehr|weitere)\b|\bmehr\s+(?:infos?|informationen)\b", 0.85),
@@ -298,3 +303,6 @@ AUTO_REPLY_SUBJECT = re.compile(
     r"respuesta\s+autom[áa]tica|fuera\s+de\s+la\s+oficina)",
     re.IGNORECASE,
 )
+
+# A question family win below this weight yields to an interested or meeting answer.
+GENERIC_QUESTION = 0.75

@@ -44,6 +44,10 @@ LEAD_CATEGORY = (
     "other",
 )
 CATEGORY_SOURCE = ("provider", "rules", "ai", "manual")
+# table -> (column, allowed values); the constraint is ck_<table>_<column> (as in 0005).
+CHECKS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "leads": (("category", LEAD_CATEGORY), ("category_source", CATEGORY_SOURCE)),
+}
 OLD_ATTENTION = "awaiting_reply AND status NOT IN ('unsubscribed', 'closed')"
 NEW_ATTENTION = (
     "awaiting_reply AND status NOT IN ('unsubscribed', 'closed') "
@@ -112,14 +116,11 @@ def upgrade() -> None:
          WHERE l.category IS NOT NULL
         """
     )
-    op.create_check_constraint(
-        op.f("ck_leads_category"), "leads", f"category IN {_values(LEAD_CATEGORY)}"
-    )
-    op.create_check_constraint(
-        op.f("ck_leads_category_source"),
-        "leads",
-        f"category_source IN {_values(CATEGORY_SOURCE)}",
-    )
+    for table, checks in CHECKS.items():
+        for column, values in checks:
+            op.create_check_constraint(
+                op.f(f"ck_{table}_{column}"), table, f"{column} IN {_values(values)}"
+            )
     op.create_check_constraint(
         op.f("ck_leads_category_confidence"),
         "leads",
