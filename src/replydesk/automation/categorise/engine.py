@@ -103,6 +103,9 @@ def categorise(
         # unless it is an unsubscribe (compliance first).
         if matched[1:] and matched[1][0] == LeadCategory.UNSUBSCRIBE:
             matched = matched[1:]
+    if any(m[0] == LeadCategory.NOT_INTERESTED for m in matched):
+        # "not interested" also contains "interested": the negation answers for both.
+        matched = [m for m in matched if m[0] != LeadCategory.INTERESTED]
     if any(m[0] in _ANSWERS for m in matched):
         matched = [
             m for m in matched if m[0] != LeadCategory.QUESTION or m[1] >= rules.GENERIC_QUESTION
