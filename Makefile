@@ -46,6 +46,7 @@ bench-smoke: install
 		--cte-runs 1 --deep-offset 100 --drop $(SMOKE_OUT)
 	$(SMOKE_ENV) $(BIN)/python bench/drill.py --events 300 --leads 50 --concurrency 8 \
 		--drain-timeout 60 $(SMOKE_OUT)
+	$(SMOKE_ENV) $(BIN)/python bench/categorise.py --repeat 1 $(SMOKE_OUT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -26,7 +26,8 @@ CATEGORY_MAX_LENGTH = 64
 class CountsOut(BaseModel):
     requires_attention: int = Field(
         description="Leads whose newest inbound message is newer than the newest team/AI "
-        "answer, not snoozed, status not unsubscribed/closed."
+        "answer and is not an out-of-office auto-reply, not snoozed, status not "
+        "unsubscribed/closed."
     )
     by_channel: dict[str, int] = Field(
         description="requires_attention split by the channel of the lead's newest inbound "
@@ -105,6 +106,16 @@ class LeadPatch(BaseModel):
     assignee: uuid.UUID | None = Field(
         default=None, description="User id of a member of this workspace; null unassigns."
     )
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _category(cls, value: Any) -> Any:
+        """Trimmed, any case, spaces or hyphens for underscores ("Not interested")."""
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            raise ValueError("category must not be blank (send null to clear it)")
+        return "_".join(value.strip().lower().replace("-", " ").split())
 
 
 class MessageOut(BaseModel):

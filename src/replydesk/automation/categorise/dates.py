@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
-import dateparser
+from dateparser.date import DateDataParser
 
 LANGUAGES = ["en", "de", "fr", "es"]
 MAX_AHEAD = timedelta(days=400)
@@ -63,18 +63,23 @@ def _numeric(tail: str, base: datetime, day_first: bool) -> date | None:
         return None
 
 
-def _parse(words: list[str], base: datetime) -> date | None:
+def _parser(base: datetime) -> DateDataParser:
+    """One parser per message (building one loads its languages: the costly part)."""
     settings = {
         "RELATIVE_BASE": base,
         "PREFER_DATES_FROM": "future",
         "RETURN_AS_TIMEZONE_AWARE": False,
     }
+    return DateDataParser(languages=LANGUAGES, settings=settings)
+
+
+def _parse(words: list[str], parser: DateDataParser) -> date | None:
     for start in range(min(MAX_SKIP + 1, len(words))):
         for end in range(min(len(words), start + MAX_WORDS), start, -1):
             phrase = " ".join(words[start:end]).strip(",:")
             if not phrase or not any(c.isalnum() for c in phrase):
                 continue
-            found = dateparser.parse(phrase, languages=LANGUAGES, settings=settings)  # type: ignore[arg-type]
+            found = parser.get_date_data(phrase).date_obj
             if found is not None:
                 return found.date()
     return None
@@ -97,6 +102,7 @@ def return_date(text: str, message_at: datetime | date, language: str | None = N
     base = _base(message_at)
     day_first = language != "en"
     dates: list[date] = []
+    parser: DateDataParser | None = None
     for count, trigger in enumerate(_TRIGGERS.finditer(text)):
         if count >= MAX_TRIGGERS:
             break
@@ -106,7 +112,9 @@ def return_date(text: str, message_at: datetime | date, language: str | None = N
         found = _numeric(tail, base, day_first)
         if found is None:
             words = tail.replace(",", " ").split()
-            found = _parse(words, base) if words else None
+            if words:
+                parser = parser or _parser(base)
+                found = _parse(words, parser)
         if found is not None:
             settled = _settle(found, base, year_stated)
             if settled is not None:
