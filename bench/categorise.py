@@ -26,8 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from common import DOC, ROOT, add_output_args, utc_stamp, write_result  # noqa: E402
-from replydesk.automation.categorise.evaluate import load, run_case, score  # noqa: E402
+from common import DOC, ROOT, add_output_args, utc_stamp, write_result
+from replydesk.automation.categorise.evaluate import load, run_case, score
 
 SETS = {
     "dev": ROOT / "tests" / "automation" / "categorise_cases.jsonl",

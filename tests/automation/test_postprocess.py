@@ -130,7 +130,9 @@ async def test_out_of_order_jobs_end_with_the_newest_substantive_category(
         # takes the lead out of attention (it is the newest inbound).
         assert lead["category"] == "interested"
         assert lead["requires_attention"] is False
-        rows = await fetch_rows(db, "SELECT category_message_id FROM leads WHERE id = :id", id=lead_id)
+        rows = await fetch_rows(
+            db, "SELECT category_message_id FROM leads WHERE id = :id", id=lead_id
+        )
         assert rows[0]["category_message_id"] == second
         # A replayed job changes nothing.
         before = await fetch_rows(db, "SELECT * FROM leads WHERE id = :id", id=lead_id)
@@ -216,6 +218,7 @@ async def test_unsubscribe_reply_refuses_future_sends(app: FastAPI, db: Database
         async with db.session() as session:
             assert await leads.is_unsubscribed(session, desk.ws, lead_id) is True
             assert await leads.is_unsubscribed(session, uuid.uuid4(), lead_id) is False
+
 
 async def test_a_closed_lead_that_unsubscribes_stays_closed_and_is_refused(
     app: FastAPI, db: Database

@@ -61,7 +61,12 @@ async def _seed_definition_cases(db: Database, owner: Member) -> None:
     # Snoozed into the future: not counted. Snooze already over: counted.
     await insert_lead(db, ws, last_inbound_channel="sms", snoozed_until=FUTURE, **waiting)
     await insert_lead(
-        db, ws, last_inbound_channel="sms", category="meeting_request", snoozed_until=PAST, **waiting
+        db,
+        ws,
+        last_inbound_channel="sms",
+        category="meeting_request",
+        snoozed_until=PAST,
+        **waiting,
     )
     # Unsubscribed and closed: not counted. Bounced: counted.
     await insert_lead(db, ws, last_inbound_channel="email", status="unsubscribed", **waiting)

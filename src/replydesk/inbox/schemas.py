@@ -68,7 +68,7 @@ class LeadOut(BaseModel):
         "categoriser), ai, manual (an operator; automation never overwrites it)."
     )
     category_confidence: float | None = Field(
-        ge=0, le=1, description="0–1; null when the source gave none (provider signals)."
+        ge=0, le=1, description="0-1; null when the source gave none (provider signals)."
     )
     out_of_office_until: date | None = Field(
         description="The return date the lead's newest out-of-office reply stated."

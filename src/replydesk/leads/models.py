@@ -53,7 +53,7 @@ class Lead(Base):
     title: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default="active")
     category: Mapped[str | None] = mapped_column(Text)  # LeadCategory
-    # Who set the category, how sure it was (0–1; null when not given), the time of what set
+    # Who set the category, how sure it was (0-1; null when not given), the time of what set
     # it (the inbound message's time for automatic ones: a newer message wins whatever order
     # the jobs run in) and the inbound message an automatic category came from (no foreign
     # key: a split may move that message to another lead; it is a reference for evaluation).

@@ -80,7 +80,7 @@ def _parse(words: list[str], parser: DateDataParser) -> date | None:
             if not phrase or not any(c.isalnum() for c in phrase):
                 continue
             found = parser.get_date_data(phrase).date_obj
-            if found is not None:
+            if isinstance(found, datetime):
                 return found.date()
     return None
 

@@ -30,12 +30,17 @@ AGREEMENT_BONUS = 0.03
 
 _SPACE = re.compile(r"[ \t\u00a0]+")
 _LANG_HINTS = {
-    "de": re.compile(r"\b(?:und|nicht|ich|wir|sie|bitte|danke|vielen|gr[üu](?:ß|ss)e|"
-                     r"zur[üu]ck|urlaub|termin)\b", re.IGNORECASE),
-    "fr": re.compile(r"\b(?:je|nous|vous|merci|bonjour|cordialement|retour|pas|avec)\b",
-                     re.IGNORECASE),
-    "es": re.compile(r"\b(?:gracias|hola|saludos|estoy|nosotros|usted|vuelvo|hasta|oficina)\b",
-                     re.IGNORECASE),
+    "de": re.compile(
+        r"\b(?:und|nicht|ich|wir|sie|bitte|danke|vielen|gr[üu](?:ß|ss)e|"
+        r"zur[üu]ck|urlaub|termin)\b",
+        re.IGNORECASE,
+    ),
+    "fr": re.compile(
+        r"\b(?:je|nous|vous|merci|bonjour|cordialement|retour|pas|avec)\b", re.IGNORECASE
+    ),
+    "es": re.compile(
+        r"\b(?:gracias|hola|saludos|estoy|nosotros|usted|vuelvo|hasta|oficina)\b", re.IGNORECASE
+    ),
 }
 
 

@@ -51,10 +51,7 @@ def load(path: Path) -> list[Case]:
 
 def run_case(case: Case) -> Categorised:
     """As the job does: e-mail bodies reduced to their new text first."""
-    if case.channel == "email":
-        text = prepare(text=case.text, html=case.html)
-    else:
-        text = case.text or ""
+    text = prepare(text=case.text, html=case.html) if case.channel == "email" else case.text or ""
     return categorise(text, subject=case.subject, message_at=case.message_date)
 
 

@@ -35,12 +35,18 @@ _NEG = r"(?:not|n't|no longer|never|nicht|kein|pas|plus|no)\b"
 UNSUBSCRIBE = _rules(
     "unsubscribe",
     (r"\bunsubscribe\b", 0.95),
-    (r"\b(?:remove|take|delete)\s+(?:me|us|my\s+(?:e-?mail|address))\b.{0,40}\b(?:list|"
-     r"database|mailing|from\s+(?:your|this|these|all))", 0.95),
+    (
+        r"\b(?:remove|take|delete)\s+(?:me|us|my\s+(?:e-?mail|address))\b.{0,40}\b(?:list|"
+        r"database|mailing|from\s+(?:your|this|these|all))",
+        0.95,
+    ),
     (r"\b(?:remove|take)\s+me\s+off\b", 0.95),
     (r"\bstop\s+(?:e-?mailing|emailing|contacting|messaging|sending|writing|spamming)\b", 0.95),
-    (r"\b(?:do\s+not|don'?t|never)\s+(?:contact|e-?mail|email|message|write\s+to)\s+"
-     r"(?:me|us)\b", 0.9),
+    (
+        r"\b(?:do\s+not|don'?t|never)\s+(?:contact|e-?mail|email|message|write\s+to)\s+"
+        r"(?:me|us)\b",
+        0.9,
+    ),
     (r"\bopt\s*-?\s*out\b", 0.9),
     (r"\bno\s+(?:more|further)\s+(?:e-?mails|emails|messages|contact)\b", 0.9),
     (r"^\s*(?:stop|stopp|unsubscribe|remove|baja|stop all)\s*[.!]*\s*$", 0.95),
@@ -59,8 +65,10 @@ UNSUBSCRIBE = _rules(
     (r"\bne\s+me\s+(?:contactez|[ée]crivez|envoyez)\s+plus\b", 0.95),
     # Spanish
     (r"\b(?:dar|darme|den|denme|d[ée]me)\s+de\s+baja\b", 0.95),
-    (r"\bno\s+(?:me\s+)?(?:env[íi]en|env[íi]e|escriban|escriba|contacten|contacte)\s+m[áa]s\b",
-     0.95),
+    (
+        r"\bno\s+(?:me\s+)?(?:env[íi]en|env[íi]e|escriban|escriba|contacten|contacte)\s+m[áa]s\b",
+        0.95,
+    ),
     (r"\bno\s+quiero\s+recibir\b", 0.9),
     (r"\b(?:elim[íi]nen|elim[íi]neme|eliminarme|b[óo]rrenme|qu[íi]tenme)\b", 0.9),
 )
@@ -70,21 +78,28 @@ OUT_OF_OFFICE = _rules(
     (r"\bout\s+of\s+(?:the\s+)?office\b", 0.95),
     (r"\booo\b", 0.8),
     (r"\b(?:automatic|auto)[- ]?(?:reply|response|responder)\b", 0.9),
-    (r"\b(?:on|currently\s+on)\s+(?:annual\s+|parental\s+|maternity\s+|paternity\s+|sick\s+)?"
-     r"(?:vacation|holiday|holidays|leave|pto|sabbatical)\b", 0.9),
+    (
+        r"\b(?:on|currently\s+on)\s+(?:annual\s+|parental\s+|maternity\s+|paternity\s+|sick\s+)?"
+        r"(?:vacation|holiday|holidays|leave|pto|sabbatical)\b",
+        0.9,
+    ),
     (r"\b(?:limited|no|intermittent)\s+access\s+to\s+(?:my\s+)?e-?mail", 0.9),
-    (r"\b(?:i\s+am|i'm|i\s+will\s+be)\s+(?:currently\s+)?(?:away|travel+ing|off)\b.{0,60}"
-     r"\b(?:until|till|through|back|return)", 0.9),
-    (r"\bwill\s+(?:be\s+)?(?:back|return|returning)\s+(?:in\s+the\s+office\s+)?(?:on|from)\b",
-     0.7),
+    (
+        r"\b(?:i\s+am|i'm|i\s+will\s+be)\s+(?:currently\s+)?(?:away|travel+ing|off)\b.{0,60}"
+        r"\b(?:until|till|through|back|return)",
+        0.9,
+    ),
+    (r"\bwill\s+(?:be\s+)?(?:back|return|returning)\s+(?:in\s+the\s+office\s+)?(?:on|from)\b", 0.7),
     (r"\b(?:away\s+from\s+(?:the\s+|my\s+)?(?:office|desk))\b", 0.85),
     # German
     (r"\babwesen(?:d|heit)", 0.95),
     (r"\b(?:au(?:ß|ss)er\s+haus|nicht\s+im\s+b[üu]ro)\b", 0.95),
     (r"\b(?:im|in)\s+urlaub\b|\burlaubsbedingt\b", 0.9),
     (r"\bautomatische\s+antwort\b", 0.95),
-    (r"\bab\s+dem\s+\d{1,2}\.\s*\d{0,2}\.?\s*(?:wieder|zur[üu]ck)\b|\bwieder\s+im\s+b[üu]ro\b",
-     0.85),
+    (
+        r"\bab\s+dem\s+\d{1,2}\.\s*\d{0,2}\.?\s*(?:wieder|zur[üu]ck)\b|\bwieder\s+im\s+b[üu]ro\b",
+        0.85,
+    ),
     # French
     (r"\babsente?\s+(?:du\s+bureau|jusqu)", 0.95),
     (r"\b(?:en\s+cong[ée]s?|en\s+vacances)\b", 0.9),
@@ -99,28 +114,52 @@ OUT_OF_OFFICE = _rules(
 
 REFERRAL = _rules(
     "referral",
-    (r"\b(?:reach\s+out|speak|talk)\s+(?:to|with)\s+(?:my\s+colleague|our\s+|[\w.+-]+@|"
-     r"[a-z]+\s+(?:at|on|in)\b)", 0.85),
-    (r"\b(?:please\s+)?(?:contact|email|e-mail|ping|try)\s+(?:my\s+colleague|our\s+(?:head|vp|"
-     r"cto|ceo|cfo|coo|director|manager|team)|[\w.+-]+@[\w-]+\.[\w.]+)", 0.85),
-    (r"\b(?:the\s+right|the\s+best|a\s+better)\s+(?:person|contact)\s+(?:is|would\s+be|to\s+"
-     r"(?:talk|speak)\s+to\s+(?:is|would\s+be))\b", 0.9),
+    (
+        r"\b(?:reach\s+out|speak|talk)\s+(?:to|with)\s+(?:my\s+colleague|our\s+|[\w.+-]+@|"
+        r"[a-z]+\s+(?:at|on|in)\b)",
+        0.85,
+    ),
+    (
+        r"\b(?:please\s+)?(?:contact|email|e-mail|ping|try)\s+(?:my\s+colleague|our\s+(?:head|vp|"
+        r"cto|ceo|cfo|coo|director|manager|team)|[\w.+-]+@[\w-]+\.[\w.]+)",
+        0.85,
+    ),
+    (
+        r"\b(?:the\s+right|the\s+best|a\s+better)\s+(?:person|contact)\s+(?:is|would\s+be|to\s+"
+        r"(?:talk|speak)\s+to\s+(?:is|would\s+be))\b",
+        0.9,
+    ),
     (r"\b(?:cc'?ing|cc'd|copying|looping\s+in|loop\s+in|i'?ve\s+(?:cc|copied|looped))\b", 0.85),
-    (r"\b(?:forwarded|forwarding|passed|passing)\s+(?:this|your\s+(?:e-?mail|message|note))\s+"
-     r"(?:on\s+)?to\b", 0.85),
+    (
+        r"\b(?:forwarded|forwarding|passed|passing)\s+(?:this|your\s+(?:e-?mail|message|note))\s+"
+        r"(?:on\s+)?to\b",
+        0.85,
+    ),
     (r"\bhandles?\s+(?:this|that|these|all|our)\b.{0,40}\b(?:contact|reach|email)\b", 0.7),
     (r"\b(?:is|are)\s+(?:the\s+one|responsible\s+for|in\s+charge\s+of)\b.{0,60}@", 0.8),
     # German
     (r"\bwenden\s+sie\s+sich\s+(?:bitte\s+)?an\b", 0.9),
-    (r"\b(?:kontaktieren|kontakt\s+aufnehmen\s+mit)\s+sie\s+(?:bitte\s+)?(?:meine[nr]?\s+"
-     r"kolleg|herrn?|frau)", 0.85),
-    (r"\b(?:zust[äa]ndig|ansprechpartner(?:in)?)\s+(?:ist|w[äa]re)\s+(?:herr|frau|mein|"
-     r"unser)", 0.9),
-    (r"\bhabe\s+(?:ihre\s+(?:e-?mail|nachricht)\s+)?(?:an|in\s+cc)\b.{0,40}\b(?:weitergeleitet|"
-     r"gesetzt)", 0.85),
+    (
+        r"\b(?:kontaktieren|kontakt\s+aufnehmen\s+mit)\s+sie\s+(?:bitte\s+)?(?:meine[nr]?\s+"
+        r"kolleg|herrn?|frau)",
+        0.85,
+    ),
+    (
+        r"\b(?:zust[äa]ndig|ansprechpartner(?:in)?)\s+(?:ist|w[äa]re)\s+(?:herr|frau|mein|"
+        r"unser)",
+        0.9,
+    ),
+    (
+        r"\bhabe\s+(?:ihre\s+(?:e-?mail|nachricht)\s+)?(?:an|in\s+cc)\b.{0,40}\b(?:weitergeleitet|"
+        r"gesetzt)",
+        0.85,
+    ),
     # French
-    (r"\b(?:contactez|adressez-vous\s+[àa]|[ée]crivez\s+[àa])\s+(?:plut[ôo]t\s+)?(?:mon|ma|"
-     r"notre|[\w.+-]+@)", 0.85),
+    (
+        r"\b(?:contactez|adressez-vous\s+[àa]|[ée]crivez\s+[àa])\s+(?:plut[ôo]t\s+)?(?:mon|ma|"
+        r"notre|[\w.+-]+@)",
+        0.85,
+    ),
     (r"\bla\s+(?:bonne|meilleure)\s+personne\s+(?:est|serait)\b", 0.9),
     (r"\b(?:j'ai\s+transf[ée]r[ée]|je\s+transf[èe]re|en\s+copie)\b", 0.8),
     # Spanish
@@ -137,8 +176,11 @@ WRONG_PERSON = _rules(
     (r"\b(?:has|have)\s+left\s+(?:the\s+company|\w+|the\s+organi[sz]ation)\b", 0.9),
     (r"\bno\s+longer\s+with\b", 0.9),
     (r"\b(?:don'?t|do\s+not)\s+work\s+(?:at|for|with)\b.{0,30}\b(?:anymore|any\s+more)\b", 0.9),
-    (r"\b(?:not|isn'?t|nothing)\s+(?:my|in\s+my)\s+(?:area|department|responsibility|"
-     r"remit|role|decision)\b", 0.85),
+    (
+        r"\b(?:not|isn'?t|nothing)\s+(?:my|in\s+my)\s+(?:area|department|responsibility|"
+        r"remit|role|decision)\b",
+        0.85,
+    ),
     (r"\b(?:i'?m|i\s+am)\s+not\s+(?:responsible|in\s+charge|the\s+decision)", 0.85),
     (r"\bdon'?t\s+(?:handle|deal\s+with|make\s+(?:these|those|that))\b", 0.75),
     # German
@@ -147,8 +189,11 @@ WRONG_PERSON = _rules(
     (r"\bnicht\s+mehr\s+(?:bei|im\s+unternehmen|f[üu]r)\b", 0.85),
     (r"\bhat\s+das\s+unternehmen\s+verlassen\b", 0.9),
     # French
-    (r"\b(?:ne\s+suis|je\s+ne\s+suis)\s+pas\s+la\s+bonne\s+personne\b|\bpas\s+la\s+bonne\s+"
-     r"personne\b", 0.9),
+    (
+        r"\b(?:ne\s+suis|je\s+ne\s+suis)\s+pas\s+la\s+bonne\s+personne\b|\bpas\s+la\s+bonne\s+"
+        r"personne\b",
+        0.9,
+    ),
     (r"\bne\s+(?:fait|fais|travaille)\s+plus\s+(?:partie|chez|pour|dans)\b", 0.9),
     (r"\ba\s+quitt[ée]\s+(?:la\s+soci[ée]t[ée]|l'entreprise)\b", 0.9),
     # Spanish
@@ -161,14 +206,22 @@ NOT_INTERESTED = _rules(
     "not_interested",
     (rf"\b{_NEG}\s+(?:\w+\s+){{0,2}}interest(?:ed)?\b", 0.9),
     (r"\bno\s+interest\b", 0.9),
-    (r"^\s*(?:no|nope|no,?\s+thanks?(?:\s+you)?|no\s+thank\s+you|pass|not\s+for\s+us)\s*[.!]*"
-     r"\s*$", 0.9),
+    (
+        r"^\s*(?:no|nope|no,?\s+thanks?(?:\s+you)?|no\s+thank\s+you|pass|not\s+for\s+us)\s*[.!]*"
+        r"\s*$",
+        0.9,
+    ),
     (r"\bno,?\s+thank(?:s|\s+you)\b", 0.85),
-    (r"\b(?:not|isn'?t)\s+(?:a\s+(?:good\s+)?fit|a\s+priority|relevant|for\s+us|something\s+we)\b",
-     0.85),
+    (
+        r"\b(?:not|isn'?t)\s+(?:a\s+(?:good\s+)?fit|a\s+priority|relevant|for\s+us|something\s+we)\b",
+        0.85,
+    ),
     (r"\b(?:we'?re|we\s+are|i'?m|i\s+am)\s+(?:all\s+set|good|covered|happy\s+with)\b", 0.75),
-    (r"\bwe\s+(?:already\s+)?(?:have|use|work\s+with)\s+(?:a|an|our\s+own)\b.{0,40}"
-     r"\b(?:solution|provider|vendor|partner|tool|agency|team|in-house)\b", 0.8),
+    (
+        r"\bwe\s+(?:already\s+)?(?:have|use|work\s+with)\s+(?:a|an|our\s+own)\b.{0,40}"
+        r"\b(?:solution|provider|vendor|partner|tool|agency|team|in-house)\b",
+        0.8,
+    ),
     (r"\b(?:don'?t|do\s+not)\s+(?:need|want|require)\b", 0.8),
     (r"\bnot\s+(?:looking|in\s+the\s+market|at\s+this\s+time|right\s+now|now)\b", 0.8),
     (r"\b(?:please\s+)?(?:don'?t|do\s+not)\s+follow\s+up\b", 0.85),
@@ -177,8 +230,11 @@ NOT_INTERESTED = _rules(
     (r"\bkein(?:e|en)?\s+(?:interesse|bedarf)\b", 0.9),
     (r"\bnicht\s+interessiert\b", 0.9),
     (r"\bnein,?\s+danke\b", 0.9),
-    (r"\bbrauchen\s+(?:wir|ich)\s+nicht\b|\bhaben\s+(?:wir|bereits)\s+(?:schon\s+)?(?:einen|"
-     r"eine|bereits)\b", 0.75),
+    (
+        r"\bbrauchen\s+(?:wir|ich)\s+nicht\b|\bhaben\s+(?:wir|bereits)\s+(?:schon\s+)?(?:einen|"
+        r"eine|bereits)\b",
+        0.75,
+    ),
     # French
     (r"\bpas\s+(?:int[ée]ress[ée]e?s?|besoin|pour\s+nous)\b", 0.9),
     (r"\bnon,?\s+merci\b", 0.9),
@@ -191,85 +247,139 @@ NOT_INTERESTED = _rules(
 
 MEETING_REQUEST = _rules(
     "meeting_request",
-    (r"\b(?:set\s+up|schedule|book|arrange|organi[sz]e|find|grab|hop\s+on|jump\s+on|have)\s+"
-     r"(?:a\s+|some\s+)?(?:quick\s+|short\s+|brief\s+|15[- ]?min(?:ute)?\s+|30[- ]?min(?:ute)?\s+"
-     r")?(?:call|meeting|chat|demo|time|zoom|teams|slot)\b", 0.9),
-    (r"\b(?:send|share)\s+(?:me\s+|over\s+)?(?:a\s+|your\s+)?(?:calendar|calendly|booking|"
-     r"scheduling)\s*(?:link|invite)?\b", 0.9),
+    (
+        r"\b(?:set\s+up|schedule|book|arrange|organi[sz]e|find|grab|hop\s+on|jump\s+on|have)\s+"
+        r"(?:a\s+|some\s+)?(?:quick\s+|short\s+|brief\s+|15[- ]?min(?:ute)?\s+|"
+        r"30[- ]?min(?:ute)?\s+)?(?:call|meeting|chat|demo|time|zoom|teams|slot)\b",
+        0.9,
+    ),
+    (
+        r"\b(?:send|share)\s+(?:me\s+|over\s+)?(?:a\s+|your\s+)?(?:calendar|calendly|booking|"
+        r"scheduling)\s*(?:link|invite)?\b",
+        0.9,
+    ),
     (r"\bcalendly\b|\bcalendar\s+(?:invite|link)\b", 0.85),
     (r"\b(?:what|which)\s+(?:times?|days?|slots?)\s+(?:work|suit|are\s+good)\b", 0.9),
     (r"\b(?:are\s+you|would\s+you\s+be)\s+(?:free|available)\b", 0.85),
-    (r"\b(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:free|available)\s+(?:on|next|this|tomorrow|"
-     r"monday|tuesday|wednesday|thursday|friday|at|between)\b", 0.85),
-    (r"\b(?:how|what)\s+about\s+(?:monday|tuesday|wednesday|thursday|friday|tomorrow|next\s+week"
-     r")\b", 0.85),
-    (r"\b(?:does|would|could)\s+(?:monday|tuesday|wednesday|thursday|friday|tomorrow|next\s+"
-     r"week)\b.{0,40}\b(?:work|suit)", 0.85),
-    (r"\b(?:happy|glad|open)\s+to\s+(?:hop\s+on|jump\s+on|have|do)\s+a\s+(?:quick\s+)?"
-     r"(?:call|chat|meeting)\b", 0.9),
-    (r"\blet'?s\s+(?:talk|chat|speak|meet|connect)\s+(?:on|next|this|tomorrow|monday|tuesday|"
-     r"wednesday|thursday|friday|at)\b", 0.9),
+    (
+        r"\b(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:free|available)\s+(?:on|next|this|tomorrow|"
+        r"monday|tuesday|wednesday|thursday|friday|at|between)\b",
+        0.85,
+    ),
+    (
+        r"\b(?:how|what)\s+about\s+(?:monday|tuesday|wednesday|thursday|friday|tomorrow|next\s+week"
+        r")\b",
+        0.85,
+    ),
+    (
+        r"\b(?:does|would|could)\s+(?:monday|tuesday|wednesday|thursday|friday|tomorrow|next\s+"
+        r"week)\b.{0,40}\b(?:work|suit)",
+        0.85,
+    ),
+    (
+        r"\b(?:happy|glad|open)\s+to\s+(?:hop\s+on|jump\s+on|have|do)\s+a\s+(?:quick\s+)?"
+        r"(?:call|chat|meeting)\b",
+        0.9,
+    ),
+    (
+        r"\blet'?s\s+(?:talk|chat|speak|meet|connect)\s+(?:on|next|this|tomorrow|monday|tuesday|"
+        r"wednesday|thursday|friday|at)\b",
+        0.9,
+    ),
     (r"\bgive\s+me\s+a\s+(?:call|ring)\b|\bcall\s+me\s+(?:on|at|tomorrow|next)\b", 0.85),
     # German
     (r"\btermin\b", 0.85),
-    (r"\b(?:telefonat|telefonieren|gespr[äa]ch|call)\b.{0,40}\b(?:vereinbaren|ausmachen|"
-     r"m[öo]glich|passt|planen)\b", 0.85),
+    (
+        r"\b(?:telefonat|telefonieren|gespr[äa]ch|call)\b.{0,40}\b(?:vereinbaren|ausmachen|"
+        r"m[öo]glich|passt|planen)\b",
+        0.85,
+    ),
     (r"\bpasst\s+(?:ihnen|es\s+ihnen|dir)\b|\bh[äa]tten\s+sie\s+(?:\w+\s+){0,3}zeit\b", 0.85),
     # French
     (r"\brendez[- ]vous\b|\bun\s+cr[ée]neau\b", 0.85),
-    (r"\b(?:un\s+appel|un\s+[ée]change|une\s+r[ée]union|une\s+d[ée]mo)\b.{0,40}\b(?:pr[ée]voir|"
-     r"organiser|planifier|caler|possible)\b", 0.85),
+    (
+        r"\b(?:un\s+appel|un\s+[ée]change|une\s+r[ée]union|une\s+d[ée]mo)\b.{0,40}\b(?:pr[ée]voir|"
+        r"organiser|planifier|caler|possible)\b",
+        0.85,
+    ),
     (r"\b(?:[êe]tes-vous|seriez-vous)\s+disponible|\bje\s+suis\s+disponible\b", 0.85),
     (r"\bappelez[- ]moi\b", 0.8),
     # Spanish
-    (r"\b(?:agendar|programar|coordinar|organizar)\s+(?:una\s+)?(?:llamada|reuni[óo]n|demo|"
-     r"videollamada)\b", 0.9),
-    (r"\b(?:tiene|tienes)\s+(?:un\s+hueco|tiempo|disponibilidad)\b|\bestoy\s+disponible\b",
-     0.85),
+    (
+        r"\b(?:agendar|programar|coordinar|organizar)\s+(?:una\s+)?(?:llamada|reuni[óo]n|demo|"
+        r"videollamada)\b",
+        0.9,
+    ),
+    (r"\b(?:tiene|tienes)\s+(?:un\s+hueco|tiempo|disponibilidad)\b|\bestoy\s+disponible\b", 0.85),
     (r"\bll[áa]me(?:me|nos)\b", 0.8),
 )
 
 QUESTION = _rules(
     "question",
-    (r"\bhow\s+much\b|\bwhat(?:'s|\s+is|\s+are|\s+does)\s+(?:the\s+|your\s+)?(?:price|pricing|"
-     r"cost|rate|fee)s?\b", 0.85),
+    (
+        r"\bhow\s+much\b|\bwhat(?:'s|\s+is|\s+are|\s+does)\s+(?:the\s+|your\s+)?(?:price|pricing|"
+        r"cost|rate|fee)s?\b",
+        0.85,
+    ),
     (r"\b(?:pricing|price|cost)s?\b.{0,30}\?", 0.85),
     # The generic question (weight below GENERIC_QUESTION): a request for information phrased
     # as a question ("can you send more info?") is an interested answer.
-    (r"\b(?:how\s+(?:does|do|would|is|long)|what\s+(?:does|do|is|are|kind|exactly|makes)|do\s+"
-     r"you|can\s+you|could\s+you\s+(?:explain|clarify|tell)|is\s+(?:it|there|this)|are\s+"
-     r"(?:you|there)|does\s+(?:it|this|your)|who\s+(?:are|else)|which)\b[^?\n]{0,120}\?", 0.7),
-    (r"\b(?:integrat\w*|gdpr|soc\s*2|contract|trial|case\s+stud\w*|references?)\b[^?\n]{0,80}\?",
-     0.8),
+    (
+        r"\b(?:how\s+(?:does|do|would|is|long)|what\s+(?:does|do|is|are|kind|exactly|makes)|do\s+"
+        r"you|can\s+you|could\s+you\s+(?:explain|clarify|tell)|is\s+(?:it|there|this)|are\s+"
+        r"(?:you|there)|does\s+(?:it|this|your)|who\s+(?:are|else)|which)\b[^?\n]{0,120}\?",
+        0.7,
+    ),
+    (
+        r"\b(?:integrat\w*|gdpr|soc\s*2|contract|trial|case\s+stud\w*|references?)\b[^?\n]{0,80}\?",
+        0.8,
+    ),
     # German
-    (r"\b(?:was\s+kostet|wie\s+viel|wieviel|wie\s+(?:funktioniert|lange|genau)|gibt\s+es|"
-     r"k[öo]nnen\s+sie|haben\s+sie|ist\s+(?:das|es))\b[^?\n]{0,120}\?", 0.8),
+    (
+        r"\b(?:was\s+kostet|wie\s+viel|wieviel|wie\s+(?:funktioniert|lange|genau)|gibt\s+es|"
+        r"k[öo]nnen\s+sie|haben\s+sie|ist\s+(?:das|es))\b[^?\n]{0,120}\?",
+        0.8,
+    ),
     (r"\bpreis(?:e|liste)?\b.{0,30}\?", 0.8),
     # French
-    (r"\b(?:combien|quel(?:le)?s?\s+(?:est|sont|sera)|comment\s+(?:fonctionne|[çc]a)|est-ce\s+"
-     r"que|pouvez-vous|avez-vous)\b[^?\n]{0,120}\?", 0.8),
+    (
+        r"\b(?:combien|quel(?:le)?s?\s+(?:est|sont|sera)|comment\s+(?:fonctionne|[çc]a)|est-ce\s+"
+        r"que|pouvez-vous|avez-vous)\b[^?\n]{0,120}\?",
+        0.8,
+    ),
     (r"\b(?:tarif|prix)s?\b.{0,30}\?", 0.8),
     # Spanish
-    (r"(?:¿|\b)(?:cu[áa]nto|c[óo]mo\s+funciona|qu[ée]\s+(?:precio|incluye|es)|tienen|pueden|"
-     r"hay)\b[^?\n]{0,120}\?", 0.8),
+    (
+        r"(?:¿|\b)(?:cu[áa]nto|c[óo]mo\s+funciona|qu[ée]\s+(?:precio|incluye|es)|tienen|pueden|"
+        r"hay)\b[^?\n]{0,120}\?",
+        0.8,
+    ),
     (r"\bprecios?\b.{0,30}\?", 0.8),
 )
 
 INTERESTED = _rules(
     "interested",
-    (r"\b(?:i'?m|i\s+am|we'?re|we\s+are|would\s+be|could\s+be|might\s+be|definitely|very|"
-     r"quite|really)\s+(?:\w+\s+)?interested\b", 0.85),
+    (
+        r"\b(?:i'?m|i\s+am|we'?re|we\s+are|would\s+be|could\s+be|might\s+be|definitely|very|"
+        r"quite|really)\s+(?:\w+\s+)?interested\b",
+        0.85,
+    ),
     (r"\binterested\b", 0.7),
     (r"\b(?:sounds|looks)\s+(?:good|great|interesting|promising|useful|relevant)\b", 0.8),
     (r"\b(?:tell|show)\s+me\s+more\b|\blearn\s+more\b|\bhear\s+more\b|\bknow\s+more\b", 0.8),
-    (r"\b(?:send|share)\s+(?:me\s+|over\s+|us\s+)?(?:some\s+|more\s+)?(?:info|information|"
-     r"details|deck|one[- ]pager|brochure|case\s+stud(?:y|ies)|materials?)\b", 0.8),
-    (r"^\s*(?:yes|yes\s+please|sure|ok(?:ay)?|absolutely|definitely|why\s+not|go\s+ahead|"
-     r"i'?m\s+in|count\s+me\s+in)\s*[.!]*\s*$", 0.75),
+    (
+        r"\b(?:send|share)\s+(?:me\s+|over\s+|us\s+)?(?:some\s+|more\s+)?(?:info|information|"
+        r"details|deck|one[- ]pager|brochure|case\s+stud(?:y|ies)|materials?)\b",
+        0.8,
+    ),
+    (
+        r"^\s*(?:yes|yes\s+please|sure|ok(?:ay)?|absolutely|definitely|why\s+not|go\s+ahead|"
+        r"i'?m\s+in|count\s+me\s+in)\s*[.!]*\s*$",
+        0.75,
+    ),
     (r"\b(?:keen|curious)\s+to\b|\bopen\s+to\s+(?:it|this|learning|hearing|exploring)\b", 0.8),
     (r"\blet'?s\s+(?:talk|chat|do\s+it|explore)\b", 0.75),
-    (r"\bnext\s+steps?\b|\b(?:could|might|would)\s+be\s+(?:interesting|useful|relevant)\b",
-     0.75),
+    (r"\bnext\s+steps?\b|\b(?:could|might|would)\s+be\s+(?:interesting|useful|relevant)\b", 0.75),
     # German
     (r"\bklingt\s+(?:gut|interessant|spannend)\b|\binteressiert\s+(?:mich|uns)\b", 0.85),
     (r"\b(?:gerne?|gern)\s+(?:mehr|weitere)\b|\bmehr\s+(?:infos?|informationen)\b", 0.85),

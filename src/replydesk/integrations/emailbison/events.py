@@ -19,10 +19,10 @@ from replydesk.leads import service as leads
 from replydesk.leads.identity import IdentityKey
 from replydesk.leads.vocabulary import (
     CategorySource,
-    LeadCategory,
     Channel,
     Direction,
     IdentityKind,
+    LeadCategory,
     LeadEventKind,
     LeadStatus,
     SentBy,

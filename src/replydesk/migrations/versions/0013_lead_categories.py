@@ -4,7 +4,7 @@
   are mapped: their trimmed, lower-cased, ``_``-joined form when it is a word of the
   vocabulary, else ``other``; each mapped value that changed is kept as a
   ``category_change`` timeline event ({"from", "to"}, no actor), so nothing is lost.
-- category_source (provider | rules | ai | manual), category_confidence (0–1),
+- category_source (provider | rules | ai | manual), category_confidence (0-1),
   category_at (the time of what set it), category_message_id (the inbound message an
   automatic category came from). Existing categories: ``manual`` when an operator's
   category_change event set that value, else ``provider`` (EmailBison LEAD_INTERESTED was
@@ -81,9 +81,7 @@ def upgrade() -> None:
     op.add_column("leads", sa.Column("category_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("leads", sa.Column("category_message_id", sa.BigInteger(), nullable=True))
     op.add_column("leads", sa.Column("out_of_office_until", sa.Date(), nullable=True))
-    op.add_column(
-        "leads", sa.Column("out_of_office_at", sa.DateTime(timezone=True), nullable=True)
-    )
+    op.add_column("leads", sa.Column("out_of_office_at", sa.DateTime(timezone=True), nullable=True))
 
     # Free-text categories → the vocabulary, each change kept on the timeline.
     op.execute(
