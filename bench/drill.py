@@ -4,6 +4,8 @@
     make drill DRILL_ARGS="--kill-worker"
     make drill DRILL_ARGS="--db-outage 10"
     make drill DRILL_ARGS="--slow-db"
+    make drill DRILL_ARGS="--hosts 2"             # processes over two network namespaces (root)
+    make drill DRILL_ARGS="--pooler-url postgresql://postgres@127.0.0.1:6432/postgres"
 
 Prints one JSON summary and writes it to ``results/drill-<UTC>.json`` (untracked);
 ``--record`` also appends a row to docs/benchmarks.md. Uses DATABASE_URL's server when set,
@@ -24,6 +26,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -38,10 +41,13 @@ from common import (
 )
 from drill.checks import api_counts, api_requires_attention_listed, consistency, db_figures
 from drill.faults import Faults
+from drill.hosts import HostNetwork
 from drill.load import percentile, poll_inbox, send_burst
+from drill.metrics import scrape
 from drill.report import append_row
-from drill.services import Services
+from drill.services import Services, free_port
 from drill.traffic import build_plan
+from replydesk.core.db import with_database
 from replydesk.core.logging import configure_logging
 
 
@@ -63,6 +69,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kill-worker", action="store_true", help="SIGKILL a worker mid-drain")
     p.add_argument("--db-outage", type=float, default=0.0, metavar="S", help="DB away S seconds")
     p.add_argument("--slow-db", action="store_true", help="+50 ms on every database round trip")
+    p.add_argument(
+        "--hosts",
+        type=int,
+        default=1,
+        metavar="N",
+        help="spread API and worker processes over N network namespaces (needs root)",
+    )
+    p.add_argument(
+        "--pooler-url",
+        metavar="URL",
+        help="API and worker processes reach the database through this transaction-mode "
+        "pooler (e.g. PgBouncer on :6432 in front of DATABASE_URL's server)",
+    )
     p.add_argument("--drain-timeout", type=float, default=600.0)
     p.add_argument(
         "--keep-logs", action="store_true", help="keep the processes' logs under results/"
@@ -88,16 +107,40 @@ async def wait_drained(services: Services, timeout: float) -> tuple[float, dict[
         await asyncio.sleep(0.25)
 
 
+async def scrape_safely(port: int) -> dict[str, Any]:
+    try:
+        return await asyncio.to_thread(scrape, port)
+    except OSError as exc:  # the scrape must not end the drill
+        return {"error": type(exc).__name__}
+
+
+async def scrape_later(port: int, delay_s: float, into: dict[str, Any]) -> None:
+    await asyncio.sleep(delay_s)
+    into["outage"] = await scrape_safely(port)
+
+
 async def drill(
     args: argparse.Namespace, direct_url: str, log_dir: Path, logs_kept: bool
 ) -> dict[str, Any]:
     faults = Faults(direct_url, latency_s=0.05 if args.slow_db else 0.0)
     process_url = await faults.start() if (args.slow_db or args.db_outage) else direct_url
-    services = Services(process_url, log_dir, direct_url=direct_url)
-    # In a thread: the fault proxy runs on this event loop and must keep forwarding.
-    await asyncio.to_thread(
-        services.start, args.apis, args.workers, args.worker_concurrency, args.worker_nice
-    )
+    if args.pooler_url:
+        process_url = with_database(args.pooler_url, urlsplit(direct_url).path.lstrip("/"))
+    services = Services(process_url, log_dir, direct_url=direct_url, pooled=bool(args.pooler_url))
+    network = HostNetwork(args.hosts) if args.hosts > 1 else None
+    if network is not None:
+        network.create()
+        services.network = network
+        services.planned_api_ports = [free_port() for _ in range(args.apis)]
+        await network.start_forwarders(process_url, services.planned_api_ports)
+    try:
+        # In a thread: the proxies run on this event loop and must keep forwarding.
+        await asyncio.to_thread(
+            services.start, args.apis, args.workers, args.worker_concurrency, args.worker_nice
+        )
+    except BaseException:
+        await _stop_network(network)
+        raise
     try:
         created = json.loads(
             services.cli(
@@ -117,15 +160,24 @@ async def drill(
             fault_tasks.append(asyncio.create_task(faults.kill_worker_later(services, 0, 2.0, 5.0)))
         if args.db_outage:
             fault_tasks.append(asyncio.create_task(faults.outage_later(1.0, args.db_outage)))
+        port = services.api_ports[-1]
+        scrapes: dict[str, Any] = {"start": await scrape_safely(port)}
+        if args.db_outage:
+            # Halfway through the outage (it starts 1 s into the burst).
+            fault_tasks.append(
+                asyncio.create_task(scrape_later(port, 1.0 + args.db_outage / 2, scrapes))
+            )
         burst = await send_burst(
             plan.deliveries, services.api_ports, ws, hook_token, args.concurrency
         )
         burst_s = burst.finished - burst.started
+        scrapes["burst"] = await scrape_safely(port)
         _, stats = await wait_drained(services, args.drain_timeout)
         stop_polling.set()
         polled = await poller
         for task in fault_tasks:
             await task
+        scrapes["drained"] = await scrape_safely(port)
         figures = await db_figures(direct_url, ws)
         # First receipt to last processed, from the rows' own timestamps: exact, unlike the
         # polling loop (each `queue stats` call is a new process).
@@ -155,6 +207,9 @@ async def drill(
             "list_p95_ms": ms(percentile(polled.list_latencies, 0.95)),
             "poll_errors": polled.errors,
             "queue_stats": stats,
+            # GET /metrics of one API process (every process's series): start, end of the
+            # burst, halfway through an outage, drained.
+            "metrics": scrapes,
             "consistency": check,
             "machine": {
                 "cores": os.cpu_count(),
@@ -162,6 +217,8 @@ async def drill(
                 "postgres": await faults.server_version(),
             },
             "worker_restarts": faults.restarts,
+            "pooler": "transaction" if args.pooler_url else None,
+            "hosts": args.hosts,
             "shape": {
                 "apis": args.apis,
                 "workers": args.workers,
@@ -174,6 +231,13 @@ async def drill(
     finally:
         await asyncio.to_thread(services.stop)
         await faults.stop()
+        await _stop_network(network)
+
+
+async def _stop_network(network: HostNetwork | None) -> None:
+    if network is not None:
+        await network.stop_forwarders()
+        network.destroy()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.pooler_url and (args.slow_db or args.db_outage):
+        print("drill: --pooler-url cannot be combined with --slow-db/--db-outage", file=sys.stderr)
+        return 2
     # Our own log lines (the embedded server starting) must not mix with the JSON summary.
     configure_logging("warning", stream=sys.stderr)
     sigterm_like_ctrl_c()

@@ -56,7 +56,17 @@ def database_url(pg_url: str, template_name: str) -> Iterator[str]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Any) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path / "data")
+    # TEST_DATABASE_POOLER_URL: the app reaches the test database through a transaction-mode
+    # pooler (CI runs PgBouncer in front of TEST_DATABASE_URL); fixtures keep the direct URL.
+    pooled = pg.pooled_url(database_url)
+    if pooled is None:
+        return Settings(database_url=database_url, data_dir=tmp_path / "data")
+    return Settings(
+        database_url=pooled,
+        database_direct_url=database_url,
+        database_pool_mode="transaction",
+        data_dir=tmp_path / "data",
+    )
 
 
 @pytest.fixture

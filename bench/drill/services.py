@@ -13,7 +13,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drill.hosts import HostNetwork
+
 REPLYDESK = [sys.executable, "-m", "replydesk"]
+METRICS_TOKEN = "drill-metrics-token-0123456789abcdef"  # noqa: S105 (a throwaway drill token)
 
 
 def free_port() -> int:
@@ -27,6 +30,11 @@ class Services:
     database_url: str  # what the processes use (maybe through the fault proxy)
     log_dir: Path
     direct_url: str = ""  # what the drill's own CLI calls use
+    # database_url is a transaction-mode pooler (--pooler-url): the processes are told so.
+    pooled: bool = False
+    # --hosts N: process k runs in network namespace k % N, on that host's database address.
+    network: HostNetwork | None = None
+    planned_api_ports: list[int] = field(default_factory=list)
     api_ports: list[int] = field(default_factory=list)
     apis: list[subprocess.Popen[bytes]] = field(default_factory=list)
     workers: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
@@ -41,7 +49,14 @@ class Services:
         env["DATABASE_URL"] = (
             (self.direct_url or self.database_url) if direct else self.database_url
         )
+        if self.pooled and not direct:
+            env["REPLYDESK_DATABASE_POOL_MODE"] = "transaction"
+            env["REPLYDESK_DATABASE_DIRECT_URL"] = self.direct_url
         env["REPLYDESK_LOG_LEVEL"] = "warning"
+        # Every process writes its metrics to one folder; any API's /metrics shows them all.
+        env["REPLYDESK_METRICS_TOKEN"] = METRICS_TOKEN
+        env["REPLYDESK_METRICS_DIR"] = str(self.log_dir / "metrics")
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         return env
 
     def cli(self, *args: str) -> str:
@@ -56,12 +71,16 @@ class Services:
             raise RuntimeError(f"replydesk {' '.join(args)} failed: {proc.stderr[-2000:]}")
         return proc.stdout
 
-    def _spawn(self, name: str, *args: str, nice: int = 0) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, *args: str, nice: int = 0, index: int = 0
+    ) -> subprocess.Popen[bytes]:
         log = (self.log_dir / f"{name}.log").open("ab")
         prefix = ["nice", "-n", str(nice)] if nice else []
-        return subprocess.Popen(
-            [*prefix, *REPLYDESK, *args], env=self.env(), stdout=log, stderr=log
-        )
+        env = self.env()
+        if self.network is not None:
+            prefix = [*self.network.prefix(index), *prefix]
+            env["DATABASE_URL"] = self.network.database_url(index)
+        return subprocess.Popen([*prefix, *REPLYDESK, *args], env=env, stdout=log, stderr=log)
 
     def start(
         self, api_count: int, worker_count: int, worker_concurrency: int, worker_nice: int = 0
@@ -69,9 +88,12 @@ class Services:
         self.worker_nice = worker_nice
         self.cli("migrate")
         for i in range(api_count):
-            port = free_port()
+            port = self.planned_api_ports[i] if self.planned_api_ports else free_port()
             self.api_ports.append(port)
-            self.apis.append(self._spawn(f"api{i}", "serve", "--no-worker", "--port", str(port)))
+            bind = ["--host", self.network.host_of(i).address] if self.network else []
+            self.apis.append(
+                self._spawn(f"api{i}", "serve", "--no-worker", "--port", str(port), *bind, index=i)
+            )
         self.worker_concurrency = worker_concurrency
         for i in range(worker_count):
             self.workers.append(self.start_worker(i))
@@ -85,6 +107,7 @@ class Services:
             "--concurrency",
             str(self.worker_concurrency),
             nice=self.worker_nice,
+            index=index,
         )
 
     def kill_worker(self, index: int) -> None:

@@ -32,6 +32,7 @@ from replydesk.leads.vocabulary import (
     LeadCategory,
     LeadEventKind,
     LeadStatus,
+    MessageStatus,
     SentBy,
 )
 from replydesk.models import Base
@@ -48,6 +49,8 @@ VOCABULARY_COLUMNS: tuple[tuple[str, str, type[StrEnum]], ...] = (
     ("messages", "channel", Channel),
     ("messages", "direction", Direction),
     ("messages", "sent_by", SentBy),
+    ("messages", "status", MessageStatus),
+    ("lead_channel_quarantines", "channel", Channel),
     ("lead_events", "kind", LeadEventKind),
     ("webhook_events", "status", QueueStatus),
     ("webhook_events", "provider", ProviderName),
@@ -69,6 +72,12 @@ VALID_ROWS: dict[str, dict[str, str]] = {
         "direction": "'inbound'",
         "sent_by": "'lead'",
         "occurred_at": "now()",
+    },
+    "lead_channel_quarantines": {
+        "workspace_id": ":ws",
+        "lead_id": ":lead",
+        "channel": "'linkedin'",
+        "reason": "'invalid_recipient'",
     },
     "lead_events": {
         "workspace_id": ":ws",
@@ -96,7 +105,7 @@ def _migration(revision_id: str) -> ModuleType:
 
 
 # Migrations that write CHECK lists, in order: a later one re-creates the constraints it lists.
-CHECK_MIGRATIONS = ("0005", "0008", "0013")
+CHECK_MIGRATIONS = ("0005", "0008", "0010", "0013")
 
 
 def _values_in(definition: str) -> tuple[str, ...]:

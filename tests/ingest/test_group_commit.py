@@ -29,7 +29,7 @@ def _event(ws: uuid.UUID, key: str, payload: str = '{"a": 1}') -> NewEvent:
 
 @pytest.fixture
 def engine(db: Database) -> AsyncEngine:
-    return db.ingest_engine.execution_options(isolation_level="AUTOCOMMIT")
+    return db.ingest_engine.execution_options(**db.single_statement_options)
 
 
 def _committer(engine: AsyncEngine, max_flushes: int = 1) -> GroupCommitter:

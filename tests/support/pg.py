@@ -10,6 +10,7 @@ import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -38,6 +39,14 @@ def server_url() -> str:
     except BaseException:
         cleanup()
         raise
+
+
+def pooled_url(database_url: str) -> str | None:
+    """``database_url``'s database through the pooler of TEST_DATABASE_POOLER_URL, if set."""
+    pooler = os.environ.get("TEST_DATABASE_POOLER_URL")
+    if not pooler:
+        return None
+    return with_database(plain_url(pooler), urlsplit(database_url).path.lstrip("/"))
 
 
 def cleanup() -> None:

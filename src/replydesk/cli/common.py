@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from replydesk.core.db import Database, resolve_database_url
+from replydesk.core.db import Database, direct_url, resolve_database_url
 from replydesk.core.errors import ReplyDeskError
 from replydesk.core.logging import configure_logging
 from replydesk.core.migrate import upgrade
@@ -26,7 +26,7 @@ def prepare(level: str | None = None) -> Settings:
 
 def migrated_url(settings: Settings) -> str:
     url = resolve_database_url(settings)
-    upgrade(url)
+    upgrade(direct_url(settings, url))
     return url
 
 

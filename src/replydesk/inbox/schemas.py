@@ -9,14 +9,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from replydesk.core.inputs import ApiDatetime
+from replydesk.leads.schemas import ChannelStateOut, MessageOut
 from replydesk.leads.vocabulary import (
     CategorySource,
     Channel,
-    Direction,
     LeadCategory,
     LeadEventKind,
     LeadStatus,
-    SentBy,
 )
 from replydesk.queue.vocabulary import AttemptOutcome, QueueStatus
 
@@ -86,6 +85,13 @@ class LeadOut(BaseModel):
     updated_at: datetime
 
 
+class LeadDetailOut(LeadOut):
+    channels: dict[Channel, ChannelStateOut] = Field(
+        description="Each channel's state for replies: ok, or quarantined (reason, since) "
+        "after the provider said the lead cannot be reached there."
+    )
+
+
 class LeadPage(BaseModel):
     items: list[LeadOut]
     next_cursor: str | None = Field(description="Pass as cursor= for the next page; null at end.")
@@ -116,26 +122,6 @@ class LeadPatch(BaseModel):
         if not value.strip():
             raise ValueError("category must not be blank (send null to clear it)")
         return "_".join(value.strip().lower().replace("-", " ").split())
-
-
-class MessageOut(BaseModel):
-    id: int
-    channel: Channel
-    direction: Direction
-    sent_by: SentBy
-    subject: str | None
-    body: str | None = Field(
-        description="As stored before renderings existed: the provider's text, else its HTML."
-    )
-    body_html: str | None = Field(description="The provider's HTML, when it sent one.")
-    body_text: str | None = Field(
-        description="Plain text: the provider's text, else a rendering of its HTML."
-    )
-    body_visible: str | None = Field(
-        description="body_text without quoted history and signature (e-mail); what to show "
-        "folded. Null for messages stored before renderings existed."
-    )
-    occurred_at: datetime
 
 
 class MessagePage(BaseModel):

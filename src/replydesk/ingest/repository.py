@@ -102,7 +102,9 @@ async def _run(
         attempt.attach(raw.driver_connection)
         try:
             result = await conn.execute(sql, params)
-            return list(result.all()) if rows else result.first()
+            found = list(result.all()) if rows else result.first()
+            await conn.commit()  # a no-op under autocommit; the commit behind a pooler
+            return found
         except BaseException as exc:
             # A bad row leaves the connection fine; anything else may have broken it.
             if not is_bad_row(exc) and not conn.invalidated:

@@ -28,6 +28,7 @@ from replydesk.core.errors import (
     InputTimeout,
     InvalidInput,
     NotFound,
+    RateLimited,
     ReplyDeskError,
     Unauthenticated,
     Unavailable,
@@ -40,7 +41,7 @@ from replydesk.ingest import repository
 from replydesk.ingest.auth import AuthCache, WorkspaceAuth, token_ok, workspace_auth_from_row
 from replydesk.ingest.batcher import GroupCommitter
 from replydesk.ingest.body import parse_json_object, read_capped
-from replydesk.ingest.slowlog import SlowLog
+from replydesk.ingest.slowlog import IngestTrace, SlowLog
 from replydesk.integrations.base import PENDING, WebhookProvider
 
 log = get_logger(__name__)
@@ -115,8 +116,9 @@ class Ingestor:
         self.settings = settings
         self.providers = providers
         _install_pool_hooks(db.ingest_engine)
-        # Autocommit: the INSERT is its own transaction, so there is no BEGIN/COMMIT round trip.
-        self.engine = db.ingest_engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Autocommit: the INSERT is its own transaction, so there is no BEGIN/COMMIT round trip
+        # (except behind a transaction-mode pooler, see Database.single_statement_options).
+        self.engine = db.ingest_engine.execution_options(**db.single_statement_options)
         self.cache = AuthCache(settings.ingest_auth_cache_ttl_s)
         self.outage = OutageLog()
         self.slow = SlowLog()
@@ -131,12 +133,24 @@ class Ingestor:
 
     async def ingest(self, provider: str, workspace_id: str, request: Request) -> IngestResult:
         started = time.monotonic()
+        trace = IngestTrace(started)
+        outcome = "internal_error"
         try:
-            result = await self._ingest(provider, workspace_id, request)
+            try:
+                result = await self._ingest(provider, workspace_id, request, trace)
+            except Unavailable as exc:
+                raise self._outage_answer(provider, exc) from None
+            outcome = result.status
+        except asyncio.CancelledError:
+            outcome = "client_abort"
+            raise
         except ReplyDeskError as exc:
+            outcome = exc.code
             # 503 = the database is away: the outage itself is logged once, at error.
             status = http_status(exc)
-            level = log.debug if status == 503 else log.warning if status >= 500 else log.info
+            # (429 is GHL's answer to the same outage.)
+            outage = status in (429, 503)
+            level = log.debug if outage else log.warning if status >= 500 else log.info
             level(
                 "webhook_rejected",
                 provider=provider[:40],
@@ -146,10 +160,24 @@ class Ingestor:
                 reason=exc.message,
             )
             raise
+        finally:
+            # One counter and one histogram observation: no I/O on the request path.
+            label = provider if provider in self.providers else "unknown"
+            trace.finish(label, outcome, self.settings)
         self.slow.observe(provider, time.monotonic() - started)
         return result
 
-    async def _ingest(self, provider: str, raw_workspace_id: str, request: Request) -> IngestResult:
+    def _outage_answer(self, provider: str, exc: Unavailable) -> ReplyDeskError:
+        """The database is away: answer with the status the provider retries on (GHL
+        retries only on 429), always with ``Retry-After``."""
+        spec = self.providers.get(provider)
+        if spec is not None and spec.outage_status == 429:
+            return RateLimited(exc.message, retry_after_s=exc.retry_after_s or RETRY_AFTER_S)
+        return exc
+
+    async def _ingest(
+        self, provider: str, raw_workspace_id: str, request: Request, trace: IngestTrace
+    ) -> IngestResult:
         spec = self.providers.get(provider)
         if spec is None:
             raise NotFound(
@@ -166,8 +194,14 @@ class Ingestor:
             auth = await self._with_db(
                 deadline, lambda: self.cache.get(workspace_id, self._load), proves_db=False
             )
+        if workspace_id is not None and token and not token_ok(auth, token):
+            # Maybe rotated (or created) through another process since this one cached it.
+            auth = await self._with_db(
+                deadline, lambda: self.cache.refresh(workspace_id, self._load), proves_db=False
+            )
         if not token_ok(auth, token) or auth is None:
             raise Unauthenticated(AUTH_FAILED)
+        trace.step("auth")
 
         # 2. Size, content type, body (streamed, capped), signature, JSON, shape.
         limit = self.settings.ingest_max_body_bytes
@@ -182,8 +216,10 @@ class Ingestor:
             ) from None
         if spec.verify is not None:
             spec.verify(auth.keys.get(provider), body, request.headers)
+        trace.step("body")
         payload = parse_json_object(body)
         parsed = spec.parse(payload, auth.scope, datetime.now(UTC))
+        trace.step("parse")
 
         # 3. The one statement.
         new = repository.NewEvent(
@@ -194,7 +230,9 @@ class Ingestor:
             status=parsed.status,
             payload=body.decode("utf-8"),
         )
+        trace.dedupe_key = new.dedupe_key
         event_id = await self._insert(deadline, new)
+        trace.step("insert")
         if event_id is None:
             log.debug("webhook_duplicate", provider=provider, event_type=parsed.event_type)
             return IngestResult("duplicate", None)

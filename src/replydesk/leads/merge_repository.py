@@ -18,6 +18,7 @@ from replydesk.leads.vocabulary import (
     IdentityKind,
     LeadEventKind,
     MergeKind,
+    MessageStatus,
 )
 
 # Every table whose rows belong to a lead (each with ``id``, ``workspace_id`` and ``lead_id``):
@@ -30,6 +31,7 @@ LEAD_OWNED_TABLES: tuple[str, ...] = (
     "lead_events",
     "lead_notes",
     "category_overrides",
+    "lead_channel_quarantines",
 )
 
 # leads columns a merge may fill on the surviving lead from the absorbed one (blanks only),
@@ -139,7 +141,8 @@ RECOMPUTE_ROLLUPS = statement(
             max(occurred_at) FILTER (WHERE direction = '{Direction.OUTBOUND}')
                 AS last_outbound_at,
             max(occurred_at) FILTER (WHERE direction = '{Direction.OUTBOUND}'
-                AND sent_by IN {sql_values(TEAM_SENDERS)}) AS last_team_outbound_at,
+                AND sent_by IN {sql_values(TEAM_SENDERS)}
+                AND status <> '{MessageStatus.FAILED}') AS last_team_outbound_at,
             max(occurred_at) AS last_message_at
         FROM messages WHERE lead_id = :id
     ) AS r

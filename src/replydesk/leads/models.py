@@ -29,6 +29,7 @@ from replydesk.leads.vocabulary import (
     LeadEventKind,
     LeadStatus,
     MergeKind,
+    MessageStatus,
     SentBy,
     SuggestionReason,
 )
@@ -147,9 +148,31 @@ class Message(Base):
     identity_id: Mapped[int | None] = mapped_column(
         ForeignKey("lead_identities.id", ondelete="SET NULL")
     )
+    # Our replies: queued → sent | failed (MessageStatus); provider-recorded rows: received.
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="received")
+    failure_category: Mapped[str | None] = mapped_column(Text)
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    # The send may have reached the provider but could not be confirmed (never re-sent).
+    unknown_delivery: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
+    # The Idempotency-Key of the reply request (unique per workspace).
+    idempotency_key: Mapped[str | None] = mapped_column(Text)
+    # Set before a send call leaves, cleared when its outcome is recorded: a send job that
+    # finds it set does not send again, it checks the provider first.
+    send_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # How often the send was held (rate limit, gate, provider error): its jobs' dedupe keys.
+    send_holds: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
+        Index(
+            "uq_messages_workspace_id_idempotency_key",
+            "workspace_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
         *(
             Index(
                 f"uq_messages_workspace_id_{col}",
@@ -172,6 +195,50 @@ class Message(Base):
         CheckConstraint(f"channel IN {sql_values(Channel)}", name="channel"),
         CheckConstraint(f"direction IN {sql_values(Direction)}", name="direction"),
         CheckConstraint(f"sent_by IN {sql_values(SentBy)}", name="sent_by"),
+        CheckConstraint(f"status IN {sql_values(MessageStatus)}", name="status"),
+    )
+
+
+class LeadChannelQuarantine(Base):
+    """A lead's channel the provider said cannot reach them (e.g. Unipile 422
+    ``invalid_recipient``): replies on it are refused until an operator lifts it.
+
+    One row per failed send (``message_id`` unique), so recording it is idempotent and a
+    merge can move rows of both leads without conflicts; the channel is quarantined while
+    any row of it is not lifted. Lead-owned (``merge_repository.LEAD_OWNED_TABLES``)."""
+
+    __tablename__ = "lead_channel_quarantines"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    channel: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)  # the provider's error type
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = created_at_column()
+    lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lifted_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (
+        Index(
+            "uq_lead_channel_quarantines_workspace_id_message_id",
+            "workspace_id",
+            "message_id",
+            unique=True,
+            postgresql_where=text("message_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_lead_channel_quarantines_active",
+            "lead_id",
+            "channel",
+            postgresql_where=text("lifted_at IS NULL"),
+        ),
+        Index("ix_lead_channel_quarantines_message_id", "message_id"),
+        CheckConstraint(f"channel IN {sql_values(Channel)}", name="channel"),
     )
 
 

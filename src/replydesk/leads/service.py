@@ -184,6 +184,7 @@ class StoredMessage:
     direction: str
     sent_by: str
     occurred_at: datetime
+    status: str
     created: bool  # False: it existed (a replay, a re-delivery, or the echo of our own send)
 
 
@@ -494,3 +495,20 @@ async def postprocess_inbound(
     await _message_job(
         session, workspace_id, stored, JobType.INBOUND_POSTPROCESS, channel=stored.channel
     )
+
+
+async def lead_identities(
+    session: AsyncSession, workspace_id: uuid.UUID, lead_id: int
+) -> dict[str, list[str]] | None:
+    """The lead's identity values by kind (oldest first), or None when the workspace has no
+    such lead."""
+    rows = (
+        await session.execute(repository.LEAD_IDENTITIES, {"ws": workspace_id, "lead": lead_id})
+    ).all()
+    if not rows:
+        return None
+    found: dict[str, list[str]] = {}
+    for r in rows:
+        if r.kind is not None:
+            found.setdefault(str(r.kind), []).append(str(r.value))
+    return found

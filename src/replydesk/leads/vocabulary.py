@@ -22,6 +22,25 @@ class Channel(StrEnum):
     LINKEDIN = "linkedin"
 
 
+class MessageStatus(StrEnum):
+    """Where a message stands: ``received`` is every message recorded from a provider
+    (webhook or sync, either direction); our own replies go ``queued`` → ``sent`` or
+    ``failed``."""
+
+    RECEIVED = "received"
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class ChannelState(StrEnum):
+    """A lead's channel as replies see it: quarantined after the provider said the
+    recipient cannot be reached there (until an operator lifts it)."""
+
+    OK = "ok"
+    QUARANTINED = "quarantined"
+
+
 class Direction(StrEnum):
     """Inbound: from the lead. Outbound: to the lead (campaign, team, AI or system)."""
 

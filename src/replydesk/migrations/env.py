@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from replydesk.core.db import async_url
+from replydesk.core.db import async_url, pooler_connect_args
 from replydesk.models import Base
 
 # Any constant shared by every ReplyDesk process; key of pg_advisory_lock.
@@ -35,7 +35,8 @@ def _run(connection: Connection) -> None:
 async def _run_async() -> None:
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
     assert url, "database_url missing"
-    engine = create_async_engine(async_url(url))
+    # Pooler-safe always: migrations are few statements, and may go through PgBouncer.
+    engine = create_async_engine(async_url(url), connect_args=pooler_connect_args())
     try:
         async with engine.connect() as conn:
             await conn.run_sync(_run)

@@ -19,7 +19,7 @@ Value lists are written out (see 0005); tests/core/test_vocabulary.py keeps them
 the enums.
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 """
 
 from collections.abc import Sequence
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0009"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
