@@ -48,6 +48,7 @@ bench-smoke: install
 		--drop $(SMOKE_OUT)
 	$(SMOKE_ENV) $(BIN)/python bench/drill.py --events 300 --leads 50 --concurrency 8 \
 		--drain-timeout 60 $(SMOKE_OUT)
+	$(SMOKE_ENV) $(BIN)/python bench/categorise.py --repeat 1 $(SMOKE_OUT)
 	# Two "hosts" (network namespaces) need root; elsewhere this step says so and is skipped.
 	if [ "$$(id -u)" = 0 ] && command -v ip >/dev/null; then \
 		$(SMOKE_ENV) $(BIN)/python bench/drill.py --events 300 --leads 50 --concurrency 8 \

@@ -26,6 +26,7 @@ from replydesk.auth import admin_endpoints as auth_admin_endpoints
 from replydesk.auth import endpoints as auth_endpoints
 from replydesk.auth import tasks as auth_tasks
 from replydesk.auth import unlock_endpoints
+from replydesk.automation import jobs as automation_jobs
 from replydesk.core import health, metrics_endpoint
 from replydesk.core.crypto import KeyRing
 from replydesk.core.db import Database
@@ -89,6 +90,7 @@ def build_registry(settings: Settings | None = None, db: Database | None = None)
     registry = Registry()
     integration_jobs.register(registry)
     lead_jobs.register(registry)
+    automation_jobs.register(registry)
     credential_jobs.register(registry, settings, db)
     reply_jobs.register(registry, settings, db)
     alert_jobs.register(registry, settings, db)

@@ -26,8 +26,10 @@ from replydesk.core.db_errors import sqlstate
 from replydesk.core.migrate import alembic_config, downgrade, upgrade
 from replydesk.integrations.base import ProviderName
 from replydesk.leads.vocabulary import (
+    CategorySource,
     Channel,
     Direction,
+    LeadCategory,
     LeadEventKind,
     LeadStatus,
     MessageStatus,
@@ -42,6 +44,8 @@ CHECK_VIOLATION = "23514"
 VOCABULARY_COLUMNS: tuple[tuple[str, str, type[StrEnum]], ...] = (
     ("leads", "status", LeadStatus),
     ("leads", "last_inbound_channel", Channel),
+    ("leads", "category", LeadCategory),
+    ("leads", "category_source", CategorySource),
     ("messages", "channel", Channel),
     ("messages", "direction", Direction),
     ("messages", "sent_by", SentBy),
@@ -101,7 +105,7 @@ def _migration(revision_id: str) -> ModuleType:
 
 
 # Migrations that write CHECK lists, in order: a later one re-creates the constraints it lists.
-CHECK_MIGRATIONS = ("0005", "0008", "0010")
+CHECK_MIGRATIONS = ("0005", "0008", "0010", "0013")
 
 
 def _values_in(definition: str) -> tuple[str, ...]:

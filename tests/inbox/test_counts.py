@@ -29,7 +29,7 @@ async def _seed_definition_cases(db: Database, owner: Member) -> None:
     ws = owner.workspace_id
     waiting = {"last_inbound_at": at(10), "last_message_at": at(10)}
     # Counted: lead wrote last (email, Interested).
-    await insert_lead(db, ws, last_inbound_channel="email", category="Interested", **waiting)
+    await insert_lead(db, ws, last_inbound_channel="email", category="interested", **waiting)
     # Not counted: the team answered after the lead.
     await insert_lead(
         db,
@@ -54,7 +54,7 @@ async def _seed_definition_cases(db: Database, owner: Member) -> None:
         db,
         ws,
         last_inbound_channel="email",
-        category="Interested",
+        category="interested",
         last_inbound_at=at(10),
         last_outbound_at=at(40),
         last_message_at=at(40),
@@ -62,7 +62,12 @@ async def _seed_definition_cases(db: Database, owner: Member) -> None:
     # Snoozed into the future: not counted. Snooze already over: counted.
     await insert_lead(db, ws, last_inbound_channel="sms", snoozed_until=FUTURE, **waiting)
     await insert_lead(
-        db, ws, last_inbound_channel="sms", category="Meeting", snoozed_until=PAST, **waiting
+        db,
+        ws,
+        last_inbound_channel="sms",
+        category="meeting_request",
+        snoozed_until=PAST,
+        **waiting,
     )
     # Unsubscribed and closed: not counted. Bounced: counted.
     await insert_lead(db, ws, last_inbound_channel="email", status="unsubscribed", **waiting)
@@ -101,7 +106,7 @@ async def test_counts_follow_the_definition(
     assert {k: body[k] for k in ("requires_attention", "by_channel", "by_category")} == {
         "requires_attention": 6,
         "by_channel": {"email": 3, "sms": 1, "linkedin": 1, "unknown": 1},
-        "by_category": {"Interested": 2, "Meeting": 1, "uncategorized": 3},
+        "by_category": {"interested": 2, "meeting_request": 1, "uncategorized": 3},
     }
     assert body["total_leads"] == 12
 

@@ -30,6 +30,7 @@ LEAD_OWNED_TABLES: tuple[str, ...] = (
     "lead_identities",
     "lead_events",
     "lead_notes",
+    "category_overrides",
     "lead_channel_quarantines",
 )
 
@@ -50,7 +51,18 @@ FILLED_COLUMNS = (
     "sentiment",
     "assignee_user_id",
 )
-RESTORED_COLUMNS = (*FILLED_COLUMNS, "status", "untracked")
+# The category's companions travel with it: the surviving lead's when it has a category,
+# else the absorbed lead's (never a mix of both).
+CATEGORY_COLUMNS = ("category_source", "category_confidence", "category_at", "category_message_id")
+# Out-of-office: the newer auto-reply's time and return date.
+OUT_OF_OFFICE_COLUMNS = ("out_of_office_at", "out_of_office_until")
+RESTORED_COLUMNS = (
+    *FILLED_COLUMNS,
+    *CATEGORY_COLUMNS,
+    *OUT_OF_OFFICE_COLUMNS,
+    "status",
+    "untracked",
+)
 # Every stored column (the generated awaiting_reply is computed by PostgreSQL).
 LEAD_COLUMNS = tuple(c.name for c in Lead.__table__.columns if c.name != "awaiting_reply")
 
@@ -94,6 +106,13 @@ _RANK = " ".join(f"WHEN '{s}' THEN {r}" for s, r in STATUS_RANK.items())
 ABSORB_FIELDS = statement(
     "UPDATE leads s SET "
     + ", ".join(f"{c} = coalesce(s.{c}, a.{c})" for c in FILLED_COLUMNS)
+    + "".join(
+        f", {c} = CASE WHEN s.category IS NULL THEN a.{c} ELSE s.{c} END" for c in CATEGORY_COLUMNS
+    )
+    + ", out_of_office_until = CASE WHEN a.out_of_office_at > s.out_of_office_at "
+    "OR s.out_of_office_at IS NULL THEN coalesce(a.out_of_office_until, s.out_of_office_until) "
+    "ELSE s.out_of_office_until END, "
+    "out_of_office_at = greatest(s.out_of_office_at, a.out_of_office_at)"
     + f", status = CASE WHEN (CASE a.status {_RANK} END) > (CASE s.status {_RANK} END) "
     "THEN a.status ELSE s.status END, untracked = s.untracked AND a.untracked, "
     "updated_at = now() FROM leads a WHERE s.id = :to AND a.id = :from"

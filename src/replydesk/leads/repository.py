@@ -19,10 +19,14 @@ from replydesk.leads.models import Lead
 from replydesk.leads.vocabulary import (
     STATUS_RANK,
     TEAM_SENDERS,
+    WEAK_CATEGORIES,
+    CategorySource,
     Channel,
     Direction,
     IdentityKind,
+    LeadCategory,
     LeadEventKind,
+    LeadStatus,
     MessageStatus,
     SentBy,
 )
@@ -311,10 +315,63 @@ RAISE_STATUS = statement(
     f"WHERE id = :id AND (CASE status {_STATUS_CASES} ELSE 0 END) < :rank RETURNING id"
 )
 
-SET_CATEGORY = statement(
-    "UPDATE leads SET category = :category, updated_at = now() "
-    "WHERE id = :id AND category IS DISTINCT FROM :category"
+# An automatic category (provider signal, rules, AI). Never over an operator's (manual);
+# the newest message wins whatever order the jobs run in, except that a weak category
+# (out_of_office, other) never replaces a substantive one: the final category is that of the
+# newest substantive message, else of the newest weak one. A repeat matches nothing.
+_WEAK = sql_values(WEAK_CATEGORIES)
+SET_AUTOMATIC_CATEGORY = statement(
+    f"""
+    UPDATE leads SET category = CAST(:category AS text), category_source = CAST(:source AS text),
+           category_confidence = CAST(:confidence AS double precision),
+           category_at = CAST(:at AS timestamptz),
+           category_message_id = CAST(:message_id AS bigint), updated_at = now()
+     WHERE id = :id
+       AND category_source IS DISTINCT FROM '{CategorySource.MANUAL}'
+       AND (category IS NULL
+            OR (NOT CAST(:weak AS boolean)
+                AND (category IN {_WEAK} OR category_at IS NULL
+                     OR CAST(:at AS timestamptz) >= category_at))
+            OR (CAST(:weak AS boolean) AND category IN {_WEAK}
+                AND (category_at IS NULL OR CAST(:at AS timestamptz) >= category_at)))
+       AND (category, category_source, category_confidence, category_at, category_message_id)
+           IS DISTINCT FROM (CAST(:category AS text), CAST(:source AS text),
+                             CAST(:confidence AS double precision), CAST(:at AS timestamptz),
+                             CAST(:message_id AS bigint))
+    RETURNING id
+    """
 )
+# The newest auto-reply's time and its return date (an older one changes nothing).
+RECORD_OUT_OF_OFFICE = statement(
+    """
+    UPDATE leads SET
+        out_of_office_until = CAST(:until AS date),
+        out_of_office_at = CAST(:at AS timestamptz), updated_at = now()
+     WHERE id = :id AND workspace_id = :ws
+       AND (out_of_office_at IS NULL OR CAST(:at AS timestamptz) > out_of_office_at
+            OR (CAST(:at AS timestamptz) = out_of_office_at
+                AND out_of_office_until IS DISTINCT FROM CAST(:until AS date)))
+    RETURNING id
+    """
+)
+IS_UNSUBSCRIBED = statement(
+    f"SELECT status = '{LeadStatus.UNSUBSCRIBED}' OR category = '{LeadCategory.UNSUBSCRIBE}' "
+    "FROM leads WHERE id = :id AND workspace_id = :ws"
+)
+INBOUND_MESSAGE = statement(
+    "SELECT id, lead_id, channel, direction, subject, body, body_html, body_text, body_visible, "
+    "occurred_at FROM messages WHERE id = :id AND workspace_id = :ws"
+)
+INSERT_OVERRIDE = statement(
+    """
+    INSERT INTO category_overrides (workspace_id, lead_id, message_id, automatic_category,
+                                    automatic_source, automatic_confidence, manual_category,
+                                    actor_user_id)
+    VALUES (:ws, :lead_id, :message_id, :automatic_category, :automatic_source,
+            :automatic_confidence, :manual_category, :actor)
+    """
+)
+STAMP_CATEGORY = statement("UPDATE leads SET category_at = now() WHERE id = :id")
 
 _COUNT_LEAD_EVENT = """
 WITH ins AS (
@@ -343,7 +400,8 @@ RECORD_EVENT = statement(
 )
 # The operator fields before a change, locked so the recorded "from" is what was replaced.
 LOCK_OPERATOR_FIELDS = statement(
-    "SELECT status, category, assignee_user_id FROM leads "
+    "SELECT status, category, category_source, category_confidence, category_message_id, "
+    "assignee_user_id FROM leads "
     "WHERE id = :id AND workspace_id = :ws FOR UPDATE"
 )
 
