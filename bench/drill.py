@@ -5,6 +5,8 @@
     make drill DRILL_ARGS="--db-outage 10"
     make drill DRILL_ARGS="--slow-db"
     make drill DRILL_ARGS="--rolling-restart --events 3000 --rate 150"
+    make drill DRILL_ARGS="--hosts 2"             # processes over two network namespaces (root)
+    make drill DRILL_ARGS="--pooler-url postgresql://postgres@127.0.0.1:6432/postgres"
 
 Prints one JSON summary and writes it to ``results/drill-<UTC>.json`` (untracked);
 ``--record`` also appends a row to docs/benchmarks.md. Uses DATABASE_URL's server when set,
@@ -40,9 +42,11 @@ from common import (
 )
 from drill.checks import api_counts, api_requires_attention_listed, consistency, db_figures
 from drill.faults import Faults
+from drill.hosts import HostNetwork
 from drill.load import percentile, poll_inbox, send_burst
+from drill.metrics import scrape
 from drill.report import append_row
-from drill.services import Services
+from drill.services import Services, free_port
 from drill.traffic import build_plan
 from replydesk.core.db import with_database
 from replydesk.core.logging import configure_logging
@@ -74,6 +78,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--rate", type=float, default=0.0, help="deliveries per second (0: all at once)")
     p.add_argument("--no-spool", action="store_true", help="API processes without the outage spool")
+    p.add_argument(
+        "--hosts",
+        type=int,
+        default=1,
+        metavar="N",
+        help="spread API and worker processes over N network namespaces (needs root)",
+    )
     p.add_argument(
         "--pooler-url",
         metavar="URL",
@@ -117,6 +128,18 @@ async def supervise(services: Services, stop: asyncio.Event) -> None:
         await asyncio.sleep(0.5)
 
 
+async def scrape_safely(port: int) -> dict[str, Any]:
+    try:
+        return await asyncio.to_thread(scrape, port)
+    except OSError as exc:  # the scrape must not end the drill
+        return {"error": type(exc).__name__}
+
+
+async def scrape_later(port: int, delay_s: float, into: dict[str, Any]) -> None:
+    await asyncio.sleep(delay_s)
+    into["outage"] = await scrape_safely(port)
+
+
 async def drill(
     args: argparse.Namespace, direct_url: str, log_dir: Path, logs_kept: bool
 ) -> dict[str, Any]:
@@ -132,10 +155,20 @@ async def drill(
         data_dir=log_dir / "data",
         spool=not args.no_spool,
     )
-    # In a thread: the fault proxy runs on this event loop and must keep forwarding.
-    await asyncio.to_thread(
-        services.start, args.apis, args.workers, args.worker_concurrency, args.worker_nice
-    )
+    network = HostNetwork(args.hosts) if args.hosts > 1 else None
+    if network is not None:
+        network.create()
+        services.network = network
+        services.planned_api_ports = [free_port() for _ in range(args.apis)]
+        await network.start_forwarders(process_url, services.planned_api_ports)
+    try:
+        # In a thread: the proxies run on this event loop and must keep forwarding.
+        await asyncio.to_thread(
+            services.start, args.apis, args.workers, args.worker_concurrency, args.worker_nice
+        )
+    except BaseException:
+        await _stop_network(network)
+        raise
     try:
         created = json.loads(
             services.cli(
@@ -159,6 +192,13 @@ async def drill(
             fault_tasks.append(asyncio.create_task(faults.outage_later(1.0, args.db_outage)))
         if args.rolling_restart:
             fault_tasks.append(asyncio.create_task(faults.rolling_restart_later(services, 2.0)))
+        port = services.api_ports[-1]
+        scrapes: dict[str, Any] = {"start": await scrape_safely(port)}
+        if args.db_outage:
+            # Halfway through the outage (it starts 1 s into the burst).
+            fault_tasks.append(
+                asyncio.create_task(scrape_later(port, 1.0 + args.db_outage / 2, scrapes))
+            )
         burst = await send_burst(
             plan.deliveries,
             services.api_ports,
@@ -168,6 +208,7 @@ async def drill(
             rate=args.rate,
         )
         burst_s = burst.finished - burst.started
+        scrapes["burst"] = await scrape_safely(port)
         _, stats = await wait_drained(services, args.drain_timeout)
         stop_polling.set()
         polled = await poller
@@ -175,6 +216,7 @@ async def drill(
             await task
         stop_supervising.set()
         await supervisor
+        scrapes["drained"] = await scrape_safely(port)
         figures = await db_figures(direct_url, ws)
         # First receipt to last processed, from the rows' own timestamps: exact, unlike the
         # polling loop (each `queue stats` call is a new process).
@@ -206,6 +248,9 @@ async def drill(
             "list_p95_ms": ms(percentile(polled.list_latencies, 0.95)),
             "poll_errors": polled.errors,
             "queue_stats": stats,
+            # GET /metrics of one API process (every process's series): start, end of the
+            # burst, halfway through an outage, drained.
+            "metrics": scrapes,
             "consistency": check,
             "machine": {
                 "cores": os.cpu_count(),
@@ -215,6 +260,7 @@ async def drill(
             "worker_restarts": faults.restarts,
             "workers_revived": services.revived,
             "pooler": "transaction" if args.pooler_url else None,
+            "hosts": args.hosts,
             "shape": {
                 "apis": args.apis,
                 "workers": args.workers,
@@ -227,6 +273,13 @@ async def drill(
     finally:
         await asyncio.to_thread(services.stop)
         await faults.stop()
+        await _stop_network(network)
+
+
+async def _stop_network(network: HostNetwork | None) -> None:
+    if network is not None:
+        await network.stop_forwarders()
+        network.destroy()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drill.hosts import HostNetwork
+
 REPLYDESK = [sys.executable, "-m", "replydesk"]
+METRICS_TOKEN = "drill-metrics-token-0123456789abcdef"  # noqa: S105 (a throwaway drill token)
 
 
 def free_port() -> int:
@@ -34,6 +37,9 @@ class Services:
     # API processes' SIGTERM drain window (REPLYDESK_SHUTDOWN_DRAIN_S).
     drain_s: float = 2.0
     spool: bool = True
+    # --hosts N: process k runs in network namespace k % N, on that host's database address.
+    network: HostNetwork | None = None
+    planned_api_ports: list[int] = field(default_factory=list)
     api_ports: list[int] = field(default_factory=list)
     apis: list[subprocess.Popen[bytes]] = field(default_factory=list)
     workers: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
@@ -58,6 +64,10 @@ class Services:
         env["REPLYDESK_SPOOL_ENABLED"] = "true" if self.spool else "false"
         if self.data_dir is not None:
             env["REPLYDESK_DATA_DIR"] = str(self.data_dir)
+        # Every process writes its metrics to one folder; any API's /metrics shows them all.
+        env["REPLYDESK_METRICS_TOKEN"] = METRICS_TOKEN
+        env["REPLYDESK_METRICS_DIR"] = str(self.log_dir / "metrics")
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         return env
 
     def cli(self, *args: str) -> str:
@@ -72,12 +82,16 @@ class Services:
             raise RuntimeError(f"replydesk {' '.join(args)} failed: {proc.stderr[-2000:]}")
         return proc.stdout
 
-    def _spawn(self, name: str, *args: str, nice: int = 0) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, *args: str, nice: int = 0, index: int = 0
+    ) -> subprocess.Popen[bytes]:
         log = (self.log_dir / f"{name}.log").open("ab")
         prefix = ["nice", "-n", str(nice)] if nice else []
-        return subprocess.Popen(
-            [*prefix, *REPLYDESK, *args], env=self.env(), stdout=log, stderr=log
-        )
+        env = self.env()
+        if self.network is not None:
+            prefix = [*self.network.prefix(index), *prefix]
+            env["DATABASE_URL"] = self.network.database_url(index)
+        return subprocess.Popen([*prefix, *REPLYDESK, *args], env=env, stdout=log, stderr=log)
 
     def start(
         self, api_count: int, worker_count: int, worker_concurrency: int, worker_nice: int = 0
@@ -85,7 +99,7 @@ class Services:
         self.worker_nice = worker_nice
         self.cli("migrate")
         for i in range(api_count):
-            port = free_port()
+            port = self.planned_api_ports[i] if self.planned_api_ports else free_port()
             self.api_ports.append(port)
             self.apis.append(self.start_api(i, port))
         self.worker_concurrency = worker_concurrency
@@ -95,7 +109,10 @@ class Services:
             wait_ready(port)
 
     def start_api(self, index: int, port: int) -> subprocess.Popen[bytes]:
-        return self._spawn(f"api{index}", "serve", "--no-worker", "--port", str(port))
+        bind = ["--host", self.network.host_of(index).address] if self.network else []
+        return self._spawn(
+            f"api{index}", "serve", "--no-worker", "--port", str(port), *bind, index=index
+        )
 
     def restart_api(self, index: int) -> None:
         """SIGTERM (the process drains: /readyz 503, then exits), then a new one, same port."""
@@ -132,6 +149,7 @@ class Services:
             "--concurrency",
             str(self.worker_concurrency),
             nice=self.worker_nice,
+            index=index,
         )
 
     def kill_worker(self, index: int) -> None:

@@ -20,11 +20,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from prometheus_client.core import Metric
 
 from replydesk.auth import admin_endpoints as auth_admin_endpoints
 from replydesk.auth import endpoints as auth_endpoints
+from replydesk.auth import tasks as auth_tasks
 from replydesk.auth import unlock_endpoints
-from replydesk.core import health
+from replydesk.automation import jobs as automation_jobs
+from replydesk.core import health, metrics_endpoint
 from replydesk.core.crypto import KeyRing
 from replydesk.core.db import Database
 from replydesk.core.http import new_api
@@ -35,20 +38,31 @@ from replydesk.inbox.counts import CountsCache
 from replydesk.ingest import endpoints as ingest_endpoints
 from replydesk.ingest.service import Ingestor
 from replydesk.integrations import jobs as integration_jobs
+from replydesk.integrations.alerts import jobs as alert_jobs
+from replydesk.integrations.alerts import tasks as alert_tasks
 from replydesk.integrations.credentials import endpoints as credential_endpoints
 from replydesk.integrations.credentials import jobs as credential_jobs
 from replydesk.integrations.credentials import tasks as credential_tasks
+from replydesk.integrations.outbound import endpoints as reply_endpoints
+from replydesk.integrations.outbound import jobs as reply_jobs
 from replydesk.integrations.providers import PROVIDERS
+from replydesk.integrations.sync import endpoints as sync_endpoints
+from replydesk.integrations.sync import jobs as sync_jobs
+from replydesk.integrations.sync import tasks as sync_tasks
 from replydesk.leads import jobs as lead_jobs
 from replydesk.queue import tasks as queue_tasks
+from replydesk.queue.metrics import queue_families
 from replydesk.queue.registry import Registry
 from replydesk.queue.scheduler import PeriodicTask
 from replydesk.queue.worker import Worker, worker_database
+from replydesk.web import admin_pages, inbox_pages, lead_pages, pages
+from replydesk.web.first_run import FirstRun
 
 
 def routers() -> list[APIRouter]:
     return [
         health.router,
+        metrics_endpoint.router,
         ingest_endpoints.router,
         auth_endpoints.router,
         auth_admin_endpoints.router,
@@ -59,22 +73,40 @@ def routers() -> list[APIRouter]:
         notes_endpoints.router,
         tags_endpoints.router,
         merge_endpoints.router,
+        # The operator pages (docs/web.md): HTML, outside the OpenAPI schema.
+        pages.router,
+        inbox_pages.router,
+        lead_pages.router,
+        admin_pages.router,
+        reply_endpoints.router,
+        sync_endpoints.router,
     ]
 
 
 def build_registry(settings: Settings | None = None, db: Database | None = None) -> Registry:
     """Every queue handler the application has. Handlers that read the database before
     their transaction (health checks) need the worker's ``db``; without it they are left out."""
+    settings = settings or get_settings()
     registry = Registry()
     integration_jobs.register(registry)
     lead_jobs.register(registry)
-    credential_jobs.register(registry, settings or get_settings(), db)
+    automation_jobs.register(registry)
+    credential_jobs.register(registry, settings, db)
+    reply_jobs.register(registry, settings, db)
+    alert_jobs.register(registry, settings, db)
+    sync_jobs.register(registry, settings, db)
     return registry
 
 
 def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
     """Every periodic task the application has."""
-    return [*queue_tasks.periodic_tasks(settings), *credential_tasks.periodic_tasks(settings)]
+    return [
+        *queue_tasks.periodic_tasks(settings),
+        *credential_tasks.periodic_tasks(settings),
+        *auth_tasks.periodic_tasks(settings),
+        *alert_tasks.periodic_tasks(settings),
+        *sync_tasks.periodic_tasks(settings),
+    ]
 
 
 def build_worker(db: Database, settings: Settings, **options: Any) -> Worker:
@@ -87,9 +119,12 @@ def create_app(
     *,
     database: Database | None = None,
     worker: bool = False,
+    first_run: FirstRun | None = None,
 ) -> FastAPI:
     """Build the app. Tests pass their own ``database``; otherwise the lifespan creates one.
-    ``worker=True`` runs a queue worker in-process (``replydesk serve``), on its own pool."""
+    ``worker=True`` runs a queue worker in-process (``replydesk serve``), on its own pool.
+    ``first_run``: the one-time setup link ``replydesk serve`` made for an instance without
+    users (``web/first_run.py``); without it the setup page is a 404."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -103,6 +138,13 @@ def create_app(
         app.state.inbox_counts_cache = CountsCache()
         # The embedded mode creates its key file here, on first start.
         app.state.keyring = KeyRing.from_settings(settings)
+        app.state.first_run = first_run or FirstRun()
+
+        async def queue_figures() -> list[Metric]:
+            return await queue_families(db, settings)
+
+        # Figures GET /metrics reads at scrape time (bounded queries).
+        app.state.metrics_sources = [queue_figures]
         try:
             if worker:
                 async with _in_process_worker(db, settings):

@@ -16,7 +16,17 @@ from replydesk.integrations.credentials.models import (
     IntegrationCredential,
     IntegrationHealth,
 )
-from replydesk.leads.models import Lead, LeadEvent, LeadNote, LeadRead, LeadTag, Message, Tag
+from replydesk.integrations.sync.models import EmailBisonReconcile, LeadSync, ProviderActivity
+from replydesk.leads.models import (
+    Lead,
+    LeadChannelQuarantine,
+    LeadEvent,
+    LeadNote,
+    LeadRead,
+    LeadTag,
+    Message,
+    Tag,
+)
 from replydesk.queue.models import Alert, Job, QueueAttempt, SchedulerRun
 from replydesk.workspaces.models import Workspace
 
@@ -26,19 +36,23 @@ __all__ = [
     "Base",
     "BrowserSession",
     "EmailBisonHost",
+    "EmailBisonReconcile",
     "InboxCountsCache",
     "IntegrationCredential",
     "IntegrationHealth",
     "Invitation",
     "Job",
     "Lead",
+    "LeadChannelQuarantine",
     "LeadEvent",
     "LeadNote",
     "LeadRead",
+    "LeadSync",
     "LeadTag",
     "LoginThrottle",
     "Membership",
     "Message",
+    "ProviderActivity",
     "QueueAttempt",
     "SchedulerRun",
     "Tag",

@@ -25,7 +25,16 @@ from replydesk.core.db import Database
 from replydesk.core.db_errors import sqlstate
 from replydesk.core.migrate import alembic_config, downgrade, upgrade
 from replydesk.integrations.base import ProviderName
-from replydesk.leads.vocabulary import Channel, Direction, LeadEventKind, LeadStatus, SentBy
+from replydesk.leads.vocabulary import (
+    CategorySource,
+    Channel,
+    Direction,
+    LeadCategory,
+    LeadEventKind,
+    LeadStatus,
+    MessageStatus,
+    SentBy,
+)
 from replydesk.models import Base
 from replydesk.queue.vocabulary import QueueStatus
 
@@ -35,9 +44,13 @@ CHECK_VIOLATION = "23514"
 VOCABULARY_COLUMNS: tuple[tuple[str, str, type[StrEnum]], ...] = (
     ("leads", "status", LeadStatus),
     ("leads", "last_inbound_channel", Channel),
+    ("leads", "category", LeadCategory),
+    ("leads", "category_source", CategorySource),
     ("messages", "channel", Channel),
     ("messages", "direction", Direction),
     ("messages", "sent_by", SentBy),
+    ("messages", "status", MessageStatus),
+    ("lead_channel_quarantines", "channel", Channel),
     ("lead_events", "kind", LeadEventKind),
     ("webhook_events", "status", QueueStatus),
     ("webhook_events", "provider", ProviderName),
@@ -59,6 +72,12 @@ VALID_ROWS: dict[str, dict[str, str]] = {
         "direction": "'inbound'",
         "sent_by": "'lead'",
         "occurred_at": "now()",
+    },
+    "lead_channel_quarantines": {
+        "workspace_id": ":ws",
+        "lead_id": ":lead",
+        "channel": "'linkedin'",
+        "reason": "'invalid_recipient'",
     },
     "lead_events": {
         "workspace_id": ":ws",
@@ -86,7 +105,7 @@ def _migration(revision_id: str) -> ModuleType:
 
 
 # Migrations that write CHECK lists, in order: a later one re-creates the constraints it lists.
-CHECK_MIGRATIONS = ("0005", "0008")
+CHECK_MIGRATIONS = ("0005", "0008", "0010", "0013")
 
 
 def _values_in(definition: str) -> tuple[str, ...]:

@@ -48,6 +48,17 @@ def test_short_drill_is_consistent(database_url: str, tmp_path: Path) -> None:
     assert summary["non_2xx_final"] == 0
     assert summary["distinct_events"] == 800
     assert proc.returncode == 0
+    # GET /metrics of one API process shows every process's series (2 APIs, 2 workers write
+    # to one metrics folder): each answered attempt counted once, each event processed once.
+    scrapes = summary["metrics"]
+    start, burst, drained = scrapes["start"], scrapes["burst"], scrapes["drained"]
+    answered = sum(summary["attempts_by_status"].values())
+    assert sum(start["ingest_requests"].values()) == 0
+    assert sum(burst["ingest_requests"].values()) == answered
+    assert burst["ingest_requests"]["accepted"] + burst["ingest_requests"]["duplicate"] >= 1000
+    assert drained["webhook_events_processed"].get("succeeded") == 800, drained
+    assert drained["webhook_events_depth"].get("pending", 0) == 0
+    assert drained["queue_stats_up"] == 1
     # The run's file, no logs left behind (kept only with --keep-logs), nothing tracked changed.
     (result,) = tmp_path.iterdir()
     assert result.name.startswith("drill-") and result.suffix == ".json"

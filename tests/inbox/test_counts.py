@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from replydesk.app import create_app
 from replydesk.core.db import Database, plain_url
+from replydesk.core.metrics import metrics
 from replydesk.core.settings import Settings
 from replydesk.inbox.repository import COUNTS_SQL
 from tests.support.http import https_client
@@ -28,7 +29,7 @@ async def _seed_definition_cases(db: Database, owner: Member) -> None:
     ws = owner.workspace_id
     waiting = {"last_inbound_at": at(10), "last_message_at": at(10)}
     # Counted: lead wrote last (email, Interested).
-    await insert_lead(db, ws, last_inbound_channel="email", category="Interested", **waiting)
+    await insert_lead(db, ws, last_inbound_channel="email", category="interested", **waiting)
     # Not counted: the team answered after the lead.
     await insert_lead(
         db,
@@ -53,7 +54,7 @@ async def _seed_definition_cases(db: Database, owner: Member) -> None:
         db,
         ws,
         last_inbound_channel="email",
-        category="Interested",
+        category="interested",
         last_inbound_at=at(10),
         last_outbound_at=at(40),
         last_message_at=at(40),
@@ -61,7 +62,12 @@ async def _seed_definition_cases(db: Database, owner: Member) -> None:
     # Snoozed into the future: not counted. Snooze already over: counted.
     await insert_lead(db, ws, last_inbound_channel="sms", snoozed_until=FUTURE, **waiting)
     await insert_lead(
-        db, ws, last_inbound_channel="sms", category="Meeting", snoozed_until=PAST, **waiting
+        db,
+        ws,
+        last_inbound_channel="sms",
+        category="meeting_request",
+        snoozed_until=PAST,
+        **waiting,
     )
     # Unsubscribed and closed: not counted. Bounced: counted.
     await insert_lead(db, ws, last_inbound_channel="email", status="unsubscribed", **waiting)
@@ -100,7 +106,7 @@ async def test_counts_follow_the_definition(
     assert {k: body[k] for k in ("requires_attention", "by_channel", "by_category")} == {
         "requires_attention": 6,
         "by_channel": {"email": 3, "sms": 1, "linkedin": 1, "unknown": 1},
-        "by_category": {"Interested": 2, "Meeting": 1, "uncategorized": 3},
+        "by_category": {"interested": 2, "meeting_request": 1, "uncategorized": 3},
     }
     assert body["total_leads"] == 12
 
@@ -217,7 +223,10 @@ async def test_timeout_answers_last_good_counts_as_stale(
         good = (await client.get(owner.url("inbox/counts"), headers=owner.headers)).json()
     assert good["stale"] is False
 
-    slow = _app_with(settings, db, counts_statement_timeout_ms=1)
+    stale_before = metrics().counts_served_stale._value.get()
+    slow = _app_with(
+        settings, db, counts_statement_timeout_ms=1, log_slow_counts_s=0.001, log_slow_paths=True
+    )
     # A new app has an empty memory cache: these answers come from inbox_counts_cache.
     async with (
         slow.router.lifespan_context(slow),
@@ -240,6 +249,12 @@ async def test_timeout_answers_last_good_counts_as_stale(
     fallbacks = [r for r in records if r.get("event") == "inbox_counts_fallback"]
     assert len(fallbacks) == 2
     assert {(r["level"], r["category"]) for r in fallbacks} == {("warning", "db_timeout")}
+    # Slow-path lines (threshold lowered): the duration, that the fallback answered, steps.
+    slow_lines = [r for r in records if r.get("event") == "inbox_counts_slow"]
+    assert len(slow_lines) == 2 and all(r["fallback"] is True for r in slow_lines)
+    assert all(set(r["steps_ms"]) == {"query", "fallback"} for r in slow_lines)
+    assert all(r["duration_ms"] >= 0 and r["threshold_ms"] == 1 for r in slow_lines)
+    assert metrics().counts_served_stale._value.get() - stale_before == 2
 
     # The first app still has its memory copy: stale from memory, same numbers.
     app.state.settings = settings.model_copy(update={"counts_statement_timeout_ms": 1})

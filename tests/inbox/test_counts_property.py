@@ -86,6 +86,7 @@ class ModelLead:
     messages: dict[str, tuple[str, str, str, int]] = field(default_factory=dict)
     status: str = "active"
     category: str | None = None
+    manual: bool = False  # an operator set the category: provider signals never replace it
     snoozed: bool = False
 
     def attention_channel(self) -> tuple[bool, str | None]:
@@ -174,6 +175,7 @@ def _delivery(kind: str, who: int, minute: int, serial: int) -> Delivery:
             {"event": {"type": "LEAD_UNSUBSCRIBED"}, "data": {"lead": lead}},
             None,
             status="unsubscribed",
+            category="unsubscribe",
         )
     if kind == "bison_bounced":
         payload = {
@@ -274,7 +276,7 @@ PATCH_BODIES: dict[str, dict[str, Any]] = {
     "past_snooze": {"snoozed_until": FAR_PAST.isoformat()},
     "close": {"status": "closed"},
     "reopen": {"status": "active"},
-    "categorize": {"category": "Meeting booked"},
+    "categorize": {"category": "meeting_request"},
 }
 IDENTITY_SQL = {
     "email0": ("email", EMAILS[0]),
@@ -315,7 +317,9 @@ def _model_apply(model: dict[str, ModelLead], d: Delivery, groups: Groups) -> No
         lead.messages[key] = (channel, direction, sent_by, minute)
     if d.status is not None and RANK[d.status] > RANK[lead.status]:
         lead.status = d.status
-    if d.category is not None:
+    # Provider categories: never over an operator's; the unsubscribe (at the delivery time,
+    # later than every reply here) stays over any interested reply.
+    if d.category is not None and not lead.manual and lead.category != "unsubscribe":
         lead.category = d.category
 
 
@@ -456,7 +460,8 @@ def _model_merge(model: dict[str, ModelLead], groups: Groups, a: str, b: str) ->
     survivor.messages.update(absorbed.messages)
     if RANK[absorbed.status] > RANK[survivor.status]:
         survivor.status = absorbed.status
-    survivor.category = survivor.category or absorbed.category
+    if survivor.category is None:
+        survivor.category, survivor.manual = absorbed.category, absorbed.manual
     groups.parent[gone] = keep
 
 
@@ -484,7 +489,8 @@ async def _patch(
     elif action in ("close", "reopen"):
         lead.status = "closed" if action == "close" else "active"
     else:
-        lead.category = "Meeting booked"
+        lead.category = "meeting_request"
+        lead.manual = True
 
 
 # Every person known first (four leads), then histories rich in merges and round trips.

@@ -55,7 +55,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/api/v1/workspaces/{ws}/leads?filter=requires_attention", None),
     ("GET", "/api/v1/workspaces/{ws}/leads/{lead}", None),
     ("PATCH", "/api/v1/workspaces/{ws}/leads/{lead}", {"status": "closed"}),
-    ("PATCH", "/api/v1/workspaces/{ws}/leads/{lead}", {"assignee": None, "category": "X"}),
+    ("PATCH", "/api/v1/workspaces/{ws}/leads/{lead}", {"assignee": None, "category": "other"}),
     ("GET", "/api/v1/workspaces/{ws}/leads/{lead}/messages", None),
     ("GET", "/api/v1/workspaces/{ws}/webhook-events", None),
     ("GET", "/api/v1/workspaces/{ws}/webhook-events?status=dead", None),

@@ -80,7 +80,7 @@ async def test_filters_search_and_assignee(app: FastAPI, db: Database, owner: Me
         first_name="Dana",
         last_name="Reyes",
         company="Northwind Traders",
-        category="Interested",
+        category="interested",
         last_inbound_channel="email",
         last_inbound_at=at(10),
         last_message_at=at(10),
@@ -108,7 +108,7 @@ async def test_filters_search_and_assignee(app: FastAPI, db: Database, owner: Me
         last_inbound_channel="linkedin",
         last_inbound_at=at(1),
         last_message_at=at(1),
-        category="Not interested",
+        category="not_interested",
     )
 
     async def ids(**params: Any) -> list[int]:
@@ -120,7 +120,7 @@ async def test_filters_search_and_assignee(app: FastAPI, db: Database, owner: Me
     assert await ids() == [dana, omar, odd]
     assert await ids(filter="all") == [dana, omar, odd]
     assert await ids(filter="requires_attention") == [dana, odd]
-    assert await ids(filter="category:Interested") == [dana]
+    assert await ids(filter="category:interested") == [dana]
     assert await ids(filter="category:uncategorized") == [omar]
     assert await ids(filter="channel:sms") == [omar]
     assert await ids(filter=["requires_attention", "channel:linkedin"]) == [odd]
@@ -214,7 +214,7 @@ async def test_patch_validates_and_is_idempotent(
         first = await client.patch(path, json=body, headers=owner.headers)
         assert first.status_code == 200, first.text
         lead_out = first.json()
-        assert lead_out["category"] == "Interested"
+        assert lead_out["category"] == "interested"
         assert lead_out["assignee_user_id"] == str(kim.user_id)
         assert datetime.fromisoformat(lead_out["snoozed_until"]) == snooze
         assert lead_out["requires_attention"] is False  # snoozed
@@ -228,7 +228,7 @@ async def test_patch_validates_and_is_idempotent(
         )
         assert cleared.json()["requires_attention"] is True
         assert cleared.json()["assignee_user_id"] is None
-        assert cleared.json()["category"] == "Interested"  # untouched
+        assert cleared.json()["category"] == "interested"  # untouched
         assert cleared.json()["updated_at"] > lead_out["updated_at"]
 
         bad_bodies: list[tuple[dict[str, Any], str]] = [
@@ -237,6 +237,7 @@ async def test_patch_validates_and_is_idempotent(
             ({"status": None}, "status cannot be null"),
             ({"category": "   "}, "category must not be blank"),
             ({"category": "x" * 65}, "category"),
+            ({"category": "hot lead"}, "category"),
             ({"snoozed_until": "2026-01-01T10:00:00"}, "snoozed_until"),
             ({"snoozed_until": "tomorrow"}, "snoozed_until"),
             ({"assignee": "not-a-uuid"}, "assignee"),

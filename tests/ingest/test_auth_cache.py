@@ -119,3 +119,36 @@ def test_token_check() -> None:
     assert not token_ok(auth, None)
     assert not token_ok(auth, "")
     assert not token_ok(None, "rdw_right")
+
+
+async def test_refresh_reloads_at_most_once_per_interval() -> None:
+    clock = Clock()
+    wid = uuid.uuid4()
+    loader = Loader({wid})
+    cache = AuthCache(30, refresh_interval_s=1.0, clock=clock)
+    await cache.get(wid, loader)
+    # The first refresh of a cached entry reloads it (the token may have been rotated).
+    assert (await cache.refresh(wid, loader)) is not None
+    assert len(loader.calls) == 2
+    # A flood of refreshes (wrong tokens) within the interval costs no more loads.
+    for _ in range(50):
+        await cache.refresh(wid, loader)
+    assert len(loader.calls) == 2
+    clock.now += 1.5
+    await cache.refresh(wid, loader)
+    assert len(loader.calls) == 3
+
+
+async def test_refresh_of_an_unknown_id_just_loaded_costs_no_second_load() -> None:
+    clock = Clock()
+    wid = uuid.uuid4()
+    loader = Loader(set())
+    cache = AuthCache(30, refresh_interval_s=1.0, clock=clock)
+    assert (await cache.get(wid, loader)) is None
+    assert (await cache.refresh(wid, loader)) is None
+    assert len(loader.calls) == 1
+    # Created since (through another process): found once the interval has passed.
+    loader.known.add(wid)
+    clock.now += 1.5
+    assert (await cache.refresh(wid, loader)) is not None
+    assert len(loader.calls) == 2

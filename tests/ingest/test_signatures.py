@@ -136,5 +136,7 @@ async def test_broken_stored_key_rejects_and_says_why(
     assert resp.status_code == 401
     assert "key is invalid" in resp.json()["error"]["message"]
     errors = [r for r in log_capture.records() if r["level"] == "error"]
-    assert [(r["event"], r["category"]) for r in errors] == [("ghl_public_key_invalid", "config")]
+    assert [(r["event"], r["category"], r["error_class"]) for r in errors] == [
+        ("ghl_public_key_invalid", "other", "config")
+    ]
     assert await count_events(db) == 0

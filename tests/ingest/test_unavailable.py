@@ -179,3 +179,50 @@ async def test_flood_of_webhooks_leaves_readyz_answering(app: FastAPI, ws: Ws) -
     assert 202 in statuses and statuses <= {202, 503}
     # Client, server and flood share one event loop here: generous, but far below a stall.
     assert timings and max(timings) < 2.0, timings
+
+
+def _provider_event(provider: str, n: int) -> bytes:
+    if provider == "ghl":
+        payload = sample("ghl", "inbound_sms")
+        payload["messageId"] = f"msg_outage_{n}"
+    elif provider == "unipile":
+        payload = sample("unipile", "message_received")
+        payload["message_id"] = f"umsg_outage_{n}"
+    else:
+        payload = sample("emailbison", "email_sent")
+        payload["data"]["scheduled_email"]["id"] = 20_000 + n
+    return json.dumps(payload).encode()
+
+
+async def test_outage_answer_follows_each_providers_retry_semantics(
+    proxied: Proxied, db: Database
+) -> None:
+    """GHL retries only on 429, so while the database is away a GHL webhook gets 429 with
+    Retry-After; EmailBison and Unipile get 503 with Retry-After (docs/ingestion.md)."""
+    ws = await new_workspace(db)
+    expected = {"ghl": 429, "emailbison": 503, "unipile": 503}
+    async with httpx.AsyncClient(base_url=proxied.server.base_url, timeout=10) as client:
+
+        async def post(provider: str, n: int) -> tuple[float, httpx.Response]:
+            started = time.monotonic()
+            resp = await client.post(
+                ws.url(provider),
+                params={"token": ws.token},
+                content=_provider_event(provider, n),
+                headers={"content-type": "application/json"},
+            )
+            return time.monotonic() - started, resp
+
+        for provider in expected:  # warm: cached auth, pooled connections
+            assert (await post(provider, 0))[1].status_code == 202
+        proxied.proxy.blackhole()
+        for provider, status in expected.items():
+            elapsed, resp = await post(provider, 1)
+            assert resp.status_code == status, resp.text
+            assert resp.headers["retry-after"].isdigit()
+            assert "not stored" in resp.json()["error"]["message"]
+            assert elapsed < BUDGET_S
+        proxied.proxy.resume()
+        for provider in expected:  # the provider's retry is stored
+            assert (await post(provider, 1))[1].status_code == 202
+    assert await count_events(db) == 6

@@ -109,3 +109,24 @@ async def test_serve_runs_the_worker_in_process(
         "AND datname = current_database()",
     )
     assert workers[0][0] == 0
+
+
+async def test_discard_deletes_matching_dead_items_only(db: Database, database_url: str) -> None:
+    ids = await _seed(db, database_url)
+    await fetch(
+        database_url, "UPDATE webhook_events SET status = 'succeeded' WHERE id = $1", ids[2]
+    )
+    proc = _cli(database_url, "queue", "discard", "--table", "webhook_events",
+                "--provider", "emailbison", "--since", "2025-01-01")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"discarded": {"webhook_events": 1}}
+    rows = await fetch(database_url, "SELECT id, status FROM webhook_events ORDER BY id")
+    assert [(r["id"], r["status"]) for r in rows] == [(ids[1], "dead"), (ids[2], "succeeded")]
+    # Every table: the dead job goes, the succeeded one and the non-dead event stay.
+    proc = _cli(database_url, "queue", "discard")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"discarded": {"webhook_events": 1, "jobs": 1}}
+    assert await status_counts(database_url, "webhook_events") == {"succeeded": 1}
+    assert await status_counts(database_url, "jobs") == {"succeeded": 1}
+    wrong = _cli(database_url, "queue", "discard", "--table", "jobs", "--provider", "ghl")
+    assert wrong.returncode != 0 and "webhook_events only" in wrong.stderr

@@ -13,12 +13,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.db import Database
+from replydesk.core.metrics import metrics
 from replydesk.core.settings import Settings
 from replydesk.queue import repository
 from replydesk.queue.errors import PermanentError
 from replydesk.queue.queues import JOBS, ClaimedItem
 from replydesk.queue.registry import Registry
-from replydesk.queue.scheduler import PeriodicTask, Scheduler
+from replydesk.queue.scheduler import PeriodicTask, RunReport, Scheduler
 from replydesk.queue.service import enqueue, replay
 from replydesk.queue.tasks import rescue_expired
 from replydesk.queue.worker import Listener, QueueRunner, worker_database
@@ -150,7 +151,8 @@ async def test_retries_with_backoff_then_succeeds(
     assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.2
     retries = [r for r in log_capture.records() if r["event"] == "queue_item_retry"]
     assert [r["attempt"] for r in retries] == [1, 2, 3]
-    assert {r["level"] for r in retries} == {"warning"} and retries[0]["category"] == "bug"
+    assert {r["level"] for r in retries} == {"warning"} and retries[0]["error_class"] == "bug"
+    assert retries[0]["category"] == "other"  # the triage taxonomy; the class stays finer
     assert "ann@acme.example" not in log_capture.text
 
 
@@ -184,7 +186,7 @@ async def test_dead_after_max_attempts_alert_per_class_per_day_then_replay(
         assert alert["dedupe_key"] == f"{ws}:bug:{alert['day'].isoformat()}"
         dead_logs = [r for r in log_capture.records() if r["event"] == "queue_item_dead"]
         assert sorted(r["level"] for r in dead_logs) == ["error", "warning"]
-        assert all(r["category"] == "bug" for r in dead_logs)
+        assert all((r["category"], r["error_class"]) == ("other", "bug") for r in dead_logs)
         # The handler is fixed: replay brings both back and they succeed.
         broken = False
         async with db.session() as session:
@@ -478,3 +480,41 @@ async def test_claim_failures_log_once_per_outage(
         ("worker_db_still_unavailable", "debug"),
         ("worker_db_recovered", "info"),
     ]
+
+
+async def test_each_periodic_run_logs_and_counts_what_it_did(
+    db: Database, log_capture: LogCapture
+) -> None:
+    async def sweep(_: Database) -> RunReport:
+        return RunReport(processed=5, failed=1, retried=2, skipped=3, health_gated=4)
+
+    async def broken(_: Database) -> None:
+        raise ValueError("nope")
+
+    m = metrics()
+    ok_before = m.periodic_runs.labels("test.sweep", "ok")._value.get()
+    gated_before = m.periodic_items.labels("test.sweep", "health_gated")._value.get()
+    failed_before = m.periodic_runs.labels("test.broken", "failed")._value.get()
+    scheduler = Scheduler(
+        db,
+        [PeriodicTask("test.sweep", 3600, sweep), PeriodicTask("test.broken", 3600, broken)],
+        "w1",
+        log_steps=True,
+    )
+    assert await scheduler.run_due(scheduler.tasks[0]) is True
+    assert await scheduler.run_due(scheduler.tasks[1]) is False
+    (line,) = [r for r in log_capture.records() if r["event"] == "periodic_run"]
+    assert line["level"] == "info" and line["task"] == "test.sweep"
+    assert [line[k] for k in ("processed", "failed", "retried", "skipped", "health_gated")] == [
+        5, 1, 2, 3, 4,
+    ]  # fmt: skip
+    assert set(line["steps_ms"]) == {"claim_slot", "run"}
+    (failed,) = [r for r in log_capture.records() if r["event"] == "scheduled_task_failed"]
+    assert (failed["level"], failed["category"], failed["error_class"]) == (
+        "error",
+        "other",
+        "scheduler",
+    )
+    assert m.periodic_runs.labels("test.sweep", "ok")._value.get() - ok_before == 1
+    assert m.periodic_items.labels("test.sweep", "health_gated")._value.get() - gated_before == 4
+    assert m.periodic_runs.labels("test.broken", "failed")._value.get() - failed_before == 1

@@ -71,7 +71,9 @@ async def test_every_sample_is_processed_and_follow_up_jobs_are_recorded_no_ops(
         ("inbound.postprocess", "succeeded")
     ] * 4
     not_built = [r for r in log_capture.records() if r["event"] == "job_not_built_yet"]
-    assert len(not_built) == 6 and {r["level"] for r in not_built} == {"info"}
+    assert len(not_built) == 2 and {r["level"] for r in not_built} == {"info"}
+    categorised = [r for r in log_capture.records() if r["event"] == "inbound_categorised"]
+    assert len(categorised) == 4 and {r["level"] for r in categorised} == {"info"}
     assert "follow-ups are not built yet" in next(
         r["note"] for r in not_built if r["job_type"] == "followup.start"
     )

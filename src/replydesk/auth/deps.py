@@ -28,6 +28,8 @@ from replydesk.core.settings import Settings
 log = get_logger(__name__)
 
 CSRF_HEADER = "X-CSRF-Token"
+# request.state attribute holding the csrf_token field of a page's form post.
+CSRF_FORM_STATE = "csrf_form_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ADMIN_ROLES = frozenset({Role.OWNER, Role.ADMIN})
 # last_used_at is written at most this often per token (one UPDATE, not one per request).
@@ -165,6 +167,10 @@ def _expired_cookie_header(settings: Settings) -> str:
 
 def check_csrf(request: Request, active: ActiveSession) -> None:
     presented = request.headers.get(CSRF_HEADER)
+    if presented is None:
+        # A server-rendered form post (replydesk.web) sends the same token as a form field;
+        # the page reads the form before authenticating and leaves the value here.
+        presented = getattr(request.state, CSRF_FORM_STATE, None)
     if not presented or not token_matches(presented, active.csrf_token_hash):
         log.info("csrf_rejected", has_header=presented is not None)
         raise CsrfFailed(

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -393,3 +393,27 @@ async def list_api_tokens(session: AsyncSession, workspace_id: uuid.UUID) -> lis
         )
     ).all()
     return [TokenInfo(*r) for r in rows]
+
+
+# --- first run (the browser setup page, replydesk.web) -----------------------------------
+
+# Serialises first-run setups across processes (pg_advisory_xact_lock key).
+FIRST_RUN_LOCK_KEY = 7_251_901_012
+
+
+async def has_users(session: AsyncSession) -> bool:
+    return bool((await session.execute(select(exists().where(User.id.is_not(None))))).scalar())
+
+
+async def create_first_owner(
+    session: AsyncSession, *, workspace_name: str, email: str, password: str
+) -> CreatedWorkspace | None:
+    """The first workspace and its owner, only while the instance has no user at all; None
+    when someone got there first. Concurrent setups queue on one advisory lock, so at most
+    one of them finds the table empty."""
+    await session.execute(select(func.pg_advisory_xact_lock(FIRST_RUN_LOCK_KEY)))
+    if await has_users(session):
+        return None
+    created = await create_workspace(session, workspace_name, email)
+    await save_user(session, email, password=password, display_name=None, reset_password=True)
+    return created

@@ -170,16 +170,20 @@ async def end_session_by_token(session: AsyncSession, token: str) -> bool:
     return deleted.first() is not None
 
 
-async def purge_expired(session: AsyncSession) -> None:
-    """Delete up to PURGE_BATCH sessions past their absolute expiry (index on expires_at).
+async def purge_expired(
+    session: AsyncSession, grace: timedelta = timedelta(0), limit: int = PURGE_BATCH
+) -> int:
+    """Delete up to ``limit`` sessions more than ``grace`` past their absolute expiry (index
+    on expires_at); returns how many. Runs on login and on the scheduler (auth.tasks).
 
     Idle-expired sessions are already refused on lookup; their rows go once they reach
     ``expires_at`` too.
     """
     victims = (
         select(BrowserSession.id)
-        .where(BrowserSession.expires_at < func.now())
-        .limit(PURGE_BATCH)
+        .where(BrowserSession.expires_at < func.now() - grace)
+        .limit(limit)
         .scalar_subquery()
     )
-    await session.execute(delete(BrowserSession).where(BrowserSession.id.in_(victims)))
+    result = await session.execute(delete(BrowserSession).where(BrowserSession.id.in_(victims)))
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -126,17 +126,21 @@ async def unlock_account(session: AsyncSession, email: str) -> int:
     return len(deleted.all())
 
 
-async def purge_old_windows(session: AsyncSession) -> None:
-    """Delete up to PURGE_BATCH counter rows of windows older than a day."""
+async def purge_old_windows(
+    session: AsyncSession, keep: timedelta = KEEP_WINDOWS_FOR, limit: int = PURGE_BATCH
+) -> int:
+    """Delete up to ``limit`` counter rows of windows that started more than ``keep`` ago
+    (a day on the login path; ``retention_login_throttles_days`` on the scheduler)."""
     victims = (
         select(LoginThrottle.scope, LoginThrottle.key_hash, LoginThrottle.window_start)
-        .where(LoginThrottle.window_start < func.now() - KEEP_WINDOWS_FOR)
-        .limit(PURGE_BATCH)
+        .where(LoginThrottle.window_start < func.now() - keep)
+        .limit(limit)
     )
-    await session.execute(
+    result = await session.execute(
         delete(LoginThrottle).where(
             tuple_(LoginThrottle.scope, LoginThrottle.key_hash, LoginThrottle.window_start).in_(
                 victims
             )
         )
     )
+    return int(result.rowcount)  # type: ignore[attr-defined]

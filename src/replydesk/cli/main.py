@@ -1,8 +1,9 @@
 """Entry point: ``replydesk serve | worker | migrate | workspace | webhook-token | user | token |
-queue | integrations | sim | version``."""
+queue | integrations | sim | triage | backup | restore | version``."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sys
 from typing import Annotated
@@ -12,13 +13,20 @@ import typer
 from replydesk import __version__
 from replydesk.app import create_app
 from replydesk.cli.auth_commands import register as register_auth_commands
+from replydesk.cli.backup_commands import register as register_backup_commands
 from replydesk.cli.common import migrated_url, prepare
 from replydesk.cli.integration_commands import register as register_integration_commands
 from replydesk.cli.sim_commands import sim_app
+from replydesk.cli.triage_commands import register as register_triage_commands
 from replydesk.cli.worker import queue_app, worker_command
 from replydesk.cli.workspace_commands import register as register_workspace_commands
+from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
+from replydesk.core.metrics import configure_metrics
 from replydesk.core.server import serving
+from replydesk.core.settings import Settings
+from replydesk.web import first_run
+from replydesk.web.first_run import FirstRun
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -31,7 +39,9 @@ register_auth_commands(app)
 app.add_typer(queue_app, name="queue")
 register_integration_commands(app)
 app.add_typer(sim_app, name="sim")
+register_triage_commands(app)
 app.command("worker")(worker_command)
+register_backup_commands(app)
 log = get_logger("replydesk.cli")
 
 
@@ -59,9 +69,11 @@ def serve(
 ) -> None:
     """Migrate, then serve the HTTP API (with an in-process worker unless --no-worker)."""
     settings = prepare()
-    migrated_url(settings)
-    api = create_app(settings, worker=not no_worker)
+    url = migrated_url(settings)
+    configure_metrics(settings, "api")
     bind_host, bind_port = host or settings.host, port or settings.port
+    setup = asyncio.run(_first_run(settings, url, f"http://{bind_host}:{bind_port}"))
+    api = create_app(settings, worker=not no_worker, first_run=setup)
     log.info(
         "serving",
         url=f"http://{bind_host}:{bind_port}",
@@ -70,6 +82,15 @@ def serve(
     )
     exit_cleanly_on_sigterm()
     serving(api, settings, host=bind_host, port=bind_port).run()
+
+
+async def _first_run(settings: Settings, url: str, public_url: str) -> FirstRun:
+    """On a database without users: a one-time setup link, printed (web/first_run.py)."""
+    db = Database.from_settings(settings, url)
+    try:
+        return await first_run.prepare(db, public_url)
+    finally:
+        await db.dispose()
 
 
 def exit_cleanly_on_sigterm() -> None:

@@ -1,4 +1,4 @@
-"""``replydesk worker`` and ``replydesk queue stats|replay``."""
+"""``replydesk worker`` and ``replydesk queue stats|replay|discard``."""
 
 from __future__ import annotations
 
@@ -16,10 +16,19 @@ from replydesk.app import run_worker
 from replydesk.cli.common import migrated_url, prepare, run_with_db
 from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
+from replydesk.core.metrics import configure_metrics
 from replydesk.ingest.spool import spool_stats
 from replydesk.ingest.spooling import spool_root
+from replydesk.integrations.sync.service import reconcile_totals
 from replydesk.queue.queues import TABLES
-from replydesk.queue.service import Selection, count_matching, queue_stats, replay_matching
+from replydesk.queue.service import (
+    Selection,
+    alert_delivery_counts,
+    count_matching,
+    discard_matching,
+    queue_stats,
+    replay_matching,
+)
 
 log = get_logger("replydesk.cli.worker")
 queue_app = typer.Typer(no_args_is_help=True, help="Inspect and operate the queues.")
@@ -34,6 +43,7 @@ def worker_command(
     """Drain webhook_events and jobs until SIGTERM (graceful: in-flight items finish)."""
     settings = prepare()
     url = migrated_url(settings)
+    configure_metrics(settings, "worker")
     asyncio.run(run_worker(settings, url, concurrency=concurrency))
 
 
@@ -41,12 +51,16 @@ def worker_command(
 def stats_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Counts by status for webhook_events and jobs, and this host's outage spool."""
+    """Counts by status for webhook_events and jobs; alert deliveries; what EmailBison
+    reconciliation recovered (replies no webhook had delivered); this host's outage spool."""
     settings = prepare("warning")
 
     async def work(db: Database) -> dict[str, dict[str, object]]:
         async with db.session() as session:
-            return await queue_stats(session)
+            result: dict[str, dict[str, object]] = dict(await queue_stats(session))
+            result["alerts"] = dict(await alert_delivery_counts(session))
+            result["reconciliation"] = await reconcile_totals(session)
+            return result
 
     result = run_with_db(settings, work)
     # Read from the data folder (docs/ingestion.md, "Outage spool"): no database needed.
@@ -58,10 +72,17 @@ def stats_command(
     table.add_column("queue", no_wrap=True)
     for column in result["jobs"]:
         table.add_column(column.replace("oldest_due_pending_s", "oldest due (s)"), justify="right")
-    for name, counts in result.items():
-        table.add_row(name, *(str(v) for v in counts.values()))
+    for name in TABLES:
+        table.add_row(name, *(str(v) for v in result[name].values()))
     console = Console()
     console.print(table)
+    alerts = ", ".join(f"{k} {v}" for k, v in result["alerts"].items())
+    console.print(f"alerts (Slack delivery): {alerts}")
+    rec = result["reconciliation"]
+    console.print(
+        f"EmailBison reconciliation: {rec['recovered_total']} recovered in {rec['runs']} runs "
+        f"over {rec['workspaces']} workspaces (last run {rec['last_run_at'] or 'never'})"
+    )
     spooled = Table(title=f"outage spool ({spool_root(settings.data_dir)})")
     for column in spool:
         spooled.add_column(column.replace("_", " "), justify="right")
@@ -79,6 +100,13 @@ def _since(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _tables(table: str, provider: str | None, job_type: str | None) -> list[str]:
+    if table != "all":
+        return [table]
+    names = [t for t in TABLES if not (provider and t != "webhook_events")]
+    return [t for t in names if not (job_type and t != "jobs")]
+
+
 @queue_app.command("replay")
 def replay_command(
     status: Annotated[str, typer.Option(help="Replay items in this status.")] = "dead",
@@ -93,11 +121,7 @@ def replay_command(
     """Put matching items back to pending (fresh attempts), with a progress bar."""
     settings = prepare("warning")
     since_at = _since(since)
-    if table == "all":
-        names = [t for t in TABLES if not (provider and t != "webhook_events")]
-        names = [t for t in names if not (job_type and t != "jobs")]
-    else:
-        names = [table]
+    names = _tables(table, provider, job_type)
 
     async def work(db: Database) -> dict[str, int]:
         done: dict[str, int] = {}
@@ -129,3 +153,40 @@ def replay_command(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     typer.echo(json.dumps({"replayed": result}))
+
+
+@queue_app.command("discard")
+def discard_command(
+    table: Annotated[str, typer.Option(help="webhook_events, jobs or all.")] = "all",
+    provider: Annotated[str | None, typer.Option(help="webhook_events of one provider.")] = None,
+    job_type: Annotated[str | None, typer.Option("--type", help="jobs of one type.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Received/created at or after (ISO, UTC if naive).")
+    ] = None,
+    chunk: Annotated[int, typer.Option(min=1, max=5000, help="Items per transaction.")] = 500,
+) -> None:
+    """Delete matching dead items for good (their attempts age out with the attempt history)."""
+    settings = prepare("warning")
+    since_at = _since(since)
+    names = _tables(table, provider, job_type)
+
+    async def work(db: Database) -> dict[str, int]:
+        done: dict[str, int] = {}
+        for name in names:
+            selection = Selection(name, "dead", provider, job_type, since_at)
+            after, count = 0, 0
+            while True:
+                async with db.session() as session:
+                    ids = await discard_matching(session, selection, after_id=after, limit=chunk)
+                if not ids:
+                    break
+                after, count = ids[-1], count + len(ids)
+            done[name] = count
+        return done
+
+    try:
+        result = run_with_db(settings, work)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    log.info("queue_discarded", **result)
+    typer.echo(json.dumps({"discarded": result}))

@@ -20,6 +20,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from replydesk.core.errors import Unavailable
+from replydesk.core.log_categories import LogCategory
 from replydesk.core.logging import get_logger
 from replydesk.core.settings import Settings
 
@@ -63,7 +64,12 @@ def ensure_key_file(data_dir: Path) -> str:
             handle.write(Fernet.generate_key().decode() + "\n")
         log.info("secret_key_generated", path=str(path))
     if stat.S_IMODE(path.stat().st_mode) & 0o077:
-        log.warning("secret_key_file_readable_by_others", category="config", path=str(path))
+        log.warning(
+            "secret_key_file_readable_by_others",
+            category=LogCategory.OTHER,
+            error_class="config",
+            path=str(path),
+        )
     return path.read_text().strip()
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from functools import cache
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import event
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -17,8 +20,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 
 from replydesk.core.embedded import start_embedded
+from replydesk.core.metrics import metrics
 from replydesk.core.settings import Settings
 
 PoolMode = Literal["session", "transaction"]
@@ -65,6 +70,32 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path="/" + database))
 
 
+class _TimedPool(AsyncAdaptedQueuePool):
+    """The async queue pool, observing how long each checkout takes (waiting for a free
+    connection, or opening a new one) and counting checkouts that time out."""
+
+    metrics_name: ClassVar[str] = "replydesk"
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        started = time.perf_counter()
+        try:
+            return super()._do_get()
+        except PoolTimeout:
+            metrics().db_pool_timeouts.labels(self.metrics_name).inc()
+            raise
+        finally:
+            metrics().db_pool_wait.labels(self.metrics_name).observe(time.perf_counter() - started)
+
+
+@cache
+def _timed_pool(name: str) -> type[_TimedPool]:
+    # A class per name, not an instance attribute: dispose() recreates the pool from its class.
+    # SQLAlchemy names a pool's logger after its class's module: keep it under "sqlalchemy"
+    # (quiet at warning unless asked), as the stock pool is.
+    attrs = {"metrics_name": name, "__module__": "sqlalchemy.pool.impl"}
+    return type(f"TimedPool_{name.replace('-', '_')}", (_TimedPool,), attrs)
+
+
 def make_engine(
     url: str,
     *,
@@ -96,6 +127,7 @@ def make_engine(
         connect_args["server_settings"] = {"application_name": application_name} | session_settings
     engine = create_async_engine(
         async_url(url),
+        poolclass=_timed_pool(application_name),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout_s,

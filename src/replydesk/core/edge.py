@@ -21,7 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from replydesk.core import errors
 from replydesk.core.body import check_content_length
+from replydesk.core.log_categories import exception_category
 from replydesk.core.logging import get_logger
+from replydesk.core.metrics import metrics
 from replydesk.core.redact import strip_sql_details
 
 log = get_logger(__name__)
@@ -56,13 +58,20 @@ def log_unhandled(scope: Scope, exc: BaseException) -> None:
     route = scope.get("route")
     log.error(
         "unhandled_error",
-        category="bug",
+        category=exception_category(exc),
+        error_class="bug",
         method=scope.get("method"),
         route=getattr(route, "path", None) or "unmatched",
         request_id=scope.get("state", {}).get("request_id"),
         error=type(exc).__name__,
         exception=strip_sql_details("".join(traceback.format_exception(exc))),
     )
+
+
+def _count_refusal(scope: Scope, status: int) -> None:
+    """503 and 429 answers, by route template (bounded; never the raw path)."""
+    route = getattr(scope.get("route"), "path", None) or "unmatched"
+    metrics().http_unavailable_answers.labels(route, str(status)).inc()
 
 
 def _request_id(scope: Scope) -> str:
@@ -98,6 +107,8 @@ class EdgeMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                if message["status"] in (429, 503):
+                    _count_refusal(scope, message["status"])
                 message["headers"] = _with_edge_headers(message.get("headers", []), request_id)
             await send(message)
 

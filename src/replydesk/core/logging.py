@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
+from replydesk.core.log_categories import CATEGORIES, LogCategory
 from replydesk.core.redact import mask_token_shaped, redact_mapping
 
 # Keys that are structure, not data: never masked by key name (a "session" or "token" in
@@ -34,6 +35,25 @@ def redact_processor(_: WrappedLogger, __: str, event_dict: EventDict) -> EventD
     return redacted
 
 
+_ERROR_LEVELS = frozenset(("error", "critical", "exception"))
+
+
+def category_processor(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """A safety net for error lines our call sites do not write (uvicorn's, SQLAlchemy's):
+    every error-level line carries a ``category`` of the taxonomy (``core/log_categories.py``).
+    Our own call sites name theirs (a test walks them); a missing or unknown one becomes
+    ``other``, the unknown word kept as ``error_class``."""
+    if event_dict.get("level") not in _ERROR_LEVELS:
+        return event_dict
+    category = event_dict.get("category")
+    if category in CATEGORIES:
+        return event_dict
+    if category is not None:
+        event_dict.setdefault("error_class", str(category))
+    event_dict["category"] = LogCategory.OTHER.value
+    return event_dict
+
+
 def _shared_processors() -> list[Any]:
     return [
         structlog.contextvars.merge_contextvars,
@@ -41,6 +61,7 @@ def _shared_processors() -> list[Any]:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
+        category_processor,
         redact_processor,
     ]
 

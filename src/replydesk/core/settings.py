@@ -7,8 +7,25 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def active_hours(value: str) -> tuple[int, int]:
+    """``"start-end"`` in whole UTC hours, 0 ≤ start, end ≤ 24, start ≠ end (``"22-6"`` wraps
+    past midnight)."""
+    start, sep, end = value.strip().partition("-")
+    if not sep or not start.strip().isdigit() or not end.strip().isdigit():
+        raise ValueError(f"active hours must look like 8-20 (UTC hours), not {value!r}")
+    a, b = int(start), int(end)
+    if not (0 <= a <= 24 and 0 <= b <= 24) or a == b:
+        raise ValueError(f"active hours must be two different hours from 0 to 24, not {value!r}")
+    return a, b
+
+
+def in_active_hours(value: str, hour: int) -> bool:
+    a, b = active_hours(value)
+    return a <= hour < b if a < b else hour >= a or hour < b
 
 
 class Settings(BaseSettings):
@@ -117,6 +134,22 @@ class Settings(BaseSettings):
     # The attempt history (queue_attempts) of older attempts is pruned.
     queue_attempts_retention_days: int = Field(default=30, ge=1, le=3650)
 
+    # Retention (docs/queue.md "Retention"): periodic tasks prune in bounded batches, each
+    # table by its owner. Windows count from when a row was received/created (sessions: from
+    # their expiry; alerts: from their delivery). Dead items are never pruned by the processed
+    # windows: they stay until replayed or discarded, or retention_dead_days when set (> 0).
+    retention_webhook_payload_days: int = Field(default=7, ge=1, le=3650)  # payload → {}
+    retention_webhook_events_days: int = Field(default=30, ge=1, le=3650)  # processed rows
+    retention_jobs_days: int = Field(default=30, ge=1, le=3650)  # finished jobs
+    retention_dead_days: int = Field(default=0, ge=0, le=36500)  # 0: until replay/discard
+    retention_alerts_days: int = Field(default=90, ge=1, le=3650)  # delivered alerts
+    retention_sessions_days: int = Field(default=0, ge=0, le=3650)  # after expires_at
+    retention_login_throttles_days: int = Field(default=1, ge=1, le=365)  # counter windows
+    retention_scheduler_slots_days: int = Field(default=1, ge=1, le=365)
+    retention_interval_s: float = Field(default=600.0, ge=1)  # how often each task runs
+    retention_batch_size: int = Field(default=1000, ge=1, le=50_000)  # rows per statement
+    retention_max_batches: int = Field(default=20, ge=1, le=1000)  # statements per run
+
     # Credentials at rest (docs/integrations.md): a Fernet key; the embedded mode generates
     # one into data_dir/secret_key. The old key is only read, for rotation.
     secret_key: SecretStr | None = None
@@ -140,9 +173,56 @@ class Settings(BaseSettings):
     # A Retry-After longer than this is not waited for in the call: the error carries it.
     provider_retry_after_max_s: float = Field(default=20.0, ge=0)
 
+    # Replies (docs/integrations.md, "Replying"): a send that cannot go now is held (its job
+    # rescheduled), never failed for a wait: a gate (disconnected/auth_failed) is looked at
+    # again every recheck; provider errors back off from base, doubling, up to the retries;
+    # a reply held longer than max_hold fails. Consecutive send errors make a provider
+    # degraded from the streak.
+    reply_send_gate_recheck_s: float = Field(default=300.0, gt=0)
+    reply_send_error_backoff_s: float = Field(default=30.0, gt=0)
+    reply_send_error_retries: int = Field(default=5, ge=0, le=20)
+    reply_send_max_hold_s: float = Field(default=172_800.0, gt=0)
+    reply_body_max_length: int = Field(default=20_000, ge=1, le=200_000)
+    provider_degraded_streak: int = Field(default=3, ge=1, le=100)
+    # Metrics (GET /metrics, docs/metrics.md). Without a token the endpoint answers 404: it
+    # is never open by default. The shared directory of the processes' metric files.
+    metrics_token: SecretStr | None = None
+    metrics_dir: Path | None = None
+    metrics_query_timeout_ms: int = Field(default=1000, ge=10, le=30_000)
+    # Slow-path log lines (docs/metrics.md): thresholds, and step-level timings in them.
+    log_slow_webhook_s: float = Field(default=2.0, gt=0)
+    log_slow_counts_s: float = Field(default=1.0, gt=0)
+    log_slow_paths: bool = False
+    # Alert outbox (docs/queue.md "Alerts"): the sweep queueing Slack deliveries.
+    alert_delivery_interval_s: float = Field(default=10.0, ge=1)
+    alert_delivery_batch: int = Field(default=200, ge=1, le=10_000)
+    alert_delivery_max_attempts: int = Field(default=8, ge=1, le=50)
+    # EmailBison reconciliation (docs/integrations.md "Sync and reconciliation").
+    reconcile_interval_s: float = Field(default=300.0, ge=5)
+    reconcile_max_pages: int = Field(default=10, ge=1, le=100)  # reply pages per run
+    reconcile_budget_s: float = Field(default=20.0, gt=0, le=120)  # provider time per run
+    reconcile_batch: int = Field(default=500, ge=1, le=10_000)  # workspaces queued per run
+    # Per-lead sync: provider time per sync job.
+    lead_sync_budget_s: float = Field(default=20.0, gt=0, le=120)
+    # A provider that goes quiet: silent for silence_factor x its usual gap (and at least
+    # silence_min_s) during the active hours (UTC, "start-end", e.g. "8-20"; "22-6" wraps).
+    silence_factor: float = Field(default=6.0, gt=1)
+    silence_active_hours: str = "0-24"
+    silence_interval_s: float = Field(default=300.0, ge=5)
+    silence_min_s: float = Field(default=1800.0, ge=0)
+    silence_samples: int = Field(default=50, ge=3, le=1000)  # recent webhooks measured
+    silence_min_samples: int = Field(default=10, ge=2, le=1000)  # fewer: no judgement
+    silence_batch: int = Field(default=500, ge=1, le=10_000)  # integrations per run
+
     # Feature flags.
     feature_ai_drafts: bool = False
     feature_slack_alerts: bool = False
+
+    @field_validator("silence_active_hours")
+    @classmethod
+    def _active_hours(cls, value: str) -> str:
+        active_hours(value)
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -155,6 +235,18 @@ class Settings(BaseSettings):
                     f"trusted_proxies: {entry!r} is not an IP address or CIDR network"
                 ) from None
         return value
+
+    @model_validator(mode="after")
+    def _payload_goes_before_the_row(self) -> Settings:
+        if self.retention_webhook_payload_days > self.retention_webhook_events_days:
+            raise ValueError(
+                "retention_webhook_payload_days must not exceed retention_webhook_events_days"
+            )
+        if self.retention_jobs_days < self.retention_webhook_events_days:
+            # A re-delivered event older than its row re-enqueues its message's jobs; their
+            # dedupe keys must still be there to hold them (docs/queue.md "Retention").
+            raise ValueError("retention_jobs_days must be at least retention_webhook_events_days")
+        return self
 
     @property
     def embedded(self) -> bool:

@@ -29,7 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.db_errors import QUERY_CANCELED, sqlstate
 from replydesk.core.errors import Unavailable
+from replydesk.core.log_categories import exception_category
 from replydesk.core.logging import get_logger
+from replydesk.core.metrics import metrics
 from replydesk.core.settings import Settings
 from replydesk.inbox import repository
 from replydesk.leads.vocabulary import Channel
@@ -140,7 +142,8 @@ async def _fallback_copy(
     except SQLAlchemyError as exc:
         log.warning(
             failure_event,
-            category="db_error",
+            category=exception_category(exc),
+            error_class="db_error",
             workspace_id=str(workspace_id),
             error=type(exc).__name__,
         )
@@ -173,7 +176,8 @@ def _log_failure(event: str, exc: BaseException, workspace_id: uuid.UUID, timeou
     state = sqlstate(exc)
     log.warning(
         event,
-        category="db_timeout" if state == QUERY_CANCELED else "db_error",
+        category=exception_category(exc),
+        error_class="db_timeout" if state == QUERY_CANCELED else "db_error",
         workspace_id=str(workspace_id),
         error=type(exc).__name__,
         sqlstate=state,
@@ -184,12 +188,14 @@ def _log_failure(event: str, exc: BaseException, workspace_id: uuid.UUID, timeou
 async def inbox_counts(
     session: AsyncSession, workspace_id: uuid.UUID, settings: Settings, cache: CountsCache
 ) -> Counts:
+    started = time.monotonic()
     timeout_ms = settings.counts_statement_timeout_ms
     try:
         async with session.begin_nested():
             await session.execute(repository.SET_TIMEOUT_SQL, {"ms": str(timeout_ms)})
             counts = await _query(session, workspace_id)
     except (DBAPIError, OSError) as exc:
+        queried = time.monotonic()
         _log_failure("inbox_counts_fallback", exc, workspace_id, timeout_ms)
         cached = cache.get(workspace_id)
         if cached is None:
@@ -204,12 +210,44 @@ async def inbox_counts(
                 "inbox counts are unavailable right now and none are cached yet; retry shortly",
                 retry_after_s=2,
             ) from exc
+        metrics().counts_served_stale.inc()
+        _log_if_slow(settings, workspace_id, started, {"query": queried, "fallback": None})
         return replace(cached, stale=True)
+    queried = time.monotonic()
     cache.put(workspace_id, counts)
     if cache.persist_due(workspace_id, settings.counts_cache_persist_interval_s):
         await _persist(session, workspace_id, counts)
         cache.mark_persisted(workspace_id)
+    _log_if_slow(settings, workspace_id, started, {"query": queried, "persist": None})
     return counts
+
+
+def _log_if_slow(
+    settings: Settings, workspace_id: uuid.UUID, started: float, steps: dict[str, float | None]
+) -> None:
+    """Counts slower than ``log_slow_counts_s`` (1 s): one warning with the duration and
+    whether the fallback answered; ``log_slow_paths`` adds the step timings. ``steps`` maps
+    each step to the time it ended (None: now)."""
+    now = time.monotonic()
+    elapsed = now - started
+    if elapsed <= settings.log_slow_counts_s:
+        return
+    extra: dict[str, Any] = {}
+    if settings.log_slow_paths:
+        timings, last = {}, started
+        for name, ended in steps.items():
+            end = now if ended is None else ended
+            timings[name] = round((end - last) * 1000, 1)
+            last = end
+        extra["steps_ms"] = timings
+    log.warning(
+        "inbox_counts_slow",
+        workspace_id=str(workspace_id),
+        duration_ms=round(elapsed * 1000),
+        threshold_ms=round(settings.log_slow_counts_s * 1000),
+        fallback="fallback" in steps,
+        **extra,
+    )
 
 
 UNREAD_COUNT_CAP = 1000

@@ -18,6 +18,7 @@ from replydesk.inbox import leads as leads_service
 from replydesk.inbox.merge_schemas import MergedAway
 from replydesk.inbox.schemas import (
     CountsOut,
+    LeadDetailOut,
     LeadOut,
     LeadPage,
     LeadPatch,
@@ -27,7 +28,7 @@ from replydesk.inbox.schemas import (
     WebhookEventOut,
     WebhookEventPage,
 )
-from replydesk.leads import merges
+from replydesk.leads import merges, replies
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace_id}", tags=["inbox"])
 
@@ -159,13 +160,13 @@ async def list_leads(
 
 @router.get(
     "/leads/{lead_id}",
-    response_model=LeadOut,
-    summary="One lead (301 with merged_into for a lead merged into another)",
+    response_model=LeadDetailOut,
+    summary="One lead with its channel states (301 with merged_into for a merged lead)",
     responses={**COMMON, 301: {"model": MergedAway, "description": "merged into another lead"}},
 )
 async def get_lead(
     access: WorkspaceDep, session: SessionDep, lead_id: LeadId
-) -> LeadOut | JSONResponse:
+) -> LeadDetailOut | JSONResponse:
     try:
         found = await leads_service.get_lead(session, access.workspace_id, lead_id)
     except NotFound:
@@ -177,7 +178,8 @@ async def get_lead(
             status_code=301,
             headers={"Location": f"/api/v1/workspaces/{access.workspace_id}/leads/{into}"},
         )
-    return LeadOut.model_validate(found)
+    channels = await replies.channel_states(session, access.workspace_id, lead_id)
+    return LeadDetailOut.model_validate({**found, "channels": channels})
 
 
 @router.patch(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.errors import InvalidInput, NotFound
@@ -98,3 +98,26 @@ async def event_detail(
         "attempts_history": attempts,
         "attempts_truncated": truncated,
     }
+
+
+STATUS_COUNT_CAP = 10_000
+
+
+async def status_counts(
+    session: AsyncSession, workspace_id: uuid.UUID, timeout_ms: int
+) -> dict[str, int]:
+    """The workspace's webhook events by queue status, each counted up to
+    ``STATUS_COUNT_CAP`` (a bounded walk of ``(workspace_id, status, id)``): the queue figures
+    of one workspace, where ``queue.service.queue_stats`` is the whole instance's."""
+    counts: dict[str, int] = {}
+    async with within_budget(session, timeout_ms, "the event counts"):
+        for status in QUEUE_STATUSES:
+            capped = (
+                select(WebhookEvent.id)
+                .where(WebhookEvent.workspace_id == workspace_id, WebhookEvent.status == status)
+                .limit(STATUS_COUNT_CAP)
+                .subquery()
+            )
+            stmt = select(func.count()).select_from(capped)
+            counts[status] = int((await session.execute(stmt)).scalar_one())
+    return counts

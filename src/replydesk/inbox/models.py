@@ -20,9 +20,14 @@ from replydesk.ingest.models import WebhookEvent
 from replydesk.leads.models import Lead
 from replydesk.leads.vocabulary import OUT_OF_ATTENTION
 
-# The requires-attention predicate minus the snooze (now() cannot be in an index predicate).
-# Literal constants, not bound parameters: the planner must see the index's own predicate.
-ATTENTION_PREDICATE = f"awaiting_reply AND status NOT IN {sql_values(OUT_OF_ATTENTION)}"
+# The requires-attention predicate minus the snooze (now() cannot be in an index predicate):
+# awaiting a reply, not unsubscribed/closed, and the newest inbound message is not an
+# out-of-office auto-reply (migration 0013). Literal constants, not bound parameters: the
+# planner must see the index's own predicate.
+ATTENTION_PREDICATE = (
+    f"awaiting_reply AND status NOT IN {sql_values(OUT_OF_ATTENTION)} "
+    "AND (out_of_office_at IS NULL OR last_inbound_at > out_of_office_at)"
+)
 
 # Slots per workspace in workspace_lead_totals: concurrent lead inserts of one workspace
 # spread over this many counter rows instead of queueing on one row lock.

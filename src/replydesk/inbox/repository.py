@@ -89,6 +89,9 @@ LEAD_COLUMNS = (
     Lead.title,
     Lead.status,
     Lead.category,
+    Lead.category_source,
+    Lead.category_confidence,
+    Lead.out_of_office_until,
     Lead.sentiment,
     Lead.snoozed_until,
     Lead.assignee_user_id,
@@ -113,6 +116,10 @@ MESSAGE_COLUMNS = (
     Message.body_text,
     Message.body_visible,
     Message.occurred_at,
+    Message.status,
+    Message.failure_category,
+    Message.failure_message,
+    Message.unknown_delivery,
 )
 
 
@@ -163,18 +170,21 @@ async def one_of_workspace(
 # stream ordered by (occurred_at, tier, id), newest first. Each branch is a bounded backward
 # scan of its (lead_id, time, id) index; the outer ORDER BY/LIMIT merges them.
 _PAD = "NULL::text"
+# The message branch's own columns, as NULLs in the other branches (11 text, 1 boolean).
+_MESSAGE_PADS = ", ".join([_PAD] * 11) + ", NULL::boolean"
 _TIMELINE_BRANCHES = (
     f"""SELECT 0 AS tier, m.id, m.occurred_at, m.channel, m.direction, m.sent_by, m.subject,
-            m.body, m.body_html, m.body_text, m.body_visible, {_PAD} AS event_kind,
+            m.body, m.body_html, m.body_text, m.body_visible, m.status, m.failure_category,
+            m.failure_message, m.unknown_delivery, {_PAD} AS event_kind,
             NULL::uuid AS actor_user_id, NULL::jsonb AS data, {_PAD} AS note_body,
             NULL::timestamptz AS updated_at
        FROM messages m WHERE m.lead_id = :lead_id AND m.workspace_id = :ws {{after_m}}
       ORDER BY m.occurred_at DESC, m.id DESC LIMIT :n""",
-    f"""SELECT 1, e.id, e.occurred_at, {", ".join([_PAD] * 8)}, e.kind, e.actor_user_id,
+    f"""SELECT 1, e.id, e.occurred_at, {_MESSAGE_PADS}, e.kind, e.actor_user_id,
             e.data, {_PAD}, NULL::timestamptz
        FROM lead_events e WHERE e.lead_id = :lead_id AND e.workspace_id = :ws {{after_e}}
       ORDER BY e.occurred_at DESC, e.id DESC LIMIT :n""",
-    f"""SELECT 2, n.id, n.created_at, {", ".join([_PAD] * 8)}, {_PAD}, n.author_user_id,
+    f"""SELECT 2, n.id, n.created_at, {_MESSAGE_PADS}, {_PAD}, n.author_user_id,
             NULL::jsonb, n.body, n.updated_at
        FROM lead_notes n WHERE n.lead_id = :lead_id AND n.workspace_id = :ws {{after_n}}
       ORDER BY n.created_at DESC, n.id DESC LIMIT :n""",

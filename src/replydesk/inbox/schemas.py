@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from replydesk.core.inputs import ApiDatetime
-from replydesk.leads.vocabulary import Channel, Direction, LeadEventKind, LeadStatus, SentBy
+from replydesk.leads.schemas import ChannelStateOut, MessageOut
+from replydesk.leads.vocabulary import (
+    CategorySource,
+    Channel,
+    LeadCategory,
+    LeadEventKind,
+    LeadStatus,
+)
 from replydesk.queue.vocabulary import AttemptOutcome, QueueStatus
 
 CATEGORY_MAX_LENGTH = 64
@@ -18,7 +25,8 @@ CATEGORY_MAX_LENGTH = 64
 class CountsOut(BaseModel):
     requires_attention: int = Field(
         description="Leads whose newest inbound message is newer than the newest team/AI "
-        "answer, not snoozed, status not unsubscribed/closed."
+        "answer and is not an out-of-office auto-reply, not snoozed, status not "
+        "unsubscribed/closed."
     )
     by_channel: dict[str, int] = Field(
         description="requires_attention split by the channel of the lead's newest inbound "
@@ -53,7 +61,17 @@ class LeadOut(BaseModel):
     company: str | None
     title: str | None
     status: LeadStatus
-    category: str | None
+    category: LeadCategory | None
+    category_source: CategorySource | None = Field(
+        description="Who set the category: provider (a provider signal), rules (the offline "
+        "categoriser), ai, manual (an operator; automation never overwrites it)."
+    )
+    category_confidence: float | None = Field(
+        ge=0, le=1, description="0-1; null when the source gave none (provider signals)."
+    )
+    out_of_office_until: date | None = Field(
+        description="The return date the lead's newest out-of-office reply stated."
+    )
     sentiment: str | None
     snoozed_until: datetime | None
     assignee_user_id: uuid.UUID | None
@@ -67,6 +85,13 @@ class LeadOut(BaseModel):
     updated_at: datetime
 
 
+class LeadDetailOut(LeadOut):
+    channels: dict[Channel, ChannelStateOut] = Field(
+        description="Each channel's state for replies: ok, or quarantined (reason, since) "
+        "after the provider said the lead cannot be reached there."
+    )
+
+
 class LeadPage(BaseModel):
     items: list[LeadOut]
     next_cursor: str | None = Field(description="Pass as cursor= for the next page; null at end.")
@@ -78,7 +103,9 @@ class LeadPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: LeadStatus | None = None
-    category: str | None = Field(default=None, max_length=CATEGORY_MAX_LENGTH)
+    category: LeadCategory | None = Field(
+        default=None, description="One of the category vocabulary; null clears it."
+    )
     snoozed_until: ApiDatetime | None = Field(
         default=None, description="With a time zone; null or a past time ends the snooze."
     )
@@ -86,35 +113,15 @@ class LeadPatch(BaseModel):
         default=None, description="User id of a member of this workspace; null unassigns."
     )
 
-    @field_validator("category")
+    @field_validator("category", mode="before")
     @classmethod
-    def _category(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip()
-        if not value:
+    def _category(cls, value: Any) -> Any:
+        """Trimmed, any case, spaces or hyphens for underscores ("Not interested")."""
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
             raise ValueError("category must not be blank (send null to clear it)")
-        return value
-
-
-class MessageOut(BaseModel):
-    id: int
-    channel: Channel
-    direction: Direction
-    sent_by: SentBy
-    subject: str | None
-    body: str | None = Field(
-        description="As stored before renderings existed: the provider's text, else its HTML."
-    )
-    body_html: str | None = Field(description="The provider's HTML, when it sent one.")
-    body_text: str | None = Field(
-        description="Plain text: the provider's text, else a rendering of its HTML."
-    )
-    body_visible: str | None = Field(
-        description="body_text without quoted history and signature (e-mail); what to show "
-        "folded. Null for messages stored before renderings existed."
-    )
-    occurred_at: datetime
+        return "_".join(value.strip().lower().replace("-", " ").split())
 
 
 class MessagePage(BaseModel):

@@ -29,6 +29,10 @@ _MESSAGE_FIELDS = (
     "body_html",
     "body_text",
     "body_visible",
+    "status",
+    "failure_category",
+    "failure_message",
+    "unknown_delivery",
 )
 
 

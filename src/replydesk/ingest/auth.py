@@ -4,6 +4,11 @@ Each process caches, per workspace id, what a webhook needs to authenticate and 
 the token hash, the provider scoping and each signing provider's loaded keys. Entries live
 ``ingest_auth_cache_ttl_s`` (unknown ids a shorter time), so a rotated token or a new key takes
 effect within that TTL. Concurrent misses for one id share a single load.
+
+Several processes (or hosts) each have their own cache. A token that does not match a cached
+entry may be one another process just rotated to, so the entry is reloaded once before the
+request is refused (``refresh``), at most once per ``refresh_interval_s`` per workspace so wrong
+tokens cannot turn into a database load.
 """
 
 from __future__ import annotations
@@ -81,9 +86,13 @@ class AuthCache:
         *,
         negative_ttl_s: float | None = None,
         max_entries: int = 10_000,
+        refresh_interval_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl_s = ttl_s
+        self.refresh_interval_s = refresh_interval_s
+        self._loaded_at: dict[uuid.UUID, float] = {}
+        self._refreshed_at: dict[uuid.UUID, float] = {}
         self.negative_ttl_s = min(ttl_s, 5.0) if negative_ttl_s is None else negative_ttl_s
         self.max_entries = max_entries
         self._clock = clock
@@ -96,8 +105,12 @@ class AuthCache:
     def invalidate(self, workspace_id: uuid.UUID | None = None) -> None:
         if workspace_id is None:
             self._entries.clear()
+            self._loaded_at.clear()
+            self._refreshed_at.clear()
         else:
             self._entries.pop(workspace_id, None)
+            self._loaded_at.pop(workspace_id, None)
+            self._refreshed_at.pop(workspace_id, None)
 
     def last_known(self, workspace_id: uuid.UUID, max_age_s: float) -> WorkspaceAuth | None:
         """The entry even past its TTL, if loaded at most ``max_age_s`` ago: what the outage
@@ -121,6 +134,23 @@ class AuthCache:
         # Shielded: a caller that gives up (its budget ran out) does not cancel the shared load.
         return await asyncio.shield(task)
 
+    async def refresh(self, workspace_id: uuid.UUID, loader: Loader) -> WorkspaceAuth | None:
+        """The entry reloaded from the database — unless a refresh already reloaded it less
+        than ``refresh_interval_s`` ago, or it is an unknown id loaded that recently (then the
+        cached value)."""
+        now = self._clock()
+        entry = self._entries.get(workspace_id)
+        if entry is not None:
+            refreshed = self._refreshed_at.get(workspace_id)
+            loaded = self._loaded_at.get(workspace_id, now)
+            if (refreshed is not None and now - refreshed < self.refresh_interval_s) or (
+                entry[1] is None and now - loaded < self.refresh_interval_s
+            ):
+                return entry[1]
+        self._refreshed_at[workspace_id] = now
+        self._entries.pop(workspace_id, None)
+        return await self.get(workspace_id, loader)
+
     async def _load(self, workspace_id: uuid.UUID, loader: Loader) -> WorkspaceAuth | None:
         try:
             auth = await loader(workspace_id)
@@ -139,4 +169,7 @@ class AuthCache:
             while len(self._entries) >= self.max_entries:
                 # Oldest insertion first (dicts keep insertion order).
                 del self._entries[next(iter(self._entries))]
+            self._loaded_at = {k: v for k, v in self._loaded_at.items() if k in self._entries}
+            self._refreshed_at = {k: v for k, v in self._refreshed_at.items() if k in self._entries}
         self._entries[workspace_id] = (now + ttl, auth)
+        self._loaded_at[workspace_id] = now

@@ -38,6 +38,7 @@ def _ingestor(request: Request) -> Ingestor:
         413: error_doc("body too large"),
         415: error_doc("not application/json"),
         422: error_doc("a required field is missing, or the event belongs to another scope"),
+        429: error_doc("GHL only: database unavailable; nothing stored, retry (Retry-After)"),
         503: error_doc("database unavailable; nothing stored, retry (Retry-After)"),
     },
     openapi_extra={

@@ -3,13 +3,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Text, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from replydesk.core.base import Base
 from replydesk.core.sql import sql_values
 from replydesk.integrations.base import ProviderName
-from replydesk.queue.models import QueueItem, queue_indexes, queue_status_check
+from replydesk.queue.models import FINISHED_SQL, QueueItem, queue_indexes, queue_status_check
 
 
 class WebhookEvent(QueueItem, Base):
@@ -27,9 +27,22 @@ class WebhookEvent(QueueItem, Base):
     )
 
     __table_args__ = (
-        *queue_indexes("webhook_events"),
+        *queue_indexes("webhook_events", "received_at"),
+        # Retention: finished events whose payload is still kept (migration 0012).
+        Index(
+            "ix_webhook_events_payload_kept",
+            "received_at",
+            postgresql_where=text(f"{FINISHED_SQL} AND payload <> '{{}}'::jsonb"),
+        ),
         # Operator list of a workspace's events, newest first, optionally by status.
         Index("ix_webhook_events_workspace_id_status_id", "workspace_id", "status", "id"),
+        # Silence detection (integrations/sync): a workspace x provider's newest webhooks.
+        Index(
+            "ix_webhook_events_workspace_id_provider_received_at",
+            "workspace_id",
+            "provider",
+            "received_at",
+        ),
         queue_status_check(),
         CheckConstraint(f"provider IN {sql_values(ProviderName)}", name="provider"),
     )

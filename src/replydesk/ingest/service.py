@@ -28,6 +28,7 @@ from replydesk.core.errors import (
     InputTimeout,
     InvalidInput,
     NotFound,
+    RateLimited,
     ReplyDeskError,
     Unauthenticated,
     Unavailable,
@@ -40,7 +41,7 @@ from replydesk.ingest import repository
 from replydesk.ingest.auth import AuthCache, WorkspaceAuth, token_ok, workspace_auth_from_row
 from replydesk.ingest.batcher import GroupCommitter
 from replydesk.ingest.body import parse_json_object, read_capped
-from replydesk.ingest.slowlog import SlowLog
+from replydesk.ingest.slowlog import IngestTrace, SlowLog
 from replydesk.ingest.spooling import Spooler, spool_root
 from replydesk.integrations.base import PENDING, WebhookProvider
 
@@ -155,12 +156,24 @@ class Ingestor:
 
     async def ingest(self, provider: str, workspace_id: str, request: Request) -> IngestResult:
         started = time.monotonic()
+        trace = IngestTrace(started)
+        outcome = "internal_error"
         try:
-            result = await self._ingest(provider, workspace_id, request)
+            try:
+                result = await self._ingest(provider, workspace_id, request, trace)
+            except Unavailable as exc:
+                raise self._outage_answer(provider, exc) from None
+            outcome = result.status
+        except asyncio.CancelledError:
+            outcome = "client_abort"
+            raise
         except ReplyDeskError as exc:
+            outcome = exc.code
             # 503 = the database is away: the outage itself is logged once, at error.
             status = http_status(exc)
-            level = log.debug if status == 503 else log.warning if status >= 500 else log.info
+            # (429 is GHL's answer to the same outage.)
+            outage = status in (429, 503)
+            level = log.debug if outage else log.warning if status >= 500 else log.info
             level(
                 "webhook_rejected",
                 provider=provider[:40],
@@ -170,10 +183,24 @@ class Ingestor:
                 reason=exc.message,
             )
             raise
+        finally:
+            # One counter and one histogram observation: no I/O on the request path.
+            label = provider if provider in self.providers else "unknown"
+            trace.finish(label, outcome, self.settings)
         self.slow.observe(provider, time.monotonic() - started)
         return result
 
-    async def _ingest(self, provider: str, raw_workspace_id: str, request: Request) -> IngestResult:
+    def _outage_answer(self, provider: str, exc: Unavailable) -> ReplyDeskError:
+        """The database is away: answer with the status the provider retries on (GHL
+        retries only on 429), always with ``Retry-After``."""
+        spec = self.providers.get(provider)
+        if spec is not None and spec.outage_status == 429:
+            return RateLimited(exc.message, retry_after_s=exc.retry_after_s or RETRY_AFTER_S)
+        return exc
+
+    async def _ingest(
+        self, provider: str, raw_workspace_id: str, request: Request, trace: IngestTrace
+    ) -> IngestResult:
         spec = self.providers.get(provider)
         if spec is None:
             raise NotFound(
@@ -197,8 +224,15 @@ class Ingestor:
                 if auth is None:
                     raise
                 deadline = asyncio.get_running_loop().time() + self.settings.ingest_budget_s
+        if workspace_id is not None and token and not token_ok(auth, token):
+            # Maybe rotated (or created) through another process since this one cached it.
+            # (During an outage this reload fails: the outage answer, which providers retry.)
+            auth = await self._with_db(
+                deadline, lambda: self.cache.refresh(workspace_id, self._load), proves_db=False
+            )
         if not token_ok(auth, token) or auth is None:
             raise Unauthenticated(AUTH_FAILED)
+        trace.step("auth")
 
         # 2. Size, content type, body (streamed, capped), signature, JSON, shape.
         limit = self.settings.ingest_max_body_bytes
@@ -213,8 +247,10 @@ class Ingestor:
             ) from None
         if spec.verify is not None:
             spec.verify(auth.keys.get(provider), body, request.headers)
+        trace.step("body")
         payload = parse_json_object(body)
         parsed = spec.parse(payload, auth.scope, datetime.now(UTC))
+        trace.step("parse")
 
         # 3. The one statement.
         new = repository.NewEvent(
@@ -225,6 +261,7 @@ class Ingestor:
             status=parsed.status,
             payload=body.decode("utf-8"),
         )
+        trace.dedupe_key = new.dedupe_key
         spooler = self.spooler
         if spooler is not None and spooler.bypass_db():
             return await self._spool(spooler, new, None)
@@ -236,6 +273,7 @@ class Ingestor:
             return await self._spool(spooler, new, exc)
         if spooler is not None:
             spooler.db_answered()
+        trace.step("insert")
         if event_id is None:
             log.debug("webhook_duplicate", provider=provider, event_type=parsed.event_type)
             return IngestResult("duplicate", None)

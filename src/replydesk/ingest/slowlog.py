@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 
 from replydesk.core.logging import get_logger
+from replydesk.core.metrics import metrics
+from replydesk.core.settings import Settings
 
 log = get_logger(__name__)
 
@@ -46,3 +48,41 @@ class SlowLog:
         self._last = now
         self._count = 0
         self._worst = 0.0
+
+
+class IngestTrace:
+    """One webhook request's timings: its metrics, and a warning with its duration and dedupe
+    key when it took longer than ``log_slow_webhook_s`` (2 s), with step timings (auth, body,
+    parse, insert) when ``log_slow_paths`` is on."""
+
+    __slots__ = ("_last", "dedupe_key", "started", "steps")
+
+    def __init__(self, started: float) -> None:
+        self.started = self._last = started
+        self.dedupe_key: str | None = None
+        self.steps: dict[str, float] = {}
+
+    def step(self, name: str) -> None:
+        now = time.monotonic()
+        self.steps[name] = now - self._last
+        self._last = now
+
+    def finish(self, provider: str, outcome: str, settings: Settings) -> None:
+        elapsed = time.monotonic() - self.started
+        m = metrics()
+        m.ingest_requests.labels(provider, outcome).inc()
+        m.ingest_duration.labels(provider, outcome).observe(elapsed)
+        if elapsed <= settings.log_slow_webhook_s:
+            return
+        extra: dict[str, object] = {}
+        if settings.log_slow_paths:
+            extra["steps_ms"] = {k: round(v * 1000, 1) for k, v in self.steps.items()}
+        log.warning(
+            "webhook_slow",
+            provider=provider,
+            outcome=outcome,
+            duration_ms=round(elapsed * 1000),
+            threshold_ms=round(settings.log_slow_webhook_s * 1000),
+            dedupe_key=self.dedupe_key,
+            **extra,
+        )

@@ -122,6 +122,9 @@ class WebhookProvider:
     canonical_type: Callable[[str], str] = _same
     load_keys: KeyLoader | None = None
     verify: Verifier | None = None
+    # How a webhook is answered while the database is away: the status the provider retries
+    # on (GHL retries only on 429; docs/ingestion.md "When the database is away").
+    outage_status: int = 503
 
     @classmethod
     def of(
@@ -133,8 +136,16 @@ class WebhookProvider:
         canonical_type: Callable[[str], str] = _same,
         load_keys: KeyLoader | None = None,
         verify: Verifier | None = None,
+        outage_status: int = 503,
     ) -> WebhookProvider:
         """Assemble a provider from its package's ``webhook`` and ``events`` modules."""
         return cls(
-            name, webhook.parse, events.HANDLERS, events.lead_key, canonical_type, load_keys, verify
+            name,
+            webhook.parse,
+            events.HANDLERS,
+            events.lead_key,
+            canonical_type,
+            load_keys,
+            verify,
+            outage_status,
         )

@@ -30,7 +30,9 @@ from typing import Any, ClassVar
 import httpx
 
 from replydesk.core.errors import ClientAbort, ProviderCategory, ProviderFailure
+from replydesk.core.log_categories import log_category
 from replydesk.core.logging import get_logger
+from replydesk.core.metrics import metrics
 from replydesk.core.redact import MASK, redact_text
 from replydesk.core.settings import Settings
 
@@ -273,7 +275,28 @@ class ProviderClient(ABC):
     # --- sending ----------------------------------------------------------------------------
 
     async def send(self, call: Call) -> httpx.Response:
-        """The 2xx response of ``call``, or one ``ProviderFailure`` after the retry matrix."""
+        """The 2xx response of ``call``, or one ``ProviderFailure`` after the retry matrix.
+        Every call is counted here (the one metrics hook of provider calls)."""
+        started = time.monotonic()
+        outcome = "other"
+        try:
+            response = await self._send(call)
+            outcome = "ok"
+            return response
+        except ProviderFailure as failure:
+            outcome = failure.category
+            raise
+        except asyncio.CancelledError:
+            outcome = ProviderCategory.CLIENT_ABORT
+            raise
+        finally:
+            m = metrics()
+            m.provider_calls.labels(self.provider, call.endpoint, outcome).inc()
+            m.provider_call_duration.labels(self.provider, call.endpoint).observe(
+                time.monotonic() - started
+            )
+
+    async def _send(self, call: Call) -> httpx.Response:
         policy = self.policy
         deadline = time.monotonic() + policy.budget_s
         attempt = 0
@@ -301,7 +324,8 @@ class ProviderClient(ABC):
             endpoint=call.endpoint,
             host=self.host,
             status=failure.status,
-            category=failure.category,
+            category=log_category(failure.category),
+            error_class=failure.category,
             **extra,
         )
 

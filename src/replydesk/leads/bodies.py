@@ -53,3 +53,8 @@ def render(channel: str, body: str | None, html: str | None, text: str | None) -
         return RenderedBody(html=html, text=None, visible=None)
     visible = visible_part(plain) if channel == Channel.EMAIL else plain
     return RenderedBody(html=html, text=plain, visible=visible)
+
+
+def visible_text(text: str | None, html: str | None) -> str:
+    """The visible part of an e-mail given as text and/or HTML ('' when there is none)."""
+    return render(Channel.EMAIL, None, html, text).visible or ""

@@ -1,9 +1,9 @@
 """Queue handlers of the leads domain: the jobs enqueued when a message is stored.
 
-``followup.start`` and ``inbound.postprocess`` are **recorded no-ops** for now: the follow-up
-engine and the AI post-processing are later issues. Their jobs are enqueued (deduplicated per
-message), claimed and marked succeeded with an info log saying nothing was done, so the
-queue already carries them and the later handlers only replace ``_not_built_yet``.
+``followup.start`` is a **recorded no-op** for now: the follow-up engine is a later issue.
+Its jobs are enqueued (deduplicated per message), claimed and marked succeeded with an info
+log saying nothing was done, so the queue already carries them and the later handler only
+replaces ``_not_built_yet``. ``inbound.postprocess`` is handled by ``automation.jobs``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ log = get_logger(__name__)
 
 _NOT_BUILT = {
     JobType.FOLLOWUP_START: "follow-ups are not built yet: job recorded as done, nothing scheduled",
-    JobType.INBOUND_POSTPROCESS: "inbound post-processing (AI triage) is not built yet: job "
-    "recorded as done, nothing analysed",
 }
 
 

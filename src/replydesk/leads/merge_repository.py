@@ -18,13 +18,21 @@ from replydesk.leads.vocabulary import (
     IdentityKind,
     LeadEventKind,
     MergeKind,
+    MessageStatus,
 )
 
 # Every table whose rows belong to a lead (each with ``id``, ``workspace_id`` and ``lead_id``):
 # a merge moves them to the surviving lead and records their ids, an unmerge moves exactly
 # those back. A new lead-owned table with a row id is added here, and only here; the ones
 # without (``lead_tags``, ``lead_reads``) are copied by value in ``leads.merge_links``.
-LEAD_OWNED_TABLES: tuple[str, ...] = ("messages", "lead_identities", "lead_events", "lead_notes")
+LEAD_OWNED_TABLES: tuple[str, ...] = (
+    "messages",
+    "lead_identities",
+    "lead_events",
+    "lead_notes",
+    "category_overrides",
+    "lead_channel_quarantines",
+)
 
 # leads columns a merge may fill on the surviving lead from the absorbed one (blanks only),
 # plus the operator fields it combines; rollups and counters are recomputed instead.
@@ -43,7 +51,18 @@ FILLED_COLUMNS = (
     "sentiment",
     "assignee_user_id",
 )
-RESTORED_COLUMNS = (*FILLED_COLUMNS, "status", "untracked")
+# The category's companions travel with it: the surviving lead's when it has a category,
+# else the absorbed lead's (never a mix of both).
+CATEGORY_COLUMNS = ("category_source", "category_confidence", "category_at", "category_message_id")
+# Out-of-office: the newer auto-reply's time and return date.
+OUT_OF_OFFICE_COLUMNS = ("out_of_office_at", "out_of_office_until")
+RESTORED_COLUMNS = (
+    *FILLED_COLUMNS,
+    *CATEGORY_COLUMNS,
+    *OUT_OF_OFFICE_COLUMNS,
+    "status",
+    "untracked",
+)
 # Every stored column (the generated awaiting_reply is computed by PostgreSQL).
 LEAD_COLUMNS = tuple(c.name for c in Lead.__table__.columns if c.name != "awaiting_reply")
 
@@ -87,6 +106,13 @@ _RANK = " ".join(f"WHEN '{s}' THEN {r}" for s, r in STATUS_RANK.items())
 ABSORB_FIELDS = statement(
     "UPDATE leads s SET "
     + ", ".join(f"{c} = coalesce(s.{c}, a.{c})" for c in FILLED_COLUMNS)
+    + "".join(
+        f", {c} = CASE WHEN s.category IS NULL THEN a.{c} ELSE s.{c} END" for c in CATEGORY_COLUMNS
+    )
+    + ", out_of_office_until = CASE WHEN a.out_of_office_at > s.out_of_office_at "
+    "OR s.out_of_office_at IS NULL THEN coalesce(a.out_of_office_until, s.out_of_office_until) "
+    "ELSE s.out_of_office_until END, "
+    "out_of_office_at = greatest(s.out_of_office_at, a.out_of_office_at)"
     + f", status = CASE WHEN (CASE a.status {_RANK} END) > (CASE s.status {_RANK} END) "
     "THEN a.status ELSE s.status END, untracked = s.untracked AND a.untracked, "
     "updated_at = now() FROM leads a WHERE s.id = :to AND a.id = :from"
@@ -115,7 +141,8 @@ RECOMPUTE_ROLLUPS = statement(
             max(occurred_at) FILTER (WHERE direction = '{Direction.OUTBOUND}')
                 AS last_outbound_at,
             max(occurred_at) FILTER (WHERE direction = '{Direction.OUTBOUND}'
-                AND sent_by IN {sql_values(TEAM_SENDERS)}) AS last_team_outbound_at,
+                AND sent_by IN {sql_values(TEAM_SENDERS)}
+                AND status <> '{MessageStatus.FAILED}') AS last_team_outbound_at,
             max(occurred_at) AS last_message_at
         FROM messages WHERE lead_id = :id
     ) AS r

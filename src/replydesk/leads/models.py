@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -16,17 +16,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import BigInteger, Boolean, DateTime, Integer, Text
+from sqlalchemy.types import BigInteger, Boolean, Date, DateTime, Float, Integer, Text
 
 from replydesk.core.base import Base, created_at_column
 from replydesk.core.sql import sql_values
 from replydesk.leads.vocabulary import (
+    CategorySource,
     Channel,
     Direction,
     IdentityKind,
+    LeadCategory,
     LeadEventKind,
     LeadStatus,
     MergeKind,
+    MessageStatus,
     SentBy,
     SuggestionReason,
 )
@@ -50,7 +53,19 @@ class Lead(Base):
     company: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default="active")
-    category: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(Text)  # LeadCategory
+    # Who set the category, how sure it was (0-1; null when not given), the time of what set
+    # it (the inbound message's time for automatic ones: a newer message wins whatever order
+    # the jobs run in) and the inbound message an automatic category came from (no foreign
+    # key: a split may move that message to another lead; it is a reference for evaluation).
+    category_source: Mapped[str | None] = mapped_column(Text)  # CategorySource
+    category_confidence: Mapped[float | None] = mapped_column(Float)
+    category_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    category_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The return date the newest out-of-office reply stated, and that reply's time: while
+    # the newest inbound message is an auto-reply the lead does not require attention.
+    out_of_office_until: Mapped[date | None] = mapped_column(Date)
+    out_of_office_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sentiment: Mapped[str | None] = mapped_column(Text)
     untracked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -91,6 +106,11 @@ class Lead(Base):
             text("id DESC"),
         ),
         CheckConstraint(f"status IN {sql_values(LeadStatus)}", name="status"),
+        CheckConstraint(f"category IN {sql_values(LeadCategory)}", name="category"),
+        CheckConstraint(f"category_source IN {sql_values(CategorySource)}", name="category_source"),
+        CheckConstraint(
+            "category_confidence >= 0 AND category_confidence <= 1", name="category_confidence"
+        ),
         # NULL passes a CHECK: no inbound message yet, no channel.
         CheckConstraint(
             f"last_inbound_channel IN {sql_values(Channel)}", name="last_inbound_channel"
@@ -128,9 +148,31 @@ class Message(Base):
     identity_id: Mapped[int | None] = mapped_column(
         ForeignKey("lead_identities.id", ondelete="SET NULL")
     )
+    # Our replies: queued → sent | failed (MessageStatus); provider-recorded rows: received.
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="received")
+    failure_category: Mapped[str | None] = mapped_column(Text)
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    # The send may have reached the provider but could not be confirmed (never re-sent).
+    unknown_delivery: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
+    # The Idempotency-Key of the reply request (unique per workspace).
+    idempotency_key: Mapped[str | None] = mapped_column(Text)
+    # Set before a send call leaves, cleared when its outcome is recorded: a send job that
+    # finds it set does not send again, it checks the provider first.
+    send_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # How often the send was held (rate limit, gate, provider error): its jobs' dedupe keys.
+    send_holds: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
+        Index(
+            "uq_messages_workspace_id_idempotency_key",
+            "workspace_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
         *(
             Index(
                 f"uq_messages_workspace_id_{col}",
@@ -153,6 +195,50 @@ class Message(Base):
         CheckConstraint(f"channel IN {sql_values(Channel)}", name="channel"),
         CheckConstraint(f"direction IN {sql_values(Direction)}", name="direction"),
         CheckConstraint(f"sent_by IN {sql_values(SentBy)}", name="sent_by"),
+        CheckConstraint(f"status IN {sql_values(MessageStatus)}", name="status"),
+    )
+
+
+class LeadChannelQuarantine(Base):
+    """A lead's channel the provider said cannot reach them (e.g. Unipile 422
+    ``invalid_recipient``): replies on it are refused until an operator lifts it.
+
+    One row per failed send (``message_id`` unique), so recording it is idempotent and a
+    merge can move rows of both leads without conflicts; the channel is quarantined while
+    any row of it is not lifted. Lead-owned (``merge_repository.LEAD_OWNED_TABLES``)."""
+
+    __tablename__ = "lead_channel_quarantines"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    channel: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)  # the provider's error type
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = created_at_column()
+    lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lifted_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (
+        Index(
+            "uq_lead_channel_quarantines_workspace_id_message_id",
+            "workspace_id",
+            "message_id",
+            unique=True,
+            postgresql_where=text("message_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_lead_channel_quarantines_active",
+            "lead_id",
+            "channel",
+            postgresql_where=text("lifted_at IS NULL"),
+        ),
+        Index("ix_lead_channel_quarantines_message_id", "message_id"),
+        CheckConstraint(f"channel IN {sql_values(Channel)}", name="channel"),
     )
 
 
@@ -383,4 +469,39 @@ class LeadMergeSuggestion(Base):
         Index("ix_lead_merge_suggestions_other_lead_id", "other_lead_id"),
         CheckConstraint("lead_id < other_lead_id", name="ordered_pair"),
         CheckConstraint(f"reason IN {sql_values(SuggestionReason)}", name="reason"),
+    )
+
+
+class CategoryOverride(Base):
+    """An operator's change of an automatic category: a labelled example for evaluating the
+    categoriser (what automation said, what the operator said, about which message, when)."""
+
+    __tablename__ = "category_overrides"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    # The inbound message the automatic category came from (no foreign key, as on leads).
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    automatic_category: Mapped[str] = mapped_column(Text, nullable=False)
+    automatic_source: Mapped[str] = mapped_column(Text, nullable=False)
+    automatic_confidence: Mapped[float | None] = mapped_column(Float)
+    manual_category: Mapped[str] = mapped_column(Text, nullable=False)
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        Index("ix_category_overrides_lead_id", "lead_id"),
+        Index("ix_category_overrides_workspace_id_created_at", "workspace_id", "created_at"),
+        CheckConstraint(
+            f"automatic_category IN {sql_values(LeadCategory)}", name="automatic_category"
+        ),
+        CheckConstraint(f"manual_category IN {sql_values(LeadCategory)}", name="manual_category"),
+        CheckConstraint(
+            f"automatic_source IN {sql_values(CategorySource)}", name="automatic_source"
+        ),
     )

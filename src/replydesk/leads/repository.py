@@ -19,9 +19,16 @@ from replydesk.leads.models import Lead
 from replydesk.leads.vocabulary import (
     STATUS_RANK,
     TEAM_SENDERS,
+    WEAK_CATEGORIES,
+    CategorySource,
+    Channel,
     Direction,
     IdentityKind,
+    LeadCategory,
     LeadEventKind,
+    LeadStatus,
+    MessageStatus,
+    SentBy,
 )
 
 MESSAGE_KEYS = (
@@ -52,6 +59,15 @@ FIND_IDENTITIES = statement(
     JOIN unnest(CAST(:kinds AS text[]), CAST(:values AS text[])) AS k(kind, value)
       ON i.kind = k.kind AND i.value = k.value
     WHERE i.workspace_id = :ws
+    """
+)
+# A lead's identities (per-lead sync), and whether the lead exists in the workspace.
+LEAD_IDENTITIES = statement(
+    """
+    SELECT l.id AS lead_id, i.kind, i.value FROM leads l
+    LEFT JOIN lead_identities i ON i.lead_id = l.id AND i.workspace_id = l.workspace_id
+    WHERE l.workspace_id = :ws AND l.id = :lead
+    ORDER BY i.id
     """
 )
 # Claimed in (kind, value) order, so concurrent events wait on each other's keys in one
@@ -87,7 +103,8 @@ FILL_IDENTITY_COLUMNS = statement(
 
 # Rollups are a pure function of the stored message (direction, sender, time, channel), so
 # folding a message in twice, or messages in any order, gives the same lead. Campaign and
-# system sends never count as the team answering (TEAM_SENDERS).
+# system sends never count as the team answering (TEAM_SENDERS), nor does a reply of ours
+# that failed (it returns the lead to "requires attention").
 _ROLLUPS = f"""
     last_inbound_channel = CASE
         WHEN m.direction = '{Direction.INBOUND}' AND (l.last_inbound_at IS NULL
@@ -101,11 +118,12 @@ _ROLLUPS = f"""
         THEN greatest(l.last_outbound_at, m.occurred_at) ELSE l.last_outbound_at END,
     last_team_outbound_at = CASE
         WHEN m.direction = '{Direction.OUTBOUND}' AND m.sent_by IN {sql_values(TEAM_SENDERS)}
+            AND m.status <> '{MessageStatus.FAILED}'
         THEN greatest(l.last_team_outbound_at, m.occurred_at)
         ELSE l.last_team_outbound_at END,
     last_message_at = greatest(l.last_message_at, m.occurred_at)
 """
-_MESSAGE_COLUMNS = "id, lead_id, channel, direction, sent_by, occurred_at"
+_MESSAGE_COLUMNS = "id, lead_id, channel, direction, sent_by, occurred_at, status"
 
 _INSERT_MESSAGE = """
 WITH m AS (
@@ -143,16 +161,217 @@ def _per_key(template: str) -> dict[str, Any]:
 INSERT_MESSAGE = _per_key(_INSERT_MESSAGE)
 REFOLD_MESSAGE = _per_key(_REFOLD_MESSAGE)
 
+# --- our replies (outbound messages the team writes in ReplyDesk) ---------------------------
+
+# The identity a reply travels through, per channel (its first identity of that kind).
+REPLY_IDENTITY = {
+    Channel.EMAIL: IdentityKind.EMAIL,
+    Channel.SMS: IdentityKind.PHONE,
+    Channel.LINKEDIN: IdentityKind.LINKEDIN_ID,
+}
+# A new reply: queued, folded into the rollups at once (the team answered: the lead leaves
+# "requires attention"). With an Idempotency-Key a repeat inserts nothing (ON CONFLICT) and
+# the caller reads the stored one.
+INSERT_REPLY = statement(
+    f"""
+    WITH m AS (
+        INSERT INTO messages (workspace_id, lead_id, channel, direction, sent_by, subject,
+                              body, body_text, body_visible, occurred_at, identity_id,
+                              status, idempotency_key)
+        SELECT :ws, l.id, :channel, '{Direction.OUTBOUND}', '{SentBy.TEAM}', :subject,
+               :body, :body, :body, now(),
+               (SELECT i.id FROM lead_identities i
+                 WHERE i.lead_id = l.id AND i.kind = :identity_kind ORDER BY i.id LIMIT 1),
+               '{MessageStatus.QUEUED}', :idempotency_key
+          FROM leads l WHERE l.id = :lead_id AND l.workspace_id = :ws
+        ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key IS NOT NULL
+            DO NOTHING
+        RETURNING {_MESSAGE_COLUMNS}
+    ), rollup AS (
+        UPDATE leads AS l SET {_ROLLUPS} FROM m WHERE l.id = m.lead_id
+    )
+    SELECT id FROM m
+    """
+)
+# A reply as the API shows it (the inbox's message columns).
+REPLY_MESSAGE = statement(
+    "SELECT id, channel, direction, sent_by, subject, body, body_html, body_text, "
+    "body_visible, occurred_at, status, failure_category, failure_message, unknown_delivery "
+    "FROM messages WHERE id = :id AND workspace_id = :ws"
+)
+REPLY_ADDRESSES = statement(
+    "SELECT email, phone_e164, linkedin_provider_id FROM leads "
+    "WHERE id = :lead_id AND workspace_id = :ws"
+)
+REPLY_BY_IDEMPOTENCY_KEY = statement(
+    "SELECT id, lead_id, channel FROM messages "
+    "WHERE workspace_id = :ws AND idempotency_key = :idempotency_key"
+)
+_SEND_COLUMNS = (
+    "m.id, m.lead_id, m.channel, m.subject, m.body, m.status, m.send_started_at, "
+    "m.send_holds, m.created_at, l.email, l.phone_e164, l.linkedin_provider_id, "
+    "l.ghl_contact_id, l.first_name, l.last_name, l.company"
+)
+# What a send job needs, in one short read.
+SEND_SUBJECT = statement(
+    f"SELECT {_SEND_COLUMNS} FROM messages m JOIN leads l ON l.id = m.lead_id "
+    "WHERE m.id = :id AND m.workspace_id = :ws"
+)
+# The newest EmailBison reply of the lead (what an e-mail reply answers in its thread).
+LATEST_EMAIL_REPLY = statement(
+    f"""
+    SELECT emailbison_reply_id FROM messages
+     WHERE lead_id = :lead_id AND workspace_id = :ws AND channel = '{Channel.EMAIL}'
+       AND direction = '{Direction.INBOUND}' AND emailbison_reply_id IS NOT NULL
+     ORDER BY occurred_at DESC, id DESC LIMIT 1
+    """
+)
+# Before the call leaves (its own short transaction): only a queued message with no send in
+# flight is claimed, so two runs of the job cannot both send.
+START_SEND = statement(
+    f"UPDATE messages SET send_started_at = now() "
+    f"WHERE id = :id AND workspace_id = :ws AND status = '{MessageStatus.QUEUED}' "
+    "AND send_started_at IS NULL RETURNING id"
+)
+# A held send (rate limit, gate, provider error): nothing in flight, one more hold.
+HOLD_SEND = statement(
+    f"UPDATE messages SET send_started_at = NULL, send_holds = send_holds + 1, "
+    f"failure_category = :category, failure_message = :message "
+    f"WHERE id = :id AND workspace_id = :ws AND status = '{MessageStatus.QUEUED}' "
+    "RETURNING send_holds"
+)
+# The echo of our own send may have been stored first (its webhook won the race): that row
+# goes, its provider id moves to our message. Only an outbound row of the same lead and
+# channel that is not one of our replies is ever removed.
+DROP_ECHO = {
+    col: statement(
+        f"DELETE FROM messages WHERE workspace_id = :ws AND {col} = :key AND id <> :id "
+        f"AND lead_id = :lead_id AND channel = :channel "
+        f"AND direction = '{Direction.OUTBOUND}' AND idempotency_key IS NULL "
+        f"AND status = '{MessageStatus.RECEIVED}' RETURNING id"
+    )
+    for col in MESSAGE_KEYS
+}
+MARK_SENT = {
+    col: statement(
+        f"UPDATE messages SET status = '{MessageStatus.SENT}', {col} = :key, "
+        "send_started_at = NULL, failure_category = NULL, failure_message = NULL, "
+        "unknown_delivery = false "
+        f"WHERE id = :id AND workspace_id = :ws AND status = '{MessageStatus.QUEUED}' "
+        "RETURNING id"
+    )
+    for col in MESSAGE_KEYS
+}
+MARK_SENT_WITHOUT_ID = statement(
+    f"UPDATE messages SET status = '{MessageStatus.SENT}', send_started_at = NULL, "
+    "failure_category = NULL, failure_message = NULL, unknown_delivery = false "
+    f"WHERE id = :id AND workspace_id = :ws AND status = '{MessageStatus.QUEUED}' "
+    "RETURNING id"
+)
+MARK_FAILED = statement(
+    f"UPDATE messages SET status = '{MessageStatus.FAILED}', send_started_at = NULL, "
+    "failure_category = :category, failure_message = :message, "
+    "unknown_delivery = :unknown_delivery "
+    f"WHERE id = :id AND workspace_id = :ws AND status = '{MessageStatus.QUEUED}' "
+    "RETURNING lead_id"
+)
+# A failed reply no longer counts as the team answering: the newest team answer is
+# recomputed from the lead's other messages (one index range of one lead).
+REFOLD_TEAM_OUTBOUND = statement(
+    f"""
+    UPDATE leads l SET last_team_outbound_at = (
+        SELECT max(occurred_at) FROM messages
+         WHERE lead_id = l.id AND direction = '{Direction.OUTBOUND}'
+           AND sent_by IN {sql_values(TEAM_SENDERS)} AND status <> '{MessageStatus.FAILED}')
+     WHERE l.id = :lead_id
+    """
+)
+QUARANTINE = statement(
+    """
+    INSERT INTO lead_channel_quarantines (workspace_id, lead_id, channel, reason, message_id)
+    SELECT :ws, id, :channel, :reason, :message_id FROM leads
+     WHERE id = :lead_id AND workspace_id = :ws
+    ON CONFLICT (workspace_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
+    RETURNING id
+    """
+)
+LIFT_QUARANTINE = statement(
+    "UPDATE lead_channel_quarantines SET lifted_at = now(), lifted_by_user_id = :actor "
+    "WHERE lead_id = :lead_id AND workspace_id = :ws AND channel = :channel "
+    "AND lifted_at IS NULL RETURNING id"
+)
+# Each channel's newest standing quarantine (at most one row per channel).
+CHANNEL_QUARANTINES = statement(
+    """
+    SELECT DISTINCT ON (channel) channel, reason, created_at FROM lead_channel_quarantines
+     WHERE lead_id = :lead_id AND workspace_id = :ws AND lifted_at IS NULL
+     ORDER BY channel, created_at DESC, id DESC
+    """
+)
+
 _STATUS_CASES = " ".join(f"WHEN '{s}' THEN {r}" for s, r in STATUS_RANK.items())
 RAISE_STATUS = statement(
     f"UPDATE leads SET status = :status, updated_at = now() "
     f"WHERE id = :id AND (CASE status {_STATUS_CASES} ELSE 0 END) < :rank RETURNING id"
 )
 
-SET_CATEGORY = statement(
-    "UPDATE leads SET category = :category, updated_at = now() "
-    "WHERE id = :id AND category IS DISTINCT FROM :category"
+# An automatic category (provider signal, rules, AI). Never over an operator's (manual);
+# the newest message wins whatever order the jobs run in, except that a weak category
+# (out_of_office, other) never replaces a substantive one: the final category is that of the
+# newest substantive message, else of the newest weak one. A repeat matches nothing.
+_WEAK = sql_values(WEAK_CATEGORIES)
+SET_AUTOMATIC_CATEGORY = statement(
+    f"""
+    UPDATE leads SET category = CAST(:category AS text), category_source = CAST(:source AS text),
+           category_confidence = CAST(:confidence AS double precision),
+           category_at = CAST(:at AS timestamptz),
+           category_message_id = CAST(:message_id AS bigint), updated_at = now()
+     WHERE id = :id
+       AND category_source IS DISTINCT FROM '{CategorySource.MANUAL}'
+       AND (category IS NULL
+            OR (NOT CAST(:weak AS boolean)
+                AND (category IN {_WEAK} OR category_at IS NULL
+                     OR CAST(:at AS timestamptz) >= category_at))
+            OR (CAST(:weak AS boolean) AND category IN {_WEAK}
+                AND (category_at IS NULL OR CAST(:at AS timestamptz) >= category_at)))
+       AND (category, category_source, category_confidence, category_at, category_message_id)
+           IS DISTINCT FROM (CAST(:category AS text), CAST(:source AS text),
+                             CAST(:confidence AS double precision), CAST(:at AS timestamptz),
+                             CAST(:message_id AS bigint))
+    RETURNING id
+    """
 )
+# The newest auto-reply's time and its return date (an older one changes nothing).
+RECORD_OUT_OF_OFFICE = statement(
+    """
+    UPDATE leads SET
+        out_of_office_until = CAST(:until AS date),
+        out_of_office_at = CAST(:at AS timestamptz), updated_at = now()
+     WHERE id = :id AND workspace_id = :ws
+       AND (out_of_office_at IS NULL OR CAST(:at AS timestamptz) > out_of_office_at
+            OR (CAST(:at AS timestamptz) = out_of_office_at
+                AND out_of_office_until IS DISTINCT FROM CAST(:until AS date)))
+    RETURNING id
+    """
+)
+IS_UNSUBSCRIBED = statement(
+    f"SELECT status = '{LeadStatus.UNSUBSCRIBED}' OR category = '{LeadCategory.UNSUBSCRIBE}' "
+    "FROM leads WHERE id = :id AND workspace_id = :ws"
+)
+INBOUND_MESSAGE = statement(
+    "SELECT id, lead_id, channel, direction, subject, body, body_html, body_text, body_visible, "
+    "occurred_at FROM messages WHERE id = :id AND workspace_id = :ws"
+)
+INSERT_OVERRIDE = statement(
+    """
+    INSERT INTO category_overrides (workspace_id, lead_id, message_id, automatic_category,
+                                    automatic_source, automatic_confidence, manual_category,
+                                    actor_user_id)
+    VALUES (:ws, :lead_id, :message_id, :automatic_category, :automatic_source,
+            :automatic_confidence, :manual_category, :actor)
+    """
+)
+STAMP_CATEGORY = statement("UPDATE leads SET category_at = now() WHERE id = :id")
 
 _COUNT_LEAD_EVENT = """
 WITH ins AS (
@@ -181,7 +400,8 @@ RECORD_EVENT = statement(
 )
 # The operator fields before a change, locked so the recorded "from" is what was replaced.
 LOCK_OPERATOR_FIELDS = statement(
-    "SELECT status, category, assignee_user_id FROM leads "
+    "SELECT status, category, category_source, category_confidence, category_message_id, "
+    "assignee_user_id FROM leads "
     "WHERE id = :id AND workspace_id = :ws FOR UPDATE"
 )
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,16 +23,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from replydesk.core.errors import ConcurrentUpdate
 from replydesk.leads import identity, merge_repository, merges, repository
 from replydesk.leads.bodies import render
+from replydesk.leads.bodies import visible_text as _visible_text
 from replydesk.leads.identity import IdentityKey
 from replydesk.leads.repository import MESSAGE_KEYS
 from replydesk.leads.vocabulary import (
     STATUS_RANK,
+    WEAK_CATEGORIES,
+    CategorySource,
     IdentityKind,
     JobType,
+    LeadCategory,
     LeadEventKind,
     LeadStatus,
 )
 from replydesk.queue.service import enqueue
+
+# Sources whose category an operator's change overrides (recorded as a labelled example).
+AUTOMATIC_SOURCES = (CategorySource.PROVIDER, CategorySource.RULES, CategorySource.AI)
+MANUAL_CONFIDENCE = 1.0
 
 
 @dataclass(frozen=True)
@@ -176,6 +184,7 @@ class StoredMessage:
     direction: str
     sent_by: str
     occurred_at: datetime
+    status: str
     created: bool  # False: it existed (a replay, a re-delivery, or the echo of our own send)
 
 
@@ -218,8 +227,106 @@ async def raise_status(session: AsyncSession, lead_id: int, status: LeadStatus) 
     return await repository.scalar(session, repository.RAISE_STATUS, params) is not None
 
 
-async def set_category(session: AsyncSession, lead_id: int, category: str) -> None:
-    await session.execute(repository.SET_CATEGORY, {"id": lead_id, "category": category})
+def visible_text(text: str | None = None, html: str | None = None) -> str:
+    """The new text of an e-mail body (HTML converted, quoted history and signature folded
+    away by the reply parser), as stored in ``messages.body_visible``."""
+    return _visible_text(text, html)
+
+
+async def set_category(
+    session: AsyncSession,
+    lead_id: int,
+    category: LeadCategory | str,
+    *,
+    source: CategorySource = CategorySource.PROVIDER,
+    confidence: float | None = None,
+    at: datetime | None = None,
+    message_id: int | None = None,
+) -> bool:
+    """An automatic category (a provider signal, the rules, AI), in the caller's transaction;
+    True when the lead's category changed. Never overwrites an operator's (manual) category;
+    ``at`` (the message's or signal's time) orders competing automatic categories: the
+    newest wins, except that out_of_office/other never replace a substantive category."""
+    if source == CategorySource.MANUAL:
+        raise ValueError("manual categories go through update_lead")
+    category = LeadCategory(category)
+    params = {
+        "id": lead_id,
+        "category": category.value,
+        "source": source.value,
+        "confidence": confidence,
+        "at": at,
+        "message_id": message_id,
+        "weak": category in WEAK_CATEGORIES,
+    }
+    return await repository.scalar(session, repository.SET_AUTOMATIC_CATEGORY, params) is not None
+
+
+async def record_out_of_office(
+    session: AsyncSession, workspace_id: uuid.UUID, lead_id: int, at: datetime, until: date | None
+) -> bool:
+    """The lead's newest inbound message at ``at`` is an out-of-office auto-reply stating
+    ``until`` (or no date): the lead leaves "requires attention" until it writes again."""
+    params = {"id": lead_id, "ws": workspace_id, "at": at, "until": until}
+    return await repository.scalar(session, repository.RECORD_OUT_OF_OFFICE, params) is not None
+
+
+async def record_unsubscribe(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    lead_id: int,
+    external_id: str,
+    *,
+    occurred_at: datetime | None = None,
+    data: dict[str, Any] | None = None,
+) -> bool:
+    """The lead asked to hear no more: status unsubscribed (unless closed, which ranks
+    higher) and one ``unsubscribe`` timeline event per ``external_id``. True when new."""
+    added = await record_timeline_event(
+        session,
+        workspace_id,
+        lead_id,
+        LeadEventKind.UNSUBSCRIBE,
+        data=data,
+        occurred_at=occurred_at,
+        external_id=external_id,
+    )
+    await raise_status(session, lead_id, LeadStatus.UNSUBSCRIBED)
+    return added
+
+
+async def is_unsubscribed(session: AsyncSession, workspace_id: uuid.UUID, lead_id: int) -> bool:
+    """Whether sends to this lead must be refused (``409 unsubscribed``): its status is
+    unsubscribed or its category is unsubscribe (a closed lead that asked to unsubscribe
+    keeps status closed). False for a lead outside the workspace (the caller answers 404).
+    An operator re-opens sends by setting both status and category."""
+    params = {"id": lead_id, "ws": workspace_id}
+    return bool(await repository.scalar(session, repository.IS_UNSUBSCRIBED, params))
+
+
+@dataclass(frozen=True)
+class InboundText:
+    """What post-processing reads of a stored message."""
+
+    id: int
+    lead_id: int
+    channel: str
+    direction: str
+    subject: str | None
+    body: str | None
+    body_html: str | None
+    body_text: str | None
+    body_visible: str | None
+    occurred_at: datetime
+
+
+async def message_text(
+    session: AsyncSession, workspace_id: uuid.UUID, message_id: int
+) -> InboundText | None:
+    found = await repository.row(
+        session, repository.INBOUND_MESSAGE, {"id": message_id, "ws": workspace_id}
+    )
+    return None if found is None else InboundText(**found._mapping)
 
 
 async def count_lead_event(
@@ -299,6 +406,9 @@ async def update_lead(
     before = await repository.row(session, repository.LOCK_OPERATOR_FIELDS, params)
     if before is None:
         return
+    values = dict(values)
+    if "category" in values:
+        await _manual_category(session, workspace_id, lead_id, before, values, actor_user_id)
     await repository.update_fields(session, workspace_id, lead_id, values)
     for column, kind in _CHANGE_EVENTS.items():
         if column not in values:
@@ -313,6 +423,46 @@ async def update_lead(
                 actor_user_id=actor_user_id,
                 data={"from": old, "to": new},
             )
+
+
+async def _manual_category(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    lead_id: int,
+    before: Any,
+    values: dict[str, Any],
+    actor_user_id: uuid.UUID | None,
+) -> None:
+    """An operator's category is ``manual`` (automation never overwrites it; clearing it,
+    null, hands the category back to automation). Replacing an automatic category with a
+    different one is kept as a labelled example in ``category_overrides``."""
+    category = values["category"]
+    if category is not None:
+        category = LeadCategory(category).value
+    values["category"] = category
+    values["category_source"] = None if category is None else CategorySource.MANUAL.value
+    values["category_confidence"] = None if category is None else MANUAL_CONFIDENCE
+    if (before.category, before.category_source) != (category, values["category_source"]):
+        await session.execute(repository.STAMP_CATEGORY, {"id": lead_id})
+    if (
+        category is not None
+        and before.category is not None
+        and before.category != category
+        and before.category_source in AUTOMATIC_SOURCES
+    ):
+        await session.execute(
+            repository.INSERT_OVERRIDE,
+            {
+                "ws": workspace_id,
+                "lead_id": lead_id,
+                "message_id": before.category_message_id,
+                "automatic_category": before.category,
+                "automatic_source": before.category_source,
+                "automatic_confidence": before.category_confidence,
+                "manual_category": category,
+                "actor": actor_user_id,
+            },
+        )
 
 
 async def _message_job(
@@ -345,3 +495,20 @@ async def postprocess_inbound(
     await _message_job(
         session, workspace_id, stored, JobType.INBOUND_POSTPROCESS, channel=stored.channel
     )
+
+
+async def lead_identities(
+    session: AsyncSession, workspace_id: uuid.UUID, lead_id: int
+) -> dict[str, list[str]] | None:
+    """The lead's identity values by kind (oldest first), or None when the workspace has no
+    such lead."""
+    rows = (
+        await session.execute(repository.LEAD_IDENTITIES, {"ws": workspace_id, "lead": lead_id})
+    ).all()
+    if not rows:
+        return None
+    found: dict[str, list[str]] = {}
+    for r in rows:
+        if r.kind is not None:
+            found.setdefault(str(r.kind), []).append(str(r.value))
+    return found

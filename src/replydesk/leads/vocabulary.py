@@ -22,6 +22,25 @@ class Channel(StrEnum):
     LINKEDIN = "linkedin"
 
 
+class MessageStatus(StrEnum):
+    """Where a message stands: ``received`` is every message recorded from a provider
+    (webhook or sync, either direction); our own replies go ``queued`` → ``sent`` or
+    ``failed``."""
+
+    RECEIVED = "received"
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class ChannelState(StrEnum):
+    """A lead's channel as replies see it: quarantined after the provider said the
+    recipient cannot be reached there (until an operator lifts it)."""
+
+    OK = "ok"
+    QUARANTINED = "quarantined"
+
+
 class Direction(StrEnum):
     """Inbound: from the lead. Outbound: to the lead (campaign, team, AI or system)."""
 
@@ -81,6 +100,30 @@ class SuggestionReason(StrEnum):
     SAME_NAME = "same_name"  # same full name, no conflicting company domain
 
 
+class LeadCategory(StrEnum):
+    """What the lead's replies say (``leads.category``; one vocabulary for providers, the
+    offline rules, AI and operators)."""
+
+    INTERESTED = "interested"
+    MEETING_REQUEST = "meeting_request"
+    QUESTION = "question"
+    REFERRAL = "referral"
+    NOT_INTERESTED = "not_interested"
+    WRONG_PERSON = "wrong_person"
+    OUT_OF_OFFICE = "out_of_office"
+    UNSUBSCRIBE = "unsubscribe"
+    OTHER = "other"
+
+
+class CategorySource(StrEnum):
+    """Who set a lead's category (``leads.category_source``)."""
+
+    PROVIDER = "provider"  # a provider signal (EmailBison LEAD_INTERESTED, LEAD_UNSUBSCRIBED)
+    RULES = "rules"  # the offline categoriser
+    AI = "ai"
+    MANUAL = "manual"  # an operator; automation never overwrites it
+
+
 class JobType(StrEnum):
     """Jobs the leads domain enqueues when a message is stored."""
 
@@ -95,3 +138,6 @@ TEAM_SENDERS = (SentBy.TEAM, SentBy.AI)
 STATUS_RANK = {status: rank for rank, status in enumerate(LeadStatus)}
 # Statuses that take a lead out of "requires attention".
 OUT_OF_ATTENTION = (LeadStatus.UNSUBSCRIBED, LeadStatus.CLOSED)
+# Categories that say little about the lead's intent: an automatic category of this kind
+# never replaces another automatic one (an auto-reply after "interested" keeps "interested").
+WEAK_CATEGORIES = (LeadCategory.OUT_OF_OFFICE, LeadCategory.OTHER)

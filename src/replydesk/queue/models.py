@@ -11,7 +11,7 @@ from sqlalchemy.types import BigInteger, Date, DateTime, Integer, Text
 
 from replydesk.core.base import Base
 from replydesk.core.sql import sql_values
-from replydesk.queue.vocabulary import AttemptOutcome, QueueStatus
+from replydesk.queue.vocabulary import AlertDelivery, AttemptOutcome, QueueStatus
 
 # The statuses as plain strings (stats keys, filter validation); see QueueStatus.
 QUEUE_STATUSES = tuple(status.value for status in QueueStatus)
@@ -37,9 +37,15 @@ class QueueItem:
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
 
 
-def queue_indexes(table: str) -> tuple[Index, ...]:
+# Finished items (retention prunes them; dead ones stay).
+FINISHED_SQL = "status IN ('succeeded', 'ignored')"
+
+
+def queue_indexes(table: str, created_column: str = "created_at") -> tuple[Index, ...]:
     """Indexes every queue table needs, named after the table."""
     return (
+        # Retention: the oldest finished rows (migration 0012).
+        Index(f"ix_{table}_finished", created_column, postgresql_where=text(FINISHED_SQL)),
         # Claim: the oldest due pending rows. Partial, so finished rows cost nothing.
         Index(f"ix_{table}_claim", "run_at", "id", postgresql_where=text("status = 'pending'")),
         # Rescuer: running rows whose lease ran out.
@@ -71,11 +77,13 @@ class Job(QueueItem, Base):
 
 
 class Alert(Base):
-    """A dead item someone must look at, one row per workspace per error class per UTC day.
+    """The alert outbox: one row per workspace x integration x category x UTC day — a dead
+    queue item (integration ``queue``, category = its error class) or an integration health
+    change (``provider_auth``, ``provider_disconnected``, ``provider_silent``, ``reconnected`` …).
 
     Repeats on the same day increment ``count`` (INSERT … ON CONFLICT (dedupe_key) DO UPDATE).
-    Slack delivery comes with the integrations issue: it will send rows where
-    ``delivered_at`` is NULL and set it.
+    Each row is posted to the workspace's Slack at most once (``delivery_status``, see
+    ``AlertDelivery``; the ``alert.deliver`` job, docs/queue.md "Alerts").
     """
 
     __tablename__ = "alerts"
@@ -99,12 +107,32 @@ class Alert(Base):
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # "queue" for dead letters, else the integration (emailbison, ghl, unipile, slack).
+    integration: Mapped[str] = mapped_column(Text, nullable=False, server_default="queue")
+    message: Mapped[str | None] = mapped_column(Text)  # what the Slack post says (no secrets)
+    delivery_status: Mapped[str] = mapped_column(Text, nullable=False, server_default="pending")
+    delivery_attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    delivery_error: Mapped[str | None] = mapped_column(Text)
+    # Set when a delivery job was queued for the row (the sweep queues each row once).
+    delivery_queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         # A workspace's recent alerts; the workspaces FK cascade.
         Index("ix_alerts_workspace_id_day", "workspace_id", "day"),
-        # Undelivered alerts for the future Slack sender.
         Index("ix_alerts_undelivered", "id", postgresql_where=text("delivered_at IS NULL")),
+        # Retention of delivered alerts (migration 0012).
+        Index(
+            "ix_alerts_delivered_at",
+            "delivered_at",
+            postgresql_where=text("delivered_at IS NOT NULL"),
+        ),
+        # Rows the delivery sweep still has to queue.
+        Index(
+            "ix_alerts_to_queue",
+            "id",
+            postgresql_where=text("delivery_status = 'pending' AND delivery_queued_at IS NULL"),
+        ),
+        CheckConstraint(f"delivery_status IN {sql_values(AlertDelivery)}", name="delivery_status"),
     )
 
 

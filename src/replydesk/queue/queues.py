@@ -16,6 +16,7 @@ class QueueTable:
     channel: str  # NOTIFY channel of its insert trigger (migration 0001)
     extra: tuple[str, ...]  # columns a claim returns besides the common ones
     kind_sql: str  # the handler key, as an SQL expression over the row
+    created_column: str = "created_at"  # when a row came in: retention windows count from it
 
     def __post_init__(self) -> None:
         assert self.name.isidentifier()
@@ -26,6 +27,7 @@ WEBHOOK_EVENTS = QueueTable(
     channel="replydesk_webhook_events",
     extra=("workspace_id", "provider", "event_type", "received_at"),
     kind_sql="provider || ':' || event_type",
+    created_column="received_at",
 )
 JOBS = QueueTable(
     name="jobs",

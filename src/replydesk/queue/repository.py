@@ -370,24 +370,88 @@ async def oldest_due_pending_s(conn: Executor, table: QueueTable) -> float | Non
 
 _RECORD_ALERT = statement(
     """
-    INSERT INTO alerts (dedupe_key, workspace_id, error_class, day, source, last_item_id,
-                        last_error)
-    SELECT coalesce(d.ws::text, 'global') || ':' || :cls || ':' || d.day,
-           d.ws, :cls, d.day, :source, :item_id, :error
+    INSERT INTO alerts (dedupe_key, workspace_id, integration, error_class, day, source,
+                        last_item_id, last_error, message)
+    SELECT coalesce(d.ws::text, 'global') || ':'
+           || CASE WHEN :integration = 'queue' THEN '' ELSE :integration || ':' END
+           || :cls || ':' || d.day,
+           d.ws, :integration, :cls, d.day, :source, :item_id, :error, :message
     FROM (SELECT (now() AT TIME ZONE 'UTC')::date AS day, CAST(:ws AS uuid) AS ws) AS d
     ON CONFLICT (dedupe_key) DO UPDATE SET
         count = alerts.count + 1,
         last_seen_at = now(),
         source = EXCLUDED.source,
         last_item_id = EXCLUDED.last_item_id,
-        last_error = EXCLUDED.last_error
+        last_error = EXCLUDED.last_error,
+        message = coalesce(EXCLUDED.message, alerts.message)
     RETURNING count
     """
+)
+# The delivery sweep: rows not yet queued, oldest first, each marked queued once.
+_ALERTS_TO_QUEUE = statement(
+    """
+    UPDATE alerts SET delivery_queued_at = now()
+     WHERE id IN (SELECT id FROM alerts
+                   WHERE delivery_status = 'pending' AND delivery_queued_at IS NULL
+                   ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED)
+    RETURNING id, workspace_id
+    """
+)
+# At most once: the claim commits before the post; only a pending row can be claimed.
+_CLAIM_ALERT = statement(
+    """
+    UPDATE alerts SET delivery_status = 'sending', delivery_attempts = delivery_attempts + 1
+     WHERE id = :id AND delivery_status = 'pending'
+    RETURNING id, workspace_id, integration, error_class, day, count, message, last_error
+    """
+)
+_RELEASE_ALERT = statement(
+    """
+    UPDATE alerts SET delivery_status = 'pending', delivery_error = :error
+     WHERE id = :id AND delivery_status = 'sending'
+    RETURNING id
+    """
+)
+_FINISH_ALERT = statement(
+    """
+    UPDATE alerts SET delivery_status = :status, delivery_error = :error,
+           delivered_at = CASE WHEN :status = 'delivered' THEN now() ELSE delivered_at END
+     WHERE id = :id AND delivery_status = 'sending'
+    RETURNING id
+    """
+)
+_ALERT_DELIVERY_COUNTS = statement(
+    "SELECT delivery_status, count(*) AS n FROM alerts GROUP BY delivery_status"
 )
 
 
 async def upsert_alert(conn: Executor, params: dict[str, Any]) -> int:
     return int((await conn.execute(_RECORD_ALERT, params)).scalar_one())
+
+
+async def alerts_to_queue(conn: Executor, limit: int) -> list[tuple[int, uuid.UUID | None]]:
+    rows = (await conn.execute(_ALERTS_TO_QUEUE, {"n": limit})).all()
+    return [(int(r.id), r.workspace_id) for r in rows]
+
+
+async def claim_alert(conn: Executor, alert_id: int) -> dict[str, Any] | None:
+    row = (await conn.execute(_CLAIM_ALERT, {"id": alert_id})).mappings().one_or_none()
+    return dict(row) if row is not None else None
+
+
+async def release_alert(conn: Executor, alert_id: int, error: str | None) -> bool:
+    params = {"id": alert_id, "error": error}
+    return (await conn.execute(_RELEASE_ALERT, params)).first() is not None
+
+
+async def finish_alert(conn: Executor, alert_id: int, status: str, error: str | None) -> bool:
+    params = {"id": alert_id, "status": status, "error": error}
+    return (await conn.execute(_FINISH_ALERT, params)).first() is not None
+
+
+async def alert_delivery_counts(conn: Executor) -> dict[str, int]:
+    rows = (await conn.execute(_ALERT_DELIVERY_COUNTS)).all()
+    return {str(r.delivery_status): int(r.n) for r in rows}
 
 
 # --- attempt history ----------------------------------------------------------------------
@@ -433,7 +497,7 @@ _CLAIM_SLOT = statement(
 
 _PRUNE_SLOTS = statement(
     "DELETE FROM scheduler_runs WHERE ctid IN (SELECT ctid FROM scheduler_runs "
-    "WHERE slot < now() - interval '1 day' LIMIT 5000)"
+    "WHERE slot < now() - make_interval(days => :days) LIMIT :n)"
 )
 
 
@@ -443,5 +507,114 @@ async def claim_slot(conn: Executor, task: str, interval_s: float, worker: str) 
     return (await conn.execute(_CLAIM_SLOT, params)).scalar_one_or_none() is not None
 
 
-async def prune_slots(conn: Executor) -> None:
-    await conn.execute(_PRUNE_SLOTS)
+async def prune_slots(conn: Executor, days: int = 1, limit: int = 5000) -> int:
+    result = await conn.execute(_PRUNE_SLOTS, {"days": days, "n": limit})
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- retention and discard ----------------------------------------------------------------
+# Finished = succeeded or ignored; dead items are pruned only by their own (longer, optional)
+# window or by an operator's discard. The partial indexes of migration 0012 serve these.
+# SKIP LOCKED: a row a replay is touching is left for the next run.
+
+_FINISHED = "status IN ('succeeded', 'ignored')"
+
+_DROP_PAYLOADS = """
+UPDATE {t} SET payload = '{{}}'::jsonb WHERE id IN (
+    SELECT id FROM {t} WHERE {finished} AND payload <> '{{}}'::jsonb
+        AND {created} < now() - make_interval(days => :days)
+    LIMIT :n FOR UPDATE SKIP LOCKED
+)
+"""
+
+_PRUNE_ITEMS = """
+DELETE FROM {t} WHERE id IN (
+    SELECT id FROM {t} WHERE {which} AND {created} < now() - make_interval(days => :days)
+    LIMIT :n FOR UPDATE SKIP LOCKED
+)
+"""
+
+_DISCARD = """
+DELETE FROM {t} WHERE id IN (
+    SELECT id FROM {t} WHERE {where} AND id > :after_id
+    ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
+)
+RETURNING id
+"""
+
+_PRUNE_ALERTS = statement(
+    "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts "
+    "WHERE delivered_at < now() - make_interval(days => :days) LIMIT :n)"
+)
+
+
+async def drop_payloads(conn: Executor, table: QueueTable, days: int, limit: int) -> int:
+    """Replace the payload of up to ``limit`` finished items older than ``days`` with ``{}``."""
+    sql = _DROP_PAYLOADS.format(t=table.name, finished=_FINISHED, created=table.created_column)
+    result = await conn.execute(statement(sql), {"days": days, "n": limit})
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def prune_items(
+    conn: Executor, table: QueueTable, days: int, limit: int, *, dead: bool = False
+) -> int:
+    """Delete up to ``limit`` finished (or, with ``dead``, dead) items older than ``days``."""
+    which = "status = 'dead'" if dead else _FINISHED
+    sql = _PRUNE_ITEMS.format(t=table.name, which=which, created=table.created_column)
+    result = await conn.execute(statement(sql), {"days": days, "n": limit})
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def discard_where(
+    conn: Executor,
+    table: QueueTable,
+    where: str,
+    params: dict[str, Any],
+    *,
+    after_id: int,
+    limit: int,
+) -> list[int]:
+    """Delete matching items (``where`` from ``matching``); returns their ids."""
+    sql = statement(_DISCARD.format(t=table.name, where=where))
+    rows = await conn.execute(sql, {**params, "after_id": after_id, "limit": limit})
+    return sorted(r[0] for r in rows)
+
+
+async def prune_alerts(conn: Executor, days: int, limit: int) -> int:
+    result = await conn.execute(_PRUNE_ALERTS, {"days": days, "n": limit})
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- the scrape-time queue figures of GET /metrics (queue/metrics.py) ----------------------
+
+# Per status at most :cap rows are read (the status index), so a huge backlog costs a bounded
+# scan; the age is how long the oldest row has been in that status (pending: since due).
+_DEPTH = """
+SELECT status, kind, count(*) AS n, EXTRACT(EPOCH FROM now() - min(since)) AS oldest_s
+FROM (
+    (SELECT 'pending' AS status, {kind} AS kind,
+            CASE WHEN run_at <= now() THEN run_at END AS since
+     FROM {t} WHERE status = 'pending' LIMIT :cap)
+    UNION ALL
+    (SELECT 'running', {kind}, coalesce(locked_at, run_at) FROM {t}
+     WHERE status = 'running' LIMIT :cap)
+    UNION ALL
+    (SELECT 'dead', {kind}, coalesce(processed_at, run_at) FROM {t}
+     WHERE status = 'dead' LIMIT :cap)
+) AS rows
+GROUP BY status, kind
+ORDER BY status, kind
+LIMIT :groups
+"""
+_LOCAL_TIMEOUT = statement("SELECT set_config('statement_timeout', :ms, true)")
+
+
+async def queue_depth(
+    conn: Executor, table: QueueTable, *, cap: int, groups: int, timeout_ms: int
+) -> list[tuple[str, str, int, float | None]]:
+    """``(status, kind, count, oldest age in s)`` of pending, running and dead rows, under a
+    transaction-local statement timeout."""
+    await conn.execute(_LOCAL_TIMEOUT, {"ms": str(timeout_ms)})
+    sql = statement(_DEPTH.format(t=table.name, kind=table.kind_sql))
+    rows = await conn.execute(sql, {"cap": cap, "groups": groups})
+    return [(str(s), str(k), int(n), None if age is None else float(age)) for s, k, n, age in rows]

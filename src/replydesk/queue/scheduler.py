@@ -11,17 +11,40 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from replydesk.core.db import Database
 from replydesk.core.db_errors import is_database_unavailable
+from replydesk.core.log_categories import exception_category
 from replydesk.core.logging import get_logger
+from replydesk.core.metrics import metrics
 from replydesk.queue import repository
 from replydesk.queue.errors import error_text
 
 log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What one periodic run did; a task's ``run`` may return one (or an int: processed).
+    ``health_gated``: items skipped because their provider is failing its health checks."""
+
+    processed: int = 0
+    failed: int = 0
+    retried: int = 0
+    skipped: int = 0
+    health_gated: int = 0
+
+    @classmethod
+    def of(cls, result: Any) -> RunReport:
+        if isinstance(result, RunReport):
+            return result
+        if isinstance(result, int) and not isinstance(result, bool):
+            return cls(processed=result)
+        return cls()
 
 
 @dataclass(frozen=True)
@@ -33,8 +56,16 @@ class PeriodicTask:
 
 
 class Scheduler:
-    def __init__(self, db: Database, tasks: list[PeriodicTask], worker_id: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        tasks: list[PeriodicTask],
+        worker_id: str,
+        *,
+        log_steps: bool = False,
+    ) -> None:
         self.db, self.tasks, self.worker_id = db, tasks, worker_id
+        self.log_steps = log_steps  # REPLYDESK_LOG_SLOW_PATHS: slot claim and run timings
 
     async def run(self, stopping: asyncio.Event) -> None:
         if not self.tasks:
@@ -50,6 +81,9 @@ class Scheduler:
 
     async def run_due(self, task: PeriodicTask) -> bool:
         """Run ``task`` if this worker wins its current slot; True when it ran."""
+        started = time.monotonic()
+        claimed_at = started
+        won = False
         try:
             async with self.db.session() as session:
                 won = await repository.claim_slot(
@@ -57,18 +91,47 @@ class Scheduler:
                 )
             if not won:
                 return False
+            claimed_at = time.monotonic()
             async with asyncio.timeout(task.budget_s):
-                await task.run(self.db)
-            return True
+                result = await task.run(self.db)
         except Exception as exc:
             if is_database_unavailable(exc):
                 # Expected while the database is away; the worker logs the outage once.
                 log.debug("scheduled_task_skipped_db_unavailable", task=task.name)
+                if won:
+                    metrics().periodic_runs.labels(task.name, "db_unavailable").inc()
                 return False
+            metrics().periodic_runs.labels(task.name, "failed").inc()
             log.error(
                 "scheduled_task_failed",
-                category="scheduler",
+                category=exception_category(exc),
+                error_class="scheduler",
                 task=task.name,
                 error=error_text(exc),
             )
             return False
+        self._report(task, RunReport.of(result), started, claimed_at)
+        return True
+
+    def _report(self, task: PeriodicTask, report: RunReport, started: float, ran: float) -> None:
+        """One line per run with what it did (processed/failed/retried/skipped/health_gated)."""
+        now = time.monotonic()
+        m = metrics()
+        m.periodic_runs.labels(task.name, "ok").inc()
+        figures = asdict(report)
+        for result, n in figures.items():
+            if n:
+                m.periodic_items.labels(task.name, result).inc(n)
+        extra: dict[str, Any] = {}
+        if self.log_steps:
+            extra["steps_ms"] = {
+                "claim_slot": round((ran - started) * 1000, 1),
+                "run": round((now - ran) * 1000, 1),
+            }
+        log.info(
+            "periodic_run",
+            task=task.name,
+            duration_ms=round((now - ran) * 1000, 1),
+            **figures,
+            **extra,
+        )

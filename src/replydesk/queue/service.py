@@ -1,7 +1,7 @@
 """The queue's service API: enqueue, replay, stats and alerts. All run in the caller's transaction.
 
 Stable names used by other domains (see docs/queue.md): ``enqueue``, ``replay``,
-``replay_matching``, ``count_matching``, ``queue_stats``, ``record_alert``.
+``replay_matching``, ``count_matching``, ``discard_matching``, ``queue_stats``, ``record_alert``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from replydesk.queue import repository
 from replydesk.queue.models import QUEUE_STATUSES
 from replydesk.queue.queues import TABLES, WEBHOOK_EVENTS, QueueTable, table_named
+from replydesk.queue.vocabulary import ALERT_DELIVER_JOB, QUEUE_INTEGRATION, AlertDelivery
 
 # Statuses an item can be replayed from (pending/running items are already queued).
 REPLAYABLE = ("dead", "succeeded", "ignored")
@@ -113,6 +114,18 @@ async def replay_matching(
     return await repository.replay_where(session, t, where, params, after_id=after_id, limit=limit)
 
 
+async def discard_matching(
+    session: AsyncSession, selection: Selection, *, after_id: int = 0, limit: int = 500
+) -> list[int]:
+    """Delete at most ``limit`` matching **dead** items with id > ``after_id``; returns their
+    ids (ascending). The dedupe key goes with the row: a re-delivery of a discarded webhook
+    event is accepted and processed again (idempotently, by the domain's unique keys)."""
+    if selection.status != "dead":
+        raise ValueError("only dead items can be discarded")
+    t, where, params = selection.where()
+    return await repository.discard_where(session, t, where, params, after_id=after_id, limit=limit)
+
+
 async def queue_stats(session: AsyncSession) -> dict[str, dict[str, Any]]:
     """Counts by status for every queue table, plus the age of the oldest due pending item."""
     result: dict[str, dict[str, Any]] = {}
@@ -133,8 +146,12 @@ async def record_alert(
     source: str,
     item_id: int | None,
     error: str | None,
+    integration: str = QUEUE_INTEGRATION,
+    message: str | None = None,
 ) -> int:
-    """Record (or count a repeat of) the alert for this workspace, error class and UTC day.
+    """Record (or count a repeat of) the alert for this workspace, integration, category
+    (``error_class``) and UTC day: the one alert outbox (dead letters use integration
+    ``queue``). The row is posted to Slack at most once, by the ``alert.deliver`` job.
 
     Returns the alert's count for the day: 1 means this is the first occurrence.
     """
@@ -144,8 +161,55 @@ async def record_alert(
         "source": source,
         "item_id": item_id,
         "error": error,
+        "integration": integration,
+        "message": message,
     }
     return await repository.upsert_alert(session, params)
+
+
+def alert_delivery_key(alert_id: int) -> str:
+    """One delivery job per alert row, ever (job keys are permanent)."""
+    return f"{ALERT_DELIVER_JOB}:{alert_id}"
+
+
+async def queue_alert_deliveries(session: AsyncSession, limit: int, max_attempts: int) -> int:
+    """Queue one ``alert.deliver`` job for each alert not yet queued (at most ``limit``)."""
+    queued = 0
+    for alert_id, workspace_id in await repository.alerts_to_queue(session, limit):
+        job = await enqueue(
+            session,
+            ALERT_DELIVER_JOB,
+            {"alert_id": alert_id},
+            alert_delivery_key(alert_id),
+            workspace_id=workspace_id,
+            max_attempts=max_attempts,
+        )
+        queued += job is not None
+    return queued
+
+
+async def claim_alert_delivery(session: AsyncSession, alert_id: int) -> dict[str, Any] | None:
+    """Mark a pending alert ``sending`` (commit before posting); None if it is not pending
+    (delivered, being delivered, or given up): then nothing may be posted."""
+    return await repository.claim_alert(session, alert_id)
+
+
+async def release_alert_delivery(session: AsyncSession, alert_id: int, error: str) -> bool:
+    """Back to pending after a post that certainly did not reach Slack (429, refused
+    connection): the job's retry may claim it again."""
+    return await repository.release_alert(session, alert_id, error)
+
+
+async def finish_alert_delivery(
+    session: AsyncSession, alert_id: int, status: AlertDelivery, error: str | None = None
+) -> bool:
+    return await repository.finish_alert(session, alert_id, status.value, error)
+
+
+async def alert_delivery_counts(session: AsyncSession) -> dict[str, int]:
+    counts = dict.fromkeys((s.value for s in AlertDelivery), 0)
+    counts.update(await repository.alert_delivery_counts(session))
+    return counts
 
 
 @dataclass(frozen=True)

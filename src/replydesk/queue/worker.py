@@ -23,7 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 
 from replydesk.core.db import Database, listen_url, make_engine, plain_url
 from replydesk.core.db_errors import is_database_unavailable
+from replydesk.core.log_categories import LogCategory, exception_category, log_category
 from replydesk.core.logging import get_logger
+from replydesk.core.metrics import metrics
 from replydesk.core.outage import OutageLog
 from replydesk.core.settings import Settings
 from replydesk.queue import repository
@@ -181,8 +183,9 @@ class QueueRunner:
             for item in group:
                 await self._run_item(item)
             return
-        for item, _status, note in outcomes:
+        for item, status, note in outcomes:
             self.inflight.pop(item.id, None)
+            metrics().queue_items.labels(item.table, item.kind, status).inc()
             if note is not None:
                 log.info("queue_item_ignored", table=item.table, item_id=item.id, reason=note)
 
@@ -194,7 +197,8 @@ class QueueRunner:
         except Exception as exc:
             # Once per outage, not once per poll: the runner keeps polling until it recovers.
             if not is_database_unavailable(exc):
-                log.error("queue_claim_failed", category="db_error", table=self.table.name,
+                log.error("queue_claim_failed", category=exception_category(exc),
+                          error_class="db_error", table=self.table.name,
                           error=error_text(exc))  # fmt: skip
             self.outage.failure(f"claim {self.table.name}", error_text(exc))
             return []
@@ -215,10 +219,12 @@ class QueueRunner:
                     status, note = await self._apply(session, item)
                     if not await repository.finish(session, item, status=status, note=note):
                         raise LeaseLost
+            metrics().queue_items.labels(item.table, item.kind, status).inc()
             if note is not None:
                 log.info("queue_item_ignored", table=item.table, item_id=item.id, reason=note)
         except LeaseLost:
-            log.warning("queue_lease_lost", table=item.table, item_id=item.id, category="lease")
+            log.warning("queue_lease_lost", table=item.table, item_id=item.id,
+                        category=LogCategory.OTHER, error_class="lease")  # fmt: skip
         except Exception as exc:
             await self._fail(item, exc)
         finally:
@@ -234,6 +240,10 @@ class QueueRunner:
         is_dead = permanent or item.attempts >= item.max_attempts
         s = self.s
         delay = repository.backoff_s(item.attempts, s.worker_backoff_base_s, s.worker_backoff_cap_s)
+        # A provider's Retry-After (e.g. Slack 429) is a floor for the next attempt.
+        retry_after = getattr(exc, "retry_after_s", None)
+        if isinstance(retry_after, int | float) and retry_after > 0:
+            delay = max(delay, float(retry_after))
         count = 0
         try:
             async with self.db.session() as session:
@@ -259,7 +269,8 @@ class QueueRunner:
                 return
             log.error(
                 "queue_failure_not_recorded",
-                category=classify(db_exc)[1],
+                category=exception_category(db_exc),
+                error_class=classify(db_exc)[1],
                 table=item.table,
                 item_id=item.id,
                 error=error_text(db_exc),
@@ -270,18 +281,33 @@ class QueueRunner:
             "item_id": item.id,
             "kind": item.kind,
             "attempt": item.attempts,
-            "category": category,
+            "error_class": category,
             "error": error,
             "workspace_id": str(item.workspace_id) if item.workspace_id else None,
         }
         if not ok:
-            log.warning("queue_lease_lost", **{**fields, "category": "lease"})
-        elif is_dead:
+            lost = {**fields, "error_class": "lease"}
+            log.warning("queue_lease_lost", category=LogCategory.OTHER, **lost)
+            return
+        outcome = "dead" if is_dead else "retried"
+        metrics().queue_items.labels(item.table, item.kind, outcome).inc()
+        metrics().queue_failures.labels(item.table, item.kind, category, outcome).inc()
+        if is_dead and count == 1:
             # First dead item of this class today: error (someone must look); repeats: warning.
-            emit = log.error if count == 1 else log.warning
-            emit("queue_item_dead", alert_count_today=count, **fields)
+            log.error(
+                "queue_item_dead", category=log_category(category), alert_count_today=count,
+                **fields,
+            )  # fmt: skip
+        elif is_dead:
+            log.warning(
+                "queue_item_dead", category=log_category(category), alert_count_today=count,
+                **fields,
+            )  # fmt: skip
         else:
-            log.warning("queue_item_retry", retry_in_s=round(delay, 2), **fields)
+            log.warning(
+                "queue_item_retry", category=log_category(category), retry_in_s=round(delay, 2),
+                **fields,
+            )  # fmt: skip
 
     async def _renew_loop(self) -> None:
         lease = float(self.s.worker_lease_s)
@@ -376,7 +402,9 @@ class Worker:
             for t in tables
         ]
         # The periodic tasks come from the composition root (every domain's and the engine's).
-        self.scheduler = Scheduler(db, tasks or [], self.worker_id)
+        self.scheduler = Scheduler(
+            db, tasks or [], self.worker_id, log_steps=settings.log_slow_paths
+        )
 
     async def run(self, stopping: asyncio.Event) -> None:
         wakes = {r.table.channel: r.wake for r in self.runners}

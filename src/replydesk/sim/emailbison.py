@@ -117,6 +117,8 @@ class EmailBisonSim:
             r("GET", "/api/replies/{id}/conversation-thread", "replies.thread", self.thread),
             r("POST", "/api/replies/{id}/reply", "replies.reply", self.reply),
             r("GET", "/api/leads/{id}/sent-emails", "leads.sent_emails", self.sent_emails),
+            r("GET", "/api/sender-emails", "sender_emails.list", self.sender_emails),
+            r("GET", "/api/leads/{id}/replies", "leads.replies", self.lead_replies),
         ]
 
     def _reply_or_404(self, req: SimRequest) -> dict[str, Any] | None:
@@ -219,8 +221,24 @@ class EmailBisonSim:
         )
         return ok({"data": sent})
 
+    async def sender_emails(self, req: SimRequest) -> Response:
+        return ok({"data": [{**SENDER, "status": "Connected"}]})
+
     async def sent_emails(self, req: SimRequest) -> Response:
         raw = req.params["id"]
         if not raw.isdigit() or int(raw) not in self.leads:
             return error_response("emailbison", 404, message="No query results for model [Lead].")
         return ok({"data": self.sent[int(raw)]})
+
+    async def lead_replies(self, req: SimRequest) -> Response:
+        raw = req.params["id"]
+        if not raw.isdigit() or int(raw) not in self.leads:
+            return error_response("emailbison", 404, message="No query results for model [Lead].")
+        mine = [r for r in self.replies.values() if r.get("lead_id") == int(raw)]
+        return ok({"data": sorted(mine, key=lambda r: r["id"], reverse=True)})
+
+    def add_reply(
+        self, lead_id: int | None, body: str, *, outgoing: bool = False
+    ) -> dict[str, Any]:
+        """A reply that arrived at EmailBison (tests and demos: one whose webhook never came)."""
+        return self._add_reply(next(self._ids), lead_id, body, outgoing=outgoing)

@@ -124,8 +124,9 @@ async def rotate_webhook_token(
     session: AsyncSession, workspace_id: uuid.UUID, grace_s: int
 ) -> RotatedWebhookToken:
     """A new webhook token; the current one keeps working for ``grace_s`` seconds (the one
-    before it, if any, stops now). Every process accepts the new token within
-    ``ingest_auth_cache_ttl_s``; the old one stops at the end of the grace period."""
+    before it, if any, stops now). Every process accepts the new token at once (a mismatch
+    reloads its cached entry); the old one stops at the end of the grace period, or within
+    ``ingest_auth_cache_ttl_s`` of it on a process that has not reloaded since."""
     webhook_token = new_token("rdw")
     until = await repository.rotate_webhook_token(
         session, workspace_id, hash_token(webhook_token), grace_s

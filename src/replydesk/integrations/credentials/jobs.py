@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.core.crypto import KeyRing, UnreadableSecret
 from replydesk.core.db import Database
+from replydesk.core.log_categories import log_category
 from replydesk.core.logging import get_logger
 from replydesk.core.settings import Settings
 from replydesk.core.urlguard import guarded_client
@@ -89,7 +90,8 @@ class HealthCheckJob:
             workspace_id=str(item.workspace_id),
             provider=provider.value,
             status=checked.result.status.value,
-            category=checked.result.category,
+            category=log_category(checked.result.category),
+            error_class=checked.result.category,
             error=checked.result.message,
         )
         return None

@@ -59,6 +59,10 @@ class IntegrationHealth(Base):
     # Bumped when a check finishes: part of the check job's dedupe key, so a check is
     # deduplicated while pending and a new one can be queued once it is done.
     check_seq: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # rate_limited: when sends may go again (Retry-After, or the next UTC day).
+    limited_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Consecutive provider errors/timeouts of sends; degraded from a threshold, 0 on success.
+    failure_streak: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
 
     __table_args__ = (
         ForeignKeyConstraint(

@@ -73,20 +73,52 @@ LOAD_FOR_CHECK = statement(
     "SELECT settings, secret_ciphertext, version FROM integration_credentials "
     "WHERE workspace_id = :ws AND provider = :provider"
 )
-# A finished check: written only if the credentials are still those it checked. ``since``
-# moves only when the status changes.
-RECORD_CHECK = statement(
+# The health row a result applies to, locked, if the credentials still have the version the
+# result was produced with (a check or send that read credentials replaced meanwhile writes
+# nothing).
+LOCK_HEALTH = statement(
+    """
+    SELECT h.status, h.last_error_category, h.last_error_message, h.limited_until,
+           h.failure_streak
+      FROM integration_health h
+      JOIN integration_credentials c USING (workspace_id, provider)
+     WHERE h.workspace_id = :ws AND h.provider = :provider AND c.version = :version
+       FOR UPDATE OF h
+    """
+)
+# ``since`` moves only when the status changes; a check also stamps and counts itself.
+WRITE_HEALTH = statement(
     """
     UPDATE integration_health h SET
         since = CASE WHEN h.status = :status THEN h.since ELSE now() END,
-        status = :status, last_checked_at = now(),
+        status = :status,
         last_error_category = :category, last_error_message = :message,
-        check_seq = h.check_seq + 1
-      FROM integration_credentials c
+        limited_until = :limited_until, failure_streak = :streak,
+        last_checked_at = CASE WHEN :checked THEN now() ELSE h.last_checked_at END,
+        check_seq = h.check_seq + CASE WHEN :checked THEN 1 ELSE 0 END
      WHERE h.workspace_id = :ws AND h.provider = :provider
-       AND c.workspace_id = h.workspace_id AND c.provider = h.provider
-       AND c.version = :version
-    RETURNING h.status
+    """
+)
+# What gates a reply or a send: configured, the status, how long a rate limit lasts.
+GATE = statement(
+    """
+    SELECT c.version, coalesce(h.status, 'unknown') AS status, h.limited_until,
+           h.last_error_category, h.last_error_message
+      FROM integration_credentials c
+      LEFT JOIN integration_health h USING (workspace_id, provider)
+     WHERE c.workspace_id = :ws AND c.provider = :provider
+    """
+)
+# Configured integrations of some providers with their health (reconciliation, silence).
+CONFIGURED = statement(
+    """
+    SELECT c.workspace_id, c.provider, c.version, c.updated_at,
+           coalesce(h.status, 'unknown') AS status, h.last_error_category
+      FROM integration_credentials c
+      LEFT JOIN integration_health h
+        ON h.workspace_id = c.workspace_id AND h.provider = c.provider
+     WHERE c.provider = ANY(CAST(:providers AS text[]))
+     ORDER BY c.workspace_id, c.provider LIMIT :limit
     """
 )
 # Key rotation: credentials in key order, one chunk at a time (keyset on the primary key).
@@ -162,24 +194,20 @@ async def load_for_check(
     return (await session.execute(LOAD_FOR_CHECK, params)).mappings().one_or_none()
 
 
-async def record_check(
-    session: AsyncSession,
-    workspace_id: uuid.UUID,
-    provider: str,
-    version: int,
-    status: str,
-    category: str | None,
-    message: str | None,
-) -> bool:
-    params = {
-        "ws": workspace_id,
-        "provider": provider,
-        "version": version,
-        "status": status,
-        "category": category,
-        "message": message,
-    }
-    return (await session.execute(RECORD_CHECK, params)).first() is not None
+async def lock_health(
+    session: AsyncSession, workspace_id: uuid.UUID, provider: str, version: int
+) -> RowMapping | None:
+    params = {"ws": workspace_id, "provider": provider, "version": version}
+    return (await session.execute(LOCK_HEALTH, params)).mappings().one_or_none()
+
+
+async def write_health(session: AsyncSession, params: dict[str, Any]) -> None:
+    await session.execute(WRITE_HEALTH, params)
+
+
+async def gate(session: AsyncSession, workspace_id: uuid.UUID, provider: str) -> RowMapping | None:
+    params = {"ws": workspace_id, "provider": provider}
+    return (await session.execute(GATE, params)).mappings().one_or_none()
 
 
 async def ciphertext_chunk(
@@ -206,3 +234,10 @@ async def add_host(session: AsyncSession, host: str) -> bool:
 
 async def remove_host(session: AsyncSession, host: str) -> bool:
     return (await session.execute(REMOVE_HOST, {"host": host})).first() is not None
+
+
+async def configured(
+    session: AsyncSession, providers: Sequence[str], limit: int
+) -> Sequence[RowMapping]:
+    params = {"providers": list(providers), "limit": limit}
+    return (await session.execute(CONFIGURED, params)).mappings().all()

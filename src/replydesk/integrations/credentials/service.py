@@ -6,7 +6,9 @@ and ``integration_health`` (statements in ``repository``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import SplitResult, urlunsplit
 
 from pydantic import BaseModel
@@ -29,7 +31,7 @@ from replydesk.integrations.credentials.schemas import (
     UnipileIn,
 )
 from replydesk.integrations.credentials.vocabulary import HealthStatus, Integration, JobType
-from replydesk.queue.service import enqueue
+from replydesk.queue.service import enqueue, record_alert
 
 # Shortest secret whose last 4 characters may be shown; shorter ones show only "…".
 HINT_MIN_LENGTH = 12
@@ -265,13 +267,173 @@ async def record_check(
     version: int,
     result: HealthResult,
 ) -> bool:
-    """False when the credentials changed (or went) since the check started: nothing written."""
-    return await repository.record_check(
-        session,
-        workspace_id,
-        provider,
-        version,
-        result.status,
-        result.category,
-        result.message,
+    """A finished health check (through ``transition_health``). False when the credentials
+    changed (or went) since the check started: nothing written."""
+    change = await transition_health(
+        session, workspace_id, provider, result, version=version, checked=True
     )
+    return change is not None
+
+
+@dataclass(frozen=True)
+class HealthChange:
+    """What a health result did: ``previous`` → ``current`` (equal when it did not move)."""
+
+    workspace_id: uuid.UUID
+    provider: Integration
+    previous: HealthStatus
+    current: HealthStatus
+    category: str | None
+    message: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.previous is not self.current
+
+
+async def transition_health(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    provider: Integration,
+    result: HealthResult,
+    *,
+    version: int,
+    checked: bool = False,
+    limited_until: datetime | None = None,
+    degraded_streak: int = 1,
+) -> HealthChange | None:
+    """The one function through which every health result is written: health checks
+    (``checked``: stamps ``last_checked_at`` and frees the check's dedupe key) and the
+    outcomes of sends (replies). Hook anything that must happen on a transition (alerts,
+    "reconnected") here, on ``HealthChange.changed``.
+
+    Rules: ``ok`` clears the error, the rate limit and the failure streak (a gated provider
+    resumes). ``degraded`` from a send counts a streak and becomes the status only from
+    ``degraded_streak`` consecutive failures (a check's result is the status at once). Every
+    other status is taken as it is; ``rate_limited`` lasts until ``limited_until``. Nothing is
+    written (None) when the credentials no longer have ``version``; a send's result that
+    changes nothing writes nothing (no hot-row churn)."""
+    row = await repository.lock_health(session, workspace_id, provider, version)
+    if row is None:
+        return None
+    previous = HealthStatus(row["status"])
+    streak = int(row["failure_streak"])
+    status = result.status
+    if status is HealthStatus.OK:
+        streak, limited_until = 0, None
+    elif status is HealthStatus.DEGRADED:
+        streak += 1
+        if not checked and streak < degraded_streak:
+            status = previous  # not a streak yet: the error is recorded, the status stays
+    params = {
+        "ws": workspace_id,
+        "provider": provider.value,
+        "status": status.value,
+        "category": result.category,
+        "message": result.message,
+        "limited_until": limited_until if status is HealthStatus.RATE_LIMITED else None,
+        "streak": streak,
+        "checked": checked,
+    }
+    unchanged = (
+        status is previous
+        and result.category == row["last_error_category"]
+        and result.message == row["last_error_message"]
+        and params["limited_until"] == row["limited_until"]
+        and streak == row["failure_streak"]
+    )
+    if checked or not unchanged:
+        await repository.write_health(session, params)
+    change = HealthChange(workspace_id, provider, previous, status, result.category, result.message)
+    if change.changed:
+        await _alert_on_change(session, change)
+    return change
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What a reply or a send needs to know about an integration (never its secret)."""
+
+    version: int
+    status: HealthStatus
+    limited_until: datetime | None
+    category: str | None
+    message: str | None
+
+
+async def gate(
+    session: AsyncSession, workspace_id: uuid.UUID, provider: Integration
+) -> Gate | None:
+    """The integration's gate state, or None when it is not configured."""
+    row = await repository.gate(session, workspace_id, provider)
+    if row is None:
+        return None
+    return Gate(
+        row["version"],
+        HealthStatus(row["status"]),
+        row["limited_until"],
+        row["last_error_category"],
+        row["last_error_message"],
+    )
+
+
+# Statuses someone must hear about; rate_limited is expected and lifts by itself (queued work
+# waits), so it is not alerted.
+ALERTED = frozenset({HealthStatus.AUTH_FAILED, HealthStatus.DISCONNECTED, HealthStatus.DEGRADED})
+RECONNECTED = "reconnected"
+_NAMES = {"emailbison": "EmailBison", "ghl": "GoHighLevel", "unipile": "Unipile"}
+
+
+async def _alert_on_change(session: AsyncSession, change: HealthChange) -> None:
+    """A change into a failing status records an alert, a recovery from one a
+    ``reconnected`` alert, in the same transaction (the alert outbox, docs/queue.md "Alerts")."""
+    provider, previous, current = change.provider, change.previous, change.current
+    if provider is Integration.SLACK or previous is current:
+        return
+    name = _NAMES.get(provider.value, provider.value)
+    if current in ALERTED:
+        category = change.category or current.value
+        text = f"{name} is {current.value} ({category}): {change.message or 'no detail'}"
+    elif current is HealthStatus.OK and previous in ALERTED:
+        category = RECONNECTED
+        text = f"{name} is working again (was {previous.value})"
+    else:
+        return
+    await record_alert(
+        session,
+        workspace_id=change.workspace_id,
+        error_class=category,
+        source="integration_health",
+        item_id=None,
+        error=change.message,
+        integration=provider.value,
+        message=text,
+    )
+
+
+@dataclass(frozen=True)
+class Configured:
+    workspace_id: uuid.UUID
+    provider: Integration
+    version: int
+    status: HealthStatus
+    last_error_category: str | None
+    configured_at: datetime
+
+
+async def configured_integrations(
+    session: AsyncSession, providers: Sequence[Integration], limit: int
+) -> list[Configured]:
+    """Configured integrations of these providers with their health (at most ``limit``)."""
+    rows = await repository.configured(session, [p.value for p in providers], limit)
+    return [
+        Configured(
+            r["workspace_id"],
+            Integration(r["provider"]),
+            r["version"],
+            HealthStatus(r["status"]),
+            r["last_error_category"],
+            r["updated_at"],
+        )
+        for r in rows
+    ]

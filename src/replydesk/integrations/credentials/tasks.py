@@ -16,10 +16,11 @@ log = get_logger(__name__)
 def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
     limit = settings.health_check_batch
 
-    async def queue_checks(db: Database) -> None:
+    async def queue_checks(db: Database) -> int:
         async with db.session() as session:
             queued = await service.queue_due_checks(session, limit)
         log.debug("integration_health_checks_queued", count=queued)
+        return queued
 
     return [
         PeriodicTask("integrations.health_checks", settings.health_check_interval_s, queue_checks)

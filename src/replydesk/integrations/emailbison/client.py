@@ -175,6 +175,20 @@ class EmailBisonClient(ProviderClient):
         data = await self._data(call)
         return [dict(e) for e in data if isinstance(e, Mapping)] if isinstance(data, list) else []
 
+    async def sender_emails(self) -> list[dict[str, Any]]:
+        """``GET /api/sender-emails`` (first page): the workspace's sender mailboxes; a new
+        e-mail to a lead with no reply to answer is sent from the first one."""
+        call = Call("GET", "/api/sender-emails", "GET /api/sender-emails", True)
+        data = await self._data(call)
+        return [dict(e) for e in data if isinstance(e, Mapping)] if isinstance(data, list) else []
+
+    async def lead_replies(self, lead_id: int) -> list[dict[str, Any]]:
+        """The lead's replies, both directions (``GET /api/leads/{id}/replies``): the per-lead
+        sync reads them."""
+        call = Call("GET", f"/api/leads/{lead_id}/replies", "GET /api/leads/{id}/replies", True)
+        data = await self._data(call)
+        return [dict(r) for r in data if isinstance(r, Mapping)] if isinstance(data, list) else []
+
     async def find_sent_in_thread(self, reply_id: int, message: str) -> int | None:
         """After an ambiguous ``reply_in_thread``: the id of an outgoing message in the thread
         with this text, or None (then the caller marks the message failed, delivery unknown)."""

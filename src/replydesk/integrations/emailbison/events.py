@@ -18,9 +18,11 @@ from replydesk.leads import identity
 from replydesk.leads import service as leads
 from replydesk.leads.identity import IdentityKey
 from replydesk.leads.vocabulary import (
+    CategorySource,
     Channel,
     Direction,
     IdentityKind,
+    LeadCategory,
     LeadEventKind,
     LeadStatus,
     SentBy,
@@ -188,7 +190,14 @@ async def _bison_reply(session: AsyncSession, event: Event) -> EventOutcome:
     )
     stored = await leads.record_message(session, event.workspace_id, person.lead_id, msg)
     if event.event_type == "LEAD_INTERESTED" or reply.get("interested") is True:
-        await leads.set_category(session, stored.lead_id, "interested")
+        await leads.set_category(
+            session,
+            stored.lead_id,
+            LeadCategory.INTERESTED,
+            source=CategorySource.PROVIDER,
+            at=stored.occurred_at,
+            message_id=stored.id,
+        )
     await leads.postprocess_inbound(session, event.workspace_id, stored)
     return outcome(stored)
 
@@ -237,17 +246,20 @@ def _unsubscribe_key(event: Event, lead_id: int) -> str:
 
 
 async def _bison_unsubscribed(session: AsyncSession, event: Event) -> EventOutcome:
-    """LEAD_UNSUBSCRIBED: status unsubscribed, one timeline event per webhook dedupe key."""
+    """LEAD_UNSUBSCRIBED: status unsubscribed, one timeline event per webhook dedupe key,
+    category unsubscribe (source provider, unless an operator set one)."""
     lead_id = (await _bison_lead(session, event)).lead_id
-    await leads.record_timeline_event(
-        session,
-        event.workspace_id,
-        lead_id,
-        LeadEventKind.UNSUBSCRIBE,
-        occurred_at=_event_time(event),
-        external_id=_unsubscribe_key(event, lead_id),
+    at = _event_time(event)
+    await leads.record_unsubscribe(
+        session, event.workspace_id, lead_id, _unsubscribe_key(event, lead_id), occurred_at=at
     )
-    await leads.raise_status(session, lead_id, LeadStatus.UNSUBSCRIBED)
+    await leads.set_category(
+        session,
+        lead_id,
+        LeadCategory.UNSUBSCRIBE,
+        source=CategorySource.PROVIDER,
+        at=at,
+    )
     return EventOutcome(lead_id=lead_id)
 
 

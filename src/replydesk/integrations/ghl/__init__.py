@@ -11,4 +11,6 @@ PROVIDER = WebhookProvider.of(
     events,
     load_keys=signature.load_workspace_keys,
     verify=signature.verify_ghl,
+    # GHL retries a webhook only when it is answered 429 (providers.md): a 503 would lose it.
+    outage_status=429,
 )

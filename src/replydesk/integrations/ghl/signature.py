@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from replydesk.core.errors import Unauthenticated
+from replydesk.core.log_categories import LogCategory
 from replydesk.core.logging import get_logger
 from replydesk.integrations.base import Scope
 
@@ -77,7 +78,8 @@ def load_workspace_keys(workspace_id: uuid.UUID, scope: Scope) -> GhlKeys:
         # Someone must fix the workspace's configuration; GHL webhooks are rejected until then.
         log.error(
             "ghl_public_key_invalid",
-            category="config",
+            category=LogCategory.OTHER,
+            error_class="config",
             workspace_id=str(workspace_id),
             problem=keys.broken,
         )

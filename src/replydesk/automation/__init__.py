@@ -1,0 +1,1 @@
+"""Automation on stored messages: categorisation (offline rules), later drafts and sequences."""

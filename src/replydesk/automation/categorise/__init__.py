@@ -1,0 +1,1 @@
+"""The offline categoriser: pure functions from a reply's new text to a category."""

@@ -1,0 +1,74 @@
+"""Inbound post-processing: categorise a stored inbound message and apply the result to its
+lead, through ``leads.service`` (the only writer of leads).
+
+Runs in the ``inbound.postprocess`` job's transaction (worker path, never a request). The
+text categorised is the message's new text only: ``body_visible`` (quoted history and
+signature folded away when the message was stored), else rendered now from its text/HTML.
+Applying is idempotent and order-independent: a replayed job changes nothing, and jobs of
+one lead's messages may run in any order (``leads.service.set_category`` orders by message
+time).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from replydesk.automation.categorise.engine import Categorised, categorise
+from replydesk.leads import service as leads
+from replydesk.leads.vocabulary import CategorySource, Channel, Direction, LeadCategory
+
+
+@dataclass(frozen=True)
+class Postprocessed:
+    lead_id: int
+    result: Categorised
+    category_changed: bool
+
+
+def _text_of(message: leads.InboundText) -> str:
+    if message.body_visible:
+        return message.body_visible
+    if message.channel == Channel.EMAIL:
+        return leads.visible_text(text=message.body_text or message.body, html=message.body_html)
+    return message.body_text or message.body or ""
+
+
+async def postprocess(
+    session: AsyncSession, workspace_id: uuid.UUID, message_id: int
+) -> Postprocessed | None:
+    """Categorise one inbound message; None when it is gone or not inbound."""
+    message = await leads.message_text(session, workspace_id, message_id)
+    if message is None or message.direction != Direction.INBOUND:
+        return None
+    result = categorise(
+        _text_of(message),
+        subject=message.subject if message.channel == Channel.EMAIL else None,
+        message_at=message.occurred_at,
+    )
+    lead_id = message.lead_id
+    if result.category == LeadCategory.OUT_OF_OFFICE:
+        await leads.record_out_of_office(
+            session, workspace_id, lead_id, message.occurred_at, result.out_of_office_until
+        )
+    if result.category == LeadCategory.UNSUBSCRIBE:
+        await leads.record_unsubscribe(
+            session,
+            workspace_id,
+            lead_id,
+            f"message:{message.id}",
+            occurred_at=message.occurred_at,
+            data={"source": CategorySource.RULES.value, "message_id": message.id},
+        )
+    changed = await leads.set_category(
+        session,
+        lead_id,
+        result.category,
+        source=CategorySource.RULES,
+        confidence=result.confidence,
+        at=message.occurred_at,
+        message_id=message.id,
+    )
+    return Postprocessed(lead_id, result, changed)

@@ -1,0 +1,1 @@
+"""Pulling provider history: per-lead sync, EmailBison reconciliation, silence detection."""

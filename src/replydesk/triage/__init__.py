@@ -1,0 +1,1 @@
+"""Incident triage from log exports (``replydesk triage``): docs/triage.md."""
