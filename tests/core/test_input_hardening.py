@@ -82,13 +82,14 @@ async def test_invalid_text_in_json_body_is_422_naming_the_field(
 async def test_an_escaped_surrogate_pair_is_fine(
     client: httpx.AsyncClient, owner: Member, lead_id: int
 ) -> None:
-    resp = await client.patch(
-        owner.url(f"leads/{lead_id}"),
-        content=b'{"category": "hot \\ud83d\\udd25"}',
+    # A free-text field (categories are a vocabulary now): a note's body.
+    resp = await client.post(
+        owner.url(f"leads/{lead_id}/notes"),
+        content=b'{"body": "hot \\ud83d\\udd25"}',
         headers={**owner.headers, "content-type": "application/json"},
     )
-    assert resp.status_code == 200, resp.text
-    assert resp.json()["category"] == "hot \U0001f525"
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["body"] == "hot \U0001f525"
 
 
 async def test_nul_in_login_email_is_422_without_signing_in(client: httpx.AsyncClient) -> None:

@@ -44,6 +44,8 @@ KEYS_WITHOUT_WORKSPACE_ID = {
         for t in (
             "alerts",
             "api_tokens",
+            "category_overrides",
+            "lead_channel_quarantines",
             "invitations",
             "jobs",
             "lead_events",
@@ -143,6 +145,8 @@ UNSCOPED_SQL = {
     "workspace-scoped lookup; remaining work",
     ("queue/repository.py", "alerts"): "retention of delivered alerts across every workspace "
     "(instance maintenance; a multi-shard DELETE under Citus)",
+    ("integrations/sync/repository.py", "emailbison_reconcile"): "instance-wide totals of "
+    "reconciliation for `queue stats` (a multi-shard aggregate under Citus)",
 }
 
 

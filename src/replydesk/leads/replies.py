@@ -231,7 +231,7 @@ async def mark_reply_failed(
     lead_id = await repository.scalar(session, repository.MARK_FAILED, params)
     if lead_id is None:
         return False
-    await session.execute(repository.REFOLD_TEAM_OUTBOUND, {"lead_id": lead_id})
+    await session.execute(repository.REFOLD_TEAM_OUTBOUND, {"lead_id": lead_id, "ws": workspace_id})
     return True
 
 

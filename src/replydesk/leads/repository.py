@@ -281,9 +281,9 @@ REFOLD_TEAM_OUTBOUND = statement(
     f"""
     UPDATE leads l SET last_team_outbound_at = (
         SELECT max(occurred_at) FROM messages
-         WHERE lead_id = l.id AND direction = '{Direction.OUTBOUND}'
+         WHERE workspace_id = :ws AND lead_id = l.id AND direction = '{Direction.OUTBOUND}'
            AND sent_by IN {sql_values(TEAM_SENDERS)} AND status <> '{MessageStatus.FAILED}')
-     WHERE l.id = :lead_id
+     WHERE l.id = :lead_id AND l.workspace_id = :ws
     """
 )
 QUARANTINE = statement(
