@@ -391,3 +391,24 @@ async def test_an_email_only_lead_has_no_sms_work(
     assert lines[0]["reason"] == "expected_skip"
     assert not [r for r in log_capture.records() if r.get("level") in ("warning", "error")]
     assert DANA_EMAIL not in log_capture.text
+
+
+async def test_an_unsubscribed_lead_gets_no_reply(
+    client: httpx.AsyncClient, db: Database, settings: Settings, sim: SimServer, database_url: str
+) -> None:
+    owner = await new_workspace_owner(db, "Acme", "owner@acme.example")
+    lead_id = await dana(db, owner.workspace_id)
+    await configure(db, settings, owner.workspace_id, sim)
+    patched = await client.patch(
+        owner.url(f"leads/{lead_id}"), json={"status": "unsubscribed"}, headers=owner.headers
+    )
+    assert patched.status_code == 200, patched.text
+    resp = await _reply(client, owner, lead_id, "email")
+    assert resp.status_code == 409, resp.text
+    assert resp.json()["error"]["code"] == "unsubscribed"
+    queued = await fetchval(
+        database_url,
+        "SELECT count(*) FROM messages WHERE lead_id = $1 AND status = 'queued'",
+        lead_id,
+    )
+    assert queued == 0

@@ -50,7 +50,8 @@ class ChannelsOut(BaseModel):
         409: error_doc(
             "integration_not_configured, integration_disconnected (the channel's provider is "
             "disconnected or its key failed), recipient_unreachable (the lead's channel is "
-            "quarantined), idempotency_key_reused"
+            "quarantined), idempotency_key_reused, unsubscribed (the lead asked to "
+            "unsubscribe)"
         ),
         422: error_doc("validation_error, or the lead has no address on that channel"),
     },

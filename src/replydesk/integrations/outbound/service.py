@@ -14,6 +14,7 @@ from replydesk.integrations.credentials import service as credentials
 from replydesk.integrations.outbound.schemas import ReplyIn
 from replydesk.integrations.outbound.vocabulary import CHANNEL_PROVIDER, GATED, JobType
 from replydesk.leads import replies
+from replydesk.leads import service as leads
 from replydesk.leads.replies import IdempotencyKeyReused
 from replydesk.leads.vocabulary import Channel
 from replydesk.queue.service import enqueue
@@ -38,6 +39,10 @@ class IntegrationDisconnected(Conflict):
 
 class RecipientUnreachable(Conflict):
     code = "recipient_unreachable"
+
+
+class Unsubscribed(Conflict):
+    code = "unsubscribed"
 
 
 def send_dedupe_key(message_id: int, holds: int) -> str:
@@ -85,6 +90,11 @@ async def request_reply(
     if target is None:
         raise NotFound("lead not found")
     channel = body.channel
+    if await leads.is_unsubscribed(session, workspace_id, lead_id):
+        raise Unsubscribed(
+            "the lead asked to unsubscribe: nothing more is sent to them (an operator who is "
+            "sure it was a mistake can set the lead's status and category back)"
+        )
     if not target.addresses[channel.value]:
         raise InvalidInput(
             f"the lead has no {ADDRESS_NAMES[channel]}: it cannot be answered by {channel}"
