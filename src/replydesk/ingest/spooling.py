@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from replydesk.core.db_errors import is_bad_row
+from replydesk.core.log_categories import LogCategory
 from replydesk.core.logging import get_logger
 from replydesk.core.outage import OutageLog
 from replydesk.ingest import repository
@@ -129,13 +130,19 @@ class Spooler:
                     self._full_logged = True
                     log.error(
                         "spool_full",
-                        category="spool_full",
+                        category=LogCategory.DB_UNAVAILABLE,
+                        error_class="spool_full",
                         max_bytes=self.dir.max_bytes,
                         detail="webhooks get the outage answer until the spool is replayed",
                     )
                 await asyncio.to_thread(add_totals, self.root, refused_full=len(batch))
             except OSError as exc:
-                log.error("spool_write_failed", category="spool_io", error=type(exc).__name__)
+                log.error(
+                    "spool_write_failed",
+                    category=LogCategory.OTHER,
+                    error_class="spool_io",
+                    error=type(exc).__name__,
+                )
             if ok:
                 self.spooled += len(batch)
                 await asyncio.to_thread(add_totals, self.root, spooled=len(batch))
@@ -175,7 +182,12 @@ class Spooler:
             try:
                 await self.replay()
             except Exception as exc:
-                log.error("spool_replay_failed", category="bug", error=type(exc).__name__)
+                log.error(
+                    "spool_replay_failed",
+                    category=LogCategory.OTHER,
+                    error_class="bug",
+                    error=type(exc).__name__,
+                )
 
     async def replay(self) -> int:
         """Replay every sealed segment this process can take; the number of records replayed.
