@@ -111,7 +111,7 @@ SELECT %(id0)s + g, %(ws)s, 'lead' || g || '@w' || %(tag)s || '.example',
             WHEN {H.format(salt=8)} < 0.03 THEN 'unsubscribed'
             WHEN {H.format(salt=8)} < 0.04 THEN 'closed' ELSE 'active' END,
        CASE WHEN NOT p.replied THEN NULL
-            ELSE (ARRAY['Interested','Not interested','Meeting booked','Out of office', NULL])
+            ELSE (ARRAY['interested','not_interested','meeting_request','out_of_office', NULL])
                  [1 + floor({H.format(salt=10)} * 5)::int] END,
        CASE WHEN {H.format(salt=9)} < 0.01 THEN now() + interval '7 days' END,
        r.last_in, r.last_out, r.last_team, r.last_at, r.last_in_channel
