@@ -143,7 +143,9 @@ UNSCOPED_SQL = {
     "remaining work",
     ("leads/repository.py", "leads"): "status/category updates by id after the caller's "
     "workspace-scoped lookup; remaining work",
-    ("queue/repository.py", "alerts"): "retention of delivered alerts across every workspace "
+    ("queue/repository.py", "alerts"): "the alert delivery sweep and its claims by alert id "
+    "across every workspace (instance maintenance; a multi-shard statement under Citus)",
+    ("queue/retention_repository.py", "alerts"): "retention of delivered alerts across every workspace "
     "(instance maintenance; a multi-shard DELETE under Citus)",
     ("integrations/sync/repository.py", "emailbison_reconcile"): "instance-wide totals of "
     "reconciliation for `queue stats` (a multi-shard aggregate under Citus)",

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from replydesk.queue import repository
+from replydesk.queue import repository, retention_repository
 from replydesk.queue.models import QUEUE_STATUSES
 from replydesk.queue.queues import TABLES, WEBHOOK_EVENTS, QueueTable, table_named
 from replydesk.queue.vocabulary import ALERT_DELIVER_JOB, QUEUE_INTEGRATION, AlertDelivery
@@ -123,7 +123,9 @@ async def discard_matching(
     if selection.status != "dead":
         raise ValueError("only dead items can be discarded")
     t, where, params = selection.where()
-    return await repository.discard_where(session, t, where, params, after_id=after_id, limit=limit)
+    return await retention_repository.discard_where(
+        session, t, where, params, after_id=after_id, limit=limit
+    )
 
 
 async def queue_stats(session: AsyncSession) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ from replydesk.core.log_categories import LogCategory
 from replydesk.core.logging import get_logger
 from replydesk.core.retention import Bounds, Step, in_batches
 from replydesk.core.settings import Settings
-from replydesk.queue import repository
+from replydesk.queue import repository, retention_repository
 from replydesk.queue.queues import JOBS, TABLES, WEBHOOK_EVENTS, QueueTable
 from replydesk.queue.scheduler import PeriodicTask, RunReport
 from replydesk.queue.service import record_alert
@@ -66,22 +66,28 @@ async def apply_retention(db: Database, settings: Settings, bounds: Bounds) -> d
     steps: list[tuple[str, Step]] = [
         (
             "webhook_events.payload",
-            lambda ses, n: repository.drop_payloads(
+            lambda ses, n: retention_repository.drop_payloads(
                 ses, WEBHOOK_EVENTS, s.retention_webhook_payload_days, n
             ),
         ),
         (
             "webhook_events",
-            lambda ses, n: repository.prune_items(
+            lambda ses, n: retention_repository.prune_items(
                 ses, WEBHOOK_EVENTS, s.retention_webhook_events_days, n
             ),
         ),
-        ("jobs", lambda ses, n: repository.prune_items(ses, JOBS, s.retention_jobs_days, n)),
+        (
+            "jobs",
+            lambda ses, n: retention_repository.prune_items(ses, JOBS, s.retention_jobs_days, n),
+        ),
         (
             "queue_attempts",
             lambda ses, n: repository.prune_attempts(ses, s.queue_attempts_retention_days, n),
         ),
-        ("alerts", lambda ses, n: repository.prune_alerts(ses, s.retention_alerts_days, n)),
+        (
+            "alerts",
+            lambda ses, n: retention_repository.prune_alerts(ses, s.retention_alerts_days, n),
+        ),
         (
             "scheduler_runs",
             lambda ses, n: repository.prune_slots(ses, s.retention_scheduler_slots_days, n),
@@ -96,7 +102,7 @@ async def apply_retention(db: Database, settings: Settings, bounds: Bounds) -> d
 
 def _prune_dead(table: QueueTable, days: int) -> Step:
     async def step(session: AsyncSession, limit: int) -> int:
-        return await repository.prune_items(session, table, days, limit, dead=True)
+        return await retention_repository.prune_items(session, table, days, limit, dead=True)
 
     return step
 
