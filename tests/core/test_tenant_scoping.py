@@ -145,8 +145,8 @@ UNSCOPED_SQL = {
     "workspace-scoped lookup; remaining work",
     ("queue/repository.py", "alerts"): "the alert delivery sweep and its claims by alert id "
     "across every workspace (instance maintenance; a multi-shard statement under Citus)",
-    ("queue/retention_repository.py", "alerts"): "retention of delivered alerts across every workspace "
-    "(instance maintenance; a multi-shard DELETE under Citus)",
+    ("queue/retention_repository.py", "alerts"): "retention of delivered alerts across every "
+    "workspace (instance maintenance; a multi-shard DELETE under Citus)",
     ("integrations/sync/repository.py", "emailbison_reconcile"): "instance-wide totals of "
     "reconciliation for `queue stats` (a multi-shard aggregate under Citus)",
 }
