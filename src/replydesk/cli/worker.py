@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from replydesk.app import run_worker
@@ -107,6 +115,32 @@ def _tables(table: str, provider: str | None, job_type: str | None) -> list[str]
     return [t for t in names if not (job_type and t != "jobs")]
 
 
+ChunkOp = Callable[..., Awaitable[list[int]]]
+
+
+async def _in_chunks(
+    db: Database,
+    selection: Selection,
+    op: ChunkOp,
+    chunk: int,
+    *,
+    total: int | None = None,
+    on_chunk: Callable[[int], object] | None = None,
+) -> int:
+    """Apply ``op`` (replay or discard) to the selection, ``chunk`` items per transaction, in
+    id order; how many items it took (at most ``total`` when given)."""
+    after, count = 0, 0
+    while total is None or count < total:
+        async with db.session() as session:
+            ids = await op(session, selection, after_id=after, limit=chunk)
+        if not ids:
+            break
+        after, count = ids[-1], count + len(ids)
+        if on_chunk is not None:
+            on_chunk(count)
+    return count
+
+
 @queue_app.command("replay")
 def replay_command(
     status: Annotated[str, typer.Option(help="Replay items in this status.")] = "dead",
@@ -137,15 +171,13 @@ def replay_command(
                 async with db.session() as session:
                     total = await count_matching(session, selection)
                 bar = progress.add_task(f"replay {name}", total=total)
-                after, count = 0, 0
-                while count < total:
-                    async with db.session() as session:
-                        ids = await replay_matching(session, selection, after_id=after, limit=chunk)
-                    if not ids:
-                        break
-                    after, count = ids[-1], count + len(ids)
-                    progress.update(bar, completed=count)
-                done[name] = count
+
+                def advance(n: int, bar: TaskID = bar) -> None:
+                    progress.update(bar, completed=n)
+
+                done[name] = await _in_chunks(
+                    db, selection, replay_matching, chunk, total=total, on_chunk=advance
+                )
         return done
 
     try:
@@ -174,14 +206,7 @@ def discard_command(
         done: dict[str, int] = {}
         for name in names:
             selection = Selection(name, "dead", provider, job_type, since_at)
-            after, count = 0, 0
-            while True:
-                async with db.session() as session:
-                    ids = await discard_matching(session, selection, after_id=after, limit=chunk)
-                if not ids:
-                    break
-                after, count = ids[-1], count + len(ids)
-            done[name] = count
+            done[name] = await _in_chunks(db, selection, discard_matching, chunk)
         return done
 
     try:
