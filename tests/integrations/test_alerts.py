@@ -15,10 +15,9 @@ from replydesk.integrations.credentials.vocabulary import HealthStatus, Integrat
 from replydesk.queue import service as queue
 from replydesk.queue.vocabulary import ALERT_DELIVER_JOB
 from replydesk.sim.server import SimServer
-from tests.integrations.conftest import SECRET_KEY
-from tests.support.integrations import configure_sim, set_health
+from tests.support.integrations import configure_sim, integration_settings, set_health
 from tests.support.logs import LogCapture
-from tests.support.queue import fast_settings, fetch, fetchval, running_worker, wait_until
+from tests.support.queue import fetch, fetchval, running_worker, wait_until
 from tests.support.workspaces import new_workspace
 
 AUTH_FAILED = HealthResult(
@@ -28,11 +27,9 @@ AUTH_FAILED = HealthResult(
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Any) -> Settings:
-    return fast_settings(
+    return integration_settings(
         database_url,
-        data_dir=tmp_path / "data",
-        secret_key=SECRET_KEY,
-        outbound_allow_private=True,
+        tmp_path,
         feature_slack_alerts=True,
         provider_retry_max_attempts=1,
     )

@@ -16,9 +16,10 @@ from replydesk.integrations.credentials.checks import CHECKS, HealthResult, Prov
 from replydesk.integrations.credentials.vocabulary import HealthStatus, Integration
 from tests.integrations.conftest import SECRET_KEY
 from tests.support.fake_provider import FakeProvider, running_fake
+from tests.support.integrations import integration_settings
 from tests.support.logs import LogCapture
 from tests.support.members import Member, new_workspace_owner
-from tests.support.queue import fast_settings, fetch, fetchval, running_worker, wait_until
+from tests.support.queue import fetch, fetchval, running_worker, wait_until
 
 EB_KEY = "9|eb-secret-key-for-health-7788"
 UNIPILE_KEY = "unipile-secret-key-4455"
@@ -27,11 +28,9 @@ GHL_KEY = "pit-ghl-secret-key-6611"
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Any) -> Settings:
-    return fast_settings(
+    return integration_settings(
         database_url,
-        data_dir=tmp_path / "data",
-        secret_key=SECRET_KEY,
-        outbound_allow_private=True,
+        tmp_path,
         health_check_timeout_s=2.0,
     )
 

@@ -15,11 +15,9 @@ from replydesk.core.settings import Settings
 from replydesk.integrations.credentials.vocabulary import HealthStatus, Integration
 from replydesk.integrations.sync import service
 from replydesk.sim.server import SimServer
-from tests.integrations.conftest import SECRET_KEY
 from tests.support.cli import clean_env, run_replydesk
-from tests.support.integrations import configure_sim
+from tests.support.integrations import configure_sim, integration_settings
 from tests.support.queue import (
-    fast_settings,
     fetch,
     fetchval,
     insert_events,
@@ -32,11 +30,9 @@ from tests.support.workspaces import new_workspace
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Any) -> Settings:
-    return fast_settings(
+    return integration_settings(
         database_url,
-        data_dir=tmp_path / "data",
-        secret_key=SECRET_KEY,
-        outbound_allow_private=True,
+        tmp_path,
         reconcile_max_pages=3,
     )
 

@@ -16,20 +16,17 @@ from replydesk.core.settings import Settings, in_active_hours
 from replydesk.integrations.credentials.vocabulary import Integration
 from replydesk.integrations.sync import service
 from replydesk.sim.server import SimServer
-from tests.integrations.conftest import SECRET_KEY
 from tests.integrations.test_reconcile import _idle, _reply_messages
-from tests.support.integrations import configure_sim
-from tests.support.queue import fast_settings, fetch, running_worker, wait_until
+from tests.support.integrations import configure_sim, integration_settings
+from tests.support.queue import fetch, running_worker, wait_until
 from tests.support.workspaces import new_workspace
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Any) -> Settings:
-    return fast_settings(
+    return integration_settings(
         database_url,
-        data_dir=tmp_path / "data",
-        secret_key=SECRET_KEY,
-        outbound_allow_private=True,
+        tmp_path,
         silence_factor=6,
         silence_min_s=0,
         silence_min_samples=10,

@@ -13,6 +13,7 @@ from replydesk.integrations.credentials import repository, service
 from replydesk.integrations.credentials.checks import HealthResult
 from replydesk.integrations.credentials.vocabulary import HealthStatus, Integration
 from replydesk.sim.server import SimServer
+from tests.support.queue import fast_settings
 from tests.support.sim import SIM_KEYS
 
 
@@ -71,3 +72,17 @@ async def set_health(
 ) -> bool:
     async with db.session() as session:
         return await service.record_check(session, workspace_id, provider, version, result)
+
+
+def integration_settings(database_url: str, tmp_path: Any, **extra: Any) -> Settings:
+    """Settings for integration tests: the test key ring, loopback provider URLs allowed (the
+    simulator), the queue's fast test timings; ``extra`` per test module."""
+    from tests.integrations.conftest import SECRET_KEY  # one key for every integration test
+
+    return fast_settings(
+        database_url,
+        data_dir=tmp_path / "data",
+        secret_key=SECRET_KEY,
+        outbound_allow_private=True,
+        **extra,
+    )
