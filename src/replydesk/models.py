@@ -8,6 +8,7 @@ from replydesk.auth.models import (
     Membership,
     User,
 )
+from replydesk.automation.models import AutomationSettings, Draft
 from replydesk.core.base import Base
 from replydesk.inbox.models import InboxCountsCache, WorkspaceLeadTotal
 from replydesk.ingest.models import WebhookEvent
@@ -33,8 +34,10 @@ from replydesk.workspaces.models import Workspace
 __all__ = [
     "Alert",
     "ApiToken",
+    "AutomationSettings",
     "Base",
     "BrowserSession",
+    "Draft",
     "EmailBisonHost",
     "EmailBisonReconcile",
     "InboxCountsCache",

@@ -44,7 +44,13 @@ async def test_put_stores_encrypted_masks_the_key_and_queues_a_check(
     assert body["settings"] == {"base_url": "https://send.meetinboxxia.com", "api_key": "…ZZ41"}
 
     listing = (await client.get(owner.url("integrations"), headers=owner.headers)).json()
-    assert [i["provider"] for i in listing["items"]] == ["emailbison", "ghl", "unipile", "slack"]
+    assert [i["provider"] for i in listing["items"]] == [
+        "emailbison",
+        "ghl",
+        "unipile",
+        "slack",
+        "openai",
+    ]
     assert _item(listing, "ghl") == {
         "provider": "ghl",
         "configured": False,
@@ -109,6 +115,7 @@ async def test_every_provider_body(client: httpx.AsyncClient, owner: Member) -> 
         "ghl": (True, "unknown"),
         "unipile": (True, "unknown"),
         "slack": (True, "unknown"),
+        "openai": (False, "not_configured"),
     }
     assert hook not in str(listing)
 

@@ -1,4 +1,5 @@
-"""Migration 0007's value lists are the enums, and the database refuses other words."""
+"""Migration 0007's value lists (0015 added ``openai``) are the enums, and the database
+refuses other words."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from tests.support.members import new_workspace_owner
 def test_migration_lists_equal_the_enums() -> None:
     script = ScriptDirectory.from_config(alembic_config("postgresql://unused"))
     revision = script.get_revision("0007")
-    assert revision is not None
-    assert tuple(i.value for i in Integration) == revision.module.INTEGRATION
+    latest = script.get_revision("0015")
+    assert revision is not None and latest is not None
+    assert tuple(i.value for i in Integration) == latest.module.NEW_INTEGRATION
+    assert latest.module.OLD_INTEGRATION == revision.module.INTEGRATION
     assert tuple(s.value for s in STORED_HEALTH) == revision.module.HEALTH_STATUS
 
 

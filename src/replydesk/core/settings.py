@@ -214,6 +214,27 @@ class Settings(BaseSettings):
     silence_min_samples: int = Field(default=10, ge=2, le=1000)  # fewer: no judgement
     silence_batch: int = Field(default=500, ge=1, le=10_000)  # integrations per run
 
+    # AI provider (docs/automation.md "AI provider"): the instance default, used by every
+    # workspace without its own ``PUT integrations/openai``. No key anywhere: the offline
+    # engine does everything (template drafts). Calls go through the official openai SDK
+    # (Responses API, structured JSON), each with its own timeout and output-token budget;
+    # retryable failures (timeouts, 429, 5xx) are tried again within the attempts, then the
+    # deterministic fallback. A truncated answer is tried once more with the larger budget.
+    ai_base_url: str = "https://api.openai.com/v1"
+    ai_api_key: SecretStr | None = None
+    ai_model: str = Field(default="gpt-4.1-mini", min_length=1, max_length=200)
+    ai_timeout_s: float = Field(default=20.0, gt=0, le=300)  # one generation call
+    ai_verifier_timeout_s: float = Field(default=8.0, gt=0, le=300)  # the best-effort verifier
+    ai_max_output_tokens: int = Field(default=700, ge=16, le=32_000)
+    ai_verifier_max_output_tokens: int = Field(default=300, ge=16, le=32_000)
+    ai_truncation_retry_factor: float = Field(default=2.0, ge=1, le=8)
+    ai_max_attempts: int = Field(default=3, ge=1, le=10)  # timeouts, 429, 5xx
+    ai_backoff_base_s: float = Field(default=0.5, gt=0)
+    ai_backoff_cap_s: float = Field(default=8.0, gt=0)
+    ai_retry_after_max_s: float = Field(default=10.0, ge=0)  # longer Retry-After: fall back
+    # Drafts: the longest body a draft may have (longer fails the verifier's checks).
+    draft_body_max_length: int = Field(default=3000, ge=100, le=200_000)
+
     # Feature flags.
     feature_ai_drafts: bool = False
     feature_slack_alerts: bool = False

@@ -23,6 +23,7 @@ from replydesk.sim.bodies import error_response
 from replydesk.sim.emailbison import EmailBisonSim
 from replydesk.sim.faults import Fault, FaultBook, FaultError, RequestLog
 from replydesk.sim.ghl import GhlSim
+from replydesk.sim.openai import ANSWER_KINDS, OpenAiSim, schema_name
 from replydesk.sim.slack import SlackSim
 from replydesk.sim.unipile import UnipileSim
 
@@ -39,6 +40,7 @@ class Simulator:
         self.ghl = GhlSim()
         self.unipile = UnipileSim()
         self.slack = SlackSim()
+        self.openai = OpenAiSim()
         self.faults = FaultBook()
         self.requests = RequestLog()
         self.routes: list[Route] = [
@@ -46,6 +48,7 @@ class Simulator:
             *self.ghl.routes(),
             *self.unipile.routes(),
             *self.slack.routes(),
+            *self.openai.routes(),
         ]
 
     def find(self, provider: str, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
@@ -70,6 +73,11 @@ class Simulator:
             key = headers.get("x-api-key", "")
             if not key or (expected is not None and key != expected):
                 return error_response("unipile", 401, error_type="missing_credentials")
+        elif provider == "openai":
+            auth = headers.get("authorization", "")
+            key = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+            if not key or (expected is not None and key != expected):
+                return error_response("openai", 401)
         return None
 
     async def answer(self, route: Route, req: SimRequest, fault: Fault | None) -> Response:
@@ -82,6 +90,13 @@ class Simulator:
         refusal = self.refuse_auth(req.provider, req.headers)
         if refusal is not None:
             return refusal
+        if (
+            fault is not None
+            and req.provider == "openai"
+            and req.endpoint.startswith("responses")
+            and (fault.error_type in ANSWER_KINDS or fault.output is not None)
+        ):
+            return self.openai.answer(req, fault.error_type, fault.output)
         response = await route.handler(req)
         if fault is not None and fault.after_effect:
             return await self._fault(req.provider, fault) or response
@@ -126,6 +141,8 @@ def create_sim_app(keys: Mapping[str, str] | None = None) -> Starlette:
         body, form = _parse_body(await request.body(), headers.get("content-type", ""))
         route, params = sim.find(provider, request.method, path)
         endpoint = route.endpoint if route else "unknown"
+        if provider == "openai" and endpoint == "responses" and schema_name(body):
+            endpoint = f"responses.{schema_name(body)}"  # faults can pick one kind of call
         entry = sim.requests.record(
             provider=provider,
             endpoint=endpoint,

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 # Each provider is served under its own base URL prefix: http://127.0.0.1:P/<prefix>.
-PREFIXES = ("emailbison", "ghl", "unipile", "slack")
+PREFIXES = ("emailbison", "ghl", "unipile", "slack", "openai")
 
 
 @dataclass

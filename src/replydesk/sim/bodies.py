@@ -96,6 +96,21 @@ _SLACK = {
 }
 
 
+# OpenAI's error object: {"error": {"message", "type", "param", "code"}}.
+_OPENAI: dict[int, tuple[str, str | None]] = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("invalid_request_error", "unsupported_country_region_territory"),
+    404: ("invalid_request_error", "model_not_found"),
+    429: ("requests", "rate_limit_exceeded"),
+}
+_OPENAI_MESSAGE = {
+    401: "Incorrect API key provided. You can find your API key in your account settings.",
+    404: "The model does not exist or you do not have access to it.",
+    429: "Rate limit reached for requests. Please try again later.",
+}
+
+
 def error_response(
     provider: str,
     status: int,
@@ -126,6 +141,20 @@ def error_response(
                 "title": kind.replace("_", " ").capitalize(),
                 "detail": message or _UNIPILE_DETAIL.get(kind, "An error occurred."),
                 "instance": f"urn:sim:{uuid.uuid4().hex[:12]}",
+            },
+            status,
+            headers,
+        )
+    if provider == "openai":
+        kind, code = _OPENAI.get(status, ("server_error", None))
+        return ok(
+            {
+                "error": {
+                    "message": message or _OPENAI_MESSAGE.get(status, "The server had an error."),
+                    "type": error_type or kind,
+                    "param": None,
+                    "code": code,
+                }
             },
             status,
             headers,

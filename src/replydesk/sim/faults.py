@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from replydesk.sim.base import PREFIXES
+from replydesk.sim.openai import ANSWER_KINDS
 
 # Headers whose values are credentials: the log keeps only their last four characters.
 _SECRET_HEADERS = ("authorization", "x-api-key")
@@ -28,7 +29,8 @@ class Fault:
     Unipile type, ``message`` overrides the text); ``retry_after`` adds ``Retry-After``;
     ``latency_ms`` delays the answer; ``hang`` never answers (until the faults are cleared);
     ``after_effect`` performs the operation first (a send that is delivered, then fails);
-    ``times`` limits how many requests it applies to."""
+    ``times`` limits how many requests it applies to. OpenAI only: ``type`` ``incomplete`` or
+    ``malformed_json`` and ``output`` (a JSON value) change a 200 answer (sim/openai.py)."""
 
     id: int
     provider: str
@@ -41,6 +43,7 @@ class Fault:
     hang: bool = False
     after_effect: bool = False
     times: int | None = None
+    output: Any = None
     hits: int = 0
 
     @classmethod
@@ -64,8 +67,16 @@ class Fault:
             raise FaultError("status must be an HTTP error status (400-599)")
         if fault.status is None and fault.retry_after is not None:
             fault.status = 429
-        if fault.status is None and not fault.hang and not fault.latency_ms:
-            raise FaultError("a fault needs status, retry_after, latency_ms or hang")
+        shapes_answer = fault.provider == "openai" and (
+            fault.error_type in ANSWER_KINDS or fault.output is not None
+        )
+        if fault.provider != "openai" and fault.output is not None:
+            raise FaultError("output is for the openai simulator only")
+        if fault.status is None and not fault.hang and not fault.latency_ms and not shapes_answer:
+            raise FaultError(
+                "a fault needs status, retry_after, latency_ms or hang (openai also: "
+                "type incomplete | malformed_json, or output)"
+            )
         return fault
 
     def public(self) -> dict[str, Any]:
@@ -100,7 +111,10 @@ class FaultBook:
 
     def take(self, provider: str, endpoint: str) -> Fault | None:
         for fault in self._faults:
-            if fault.provider == provider and fault.endpoint in ("*", endpoint):
+            # "responses" matches "responses.verdict": one switch for every call of a route.
+            if fault.provider == provider and (
+                fault.endpoint in ("*", endpoint) or endpoint.startswith(fault.endpoint + ".")
+            ):
                 fault.hits += 1
                 if fault.times is not None and fault.hits >= fault.times:
                     self._faults.remove(fault)

@@ -195,9 +195,26 @@ async def check_slack(creds: ProviderCredentials, client: httpx.AsyncClient) -> 
     return HealthResult.ok()
 
 
+async def check_openai(creds: ProviderCredentials, client: httpx.AsyncClient) -> HealthResult:
+    """``GET {base_url}/models``: authenticated, free, no generation."""
+    url = creds.settings["base_url"].rstrip("/") + "/models"
+    answer = await _get(client, url, {"Authorization": f"Bearer {creds.secret['api_key']}"})
+    if isinstance(answer, HealthResult):
+        return answer
+    if answer.status_code in (401, 403):
+        return HealthResult(
+            HealthStatus.AUTH_FAILED,
+            "provider_auth",
+            f"{_where(url)} answered {answer.status_code}: the API key is invalid or revoked — "
+            "drafts use templates until PUT integrations/openai stores a working key",
+        )
+    return classify_common(answer, _where(url)) or HealthResult.ok()
+
+
 CHECKS: dict[Integration, HealthCheck] = {
     Integration.EMAILBISON: check_emailbison,
     Integration.GHL: check_ghl,
     Integration.UNIPILE: check_unipile,
     Integration.SLACK: check_slack,
+    Integration.OPENAI: check_openai,
 }

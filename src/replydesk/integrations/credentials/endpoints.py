@@ -20,6 +20,7 @@ from replydesk.integrations.credentials.schemas import (
     GhlIn,
     IntegrationList,
     IntegrationOut,
+    OpenAiIn,
     SlackIn,
     UnipileIn,
 )
@@ -27,7 +28,9 @@ from replydesk.integrations.credentials.vocabulary import Integration
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace_id}/integrations", tags=["integrations"])
 
-ProviderPath = Annotated[Integration, Path(description="emailbison | ghl | unipile | slack")]
+ProviderPath = Annotated[
+    Integration, Path(description="emailbison | ghl | unipile | slack | openai")
+]
 COMMON: dict[int | str, dict[str, object]] = {
     401: error_doc("signed_out"),
     404: error_doc("not_found (also: another workspace's id)"),
@@ -109,6 +112,24 @@ async def put_slack(
 ) -> IntegrationOut:
     """Store the Slack incoming-webhook URL (it is the secret)."""
     return await _put(request, access, session, settings, Integration.SLACK, body)
+
+
+@router.put("/openai", response_model=IntegrationOut, responses=WRITE)
+async def put_openai(
+    request: Request, access: AdminDep, session: SessionDep, settings: SettingsDep, body: OpenAiIn
+) -> IntegrationOut:
+    """Store this workspace's AI provider (an OpenAI-compatible Responses API; omitted
+    base_url/model take the instance defaults); queues a check. Without it, the instance key
+    (REPLYDESK_AI_API_KEY) is used, and without that the offline engine."""
+    return await service.put_integration(
+        session,
+        _keyring(request),
+        OutboundPolicy.from_settings(settings),
+        access.workspace_id,
+        Integration.OPENAI,
+        body,
+        {"base_url": settings.ai_base_url, "model": settings.ai_model},
+    )
 
 
 @router.delete("/{provider}", status_code=204, responses={**COMMON, 403: error_doc("forbidden")})

@@ -47,6 +47,18 @@ class SlackIn(_Body):
     webhook_url: Secret = Field(description="An incoming-webhook URL (it is the secret)")
 
 
+class OpenAiIn(_Body):
+    base_url: Url | None = Field(
+        default=None,
+        description="An OpenAI-compatible API base URL, path included (default: the "
+        "instance's REPLYDESK_AI_BASE_URL, e.g. https://api.openai.com/v1)",
+    )
+    api_key: Secret
+    model: Identifier | None = Field(
+        default=None, description="The model (default: the instance's REPLYDESK_AI_MODEL)"
+    )
+
+
 class LastError(BaseModel):
     category: str
     message: str

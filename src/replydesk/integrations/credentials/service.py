@@ -27,6 +27,7 @@ from replydesk.integrations.credentials.schemas import (
     IntegrationList,
     IntegrationOut,
     LastError,
+    OpenAiIn,
     SlackIn,
     UnipileIn,
 )
@@ -61,8 +62,20 @@ def _origin(parts: SplitResult, name: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), "", "", ""))
 
 
+def _api_base(parts: SplitResult, name: str) -> str:
+    """An API base URL keeps its path (``/v1``): the SDK appends ``/responses`` to it."""
+    if parts.query or parts.fragment:
+        raise InvalidInput(f"{name} must not carry a query or a fragment")
+    path = parts.path.rstrip("/")
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, "", ""))
+
+
 async def validate(
-    session: AsyncSession, provider: Integration, body: BaseModel, policy: OutboundPolicy
+    session: AsyncSession,
+    provider: Integration,
+    body: BaseModel,
+    policy: OutboundPolicy,
+    defaults: dict[str, str] | None = None,
 ) -> Validated:
     if isinstance(body, EmailBisonIn):
         parts = check_url(body.base_url, policy, name="base_url")
@@ -83,6 +96,17 @@ async def validate(
             {"base_url": base_url, "account_id": body.account_id},
             {"api_key": body.api_key},
             "api_key",
+        )
+    if isinstance(body, OpenAiIn):
+        # Omitted fields take the instance defaults at PUT time: what GET shows is what runs.
+        given = defaults or {}
+        raw = body.base_url or given.get("base_url") or ""
+        base_url = _api_base(check_url(raw, policy, name="base_url"), "base_url")
+        model = body.model or given.get("model") or ""
+        if not model:
+            raise InvalidInput("model is required (no instance default REPLYDESK_AI_MODEL)")
+        return Validated(
+            {"base_url": base_url, "model": model}, {"api_key": body.api_key}, "api_key"
         )
     if isinstance(body, SlackIn):
         parts = check_url(body.webhook_url, policy, name="webhook_url")
@@ -124,10 +148,12 @@ async def put_integration(
     workspace_id: uuid.UUID,
     provider: Integration,
     body: BaseModel,
+    defaults: dict[str, str] | None = None,
 ) -> IntegrationOut:
     """Validate, encrypt, store; health back to ``unknown``; queue a check. Refuses with 503
-    ``secret_key_missing`` before anything is written when no key is configured."""
-    valid = await validate(session, provider, body, policy)
+    ``secret_key_missing`` before anything is written when no key is configured.
+    ``defaults``: instance values for fields a body may omit (the AI provider's)."""
+    valid = await validate(session, provider, body, policy, defaults)
     ciphertext = keyring.seal(binding(workspace_id, provider), valid.secret)
     hint = secret_hint(valid.secret[valid.hint_field])
     version = await repository.upsert_credentials(
@@ -381,7 +407,12 @@ async def gate(
 # waits), so it is not alerted.
 ALERTED = frozenset({HealthStatus.AUTH_FAILED, HealthStatus.DISCONNECTED, HealthStatus.DEGRADED})
 RECONNECTED = "reconnected"
-_NAMES = {"emailbison": "EmailBison", "ghl": "GoHighLevel", "unipile": "Unipile"}
+_NAMES = {
+    "emailbison": "EmailBison",
+    "ghl": "GoHighLevel",
+    "unipile": "Unipile",
+    "openai": "The AI provider",
+}
 
 
 async def _alert_on_change(session: AsyncSession, change: HealthChange) -> None:

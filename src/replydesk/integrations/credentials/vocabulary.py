@@ -6,12 +6,14 @@ from enum import StrEnum
 
 
 class Integration(StrEnum):
-    """What a workspace can configure: the three webhook providers and Slack alerts."""
+    """What a workspace can configure: the three webhook providers, Slack alerts and the AI
+    provider (an OpenAI-compatible Responses API, overriding the instance default)."""
 
     EMAILBISON = "emailbison"
     GHL = "ghl"
     UNIPILE = "unipile"
     SLACK = "slack"
+    OPENAI = "openai"
 
 
 class HealthStatus(StrEnum):
