@@ -26,6 +26,7 @@ from replydesk.auth import admin_endpoints as auth_admin_endpoints
 from replydesk.auth import endpoints as auth_endpoints
 from replydesk.auth import tasks as auth_tasks
 from replydesk.auth import unlock_endpoints
+from replydesk.automation import endpoints as automation_endpoints
 from replydesk.automation import jobs as automation_jobs
 from replydesk.core import health, metrics_endpoint
 from replydesk.core.crypto import KeyRing
@@ -80,6 +81,7 @@ def routers() -> list[APIRouter]:
         admin_pages.router,
         reply_endpoints.router,
         sync_endpoints.router,
+        automation_endpoints.router,
     ]
 
 
@@ -90,7 +92,7 @@ def build_registry(settings: Settings | None = None, db: Database | None = None)
     registry = Registry()
     integration_jobs.register(registry)
     lead_jobs.register(registry)
-    automation_jobs.register(registry)
+    automation_jobs.register(registry, settings, db)
     credential_jobs.register(registry, settings, db)
     reply_jobs.register(registry, settings, db)
     alert_jobs.register(registry, settings, db)

@@ -1,13 +1,19 @@
 """Queue handlers of the automation domain: ``inbound.postprocess`` (one job per stored
-inbound message, deduplicated by ``leads.service.postprocess_inbound``)."""
+inbound message, deduplicated by ``leads.service.postprocess_inbound``), ``draft.generate``
+(one per drafted inbound message) and ``draft.auto_send`` (one per auto-sendable draft, run
+after the workspace's delay)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.automation import service
+from replydesk.automation.draft_jobs import AutoSendJob, DraftJob
+from replydesk.automation.vocabulary import JobType as DraftJobType
+from replydesk.core.db import Database
 from replydesk.core.errors import InvalidInput
 from replydesk.core.logging import get_logger
+from replydesk.core.settings import Settings
 from replydesk.leads.vocabulary import JobType
 from replydesk.queue.queues import JOBS, ClaimedItem
 from replydesk.queue.registry import Registry
@@ -40,11 +46,26 @@ async def postprocess_inbound(session: AsyncSession, item: ClaimedItem) -> str |
             done.result.out_of_office_until.isoformat() if done.result.out_of_office_until else None
         ),
         lead_changed=done.category_changed,
+        draft_queued=done.draft_queued,
+        superseded_drafts=len(done.superseded_drafts),
     )
     return None
 
 
-def register(registry: Registry) -> None:
+def register(registry: Registry, settings: Settings, db: Database | None = None) -> None:
+    """Without a database (a registry built for tests of other handlers) there are no draft
+    handlers: such jobs wait for a worker that has one."""
     registry.add(
         JOBS.name, JobType.INBOUND_POSTPROCESS.value, postprocess_inbound, order_key=_order_key
     )
+    if db is None:
+        return
+    draft_job = DraftJob(db, settings)
+    registry.add(
+        JOBS.name,
+        DraftJobType.DRAFT_GENERATE.value,
+        draft_job.apply,
+        prepare=draft_job.prepare,
+        order_key=_order_key,
+    )
+    registry.add(JOBS.name, DraftJobType.DRAFT_AUTO_SEND.value, AutoSendJob(settings).apply)

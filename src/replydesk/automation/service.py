@@ -6,17 +6,21 @@ text categorised is the message's new text only: ``body_visible`` (quoted histor
 signature folded away when the message was stored), else rendered now from its text/HTML.
 Applying is idempotent and order-independent: a replayed job changes nothing, and jobs of
 one lead's messages may run in any order (``leads.service.set_category`` orders by message
-time).
+time). Then the next steps chain here: the lead's pending drafts of older messages are
+superseded, and a drafted category queues one ``draft.generate`` job per message (its dedupe
+key), which writes the draft outside this transaction (``automation.jobs``).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from replydesk.automation import drafts
 from replydesk.automation.categorise.engine import Categorised, categorise
+from replydesk.automation.vocabulary import DRAFTED
 from replydesk.leads import service as leads
 from replydesk.leads.vocabulary import CategorySource, Channel, Direction, LeadCategory
 
@@ -26,6 +30,8 @@ class Postprocessed:
     lead_id: int
     result: Categorised
     category_changed: bool
+    superseded_drafts: list[int] = field(default_factory=list)
+    draft_queued: bool = False
 
 
 def _text_of(message: leads.InboundText) -> str:
@@ -71,4 +77,16 @@ async def postprocess(
         at=message.occurred_at,
         message_id=message.id,
     )
-    return Postprocessed(lead_id, result, changed)
+    # A newer inbound message makes the lead's waiting drafts stale, whatever it says.
+    superseded = await drafts.supersede_older(
+        session, workspace_id, lead_id, message.id, message.occurred_at
+    )
+    queued = False
+    if result.category in DRAFTED:
+        queued = (
+            await drafts.enqueue_draft(
+                session, workspace_id, lead_id, message.id, result.category, result.confidence
+            )
+            is not None
+        )
+    return Postprocessed(lead_id, result, changed, superseded, queued)

@@ -85,6 +85,7 @@ class Call:
     schema: dict[str, Any]
     max_output_tokens: int
     timeout_s: float
+    max_attempts: int | None = None  # None: ai_max_attempts (a verifier tries once)
 
 
 def _backoff(settings: Settings, attempt: int) -> float:
@@ -198,7 +199,8 @@ async def generate(target: AiTarget, settings: Settings, call: Call) -> AiAnswer
                 widened = True
                 budget = int(budget * settings.ai_truncation_retry_factor)
                 continue
-            if failure.kind not in RETRYABLE or attempts >= settings.ai_max_attempts:
+            limit = call.max_attempts or settings.ai_max_attempts
+            if failure.kind not in RETRYABLE or attempts >= limit:
                 raise failure from None
             wait = _backoff(settings, attempts)
             if failure.retry_after is not None:
