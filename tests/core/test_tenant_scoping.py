@@ -45,6 +45,7 @@ KEYS_WITHOUT_WORKSPACE_ID = {
             "alerts",
             "api_tokens",
             "category_overrides",
+            "drafts",
             "lead_channel_quarantines",
             "invitations",
             "jobs",

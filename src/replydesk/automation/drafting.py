@@ -21,7 +21,7 @@ from typing import Any
 from replydesk.automation.schemas import AutomationSettingsIn
 from replydesk.automation.templates import template_draft
 from replydesk.automation.vocabulary import DraftSource, VerifierStatus
-from replydesk.core.log_categories import LogCategory
+from replydesk.core.log_categories import LogCategory, log_category
 from replydesk.core.logging import get_logger
 from replydesk.core.settings import Settings
 from replydesk.integrations.ai.client import AiFailure, AiTarget, Call, FailureKind, generate
@@ -67,13 +67,14 @@ answers a different question. Answer with JSON {"verdict": "pass" or "fail", "no
 
 _PLACEHOLDER = re.compile(r"\{\{?\s*[A-Za-z_][\w .]*\}\}?|\[(?:[A-Z][\w ]{1,30})\]")
 _GREETING = re.compile(r"^\s*(?:hi|hello|hey|dear|hallo|bonjour|hola)\s+([^\s,!.]+)", re.I)
+# Each failure kind's taxonomy word (core/log_categories.py).
 _KIND_CATEGORY = {
-    FailureKind.TIMEOUT: LogCategory.AI_TIMEOUT,
-    FailureKind.TRUNCATED: LogCategory.AI_TRUNCATED,
-    FailureKind.AUTH: LogCategory.PROVIDER_AUTH,
-    FailureKind.RATE_LIMITED: LogCategory.PROVIDER_RATE_LIMITED,
-    FailureKind.ERROR: LogCategory.PROVIDER_ERROR,
-    FailureKind.MALFORMED: LogCategory.OTHER,
+    FailureKind.TIMEOUT: LogCategory.AI_TIMEOUT.value,
+    FailureKind.TRUNCATED: LogCategory.AI_TRUNCATED.value,
+    FailureKind.AUTH: LogCategory.PROVIDER_AUTH.value,
+    FailureKind.RATE_LIMITED: LogCategory.PROVIDER_RATE_LIMITED.value,
+    FailureKind.ERROR: LogCategory.PROVIDER_ERROR.value,
+    FailureKind.MALFORMED: LogCategory.OTHER.value,
 }
 
 
@@ -141,7 +142,7 @@ def _log_failure(request: DraftRequest, stage: str, failure: AiFailure) -> None:
     """One line per failure class, at warning, with the lead id only (no text, no key)."""
     log.warning(
         f"ai_{stage}_failed",
-        category=_KIND_CATEGORY[failure.kind],
+        category=log_category(_KIND_CATEGORY[failure.kind]),
         error_class=failure.kind.value,
         lead_id=request.lead_id,
         attempts=failure.attempts,

@@ -103,7 +103,8 @@ _SHOWN = f"""
            d.approved_by, d.approved_at, d.edit_diff IS NOT NULL AS edited, d.rejected_by,
            d.rejected_at, d.reject_reason, d.created_at, d.context_hash, d.input_tokens,
            d.output_tokens, d.timings
-      FROM drafts d LEFT JOIN messages r ON r.id = d.reply_message_id
+      FROM drafts d
+      LEFT JOIN messages r ON r.id = d.reply_message_id AND r.workspace_id = d.workspace_id
 """
 DRAFT = statement(_SHOWN + " WHERE d.id = :id AND d.workspace_id = :ws")
 LEAD_DRAFTS = statement(

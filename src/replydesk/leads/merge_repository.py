@@ -32,6 +32,8 @@ LEAD_OWNED_TABLES: tuple[str, ...] = (
     "lead_notes",
     "category_overrides",
     "lead_channel_quarantines",
+    # Drafts of the lead's replies (automation's table; only their lead moves here).
+    "drafts",
 )
 
 # leads columns a merge may fill on the surviving lead from the absorbed one (blanks only),
