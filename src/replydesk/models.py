@@ -8,7 +8,7 @@ from replydesk.auth.models import (
     Membership,
     User,
 )
-from replydesk.automation.models import AutomationSettings, Draft
+from replydesk.automation.models import AutomationSettings, Draft, SlotOffer
 from replydesk.core.base import Base
 from replydesk.inbox.models import InboxCountsCache, WorkspaceLeadTotal
 from replydesk.ingest.models import WebhookEvent
@@ -58,6 +58,7 @@ __all__ = [
     "ProviderActivity",
     "QueueAttempt",
     "SchedulerRun",
+    "SlotOffer",
     "Tag",
     "User",
     "WebhookEvent",

@@ -101,6 +101,7 @@ class Desk:
         for row in rows:  # asyncpg hands jsonb over as text
             row["verifier_notes"] = json.loads(row["verifier_notes"])
             row["timings"] = json.loads(row["timings"])
+            row["offered_slots"] = json.loads(row["offered_slots"])
         return rows
 
     async def wait_drafts(self, count: int, timeout_s: float = 15) -> list[dict[str, Any]]:

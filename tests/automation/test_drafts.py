@@ -423,3 +423,25 @@ async def test_a_rejection_inside_the_delay_wins(desk: Desk) -> None:
         await wait_until(done, timeout_s=15)
     assert (await desk.draft_rows())[0]["status"] == "rejected"
     assert desk.sim.sim.requests.list("emailbison", "replies.reply") == []
+
+
+async def test_no_prompt_reply_body_or_key_in_any_log_line(
+    desk: Desk, log_capture: LogCapture
+) -> None:
+    await desk.ai()
+    await desk.automation({"offer": "Secret-ish pilot terms 4711", "signature": "— Sam Q. Acme"})
+    await add_fault(desk.sim, provider="openai", endpoint="responses.draft", status=503, times=1)
+    row = await _one_draft(desk)
+    assert row["source"] == "ai"  # the retry after the 503 answered
+    resp = await desk.post(f"drafts/{row['id']}/approve")
+    assert resp.status_code == 202
+    async with desk.worker():
+
+        async def sent() -> bool:
+            return bool((await desk.draft(row["id"]))["status"] == "sent")
+
+        await wait_until(sent, timeout_s=15)
+    text = log_capture.text
+    assert "draft_written" in text and "ai_draft_failed" not in text
+    for secret in (DANA_TEXT, row["body"], AI_KEY, "pilot terms 4711", "Sam Q. Acme", "Hi Dana"):
+        assert secret not in text, secret

@@ -12,10 +12,11 @@ pending; a refused send (unsubscribed, gated, quarantined) leaves it pending, wi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from replydesk.automation import drafts
+from replydesk.automation import drafts, slots
 from replydesk.automation.drafting import Drafted, DraftRequest, write_draft
 from replydesk.automation.vocabulary import DraftStatus
 from replydesk.core.crypto import KeyRing
@@ -86,6 +87,14 @@ class DraftJob:
                 return Prepared(None, None, None, "the lead no longer exists")
             automation = await drafts.get_settings(session, ws)
             resolved = await ai_config.resolve(session, self.settings, self.keyring, ws)
+            chosen: list[datetime] = []
+            availability = None
+            if category is LeadCategory.MEETING_REQUEST:
+                availability = await drafts.get_availability(session, ws)
+                if availability is not None:
+                    candidates = slots.upcoming(availability, datetime.now(UTC))
+                    counts = await drafts.offer_counts(session, ws, candidates)
+                    chosen = slots.choose(candidates, counts)
         subject = message.subject if message.channel == Channel.EMAIL else None
         if subject and not subject.lower().startswith("re:"):
             subject = f"Re: {subject}"
@@ -98,6 +107,9 @@ class DraftJob:
             confidence,
             context,
             automation,
+            chosen,
+            [slots.label(s, availability) for s in chosen] if availability else [],
+            availability.booking_url if availability else None,
         )
         # The transaction is over: the AI calls hold no connection.
         drafted = await write_draft(
@@ -122,6 +134,7 @@ class DraftJob:
         stored = await drafts.store_draft(session, ws, request, drafted)
         if stored is None:
             return "the message has a draft already (or is gone)"
+        await drafts.count_offers(session, ws, request.slots)
         refusal = auto_send = None
         if stored.status is DraftStatus.PENDING_REVIEW:
             refusal = drafts.auto_send_refusal(request.automation, request, drafted)

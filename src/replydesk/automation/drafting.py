@@ -16,10 +16,11 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from replydesk.automation.schemas import AutomationSettingsIn
-from replydesk.automation.templates import template_draft
+from replydesk.automation.templates import meeting_block, template_draft
 from replydesk.automation.vocabulary import DraftSource, VerifierStatus
 from replydesk.core.log_categories import LogCategory, log_category
 from replydesk.core.logging import get_logger
@@ -57,6 +58,7 @@ DRAFT_INSTRUCTIONS = """You write the reply of a sales team member to a prospect
 The input is JSON: the prospect (lead), the workspace's persona, offer and signature, the
 category of the prospect's last message and the thread (oldest first).
 Rules: answer the last message of the lead, in the lead's language; be brief and concrete;
+for a meeting request offer the open_slots given (and the booking_url when there is one);
 greet the lead by their first name when it is known; never use placeholders such as
 {first_name} or [Name]; promise nothing the offer does not say; end with the signature when one
 is given. Answer with JSON {"subject": null or a subject line, "body": the reply text}."""
@@ -88,6 +90,16 @@ class DraftRequest:
     confidence: float | None
     context: LeadContext
     automation: AutomationSettingsIn
+    # Meeting requests: the slots offered (UTC), as the draft says them, and the booking link.
+    slots: list[datetime] = field(default_factory=list)
+    slot_labels: list[str] = field(default_factory=list)
+    booking_url: str | None = None
+
+    @property
+    def meeting(self) -> str | None:
+        if self.category is not LeadCategory.MEETING_REQUEST:
+            return None
+        return meeting_block(self.slot_labels, self.booking_url)
 
 
 @dataclass
@@ -134,6 +146,8 @@ def context_json(request: DraftRequest) -> str:
         },
         "workspace": {"persona": ws.persona, "offer": ws.offer, "signature": ws.signature},
         "thread": thread,
+        "open_slots": request.slot_labels,
+        "booking_url": request.booking_url,
     }
     return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
@@ -232,6 +246,7 @@ async def write_draft(
             request.context.first_name,
             offer=request.automation.offer,
             signature=request.automation.signature,
+            meeting=request.meeting,
         )
     drafted.generated_body = drafted.body
     problems = post_pass(drafted, request, settings)
@@ -257,6 +272,11 @@ def post_pass(drafted: Drafted, request: DraftRequest, settings: Settings) -> li
             body = pattern.sub("", body)
             drafted.notes.append(f"removed a banned phrase: {phrase!r}")
     body = re.sub(r"[ \t]{2,}", " ", body).strip()
+    meeting = request.meeting
+    if meeting and not _offers_a_time(body, request):
+        # A meeting request is answered with times: the slots and link are added, not hoped for.
+        body = _before_signature(body, meeting, request.automation.signature)
+        drafted.notes.append("added the open slots and booking link to the meeting request")
     drafted.body = body
     if not body:
         problems.append("the draft is empty")
@@ -273,6 +293,20 @@ def post_pass(drafted: Drafted, request: DraftRequest, settings: Settings) -> li
     if request.context.unsubscribed:
         problems.append("the lead unsubscribed: nothing may be sent to them")
     return problems
+
+
+def _offers_a_time(body: str, request: DraftRequest) -> bool:
+    if request.booking_url and request.booking_url in body:
+        return True
+    return any(label.split(", ")[-1].split("-")[0] in body for label in request.slot_labels)
+
+
+def _before_signature(body: str, block: str, signature: str | None) -> str:
+    sig = (signature or "").strip()
+    if sig and body.endswith(sig):
+        head = body[: -len(sig)].rstrip()
+        return f"{head}\n\n{block}\n\n{sig}"
+    return f"{body}\n\n{block}"
 
 
 async def _verify(

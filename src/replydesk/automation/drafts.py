@@ -25,6 +25,8 @@ from replydesk.automation.drafting import Drafted, DraftRequest
 from replydesk.automation.schemas import (
     AutomationSettingsIn,
     AutomationSettingsOut,
+    AvailabilityIn,
+    AvailabilityOut,
     DraftList,
     DraftOut,
 )
@@ -63,6 +65,39 @@ async def put_settings(
     params = {"ws": workspace_id, "settings": body.model_dump_json(), "actor": actor}
     updated_at = (await session.execute(sql.PUT_SETTINGS, params)).scalar_one()
     return AutomationSettingsOut.model_validate({**body.model_dump(), "updated_at": updated_at})
+
+
+async def get_availability(
+    session: AsyncSession, workspace_id: uuid.UUID
+) -> AvailabilityOut | None:
+    row = (await session.execute(sql.GET_AVAILABILITY, {"ws": workspace_id})).one_or_none()
+    if row is None or row.availability is None:
+        return None
+    return AvailabilityOut.model_validate({**row.availability, "updated_at": row.updated_at})
+
+
+async def put_availability(
+    session: AsyncSession, workspace_id: uuid.UUID, body: AvailabilityIn, actor: uuid.UUID | None
+) -> AvailabilityOut:
+    params = {"ws": workspace_id, "availability": body.model_dump_json(), "actor": actor}
+    updated_at = (await session.execute(sql.PUT_AVAILABILITY, params)).scalar_one()
+    return AvailabilityOut.model_validate({**body.model_dump(), "updated_at": updated_at})
+
+
+async def offer_counts(
+    session: AsyncSession, workspace_id: uuid.UUID, starts: list[datetime]
+) -> dict[datetime, int]:
+    if not starts:
+        return {}
+    rows = await session.execute(sql.OFFER_COUNTS, {"ws": workspace_id, "starts": starts})
+    return {r.slot_start: int(r.offered) for r in rows}
+
+
+async def count_offers(
+    session: AsyncSession, workspace_id: uuid.UUID, starts: list[datetime]
+) -> None:
+    if starts:
+        await session.execute(sql.COUNT_OFFERS, {"ws": workspace_id, "starts": starts})
 
 
 # --- the draft job's writes -----------------------------------------------------------------
@@ -144,6 +179,7 @@ async def store_draft(
         "input_tokens": drafted.input_tokens,
         "output_tokens": drafted.output_tokens,
         "timings": json.dumps(drafted.timings),
+        "offered_slots": json.dumps([s.isoformat() for s in request.slots]),
     }
     row = (await session.execute(sql.INSERT_DRAFT, params)).one_or_none()
     if row is None:

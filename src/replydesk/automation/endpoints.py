@@ -14,6 +14,8 @@ from replydesk.automation.schemas import (
     ApproveIn,
     AutomationSettingsIn,
     AutomationSettingsOut,
+    AvailabilityIn,
+    AvailabilityOut,
     DraftList,
     DraftOut,
     RejectIn,
@@ -78,6 +80,32 @@ async def put_automation_settings(
     access: AdminDep, session: SessionDep, body: AutomationSettingsIn
 ) -> AutomationSettingsOut:
     return await drafts.put_settings(session, access.workspace_id, body, access.user_id)
+
+
+@router.get(
+    "/settings/availability",
+    response_model=AvailabilityOut,
+    summary="Meeting availability (404 until a PUT)",
+    responses=COMMON,
+)
+async def get_availability(access: WorkspaceDep, session: SessionDep) -> AvailabilityOut:
+    found = await drafts.get_availability(session, access.workspace_id)
+    if found is None:
+        raise NotFound("no availability is set: PUT settings/availability")
+    return found
+
+
+@router.put(
+    "/settings/availability",
+    response_model=AvailabilityOut,
+    summary="Replace the meeting availability (owner/admin): timezone, weekly windows, slot "
+    "length, booking link",
+    responses={**COMMON, 403: error_doc("forbidden (not owner/admin) or csrf_failed")},
+)
+async def put_availability(
+    access: AdminDep, session: SessionDep, body: AvailabilityIn
+) -> AvailabilityOut:
+    return await drafts.put_availability(session, access.workspace_id, body, access.user_id)
 
 
 @router.get(

@@ -37,10 +37,28 @@ class AutomationSettings(Base):
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
     )
-    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    settings: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    # PUT settings/availability (null: none given; meeting drafts offer no slots).
+    availability: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     updated_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+    updated_at: Mapped[datetime] = created_at_column()
+
+
+class SlotOffer(Base):
+    """How often a meeting slot was offered in a draft (least-offered first); incremented
+    with ``INSERT … ON CONFLICT DO UPDATE SET offered = offered + 1``."""
+
+    __tablename__ = "slot_offers"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    slot_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    offered: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     updated_at: Mapped[datetime] = created_at_column()
 
 
@@ -96,6 +114,9 @@ class Draft(Base):
     rejected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reject_reason: Mapped[str | None] = mapped_column(Text)
     superseded_by_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    offered_slots: Mapped[list[str]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'[]'::jsonb")
+    )
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = created_at_column()
 

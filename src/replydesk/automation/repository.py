@@ -26,6 +26,33 @@ PUT_SETTINGS = statement(
     """
 )
 
+GET_AVAILABILITY = statement(
+    "SELECT availability, updated_at FROM automation_settings WHERE workspace_id = :ws"
+)
+PUT_AVAILABILITY = statement(
+    """
+    INSERT INTO automation_settings (workspace_id, availability, updated_by, updated_at)
+    VALUES (:ws, CAST(:availability AS jsonb), :actor, now())
+    ON CONFLICT (workspace_id) DO UPDATE
+       SET availability = EXCLUDED.availability, updated_by = EXCLUDED.updated_by,
+           updated_at = now()
+    RETURNING updated_at
+    """
+)
+OFFER_COUNTS = statement(
+    "SELECT slot_start, offered FROM slot_offers "
+    "WHERE workspace_id = :ws AND slot_start = ANY(:starts)"
+)
+# One statement: no interactive transaction (the P2028 incident of the seeds).
+COUNT_OFFERS = statement(
+    """
+    INSERT INTO slot_offers (workspace_id, slot_start, offered)
+    SELECT :ws, s, 1 FROM unnest(CAST(:starts AS timestamptz[])) AS s
+    ON CONFLICT (workspace_id, slot_start)
+    DO UPDATE SET offered = slot_offers.offered + 1, updated_at = now()
+    """
+)
+
 DRAFT_FOR_MESSAGE = statement(
     "SELECT id FROM drafts WHERE workspace_id = :ws AND in_reply_to_message_id = :message_id"
 )
@@ -35,7 +62,7 @@ INSERT_DRAFT = statement(
     INSERT INTO drafts (workspace_id, lead_id, in_reply_to_message_id, channel, subject, body,
                         generated_body, status, source, category, category_confidence,
                         verifier_status, verifier_notes, model, prompt_version, context_hash,
-                        input_tokens, output_tokens, timings)
+                        input_tokens, output_tokens, timings, offered_slots)
     SELECT :ws, :lead_id, :message_id, :channel, :subject, :body, :body,
            CASE WHEN EXISTS (
                SELECT 1 FROM messages n
@@ -45,7 +72,7 @@ INSERT_DRAFT = statement(
                 THEN '{DraftStatus.SUPERSEDED}' ELSE '{PENDING}' END,
            :source, :category, :confidence, :verifier_status, CAST(:notes AS jsonb), :model,
            :prompt_version, :context_hash, :input_tokens, :output_tokens,
-           CAST(:timings AS jsonb)
+           CAST(:timings AS jsonb), CAST(:offered_slots AS jsonb)
       FROM messages m WHERE m.id = :message_id AND m.workspace_id = :ws
     ON CONFLICT (workspace_id, in_reply_to_message_id) DO NOTHING
     RETURNING id, status
@@ -102,7 +129,7 @@ _SHOWN = f"""
            d.model, d.prompt_version, d.reply_message_id, d.auto_send_at, d.auto_sent,
            d.approved_by, d.approved_at, d.edit_diff IS NOT NULL AS edited, d.rejected_by,
            d.rejected_at, d.reject_reason, d.created_at, d.context_hash, d.input_tokens,
-           d.output_tokens, d.timings
+           d.output_tokens, d.timings, d.offered_slots
       FROM drafts d
       LEFT JOIN messages r ON r.id = d.reply_message_id AND r.workspace_id = d.workspace_id
 """

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -63,6 +66,66 @@ class AutomationSettingsOut(AutomationSettingsIn):
     updated_at: datetime | None = None
 
 
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # weekday() order
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+
+class AvailabilityIn(_Body):
+    """``PUT settings/availability``: when meetings can be offered."""
+
+    timezone: str = Field(
+        min_length=1, max_length=64, description="An IANA zone, e.g. Europe/Berlin"
+    )
+    weekly: dict[Day, list[tuple[str, str]]] = Field(
+        description='Windows per weekday, e.g. {"mon": [["09:00", "12:00"], ["13:00", "17:00"]]}'
+    )
+    slot_minutes: int = Field(ge=10, le=240)
+    booking_url: str | None = Field(default=None, max_length=500)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA timezone (e.g. Europe/Berlin)") from None
+        return value
+
+    @field_validator("weekly")
+    @classmethod
+    def _windows(cls, value: dict[str, list[tuple[str, str]]]) -> dict[str, list[tuple[str, str]]]:
+        for day, windows in value.items():
+            if len(windows) > 8:
+                raise ValueError(f"{day}: at most 8 windows")
+            previous_end = ""
+            for start, end in sorted(windows):
+                if not _HHMM.match(start) or not _HHMM.match(end):
+                    raise ValueError(f"{day}: times are HH:MM (00:00-24:00)")
+                if start >= end:
+                    raise ValueError(f"{day}: {start}-{end} ends before it starts")
+                if previous_end and start < previous_end:
+                    raise ValueError(f"{day}: windows overlap")
+                previous_end = end
+        if not any(value.values()):
+            raise ValueError("weekly needs at least one window")
+        return {day: sorted(windows) for day, windows in value.items()}
+
+    @field_validator("booking_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ValueError("booking_url must be an http(s) URL")
+        return value.strip()
+
+
+class AvailabilityOut(AvailabilityIn):
+    updated_at: datetime | None = None
+
+
 class Verifier(BaseModel):
     status: VerifierStatus
     notes: list[str]
@@ -83,6 +146,7 @@ class DraftOut(BaseModel):
     model: str | None
     prompt_version: str
     reply_message_id: int | None
+    offered_slots: list[datetime] = Field(description="Meeting slots this draft offers (UTC)")
     auto_send_at: datetime | None
     approved_by: str | None = Field(description="User id; null for an automatic send")
     approved_at: datetime | None

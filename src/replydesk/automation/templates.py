@@ -25,6 +25,22 @@ _OPENINGS: dict[LeadCategory, str] = {
     ),
 }
 _DEFAULT = "Thanks for your reply. I will get back to you shortly."
+_MEETING_WITH_SLOTS = "Great — happy to set up a time."
+
+
+def meeting_block(slot_labels: list[str], booking_url: str | None) -> str | None:
+    """The offered slots and the booking link, as a draft says them (None: nothing to offer)."""
+    lines: list[str] = []
+    if slot_labels:
+        lines.append("Here are a few times that work on my side:")
+        lines.extend(f"- {slot}" for slot in slot_labels)
+    if booking_url:
+        lines.append(
+            f"Or pick any time that suits you here: {booking_url}"
+            if slot_labels
+            else f"You can pick a time that suits you here: {booking_url}"
+        )
+    return "\n".join(lines) if lines else None
 
 
 def template_draft(
@@ -34,11 +50,14 @@ def template_draft(
     *,
     offer: str | None,
     signature: str | None,
+    meeting: str | None = None,
 ) -> str:
     greeting = f"Hi {first_name.strip()}," if first_name and first_name.strip() else "Hi there,"
     offer_text = f" In short: {offer.strip().rstrip('.')}." if offer and offer.strip() else ""
     text = _OPENINGS.get(category, _DEFAULT) if category else _DEFAULT
     text = text.replace("{offer}", offer_text)
+    if category is LeadCategory.MEETING_REQUEST and meeting:
+        text = f"{_MEETING_WITH_SLOTS}\n\n{meeting}"
     if channel is Channel.SMS:
         # One short paragraph: SMS segments are costly and signatures look odd there.
         return f"{greeting} {text}"

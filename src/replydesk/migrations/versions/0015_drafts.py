@@ -4,7 +4,9 @@
   rejected | superseded | failed), source (ai | template), the verifier's status (passed |
   failed | skipped | timeout | truncated) and notes, the audit (model, prompt version,
   context hash, tokens, timings, approver/rejecter, the edit's diff), the reply it queued.
-- automation_settings: a workspace's PUT settings/automation body.
+- automation_settings: a workspace's PUT settings/automation body and its PUT
+  settings/availability body.
+- slot_offers: how often each meeting slot was offered (least-offered first).
 - integration_credentials / integration_health: ``openai`` joins the providers.
 
 Value lists are written out (see 0005).
@@ -57,7 +59,13 @@ def upgrade() -> None:
     op.create_table(
         "automation_settings",
         sa.Column("workspace_id", sa.UUID(), nullable=False),
-        sa.Column("settings", sa.dialects.postgresql.JSONB(), nullable=False),
+        sa.Column(
+            "settings",
+            sa.dialects.postgresql.JSONB(),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column("availability", sa.dialects.postgresql.JSONB(), nullable=True),
         sa.Column("updated_by", sa.UUID(), nullable=True),
         sa.Column(
             "updated_at",
@@ -122,6 +130,12 @@ def upgrade() -> None:
         sa.Column("reject_reason", sa.Text(), nullable=True),
         sa.Column("superseded_by_message_id", sa.BigInteger(), nullable=True),
         sa.Column(
+            "offered_slots",
+            sa.dialects.postgresql.JSONB(),
+            server_default=sa.text("'[]'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
             server_default=sa.text("now()"),
@@ -176,9 +190,29 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'pending_review'"),
     )
     op.create_index("ix_drafts_lead_id_created_at", "drafts", ["lead_id", "created_at"])
+    op.create_table(
+        "slot_offers",
+        sa.Column("workspace_id", sa.UUID(), nullable=False),
+        sa.Column("slot_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("offered", sa.Integer(), server_default="0", nullable=False),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_slot_offers_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", "slot_start", name=op.f("pk_slot_offers")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("slot_offers")
     op.drop_table("drafts")
     op.drop_table("automation_settings")
     op.execute("DELETE FROM integration_credentials WHERE provider = 'openai'")
