@@ -8,7 +8,7 @@ from replydesk.auth.models import (
     Membership,
     User,
 )
-from replydesk.automation.models import AutomationSettings, Draft, SlotOffer
+from replydesk.automation.models import AutomationSettings, Draft, Meeting, SlotOffer
 from replydesk.core.base import Base
 from replydesk.inbox.models import InboxCountsCache, WorkspaceLeadTotal
 from replydesk.ingest.models import WebhookEvent
@@ -53,6 +53,7 @@ __all__ = [
     "LeadSync",
     "LeadTag",
     "LoginThrottle",
+    "Meeting",
     "Membership",
     "Message",
     "ProviderActivity",

@@ -4,6 +4,7 @@ reply path — and every AI fault keeps a draft, with the fallback visible."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -445,3 +446,19 @@ async def test_no_prompt_reply_body_or_key_in_any_log_line(
     assert "draft_written" in text and "ai_draft_failed" not in text
     for secret in (DANA_TEXT, row["body"], AI_KEY, "pilot terms 4711", "Sam Q. Acme", "Hi Dana"):
         assert secret not in text, secret
+
+
+async def test_concurrent_approvals_queue_one_reply(desk: Desk) -> None:
+    row = await _one_draft(desk)
+    answers = await asyncio.gather(
+        *(desk.post(f"drafts/{row['id']}/approve", {"body": f"Edit {n}"}) for n in range(4))
+    )
+    assert {a.status_code for a in answers} == {202}
+    replies = await fetch(
+        desk.url, "SELECT body, idempotency_key FROM messages WHERE direction = 'outbound'"
+    )
+    assert len(replies) == 1 and replies[0]["idempotency_key"] == f"draft:{row['id']}"
+    # Every answer shows the one approval that won (its body), none another edit.
+    stored = (await desk.draft_rows())[0]
+    assert {a.json()["body"] for a in answers} == {stored["body"]} == {replies[0]["body"]}
+    assert len(await desk.jobs("reply.send")) == 1

@@ -163,3 +163,26 @@ def _json(value: Any) -> Any:
     import json
 
     return json.loads(value) if isinstance(value, str) else value
+
+
+async def test_booking_a_meeting_sets_the_lead_meeting_booked(desk: Desk) -> None:
+    lead_id, _ = await desk.inbound(93001, "2026-01-23T18:20:00.000000Z", MEETING)
+    body = {"start": "2026-01-27T14:00:00+01:00"}
+    resp = await desk.post(f"leads/{lead_id}/meeting", body)
+    assert resp.status_code == 200, resp.text
+    booked = resp.json()
+    assert booked["status"] == "meeting_booked" and booked["lead_id"] == lead_id
+    assert datetime.fromisoformat(booked["start"]) == datetime(2026, 1, 27, 13, 0, tzinfo=UTC)
+    assert booked["booked_by"] == str(desk.owner.user_id)
+    again = await desk.post(f"leads/{lead_id}/meeting", body)
+    assert again.json()["id"] == booked["id"]  # the same meeting, once
+    lead = (await desk.get(f"leads/{lead_id}")).json()
+    assert lead["status"] == "meeting_booked"
+    events = await fetch(
+        desk.url, "SELECT kind, data FROM lead_events WHERE lead_id = $1 ORDER BY id", lead_id
+    )
+    changes = [e["data"] for e in events if e["kind"] == "status_change"]
+    assert changes == ['{"to": "meeting_booked", "from": "active"}']
+    assert (await desk.post("leads/999999/meeting", body)).status_code == 404
+    naive = await desk.post(f"leads/{lead_id}/meeting", {"start": "2026-01-27T14:00:00"})
+    assert naive.status_code == 422

@@ -46,6 +46,7 @@ KEYS_WITHOUT_WORKSPACE_ID = {
             "api_tokens",
             "category_overrides",
             "drafts",
+            "meetings",
             "lead_channel_quarantines",
             "invitations",
             "jobs",

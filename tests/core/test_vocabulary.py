@@ -105,7 +105,7 @@ def _migration(revision_id: str) -> ModuleType:
 
 
 # Migrations that write CHECK lists, in order: a later one re-creates the constraints it lists.
-CHECK_MIGRATIONS = ("0005", "0008", "0010", "0013")
+CHECK_MIGRATIONS = ("0005", "0008", "0010", "0013", "0015")
 
 
 def _values_in(definition: str) -> tuple[str, ...]:

@@ -29,13 +29,16 @@ from replydesk.automation.schemas import (
     AvailabilityOut,
     DraftList,
     DraftOut,
+    MeetingOut,
 )
 from replydesk.automation.vocabulary import NEVER_AUTO_SENT, DraftStatus, JobType, VerifierStatus
 from replydesk.core.errors import Conflict, MalformedInput, NotFound
 from replydesk.core.settings import Settings
 from replydesk.integrations.outbound import service as outbound
 from replydesk.integrations.outbound.schemas import ReplyIn
-from replydesk.leads.vocabulary import Channel, LeadCategory
+from replydesk.leads import context as lead_context
+from replydesk.leads import service as leads
+from replydesk.leads.vocabulary import Channel, LeadCategory, LeadStatus
 from replydesk.queue.service import enqueue
 
 DRAFT_MAX_ATTEMPTS = 5
@@ -392,3 +395,37 @@ async def reject(
             return current
         raise DraftNotPending(f"the draft is {current.status.value}: it cannot be rejected")
     return await get_draft(session, workspace_id, draft_id)
+
+
+# --- meetings -------------------------------------------------------------------------------
+
+
+async def book_meeting(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    lead_id: int,
+    start: datetime,
+    actor: uuid.UUID | None,
+) -> MeetingOut:
+    """Record the meeting (a repeat of the same start is the same meeting) and set the lead
+    ``meeting_booked`` through ``leads.service`` (a status_change timeline event)."""
+    if not await lead_context.lead_exists(session, workspace_id, lead_id):
+        raise NotFound("lead not found")
+    params = {"ws": workspace_id, "lead_id": lead_id, "start": start, "actor": actor}
+    await session.execute(sql.BOOK_MEETING, params)
+    await leads.update_lead(
+        session,
+        workspace_id,
+        lead_id,
+        {"status": LeadStatus.MEETING_BOOKED.value},
+        actor_user_id=actor,
+    )
+    row = (await session.execute(sql.MEETING, params)).one()
+    return MeetingOut(
+        id=row.id,
+        lead_id=row.lead_id,
+        start=row.start,
+        status=LeadStatus.MEETING_BOOKED,
+        booked_by=str(row.booked_by) if row.booked_by else None,
+        created_at=row.created_at,
+    )

@@ -18,6 +18,8 @@ from replydesk.automation.schemas import (
     AvailabilityOut,
     DraftList,
     DraftOut,
+    MeetingIn,
+    MeetingOut,
     RejectIn,
 )
 from replydesk.automation.vocabulary import DraftStatus
@@ -177,3 +179,17 @@ async def reject_draft(
 ) -> DraftOut:
     reason = body.reason if body is not None else None
     return await drafts.reject(session, access.workspace_id, draft_id, access.user_id, reason)
+
+
+@router.post(
+    "/leads/{lead_id}/meeting",
+    response_model=MeetingOut,
+    summary="Book a meeting with the lead: its status becomes meeting_booked",
+    responses={**COMMON, 403: error_doc("csrf_failed")},
+)
+async def book_meeting(
+    access: WorkspaceDep, session: SessionDep, lead_id: LeadId, body: MeetingIn
+) -> MeetingOut:
+    return await drafts.book_meeting(
+        session, access.workspace_id, lead_id, body.start, access.user_id
+    )

@@ -62,6 +62,23 @@ class SlotOffer(Base):
     updated_at: Mapped[datetime] = created_at_column()
 
 
+class Meeting(Base):
+    """A meeting booked with a lead (``POST leads/{id}/meeting``); a repeat is the same row."""
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    )
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    start: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    booked_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (UniqueConstraint("workspace_id", "lead_id", "start"),)
+
+
 class Draft(Base):
     """One drafted reply to one inbound message (unique: the draft job is deduplicated and a
     replay inserts nothing), with its audit: model, prompt version, context hash, tokens,

@@ -154,3 +154,15 @@ BY_STATUS = statement(
            AND (CAST(:at AS timestamptz) IS NULL OR (s.created_at, s.id) < (:at, :after_id))
          ORDER BY s.created_at DESC, s.id DESC LIMIT :limit"""
 )
+
+BOOK_MEETING = statement(
+    """
+    INSERT INTO meetings (workspace_id, lead_id, start, booked_by)
+    VALUES (:ws, :lead_id, :start, :actor)
+    ON CONFLICT (workspace_id, lead_id, start) DO NOTHING
+    """
+)
+MEETING = statement(
+    "SELECT id, lead_id, start, booked_by, created_at FROM meetings "
+    "WHERE workspace_id = :ws AND lead_id = :lead_id AND start = :start"
+)

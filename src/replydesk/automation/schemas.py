@@ -17,7 +17,7 @@ from replydesk.automation.vocabulary import (
     DraftStatus,
     VerifierStatus,
 )
-from replydesk.leads.vocabulary import Channel, LeadCategory
+from replydesk.leads.vocabulary import Channel, LeadCategory, LeadStatus
 
 Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -177,3 +177,23 @@ class ApproveIn(_Body):
 
 class RejectIn(_Body):
     reason: str | None = Field(default=None, max_length=500)
+
+
+class MeetingIn(_Body):
+    start: datetime = Field(description="When the meeting starts (with a UTC offset)")
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("start needs a UTC offset, e.g. 2026-01-27T14:00:00+01:00")
+        return value
+
+
+class MeetingOut(BaseModel):
+    id: int
+    lead_id: int
+    start: datetime
+    status: LeadStatus = Field(description="The lead's status: meeting_booked")
+    booked_by: str | None
+    created_at: datetime

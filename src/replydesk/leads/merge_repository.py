@@ -34,6 +34,7 @@ LEAD_OWNED_TABLES: tuple[str, ...] = (
     "lead_channel_quarantines",
     # Drafts of the lead's replies (automation's table; only their lead moves here).
     "drafts",
+    "meetings",
 )
 
 # leads columns a merge may fill on the surviving lead from the absorbed one (blanks only),

@@ -6,9 +6,11 @@ from enum import StrEnum
 
 
 class LeadStatus(StrEnum):
-    """Where a lead stands; unsubscribed and closed leads never require attention."""
+    """Where a lead stands; unsubscribed and closed leads never require attention. The order
+    is the rank automatic changes only raise (``raise_status``, merges)."""
 
     ACTIVE = "active"
+    MEETING_BOOKED = "meeting_booked"  # POST leads/{id}/meeting
     BOUNCED = "bounced"
     UNSUBSCRIBED = "unsubscribed"
     CLOSED = "closed"

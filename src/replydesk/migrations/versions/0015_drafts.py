@@ -7,6 +7,8 @@
 - automation_settings: a workspace's PUT settings/automation body and its PUT
   settings/availability body.
 - slot_offers: how often each meeting slot was offered (least-offered first).
+- meetings: meetings booked with a lead (POST leads/{id}/meeting); leads.status gains
+  ``meeting_booked``.
 - integration_credentials / integration_health: ``openai`` joins the providers.
 
 Value lists are written out (see 0005).
@@ -29,6 +31,12 @@ DRAFT_STATUS = ("pending_review", "approved", "sent", "rejected", "superseded", 
 DRAFT_SOURCE = ("ai", "template")
 VERIFIER_STATUS = ("passed", "failed", "skipped", "timeout", "truncated")
 CHANNEL = ("email", "sms", "linkedin")
+OLD_LEAD_STATUS = ("active", "bounced", "unsubscribed", "closed")
+LEAD_STATUS = ("active", "meeting_booked", "bounced", "unsubscribed", "closed")
+# table -> (column, allowed values); re-created here (tests/core/test_vocabulary.py).
+CHECKS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "leads": (("status", LEAD_STATUS),),
+}
 OLD_INTEGRATION = ("emailbison", "ghl", "unipile", "slack")
 NEW_INTEGRATION = (*OLD_INTEGRATION, "openai")
 
@@ -54,8 +62,14 @@ def _user_fk(column: str) -> sa.ForeignKeyConstraint:
     )
 
 
+def _lead_status(values: tuple[str, ...]) -> None:
+    op.drop_constraint(op.f("ck_leads_status"), "leads", type_="check")
+    op.create_check_constraint(op.f("ck_leads_status"), "leads", f"status IN {_values(values)}")
+
+
 def upgrade() -> None:
     _integrations(NEW_INTEGRATION, upgrading=True)
+    _lead_status(LEAD_STATUS)
     op.create_table(
         "automation_settings",
         sa.Column("workspace_id", sa.UUID(), nullable=False),
@@ -209,11 +223,47 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("workspace_id", "slot_start", name=op.f("pk_slot_offers")),
     )
+    op.create_table(
+        "meetings",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("workspace_id", sa.UUID(), nullable=False),
+        sa.Column("lead_id", sa.BigInteger(), nullable=False),
+        sa.Column("start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("booked_by", sa.UUID(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_meetings_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["lead_id"], ["leads.id"], name=op.f("fk_meetings_lead_id_leads"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["booked_by"],
+            ["users.id"],
+            name=op.f("fk_meetings_booked_by_users"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_meetings")),
+        sa.UniqueConstraint(
+            "workspace_id", "lead_id", "start", name=op.f("uq_meetings_workspace_id_lead_id_start")
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("meetings")
     op.drop_table("slot_offers")
     op.drop_table("drafts")
     op.drop_table("automation_settings")
     op.execute("DELETE FROM integration_credentials WHERE provider = 'openai'")
     _integrations(OLD_INTEGRATION, upgrading=False)
+    op.execute("UPDATE leads SET status = 'active' WHERE status = 'meeting_booked'")
+    _lead_status(OLD_LEAD_STATUS)
