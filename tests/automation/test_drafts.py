@@ -13,14 +13,15 @@ import pytest
 
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
-from replydesk.integrations.credentials.vocabulary import Integration
+from replydesk.integrations.credentials.checks import HealthResult
+from replydesk.integrations.credentials.vocabulary import HealthStatus, Integration
 from replydesk.sim.server import SimServer
 from tests.automation.drafts_support import AI_KEY, KEYS, Desk, draft_settings, reply_payload
 from tests.support.events import apply_event
-from tests.support.integrations import configure
+from tests.support.integrations import configure, set_health
 from tests.support.logs import LogCapture
 from tests.support.members import Member, new_workspace_owner
-from tests.support.queue import fetch, wait_until
+from tests.support.queue import fetch, fetchval, wait_until
 from tests.support.samples import sample
 from tests.support.sim import add_fault
 
@@ -462,3 +463,27 @@ async def test_concurrent_approvals_queue_one_reply(desk: Desk) -> None:
     stored = (await desk.draft_rows())[0]
     assert {a.json()["body"] for a in answers} == {stored["body"]} == {replies[0]["body"]}
     assert len(await desk.jobs("reply.send")) == 1
+
+
+async def test_auto_send_never_goes_through_a_gated_provider(desk: Desk) -> None:
+    await desk.ai()
+    rule = {"enabled": True, "categories": ["interested"], "min_confidence": 0.5, "delay_s": 0}
+    assert (await desk.automation({"auto_send": rule})).status_code == 200
+    version = await fetchval(
+        desk.url, "SELECT version FROM integration_credentials WHERE provider = 'emailbison'"
+    )
+    refused = HealthResult(HealthStatus.AUTH_FAILED, "provider_auth", "key refused")
+    assert await set_health(desk.db, desk.ws, Integration.EMAILBISON, version, refused)
+    await desk.inbound(93001, "2026-01-23T18:20:00.000000Z", DANA_TEXT)
+    async with desk.worker():
+        await desk.wait_drafts(1)
+
+        async def tried() -> bool:
+            jobs = await desk.jobs("draft.auto_send")
+            return bool(jobs) and jobs[0]["status"] in ("done", "ignored")
+
+        await wait_until(tried, timeout_s=15)
+    row = (await desk.draft_rows())[0]
+    assert row["status"] == "pending_review" and row["reply_message_id"] is None
+    assert row["verifier_notes"][-1].startswith("auto-send refused: emailbison is auth_failed")
+    assert await fetch(desk.url, "SELECT id FROM messages WHERE direction = 'outbound'") == []

@@ -173,7 +173,14 @@ class AutoSendJob:
             return f"the draft is {current.status.value}"
         automation = await drafts.get_settings(session, ws)
         rule = automation.auto_send
-        if not rule.enabled or current.category is None or current.category not in rule.categories:
+        confidence = current.category_confidence
+        if (
+            not rule.enabled
+            or current.category is None
+            or current.category not in rule.categories
+            or confidence is None
+            or confidence < rule.min_confidence
+        ):
             await drafts.add_note(session, ws, draft_id, "auto-send cancelled: settings changed")
             return "auto-send is no longer enabled for this draft"
         try:

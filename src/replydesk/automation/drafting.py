@@ -337,7 +337,8 @@ async def _verify(
     )
     started = time.monotonic()
     try:
-        answer = await _bounded(target, settings, call, timeout * 2 + 0.5)
+        # Room for the truncation retry, never past the draft's deadline.
+        answer = await _bounded(target, settings, call, min(timeout * 2 + 0.5, deadline.left()))
     except AiFailure as failure:
         _log_failure(request, "verifier", failure)
         if failure.kind is FailureKind.TIMEOUT:

@@ -223,8 +223,8 @@ class Settings(BaseSettings):
     ai_base_url: str = "https://api.openai.com/v1"
     ai_api_key: SecretStr | None = None
     ai_model: str = Field(default="gpt-4.1-mini", min_length=1, max_length=200)
-    ai_timeout_s: float = Field(default=20.0, gt=0, le=300)  # one generation call
-    ai_verifier_timeout_s: float = Field(default=8.0, gt=0, le=300)  # the best-effort verifier
+    ai_timeout_s: float = Field(default=10.0, gt=0, le=300)  # one generation call
+    ai_verifier_timeout_s: float = Field(default=6.0, gt=0, le=300)  # the best-effort verifier
     ai_max_output_tokens: int = Field(default=700, ge=16, le=32_000)
     ai_verifier_max_output_tokens: int = Field(default=300, ge=16, le=32_000)
     ai_truncation_retry_factor: float = Field(default=2.0, ge=1, le=8)
