@@ -128,6 +128,20 @@ async def put_integration(
     """Validate, encrypt, store; health back to ``unknown``; queue a check. Refuses with 503
     ``secret_key_missing`` before anything is written when no key is configured."""
     valid = await validate(session, provider, body, policy)
+    return await store_validated(session, keyring, workspace_id, provider, valid)
+
+
+async def store_validated(
+    session: AsyncSession,
+    keyring: KeyRing,
+    workspace_id: uuid.UUID,
+    provider: Integration,
+    valid: Validated,
+) -> IntegrationOut:
+    """Encrypt and store what ``validate`` accepted; health back to ``unknown``; queue a check.
+
+    Also called directly by ``replydesk demo``, which points integrations at the loopback
+    simulator (whose per-provider path prefixes ``validate`` refuses); nothing else should."""
     ciphertext = keyring.seal(binding(workspace_id, provider), valid.secret)
     hint = secret_hint(valid.secret[valid.hint_field])
     version = await repository.upsert_credentials(
