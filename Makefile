@@ -21,8 +21,11 @@ run: install
 demo: install
 	$(BIN)/replydesk demo $(DEMO_ARGS)
 
+# Two pytest-xdist workers (each its own embedded server, or its own databases on
+# TEST_DATABASE_URL); PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench
