@@ -3,7 +3,8 @@
 A runner keeps at most ``concurrency`` transactions in flight. It claims when half its slots
 are free (or all are) and sleeps until a NOTIFY, a finished item or the poll interval (≤ 1 s).
 Claimed items are applied in groups of ``worker_group_size`` per transaction (one status
-statement per group, items sorted by the rows they lock); if anything in a group fails, the
+statement per group, items sorted by the rows they lock; a handler may apply its items of a
+group at once, ``Handler.apply_group``); if anything in a group fails, the
 group rolls back and each of its items runs alone in its own transaction, so one item's
 failure never fails its batch-mates (docs/decisions/0003-worker-applies-items-in-groups.md).
 """
@@ -163,6 +164,34 @@ class QueueRunner:
         )
         return ("succeeded" if note is None else "ignored"), note
 
+    async def _apply_all(
+        self, session: AsyncSession, group: list[ClaimedItem]
+    ) -> list[tuple[ClaimedItem, str, str | None]]:
+        """Each item's outcome, in order; consecutive items whose handler applies groups
+        (``Handler.apply_group``, the same one) are applied together."""
+        outcomes: list[tuple[ClaimedItem, str, str | None]] = []
+        start = 0
+        while start < len(group):
+            handler = self.registry.get(group[start].table, group[start].kind)
+            together = handler.apply_group if handler is not None else None
+            end = start + 1
+            if together is not None:
+                while end < len(group):
+                    other = self.registry.get(group[end].table, group[end].kind)
+                    if other is None or other.apply_group is not together:
+                        break
+                    end += 1
+            if together is None or end - start == 1:
+                outcomes.append((group[start], *await self._apply(session, group[start])))
+            else:
+                notes = await together(session, group[start:end])
+                outcomes += [
+                    (item, "succeeded" if note is None else "ignored", note)
+                    for item, note in zip(group[start:end], notes, strict=True)
+                ]
+            start = end
+        return outcomes
+
     async def _run_group(self, group: list[ClaimedItem]) -> None:
         """One transaction and one status statement for the whole group: per-item BEGIN,
         COMMIT and UPDATE round trips dominated the drain. If anything in the group fails,
@@ -174,7 +203,7 @@ class QueueRunner:
         try:
             async with asyncio.timeout(self.s.worker_item_budget_s):
                 async with self.db.session() as session:
-                    outcomes = [(item, *await self._apply(session, item)) for item in group]
+                    outcomes = await self._apply_all(session, group)
                     if not await repository.finish_group(session, outcomes):
                         raise LeaseLost
         except Exception as exc:
