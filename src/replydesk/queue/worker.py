@@ -2,7 +2,8 @@
 
 A runner keeps at most ``concurrency`` transactions in flight. It claims when half its slots
 are free (or all are) and sleeps until a NOTIFY, a finished item or the poll interval (≤ 1 s).
-Claimed items are applied in groups of ``worker_group_size`` per transaction (one status
+Claimed items are applied in groups of ``worker_group_size`` (``worker_event_group_size``
+for webhook events) per transaction (one status
 statement per group, items sorted by the rows they lock; a handler may apply its items of a
 group at once, ``Handler.apply_group``); if anything in a group fails, the
 group rolls back and each of its items runs alone in its own transaction, so one item's
@@ -106,6 +107,11 @@ class QueueRunner:
         self.db, self.table, self.registry, self.s = db, table, registry, settings
         self.worker_id, self.concurrency = worker_id, concurrency
         self.min_claim = max(1, concurrency // 2)
+        self.group_size = (
+            settings.worker_event_group_size
+            if table is WEBHOOK_EVENTS
+            else settings.worker_group_size
+        )
         self.outage = outage or OutageLog(
             scope="worker", detail="items are retried once the database answers again"
         )
@@ -118,7 +124,7 @@ class QueueRunner:
         try:
             while not stopping.is_set():
                 free = self.concurrency - len(self.tasks)
-                want = min(free * self.s.worker_group_size, self.s.worker_batch_size)
+                want = min(free * self.group_size, self.s.worker_batch_size)
                 # Claim when half the slots are free (or all are): one claim statement per
                 # several items, without claiming items that would wait for a slot.
                 if want > 0 and (free >= self.min_claim or not self.tasks):
@@ -154,7 +160,7 @@ class QueueRunner:
                 key = handler.order_key(item) if handler and handler.order_key else ""
                 together.append((key, item))
         ordered = [item for _, item in sorted(together, key=lambda pair: (pair[0], pair[1].id))]
-        size = self.s.worker_group_size
+        size = self.group_size
         return [[i] for i in alone] + [ordered[k : k + size] for k in range(0, len(ordered), size)]
 
     async def _apply(self, session: AsyncSession, item: ClaimedItem) -> tuple[str, str | None]:
