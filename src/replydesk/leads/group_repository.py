@@ -81,14 +81,14 @@ CLAIM_IDENTITIES = statement(
     """
 )
 # Profile and identity columns only fill blanks; ``untracked`` only ever turns false.
+_FILLS = ", ".join(f"{c} = coalesce(l.{c}, {_value(c, 'v')})" for c in LEAD_FILL_COLUMNS)
 FILL_LEADS = statement(
-    "UPDATE leads l SET "
-    + ", ".join(f"{c} = coalesce(l.{c}, {_value(c, 'v')})" for c in LEAD_FILL_COLUMNS)
-    + ", untracked = l.untracked AND v.untracked "
-    + "FROM unnest(CAST(:ids AS bigint[]), CAST(:untracked AS boolean[]), "
-    + _arrays(LEAD_FILL_COLUMNS)
-    + f") AS v(id, untracked, {', '.join(LEAD_FILL_COLUMNS)}) "
-    + "WHERE l.id = v.id AND l.workspace_id = ANY(CAST(:ws AS uuid[]))"
+    f"""
+    UPDATE leads l SET {_FILLS}, untracked = l.untracked AND v.untracked
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:untracked AS boolean[]),
+                {_arrays(LEAD_FILL_COLUMNS)}) AS v(id, untracked, {", ".join(LEAD_FILL_COLUMNS)})
+    WHERE l.id = v.id AND l.workspace_id = ANY(CAST(:ws AS uuid[]))
+    """
 )
 
 _MESSAGE_COLUMNS = (
