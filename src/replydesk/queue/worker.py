@@ -3,11 +3,11 @@
 A runner keeps at most ``concurrency`` transactions in flight. It claims when half its slots
 are free (or all are) and sleeps until a NOTIFY, a finished item or the poll interval (≤ 1 s).
 Claimed items are applied in groups of ``worker_group_size`` (``worker_event_group_size``
-for webhook events) per transaction (one status
-statement per group, items sorted by the rows they lock; a handler may apply its items of a
-group at once, ``Handler.apply_group``); if anything in a group fails, the
-group rolls back and each of its items runs alone in its own transaction, so one item's
-failure never fails its batch-mates (docs/decisions/0003-worker-applies-items-in-groups.md).
+for webhook events) per transaction: one status statement per group, items sorted by the rows
+they lock, and a handler may apply its items of a group at once (``Handler.apply_group``,
+docs/decisions/0018). If anything in a group fails, the group rolls back and each of its items
+runs alone in its own transaction, so one item's failure never fails its batch-mates
+(docs/decisions/0003-worker-applies-items-in-groups.md).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class QueueRunner:
         self.min_claim = max(1, concurrency // 2)
         self.group_size = (
             settings.worker_event_group_size
-            if table is WEBHOOK_EVENTS
+            if table.name == WEBHOOK_EVENTS.name
             else settings.worker_group_size
         )
         self.outage = outage or OutageLog(
