@@ -35,6 +35,7 @@ from common import (
     DOC,
     add_output_args,
     embedded_server,
+    proc_cpu_s,
     scratch_dir,
     sigterm_like_ctrl_c,
     utc_stamp,
@@ -218,6 +219,8 @@ async def drill(
         await supervisor
         scrapes["drained"] = await scrape_safely(port)
         figures = await db_figures(direct_url, ws)
+        # CPU the worker processes used (events and their jobs), while they still run.
+        worker_cpu_s = sum(proc_cpu_s(p.pid) for p in services.workers if p is not None)
         # First receipt to last processed, from the rows' own timestamps: exact, unlike the
         # polling loop (each `queue stats` call is a new process).
         drain_s = float(figures["drain_seconds"] or 0.0)
@@ -243,6 +246,8 @@ async def drill(
             "ingest_rps": round(len(burst.latencies) / burst_s, 1) if burst_s else None,
             "drain_seconds": round(drain_s, 2),
             "drain_events_per_s": round(plan.distinct_events / drain_s, 1) if drain_s else None,
+            "worker_cpu_s": round(worker_cpu_s, 2),
+            "worker_cpu_ms_per_event": round(worker_cpu_s * 1000 / plan.distinct_events, 3),
             "counts_p50_ms": ms(percentile(polled.counts_latencies, 0.50)),
             "counts_p95_ms": ms(percentile(polled.counts_latencies, 0.95)),
             "list_p95_ms": ms(percentile(polled.list_latencies, 0.95)),

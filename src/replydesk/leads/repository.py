@@ -52,6 +52,8 @@ _PROFILE_COLUMNS = ("first_name", "last_name", "company", "title")
 # Identity values are text; the EmailBison lead id column is a bigint.
 _CASTS = {"emailbison_lead_id": "CAST(CAST(:emailbison_lead_id AS text) AS bigint)"}
 _ALL_COLUMNS = (*IDENTITY_COLUMNS.values(), *_PROFILE_COLUMNS)
+# For the set-based statements (group_repository): every column a lead is filled from.
+PROFILE_COLUMNS, LEAD_FILL_COLUMNS = _PROFILE_COLUMNS, _ALL_COLUMNS
 
 FIND_IDENTITIES = statement(
     """
