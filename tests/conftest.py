@@ -18,7 +18,6 @@ from replydesk.core.settings import Settings
 from tests.support import pg
 from tests.support.logs import LogCapture
 
-
 # Login throttle windows are fixed and aligned to the epoch (auth/throttle.py): a boundary
 # falling between a test's failed attempts and its check reset the counter once (CI, 05:45:00).
 # Day-long windows put the only boundary at 00:00 UTC; tests of expiry set their own. (Not
