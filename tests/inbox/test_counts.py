@@ -167,13 +167,15 @@ async def test_lead_totals_follow_inserts_upserts_deletes_and_truncate(
     assert await total(ws) == 0
 
 
-async def test_counts_query_can_be_served_by_the_partial_index_alone(
+async def test_counts_query_reads_counter_rows_not_the_backlog(
     db: Database, owner: Member
 ) -> None:
-    """The plan reads ix_leads_attention (index-only) and never messages."""
+    """The plan reads the counter rows and the ended-snooze index, never the backlog
+    (ix_leads_attention) nor messages."""
     await _seed_definition_cases(db, owner)
     async with db.session() as session:
         await session.execute(text("ANALYZE leads"))
+        await session.execute(text("ANALYZE inbox_counters"))
         await session.execute(text("SET LOCAL enable_seqscan = off"))
         await session.execute(text("SET LOCAL enable_bitmapscan = off"))
         plan = (
@@ -182,9 +184,10 @@ async def test_counts_query_can_be_served_by_the_partial_index_alone(
             )
         ).scalar_one()
     rendered = json.dumps(plan)
-    assert '"Index Name": "ix_leads_attention"' in rendered
+    assert '"Index Name": "pk_inbox_counters"' in rendered
+    assert '"Index Name": "ix_leads_snooze_ended"' in rendered
+    assert "ix_leads_attention" not in rendered
     assert '"Relation Name": "messages"' not in rendered
-    assert '"Node Type": "Index Only Scan"' in rendered
 
 
 @asynccontextmanager

@@ -1,9 +1,11 @@
-"""Inbox counts: one bounded query over lead rollups, with a last-good fallback.
+"""Inbox counts: a sum over counter rows, with a last-good fallback.
 
-The query reads only the partial index ``ix_leads_attention`` (leads awaiting a reply,
-status not unsubscribed/closed; snooze, channel and category are INCLUDEd, so it is an
-index-only scan of the workspace's backlog) and at most ``LEAD_TOTAL_SLOTS`` rows of
-``workspace_lead_totals``. It never touches messages.
+The query reads the workspace's ``inbox_counters`` rows (kept by triggers on ``leads`` in
+the writing transaction; slots x channels x categories, a few hundred rows at most), the
+few leads whose snooze has ended since the last wake-up (``ix_leads_snooze_ended``) and at
+most ``LEAD_TOTAL_SLOTS`` rows of ``workspace_lead_totals``. Its cost does not grow with
+the backlog or the leads; it never touches messages. ``inbox.counters.recount`` checks the
+counters against the leads.
 
 It runs under ``SET LOCAL statement_timeout`` (``counts_statement_timeout_ms``) inside a
 savepoint. On a timeout or database error the last good counts of the workspace are
@@ -34,12 +36,11 @@ from replydesk.core.logging import get_logger
 from replydesk.core.metrics import metrics
 from replydesk.core.settings import Settings
 from replydesk.inbox import repository
+from replydesk.inbox.models import UNCATEGORIZED, UNKNOWN_CHANNEL
 from replydesk.leads.vocabulary import Channel
 
 log = get_logger(__name__)
 
-UNKNOWN_CHANNEL = "unknown"
-UNCATEGORIZED = "uncategorized"
 CACHE_READ_TIMEOUT_FLOOR_MS = 250
 
 
