@@ -12,7 +12,7 @@ from sqlalchemy import text
 from replydesk.core.db import Database, plain_url
 from replydesk.core.retention import Bounds
 from replydesk.inbox.counters import recount_workspaces
-from replydesk.leads.snoozes import wake_ended_snoozes
+from replydesk.leads.tasks import wake_ended_snoozes
 from tests.support.cli import clean_env, run_replydesk
 from tests.support.counters import assert_counters_exact
 from tests.support.members import Member, new_workspace_owner

@@ -167,9 +167,7 @@ async def test_lead_totals_follow_inserts_upserts_deletes_and_truncate(
     assert await total(ws) == 0
 
 
-async def test_counts_query_reads_counter_rows_not_the_backlog(
-    db: Database, owner: Member
-) -> None:
+async def test_counts_query_reads_counter_rows_not_the_backlog(db: Database, owner: Member) -> None:
     """The plan reads the counter rows and the ended-snooze index, never the backlog
     (ix_leads_attention) nor messages."""
     await _seed_definition_cases(db, owner)
