@@ -61,7 +61,9 @@ def parse_args() -> argparse.Namespace:
 
 async def seed(conn: asyncpg.Connection, leads: int) -> uuid.UUID:
     ws = uuid.uuid4()
-    await conn.execute("INSERT INTO workspaces (id, name, webhook_token_hash) VALUES ($1, 'bench', 'x')", ws)
+    await conn.execute(
+        "INSERT INTO workspaces (id, name, webhook_token_hash) VALUES ($1, 'bench', 'x')", ws
+    )
     await conn.execute(
         """
         INSERT INTO leads (workspace_id, email, category, last_inbound_channel,
@@ -80,9 +82,7 @@ async def seed(conn: asyncpg.Connection, leads: int) -> uuid.UUID:
 
 async def measure(conn: asyncpg.Connection, args: argparse.Namespace) -> dict[str, Any]:
     lo, hi = await conn.fetchrow("SELECT min(id), max(id) FROM leads")
-    times: dict[str, dict[str, list[float]]] = {
-        name: {"on": [], "off": []} for name in STATEMENTS
-    }
+    times: dict[str, dict[str, list[float]]] = {name: {"on": [], "off": []} for name in STATEMENTS}
     prepared = {name: await conn.prepare(sql) for name, sql in STATEMENTS.items()}
     k = 0
     for _ in range(args.rounds):
