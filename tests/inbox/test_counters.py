@@ -9,8 +9,10 @@ import uuid
 import asyncpg
 from sqlalchemy import text
 
+from replydesk.app import periodic_tasks
 from replydesk.core.db import Database, plain_url
 from replydesk.core.retention import Bounds
+from replydesk.core.settings import Settings
 from replydesk.inbox.counters import recount_workspaces
 from replydesk.leads.tasks import wake_ended_snoozes
 from tests.support.cli import clean_env, run_replydesk
@@ -110,6 +112,28 @@ async def test_a_snooze_that_ends_on_the_clock_counts_again(db: Database, owner:
     )
     assert rows[0]["n"] == sum(everyone.values())
     assert await wake_ended_snoozes(db, WAKE) == 0
+
+
+async def test_the_wake_up_is_a_periodic_task_of_the_app(
+    db: Database, owner: Member, settings: Settings
+) -> None:
+    ws = owner.workspace_id
+    await _run(db, SEED, ws=ws, t=at(0))
+    await _run(
+        db,
+        "UPDATE leads SET snoozed_until = clock_timestamp() + interval '100 milliseconds' "
+        "WHERE workspace_id = :ws",
+        ws=ws,
+    )
+    await asyncio.sleep(0.15)
+    [task] = [t for t in periodic_tasks(settings) if t.name == "leads.snooze_wake"]
+    assert task.interval_s == settings.snooze_wake_interval_s
+    assert await task.run(db) == 60
+    rows = await fetch_rows(
+        db, "SELECT count(*) AS n FROM leads WHERE workspace_id = :ws AND snooze_active", ws=ws
+    )
+    assert rows[0]["n"] == 0
+    await assert_counters_exact(db, ws)
 
 
 async def test_concurrent_writers_never_wait_on_a_counter_row(
