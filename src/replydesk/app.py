@@ -50,6 +50,7 @@ from replydesk.integrations.sync import endpoints as sync_endpoints
 from replydesk.integrations.sync import jobs as sync_jobs
 from replydesk.integrations.sync import tasks as sync_tasks
 from replydesk.leads import jobs as lead_jobs
+from replydesk.leads import tasks as lead_tasks
 from replydesk.queue import tasks as queue_tasks
 from replydesk.queue.metrics import queue_families
 from replydesk.queue.registry import Registry
@@ -106,6 +107,7 @@ def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
         *auth_tasks.periodic_tasks(settings),
         *alert_tasks.periodic_tasks(settings),
         *sync_tasks.periodic_tasks(settings),
+        *lead_tasks.periodic_tasks(settings),
     ]
 
 

@@ -14,6 +14,7 @@ from replydesk.cli.auth_commands import register as register_auth_commands
 from replydesk.cli.backup_commands import register as register_backup_commands
 from replydesk.cli.common import exit_cleanly_on_sigterm, migrated_url, prepare
 from replydesk.cli.demo_commands import register as register_demo_command
+from replydesk.cli.inbox_commands import register as register_inbox_commands
 from replydesk.cli.integration_commands import register as register_integration_commands
 from replydesk.cli.sim_commands import sim_app
 from replydesk.cli.triage_commands import register as register_triage_commands
@@ -39,6 +40,7 @@ app.add_typer(queue_app, name="queue")
 register_integration_commands(app)
 app.add_typer(sim_app, name="sim")
 register_triage_commands(app)
+register_inbox_commands(app)
 app.command("worker")(worker_command)
 register_backup_commands(app)
 register_demo_command(app)

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     # Inbox read API: per-statement time budgets and the counts cache.
     counts_statement_timeout_ms: int = Field(default=1500, ge=1)
     counts_cache_persist_interval_s: float = Field(default=30.0, ge=0)
+    # Snoozes that ended are woken (leads.snooze_active cleared, so the inbox counter rows
+    # take them back) this often, at most this many leads per batch. Counts are exact in
+    # between (the read adds the ended ones); this keeps that addition small.
+    snooze_wake_interval_s: float = Field(default=30.0, ge=1, le=3600)
+    snooze_wake_batch_size: int = Field(default=1000, ge=1, le=100_000)
     inbox_statement_timeout_ms: int = Field(default=3000, ge=1)
     inbox_page_size_max: int = Field(default=200, ge=1, le=1000)
 
