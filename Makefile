@@ -48,6 +48,7 @@ SMOKE_OUT := --results-dir results/smoke
 bench-smoke: install
 	rm -rf results/smoke
 	$(SMOKE_ENV) $(BIN)/python bench/ingest.py --seconds 1 --warmup 0.5 --concurrency 8 $(SMOKE_OUT)
+	$(SMOKE_ENV) $(BIN)/python bench/ingest_cpu.py --requests 300 --concurrency 8 $(SMOKE_OUT)
 	$(SMOKE_ENV) $(BIN)/python bench/queue_drain.py --events 300 --jobs 300 --leads 50 $(SMOKE_OUT)
 	$(SMOKE_ENV) $(BIN)/python bench/counts.py --leads 2000 --small-workspaces 2 --requests 5 \
 		--cte-runs 1 --deep-offset 100 --drop $(SMOKE_OUT)

@@ -126,7 +126,9 @@ async def wait_drained(services: Services, timeout: float) -> tuple[float, dict[
 async def supervise(services: Services, stop: asyncio.Event) -> None:
     while not stop.is_set():
         services.revive_workers()
+        services.sample_rss()
         await asyncio.sleep(0.5)
+    services.sample_rss()
 
 
 async def scrape_safely(port: int) -> dict[str, Any]:
@@ -261,6 +263,11 @@ async def drill(
                 "cores": os.cpu_count(),
                 "python": platform.python_version(),
                 "postgres": await faults.server_version(),
+            },
+            # Peak RSS of one API process and one worker process (the highest of each role);
+            # targets (issue 14): API < 150 MB, worker < 200 MB.
+            "peak_rss_mb": {
+                role: round(kb / 1024, 1) for role, kb in sorted(services.peak_rss_kb.items())
             },
             "worker_restarts": faults.restarts,
             "workers_revived": services.revived,

@@ -158,8 +158,14 @@ def create_app(
             if database is None:
                 await db.dispose()
 
-    # Webhooks read their bodies with ingestion's own limits (ingest/body.py).
-    app = new_api(settings, lifespan, own_body_limits=("/webhooks/",))
+    # Webhooks read their bodies with ingestion's own limits (ingest/body.py), and are served
+    # as a direct route (core/direct.py): the hot path skips FastAPI's router.
+    app = new_api(
+        settings,
+        lifespan,
+        own_body_limits=("/webhooks/",),
+        direct_routes=(ingest_endpoints.WEBHOOK,),
+    )
     for router in routers():
         app.include_router(router)
     return app
