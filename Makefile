@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench bench-smoke drill clean
+.PHONY: install run demo test lint bench bench-smoke drill clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,15 @@ install: $(STAMP)
 run: install
 	$(BIN)/replydesk serve
 
+# A living inbox: embedded database (temporary), provider simulator, a webhook stream.
+demo: install
+	$(BIN)/replydesk demo $(DEMO_ARGS)
+
+# Two pytest-xdist workers (each its own embedded server, or its own databases on
+# TEST_DATABASE_URL); PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench
@@ -41,6 +48,7 @@ SMOKE_OUT := --results-dir results/smoke
 bench-smoke: install
 	rm -rf results/smoke
 	$(SMOKE_ENV) $(BIN)/python bench/ingest.py --seconds 1 --warmup 0.5 --concurrency 8 $(SMOKE_OUT)
+	$(SMOKE_ENV) $(BIN)/python bench/ingest_cpu.py --requests 300 --concurrency 8 $(SMOKE_OUT)
 	$(SMOKE_ENV) $(BIN)/python bench/queue_drain.py --events 300 --jobs 300 --leads 50 $(SMOKE_OUT)
 	$(SMOKE_ENV) $(BIN)/python bench/counts.py --leads 2000 --small-workspaces 2 --requests 5 \
 		--cte-runs 1 --deep-offset 100 --drop $(SMOKE_OUT)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import shutil
 import signal
 import tempfile
@@ -40,6 +41,16 @@ def add_output_args(parser: argparse.ArgumentParser, noop_flags: Sequence[str] =
         parser.add_argument(
             flag, action="store_true", help="no-op (not recording is the default; see --record)"
         )
+
+
+def proc_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process on this host has used; 0 when it is gone.
+    Less dependent on what else the shared cores run than wall time."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def utc_stamp() -> str:

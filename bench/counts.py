@@ -1,4 +1,4 @@
-"""Inbox counts at scale: rollup counts vs. the original CTE over messages.
+"""Inbox counts at scale: counter-row counts vs. the backlog count and the original CTE.
 
     .venv/bin/python bench/counts.py                       # quick: 100k leads / 1M messages
     .venv/bin/python bench/counts.py --leads 1000000       # full: 1M leads / 10M messages
@@ -10,6 +10,8 @@ with a Bearer token, sequentially (one client):
 
 - ``GET inbox/counts`` of the big workspace (and of a small one),
 - ``GET leads?filter=requires_attention`` first page and a deep page (keyset cursor),
+- the counts statement alone, interleaved with the backlog count it replaced (migration
+  0014: an index-only scan of ix_leads_attention, the counts query before counter rows),
 - the original-style CTE over messages computing the same numbers, on the same data.
 
 Prints one JSON document and writes it to ``results/counts-<UTC>.json`` (untracked);
@@ -58,7 +60,7 @@ from replydesk.core.logging import configure_logging  # noqa: E402
 from replydesk.core.migrate import upgrade  # noqa: E402
 from replydesk.core.settings import Settings  # noqa: E402
 from replydesk.inbox import cursor as cursor_codec  # noqa: E402
-from replydesk.inbox.repository import COUNTS_SQL  # noqa: E402
+from replydesk.inbox.repository import BACKLOG_COUNTS_SQL, COUNTS_SQL  # noqa: E402
 
 MESSAGES_PER_LEAD = 10
 SMALL_LEADS = 200
@@ -292,6 +294,7 @@ async def seed(db_url: str, args: argparse.Namespace) -> dict[str, Any]:
         await conn.execute("VACUUM ANALYZE leads")
         await conn.execute("VACUUM ANALYZE messages")
         await conn.execute("VACUUM ANALYZE workspace_lead_totals")
+        await conn.execute("VACUUM ANALYZE inbox_counters")
         # Tokens are shown once: keep the bench ones in a side table of this bench database.
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS bench_tokens (workspace_id uuid PRIMARY KEY, token text)"
@@ -391,18 +394,25 @@ async def deep_cursor(db_url: str, ws: uuid.UUID, offset: int) -> tuple[str | No
     return cursor_codec.encode("leads", row["last_message_at"], row["id"]), offset
 
 
-async def run_counts_sql(db_url: str, ws: uuid.UUID, runs: int) -> list[float]:
-    """The endpoint's counts statement alone (asyncpg, prepared), without HTTP and auth."""
+async def run_counts_sql(db_url: str, ws: uuid.UUID, runs: int) -> dict[str, list[float]]:
+    """The endpoint's counts statement alone (asyncpg, prepared), without HTTP and auth, and
+    the backlog count it replaced (migration 0014: the same numbers from ix_leads_attention),
+    interleaved run by run so both see the same machine load."""
     conn = await asyncpg.connect(db_url)
     try:
-        sql = COUNTS_SQL.text.replace(":ws", "$1")
-        for _ in range(20):
-            await conn.fetch(sql, ws)
-        times = []
+        statements = {
+            "counts_sql_only": COUNTS_SQL.text.replace(":ws", "$1"),
+            "backlog_sql_only": BACKLOG_COUNTS_SQL.text.replace(":ws", "$1"),
+        }
+        for sql in statements.values():
+            for _ in range(20):
+                await conn.fetch(sql, ws)
+        times: dict[str, list[float]] = {name: [] for name in statements}
         for _ in range(runs):
-            started = time.perf_counter()
-            await conn.fetch(sql, ws)
-            times.append(time.perf_counter() - started)
+            for name, sql in statements.items():
+                started = time.perf_counter()
+                await conn.fetch(sql, ws)
+                times[name].append(time.perf_counter() - started)
         return times
     finally:
         await conn.close()
@@ -468,7 +478,8 @@ async def measure(db_url: str, args: argparse.Namespace, f: dict[str, Any]) -> d
                     results["leads_deep_page"]["offset"] = offset
     finally:
         await database.dispose()
-    results["counts_sql_only"] = summary(await run_counts_sql(db_url, big["id"], args.requests))
+    for name, times in (await run_counts_sql(db_url, big["id"], args.requests)).items():
+        results[name] = summary(times)
     cte_times, cte_result = await run_original_cte(db_url, big["id"], args.cte_runs)
     results["original_cte"] = summary(cte_times)
     api_view = {k: api_counts[k] for k in cte_result}
@@ -513,6 +524,7 @@ def record(report: dict[str, Any]) -> None:
         ("leads_first_page", "`GET leads?filter=requires_attention` first page (50)"),
         ("leads_deep_page", "same, deep page (keyset cursor)"),
         ("counts_sql_only", "the counts statement alone (SQL only, big workspace)"),
+        ("backlog_sql_only", "the backlog count it replaced (SQL only, interleaved)"),
         ("original_cte", "original-style CTE over messages (SQL only, big workspace)"),
     ):
         if key in r:

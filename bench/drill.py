@@ -35,6 +35,7 @@ from common import (
     DOC,
     add_output_args,
     embedded_server,
+    proc_cpu_s,
     scratch_dir,
     sigterm_like_ctrl_c,
     utc_stamp,
@@ -125,7 +126,9 @@ async def wait_drained(services: Services, timeout: float) -> tuple[float, dict[
 async def supervise(services: Services, stop: asyncio.Event) -> None:
     while not stop.is_set():
         services.revive_workers()
+        services.sample_rss()
         await asyncio.sleep(0.5)
+    services.sample_rss()
 
 
 async def scrape_safely(port: int) -> dict[str, Any]:
@@ -218,6 +221,8 @@ async def drill(
         await supervisor
         scrapes["drained"] = await scrape_safely(port)
         figures = await db_figures(direct_url, ws)
+        # CPU the worker processes used (events and their jobs), while they still run.
+        worker_cpu_s = sum(proc_cpu_s(p.pid) for p in services.workers if p is not None)
         # First receipt to last processed, from the rows' own timestamps: exact, unlike the
         # polling loop (each `queue stats` call is a new process).
         drain_s = float(figures["drain_seconds"] or 0.0)
@@ -243,6 +248,8 @@ async def drill(
             "ingest_rps": round(len(burst.latencies) / burst_s, 1) if burst_s else None,
             "drain_seconds": round(drain_s, 2),
             "drain_events_per_s": round(plan.distinct_events / drain_s, 1) if drain_s else None,
+            "worker_cpu_s": round(worker_cpu_s, 2),
+            "worker_cpu_ms_per_event": round(worker_cpu_s * 1000 / plan.distinct_events, 3),
             "counts_p50_ms": ms(percentile(polled.counts_latencies, 0.50)),
             "counts_p95_ms": ms(percentile(polled.counts_latencies, 0.95)),
             "list_p95_ms": ms(percentile(polled.list_latencies, 0.95)),
@@ -256,6 +263,11 @@ async def drill(
                 "cores": os.cpu_count(),
                 "python": platform.python_version(),
                 "postgres": await faults.server_version(),
+            },
+            # Peak RSS of one API process and one worker process (the highest of each role);
+            # targets (issue 14): API < 150 MB, worker < 200 MB.
+            "peak_rss_mb": {
+                role: round(kb / 1024, 1) for role, kb in sorted(services.peak_rss_kb.items())
             },
             "worker_restarts": faults.restarts,
             "workers_revived": services.revived,

@@ -33,6 +33,7 @@ from common import (
     DOC,
     add_output_args,
     embedded_server,
+    proc_cpu_s,
     sigterm_like_ctrl_c,
     utc_stamp,
     write_result,
@@ -95,20 +96,37 @@ def email_sent(i: int, leads: int) -> dict[str, Any]:
 
 
 async def drain_with_worker(
-    url: str, settings: Settings, registry: Registry, table: QueueTable, concurrency: int
+    url: str,
+    settings: Settings,
+    registry: Registry,
+    table: QueueTable,
+    concurrency: int,
+    cpu: dict[str, float] | None = None,
 ) -> float:
-    """Seconds from the worker's start until ``table`` has nothing pending or running."""
+    """Seconds from the worker's start until ``table`` has nothing pending or running.
+
+    With ``cpu``, also the CPU seconds spent meanwhile by this process (``worker_s``) and by
+    the worker's database backends (``db_s``, from /proc: only for a server on this host):
+    figures that depend less on what else the shared cores run than the wall time does."""
     db = worker_database(settings, url, concurrency)
     worker = Worker(db, registry, settings, concurrency=concurrency, tables=(table,), tasks=[])
     monitor = await asyncpg.connect(url)  # one connection: polling must not fork backends
     stopping = asyncio.Event()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     task = asyncio.create_task(worker.run(stopping))
     try:
         sql = f"SELECT count(*) FROM {table.name} WHERE status IN ('pending', 'running')"
         while await monitor.fetchval(sql):
             await asyncio.sleep(0.05)
-        return time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        if cpu is not None:
+            cpu["worker_s"] = time.process_time() - cpu_start
+            pids = await monitor.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = 'replydesk-worker'"
+            )
+            cpu["db_s"] = sum(proc_cpu_s(r["pid"]) for r in pids)
+        return seconds
     finally:
         stopping.set()
         await task
@@ -133,8 +151,9 @@ async def bench_drain(server: str, n: int, leads: int, concurrency: int) -> dict
             )
         finally:
             await conn.close()
+        cpu: dict[str, float] = {}
         seconds = await drain_with_worker(
-            url, settings, build_registry(), WEBHOOK_EVENTS, concurrency
+            url, settings, build_registry(), WEBHOOK_EVENTS, concurrency, cpu
         )
         conn = await asyncpg.connect(url)
         try:
@@ -149,6 +168,10 @@ async def bench_drain(server: str, n: int, leads: int, concurrency: int) -> dict
             "concurrency": concurrency,
             "seconds": round(seconds, 3),
             "events_per_s": round(n / seconds, 1),
+            "group_size": settings.worker_event_group_size,
+            # CPU per event: this process (the worker) and its database backends.
+            "worker_cpu_ms_per_event": round(cpu["worker_s"] * 1000 / n, 3),
+            "db_cpu_ms_per_event": round(cpu["db_s"] * 1000 / n, 3),
         }
     finally:
         await drop(url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -16,6 +17,12 @@ from replydesk.core.logging import configure_logging
 from replydesk.core.settings import Settings
 from tests.support import pg
 from tests.support.logs import LogCapture
+
+# Login throttle windows are fixed and aligned to the epoch (auth/throttle.py): a boundary
+# falling between a test's failed attempts and its check reset the counter once (CI, 05:45:00).
+# Day-long windows put the only boundary at 00:00 UTC; tests of expiry set their own. (Not
+# longer: the throttle retention drops windows that started over a day ago.)
+os.environ.setdefault("REPLYDESK_LOGIN_WINDOW_S", "86400")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -19,6 +19,18 @@ REPLYDESK = [sys.executable, "-m", "replydesk"]
 METRICS_TOKEN = "drill-metrics-token-0123456789abcdef"  # noqa: S105 (a throwaway drill token)
 
 
+def vm_hwm_kb(pid: int) -> int | None:
+    """A process's peak resident set size in kB (Linux /proc), None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -45,6 +57,7 @@ class Services:
     workers: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
     restarting: set[int] = field(default_factory=set)  # workers being restarted on purpose
     revived: int = 0  # workers that had exited by themselves and were started again
+    peak_rss_kb: dict[str, int] = field(default_factory=dict)  # "api" / "worker": highest VmHWM
 
     def env(self, direct: bool = False) -> dict[str, str]:
         # Worker tuning (REPLYDESK_WORKER_*) passes through so it can be compared in drills.
@@ -92,6 +105,18 @@ class Services:
             prefix = [*self.network.prefix(index), *prefix]
             env["DATABASE_URL"] = self.network.database_url(index)
         return subprocess.Popen([*prefix, *REPLYDESK, *args], env=env, stdout=log, stderr=log)
+
+    def sample_rss(self) -> None:
+        """Record each live process's peak resident memory (VmHWM, its own high-water mark)
+        by role; sampled on the supervisor's beat, so a process replaced mid-drill (restart,
+        kill) keeps the peak of its last sample."""
+        for role, procs in (("api", self.apis), ("worker", self.workers)):
+            for proc in procs:
+                if proc is None or proc.poll() is not None:
+                    continue
+                kb = vm_hwm_kb(proc.pid)
+                if kb is not None:
+                    self.peak_rss_kb[role] = max(self.peak_rss_kb.get(role, 0), kb)
 
     def start(
         self, api_count: int, worker_count: int, worker_concurrency: int, worker_nice: int = 0

@@ -51,6 +51,7 @@ from replydesk.integrations.sync import endpoints as sync_endpoints
 from replydesk.integrations.sync import jobs as sync_jobs
 from replydesk.integrations.sync import tasks as sync_tasks
 from replydesk.leads import jobs as lead_jobs
+from replydesk.leads import tasks as lead_tasks
 from replydesk.queue import tasks as queue_tasks
 from replydesk.queue.metrics import queue_families
 from replydesk.queue.registry import Registry
@@ -108,6 +109,7 @@ def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
         *auth_tasks.periodic_tasks(settings),
         *alert_tasks.periodic_tasks(settings),
         *sync_tasks.periodic_tasks(settings),
+        *lead_tasks.periodic_tasks(settings),
     ]
 
 
@@ -158,8 +160,14 @@ def create_app(
             if database is None:
                 await db.dispose()
 
-    # Webhooks read their bodies with ingestion's own limits (ingest/body.py).
-    app = new_api(settings, lifespan, own_body_limits=("/webhooks/",))
+    # Webhooks read their bodies with ingestion's own limits (ingest/body.py), and are served
+    # as a direct route (core/direct.py): the hot path skips FastAPI's router.
+    app = new_api(
+        settings,
+        lifespan,
+        own_body_limits=("/webhooks/",),
+        direct_routes=(ingest_endpoints.WEBHOOK,),
+    )
     for router in routers():
         app.include_router(router)
     return app

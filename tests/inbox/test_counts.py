@@ -167,13 +167,13 @@ async def test_lead_totals_follow_inserts_upserts_deletes_and_truncate(
     assert await total(ws) == 0
 
 
-async def test_counts_query_can_be_served_by_the_partial_index_alone(
-    db: Database, owner: Member
-) -> None:
-    """The plan reads ix_leads_attention (index-only) and never messages."""
+async def test_counts_query_reads_counter_rows_not_the_backlog(db: Database, owner: Member) -> None:
+    """The plan reads the counter rows and the ended-snooze index, never the backlog
+    (ix_leads_attention) nor messages."""
     await _seed_definition_cases(db, owner)
     async with db.session() as session:
         await session.execute(text("ANALYZE leads"))
+        await session.execute(text("ANALYZE inbox_counters"))
         await session.execute(text("SET LOCAL enable_seqscan = off"))
         await session.execute(text("SET LOCAL enable_bitmapscan = off"))
         plan = (
@@ -182,19 +182,21 @@ async def test_counts_query_can_be_served_by_the_partial_index_alone(
             )
         ).scalar_one()
     rendered = json.dumps(plan)
-    assert '"Index Name": "ix_leads_attention"' in rendered
+    assert '"Index Name": "pk_inbox_counters"' in rendered
+    # Either partial index of snoozed leads bounds the ended-snooze addition.
+    assert "ix_leads_snooze_ended" in rendered or "ix_leads_snooze_wake" in rendered
+    assert "ix_leads_attention" not in rendered
     assert '"Relation Name": "messages"' not in rendered
-    assert '"Node Type": "Index Only Scan"' in rendered
 
 
 @asynccontextmanager
-async def _locked_leads(database_url: str) -> AsyncIterator[None]:
+async def _locked_leads(database_url: str, table: str = "leads") -> AsyncIterator[None]:
     """Another session holds ACCESS EXCLUSIVE on leads: any read of leads must wait."""
     conn = await asyncpg.connect(plain_url(database_url))
     try:
         tx = conn.transaction()
         await tx.start()
-        await conn.execute("LOCK TABLE leads IN ACCESS EXCLUSIVE MODE")
+        await conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
         try:
             yield
         finally:
@@ -263,6 +265,32 @@ async def test_timeout_answers_last_good_counts_as_stale(
     assert resp.status_code == 200
     assert resp.json()["stale"] is True
     assert resp.json()["requires_attention"] == good["requires_attention"]
+
+
+async def test_unread_over_its_budget_is_null_and_the_counts_still_answer(
+    db: Database, owner: Member, settings: Settings, database_url: str, log_capture: LogCapture
+) -> None:
+    """Counts and unread share one savepoint: the unread count failing after the counts were
+    read rolls it back, and the counts (fresh, not stale) still answer."""
+    await _seed_definition_cases(db, owner)
+    quick = _app_with(settings, db, counts_statement_timeout_ms=300)
+    async with quick.router.lifespan_context(quick), https_client(quick) as client:
+        good = (await client.get(owner.url("inbox/counts"), headers=owner.headers)).json()
+        async with _locked_leads(database_url, table="lead_reads"):
+            resp = await client.get(owner.url("inbox/counts"), headers=owner.headers)
+    assert resp.status_code == 200
+    body = resp.json()
+    assert (body["stale"], body["unread"], body["unread_capped"]) == (False, None, False)
+    assert good["unread"] is not None
+    assert {k: v for k, v in body.items() if k not in (*PER_USER, "computed_at")} == {
+        k: v for k, v in good.items() if k not in (*PER_USER, "computed_at")
+    }
+    records = log_capture.records()
+    assert error_lines(records) == []
+    assert [
+        r["category"] for r in records if r.get("event") == "inbox_unread_count_unavailable"
+    ] == ["db_timeout"]
+    assert not [r for r in records if r.get("event") == "inbox_counts_fallback"]
 
 
 async def test_timeout_without_any_cached_counts_is_a_clear_503(

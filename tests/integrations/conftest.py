@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 
 from replydesk.core.settings import Settings
+from tests.support.integrations import SECRET_KEY
 from tests.support.sim import sim
 
-__all__ = ["settings", "sim"]
-
-SECRET_KEY = Fernet.generate_key().decode()
+__all__ = ["SECRET_KEY", "settings", "sim"]
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ from replydesk.core.urlguard import guarded_client
 from replydesk.integrations.credentials import hosts, service
 from replydesk.integrations.credentials.checks import CHECKS, HealthResult, ProviderCredentials
 from replydesk.integrations.credentials.vocabulary import HealthStatus, Integration
-from tests.integrations.conftest import SECRET_KEY
 from tests.support.fake_provider import FakeProvider, running_fake
-from tests.support.integrations import integration_settings
+from tests.support.integrations import SECRET_KEY, integration_settings
 from tests.support.logs import LogCapture
 from tests.support.members import Member, new_workspace_owner
 from tests.support.queue import fetch, fetchval, running_worker, wait_until

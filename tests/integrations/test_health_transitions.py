@@ -12,9 +12,9 @@ from replydesk.integrations.credentials import service
 from replydesk.integrations.credentials.checks import HealthResult
 from replydesk.integrations.credentials.vocabulary import HealthStatus, Integration
 from replydesk.sim.server import SimServer
-from tests.integrations.replies_support import configure
 from tests.support.members import new_workspace_owner
 from tests.support.queue import fetch
+from tests.support.replies import configure
 
 ERROR = HealthResult(HealthStatus.DEGRADED, "provider_error", "ghl answered 502")
 

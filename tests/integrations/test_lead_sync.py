@@ -14,9 +14,8 @@ from replydesk.core.db import Database
 from replydesk.core.settings import Settings
 from replydesk.integrations.credentials.vocabulary import Integration
 from replydesk.sim.server import SimServer
-from tests.integrations.conftest import SECRET_KEY
 from tests.integrations.test_reconcile import _idle, webhook_for
-from tests.support.integrations import configure_sim
+from tests.support.integrations import SECRET_KEY, configure_sim
 from tests.support.members import new_workspace_owner
 from tests.support.queue import (
     fast_settings,

@@ -17,18 +17,18 @@ from replydesk.core.db import Database
 from replydesk.core.settings import Settings
 from replydesk.queue.worker import Worker
 from replydesk.sim.server import SimServer
-from tests.integrations.conftest import SECRET_KEY
-from tests.integrations.replies_support import (
+from tests.support.events import apply_event
+from tests.support.integrations import SECRET_KEY
+from tests.support.logs import LogCapture
+from tests.support.members import Member, add_member, new_workspace_owner
+from tests.support.queue import fetch, fetchval, running_worker, wait_until
+from tests.support.replies import (
     DANA_EMAIL,
     configure,
     dana,
     echo,
     reply_settings,
 )
-from tests.support.events import apply_event
-from tests.support.logs import LogCapture
-from tests.support.members import Member, add_member, new_workspace_owner
-from tests.support.queue import fetch, fetchval, running_worker, wait_until
 from tests.support.sim import SIM_KEYS, add_fault, clear_faults, sim_requests
 
 BODIES = {

@@ -105,7 +105,9 @@ async def _drain(db: Database, database_url: str) -> None:
         )
         return not rows
 
-    settings = fast_settings(database_url, worker_concurrency=4, worker_group_size=5)
+    settings = fast_settings(
+        database_url, worker_concurrency=4, worker_group_size=5, worker_event_group_size=5
+    )
     async with (
         running_worker(db, build_registry(), settings, worker_id="w1"),
         running_worker(db, build_registry(), settings, worker_id="w2"),

@@ -236,6 +236,44 @@ async def test_permanent_error_is_dead_at_once_and_batch_mates_succeed(
     assert (alert["error_class"], alert["workspace_id"]) == ("invalid_payload", None)
 
 
+async def test_a_failing_group_handler_falls_back_to_each_item_alone(
+    db: Database, database_url: str, effects: None
+) -> None:
+    """``Handler.apply_group`` gets the group's items at once; when it fails, its writes roll
+    back and every item runs alone through ``apply`` (only the bad one fails)."""
+    groups: list[int] = []
+
+    async def alone(session: AsyncSession, item: ClaimedItem) -> str | None:
+        await _effect(session, item, "alone")
+        if item.payload["i"] == 4:
+            raise PermanentError("lead e-mail missing")
+        return None
+
+    async def together(session: AsyncSession, items: list[ClaimedItem]) -> list[str | None]:
+        groups.append(len(items))
+        for item in items:
+            await _effect(session, item, "together")
+        if any(item.payload["i"] == 4 for item in items):
+            raise PermanentError("lead e-mail missing")
+        return [None] * len(items)
+
+    registry = Registry()
+    registry.add("jobs", "test.job", alone, apply_group=together)
+    ids = await _jobs(db, 10)
+    settings = fast_settings(database_url, worker_batch_size=10, worker_group_size=5)
+    async with running_worker(db, registry, settings):
+        await wait_until(lambda: _all_done(database_url))
+    rows = await fetch(database_url, "SELECT id, status FROM jobs ORDER BY id")
+    assert [r["status"] for r in rows] == ["succeeded"] * 4 + ["dead"] + ["succeeded"] * 5
+    assert groups and max(groups) > 1  # items did go to the group handler together
+    effects_rows = await fetch(database_url, "SELECT item_id, note FROM effects")
+    done = {r["item_id"]: r["note"] for r in effects_rows}
+    assert len(effects_rows) == len(done) == 9  # the failed group's writes rolled back
+    bad_group = {i for i in ids if abs(ids.index(i) - 4) < 5} - {ids[4]}
+    assert {i for i, note in done.items() if note == "alone"} <= bad_group
+    assert ids[4] not in done
+
+
 async def test_item_budget_cancels_and_rolls_back(
     db: Database, database_url: str, effects: None
 ) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from cryptography.fernet import Fernet
+
 from replydesk.core.crypto import KeyRing
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
@@ -15,6 +17,9 @@ from replydesk.integrations.credentials.vocabulary import HealthStatus, Integrat
 from replydesk.sim.server import SimServer
 from tests.support.queue import fast_settings
 from tests.support.sim import SIM_KEYS
+
+# One key for every integration test (credentials sealed by one test's app open in another's).
+SECRET_KEY = Fernet.generate_key().decode()
 
 
 async def configure(
@@ -77,8 +82,6 @@ async def set_health(
 def integration_settings(database_url: str, tmp_path: Any, **extra: Any) -> Settings:
     """Settings for integration tests: the test key ring, loopback provider URLs allowed (the
     simulator), the queue's fast test timings; ``extra`` per test module."""
-    from tests.integrations.conftest import SECRET_KEY  # one key for every integration test
-
     return fast_settings(
         database_url,
         data_dir=tmp_path / "data",

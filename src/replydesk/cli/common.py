@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -72,3 +74,10 @@ def emit_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
         return
     for row in rows:
         typer.echo(" ".join(f"{k}={v}" for k, v in row.items()))
+
+
+def exit_cleanly_on_sigterm() -> None:
+    """uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that
+    kills the process before atexit runs and the embedded PostgreSQL would be left running.
+    Turning SIGTERM into SystemExit lets atexit stop it."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -4,8 +4,6 @@ queue | integrations | sim | triage | backup | restore | version``."""
 from __future__ import annotations
 
 import asyncio
-import signal
-import sys
 from typing import Annotated
 
 import typer
@@ -14,7 +12,9 @@ from replydesk import __version__
 from replydesk.app import create_app
 from replydesk.cli.auth_commands import register as register_auth_commands
 from replydesk.cli.backup_commands import register as register_backup_commands
-from replydesk.cli.common import migrated_url, prepare
+from replydesk.cli.common import exit_cleanly_on_sigterm, migrated_url, prepare
+from replydesk.cli.demo_commands import register as register_demo_command
+from replydesk.cli.inbox_commands import register as register_inbox_commands
 from replydesk.cli.integration_commands import register as register_integration_commands
 from replydesk.cli.sim_commands import sim_app
 from replydesk.cli.triage_commands import register as register_triage_commands
@@ -40,8 +40,10 @@ app.add_typer(queue_app, name="queue")
 register_integration_commands(app)
 app.add_typer(sim_app, name="sim")
 register_triage_commands(app)
+register_inbox_commands(app)
 app.command("worker")(worker_command)
 register_backup_commands(app)
+register_demo_command(app)
 log = get_logger("replydesk.cli")
 
 
@@ -91,13 +93,6 @@ async def _first_run(settings: Settings, url: str, public_url: str) -> FirstRun:
         return await first_run.prepare(db, public_url)
     finally:
         await db.dispose()
-
-
-def exit_cleanly_on_sigterm() -> None:
-    """uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that
-    kills the process before atexit runs and the embedded PostgreSQL would be left running.
-    Turning SIGTERM into SystemExit lets atexit stop it."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
 def main() -> None:

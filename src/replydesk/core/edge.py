@@ -8,16 +8,16 @@ are listed in ``own_body_limits`` and skip the API's body budget.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import traceback
-import uuid
 from typing import Any
 
-import structlog
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from replydesk.core import errors
 from replydesk.core.body import check_content_length
@@ -74,11 +74,19 @@ def _count_refusal(scope: Scope, status: int) -> None:
     metrics().http_unavailable_answers.labels(route, str(status)).inc()
 
 
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()
+
+
 def _request_id(scope: Scope) -> str:
-    given = Headers(scope=scope).get(REQUEST_ID_HEADER)
-    if given and _REQUEST_ID.fullmatch(given):
-        return given
-    return uuid.uuid4().hex
+    # A plain scan of the raw (lower-case) header names: a Headers object per request showed
+    # in the webhook profile (docs/benchmarks.md, "Lean ingestion path").
+    for name, value in scope["headers"]:
+        if name == _REQUEST_ID_KEY:
+            given: str = value.decode("latin-1")
+            if _REQUEST_ID.fullmatch(given):
+                return given
+            break
+    return os.urandom(16).hex()  # as random as uuid4().hex, without building a UUID
 
 
 class EdgeMiddleware:
@@ -112,7 +120,9 @@ class EdgeMiddleware:
                 message["headers"] = _with_edge_headers(message.get("headers", []), request_id)
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        # bind + reset (not structlog's bound_contextvars, which copies the whole context).
+        tokens = bind_contextvars(request_id=request_id)
+        try:
             try:
                 if self.own_body_limits and scope["path"].startswith(self.own_body_limits):
                     await self.app(scope, receive, send_with_headers)
@@ -136,6 +146,8 @@ class EdgeMiddleware:
                     await error_response(500, "internal_error", "internal error")(
                         scope, receive, send_with_headers
                     )
+        finally:
+            reset_contextvars(**tokens)
 
     def _budgeted(self, receive: Receive) -> Receive:
         """``receive`` with the body capped at ``max_body_bytes`` and read within

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from replydesk import __version__
 from replydesk.core import errors
 from replydesk.core.db_errors import describe_database_error, is_database_unavailable
+from replydesk.core.direct import DirectRoute, DirectRoutes
 from replydesk.core.edge import EdgeMiddleware, error_response, log_unhandled
 from replydesk.core.inputs import check_request
 from replydesk.core.logging import get_logger
@@ -151,11 +152,13 @@ def new_api(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     *,
     own_body_limits: tuple[str, ...] = (),
+    direct_routes: tuple[DirectRoute, ...] = (),
 ) -> FastAPI:
     """The FastAPI shell every ReplyDesk app shares: error handlers, the input rules of every
     route (``core/inputs.py``), the edge middleware (``core/edge.py``), OpenAPI with docs
     served from the package's own assets, outage log. Paths under ``own_body_limits`` read
-    their bodies with their own size and time limits."""
+    their bodies with their own size and time limits; ``direct_routes`` are answered without
+    FastAPI's router (``core/direct.py``), inside the edge middleware."""
     app = FastAPIOffline(
         title="ReplyDesk",
         version=__version__,
@@ -168,7 +171,12 @@ def new_api(
         redirect_slashes=False,
         dependencies=[Depends(check_request)],
         responses=EVERY_ROUTE,
+        # ReplyDesk has no OpenTelemetry (its metrics are Prometheus, core/metrics.py); off,
+        # FastAPI skips asking the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    if direct_routes:
+        app.add_middleware(DirectRoutes, routes=direct_routes)  # inside EdgeMiddleware
     app.add_middleware(
         EdgeMiddleware,
         max_body_bytes=settings.api_max_body_bytes,

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     # Inbox read API: per-statement time budgets and the counts cache.
     counts_statement_timeout_ms: int = Field(default=1500, ge=1)
     counts_cache_persist_interval_s: float = Field(default=30.0, ge=0)
+    # Snoozes that ended are woken (leads.snooze_active cleared, so the inbox counter rows
+    # take them back) this often, at most this many leads per batch. Counts are exact in
+    # between (the read adds the ended ones); this keeps that addition small.
+    snooze_wake_interval_s: float = Field(default=30.0, ge=1, le=3600)
+    snooze_wake_batch_size: int = Field(default=1000, ge=1, le=100_000)
     inbox_statement_timeout_ms: int = Field(default=3000, ge=1)
     inbox_page_size_max: int = Field(default=200, ge=1, le=1000)
 
@@ -120,8 +125,11 @@ class Settings(BaseSettings):
     # Queue worker (docs/queue.md). A dead worker's items are back to pending within
     # worker_lease_s + worker_rescue_interval_s (40 s by default; keep it under 60 s).
     worker_concurrency: int = Field(default=4, ge=1, le=64)  # transactions in flight per table
-    worker_batch_size: int = Field(default=40, ge=1, le=500)  # rows per claim statement
+    worker_batch_size: int = Field(default=200, ge=1, le=500)  # rows per claim statement
     worker_group_size: int = Field(default=10, ge=1, le=200)  # items sharing one transaction
+    # Webhook events sharing one transaction: message events of a group are applied
+    # set-based, so bigger groups cost fewer statements per event (docs/decisions/0018).
+    worker_event_group_size: int = Field(default=50, ge=1, le=500)
     worker_item_budget_s: float = Field(default=30.0, gt=0)  # per item, handler + commit
     worker_lease_s: float = Field(default=30.0, ge=0.5)  # renewed every third of it
     worker_poll_interval_s: float = Field(default=1.0, gt=0, le=1.0)  # fallback to LISTEN

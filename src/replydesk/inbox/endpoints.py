@@ -93,11 +93,8 @@ def _counts_cache(request: Request) -> counts_service.CountsCache:
 async def inbox_counts(
     access: WorkspaceDep, session: SessionDep, settings: SettingsDep, request: Request
 ) -> CountsOut:
-    result = await counts_service.inbox_counts(
-        session, access.workspace_id, settings, _counts_cache(request)
-    )
-    unread = await counts_service.unread_count(
-        session, access.workspace_id, access.user_id, settings
+    result, unread = await counts_service.counts_and_unread(
+        session, access.workspace_id, access.user_id, settings, _counts_cache(request)
     )
     counts = CountsOut.model_validate(result, from_attributes=True)
     return counts.model_copy(update={"unread": unread.count, "unread_capped": unread.capped})

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, SmallInteger, func, text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, SmallInteger, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,6 +28,13 @@ ATTENTION_PREDICATE = (
     f"awaiting_reply AND status NOT IN {sql_values(OUT_OF_ATTENTION)} "
     "AND (out_of_office_at IS NULL OR last_inbound_at > out_of_office_at)"
 )
+
+# Counted in inbox_counters (migration 0014 writes the same text into its triggers): requires
+# attention with the snooze as its stored flag. A lead whose snooze has ended but is not yet
+# woken (leads.snooze_wake) is added at read time from ix_leads_snooze_ended.
+COUNTED_PREDICATE = f"{ATTENTION_PREDICATE} AND NOT snooze_active"
+UNKNOWN_CHANNEL = "unknown"
+UNCATEGORIZED = "uncategorized"
 
 # Slots per workspace in workspace_lead_totals: concurrent lead inserts of one workspace
 # spread over this many counter rows instead of queueing on one row lock.
@@ -62,6 +69,27 @@ class WorkspaceLeadTotal(Base):
     lead_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
+class InboxCounter(Base):
+    """Leads requiring attention per workspace, slot and (channel, category), kept by
+    statement-level triggers on ``leads`` (migration 0014) in the writing transaction.
+
+    ``channel`` is the lead's newest inbound channel or ``unknown``; ``category`` its
+    category or ``uncategorized``. A slot is one open transaction's own (advisory lock, see
+    ``inbox_counter_slot``); counts are ``sum(n)`` over the workspace's rows. ``n`` of one
+    row may be negative (a slot that only saw leads leave); the sums never are.
+    """
+
+    __tablename__ = "inbox_counters"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    channel: Mapped[str] = mapped_column(Text, primary_key=True)
+    category: Mapped[str] = mapped_column(Text, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+
+
 _leads = Lead.__table__
 _events = WebhookEvent.__table__
 
@@ -75,6 +103,14 @@ Index(
     text("id DESC"),
     postgresql_include=["snoozed_until", "last_inbound_channel", "category"],
     postgresql_where=text(ATTENTION_PREDICATE),
+)
+# Counts: snoozes of the workspace that have ended but are not woken yet (a few rows: only
+# snoozed leads are in it, and the wake-up task keeps the ended ones few).
+Index(
+    "ix_leads_snooze_ended",
+    _leads.c.workspace_id,
+    _leads.c.snoozed_until,
+    postgresql_where=text("snooze_active"),
 )
 # sort=oldest_waiting: leads awaiting a reply, oldest newest-inbound first.
 Index(

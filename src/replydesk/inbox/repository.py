@@ -1,7 +1,7 @@
-"""Every statement the inbox reads with (and the counts cache it writes).
+"""Every statement the inbox reads with (and what it writes: the counts cache, recount fixes).
 
-Fixed statements are named ``text()`` constants (the counts query is hand-written so its plan
-stays an index-only scan); lists are SQLAlchemy Core, built from the filters.
+Fixed statements are named ``text()`` constants (the counts statements are hand-written so
+their plans stay small index scans); lists are SQLAlchemy Core, built from the filters.
 """
 
 from __future__ import annotations
@@ -16,26 +16,82 @@ from sqlalchemy.orm import aliased
 
 from replydesk.core.errors import NotFound
 from replydesk.core.sql import statement
-from replydesk.inbox.models import ATTENTION_PREDICATE
+from replydesk.inbox.models import (
+    ATTENTION_PREDICATE,
+    COUNTED_PREDICATE,
+    UNCATEGORIZED,
+    UNKNOWN_CHANNEL,
+)
 from replydesk.ingest.models import WebhookEvent
 from replydesk.leads.models import Lead, Message
 
-# One hash aggregate by (channel, category) over an index-only scan of the workspace's
-# entries in ix_leads_attention; the breakdowns and the total are folded in Python (a few
-# dozen groups). LEFT JOIN from the lead total so an empty backlog still returns one row.
+# Counter rows (inbox_counters, kept by triggers on leads) summed per (channel, category),
+# plus the leads whose snooze ended but are not woken yet (ix_leads_snooze_ended: a few
+# rows). Neither side grows with the backlog. LEFT JOIN from the lead total so an empty
+# backlog still returns one row; zero sums are left out (as groups without leads were).
 COUNTS_SQL = statement(
     f"""
     SELECT a.last_inbound_channel, a.category, a.n, t.total_leads
       FROM (SELECT coalesce(sum(lead_count), 0) AS total_leads
               FROM workspace_lead_totals WHERE workspace_id = :ws) AS t
       LEFT JOIN (
-            SELECT last_inbound_channel, category, count(*) AS n
-              FROM leads
-             WHERE workspace_id = :ws
-               AND {ATTENTION_PREDICATE}
-               AND (snoozed_until IS NULL OR snoozed_until <= now())
-             GROUP BY last_inbound_channel, category
+            SELECT channel AS last_inbound_channel, category, sum(n) AS n FROM (
+                SELECT channel, category, n FROM inbox_counters WHERE workspace_id = :ws
+                UNION ALL
+                SELECT coalesce(last_inbound_channel, '{UNKNOWN_CHANNEL}'),
+                       coalesce(category, '{UNCATEGORIZED}'), 1
+                  FROM leads
+                 WHERE workspace_id = :ws AND snooze_active AND snoozed_until <= now()
+                   AND {ATTENTION_PREDICATE}
+            ) AS u
+             GROUP BY 1, 2 HAVING sum(n) <> 0
            ) AS a ON true
+    """
+)
+
+# The reference the counters must equal: the workspace's backlog counted from leads (an
+# index-only scan of ix_leads_attention, O(backlog); the counts query before 0014). Used by
+# ``replydesk inbox recount`` and the tests, never on a request path.
+BACKLOG_COUNTS_SQL = statement(
+    f"""
+    SELECT coalesce(last_inbound_channel, '{UNKNOWN_CHANNEL}') AS channel,
+           coalesce(category, '{UNCATEGORIZED}') AS category, count(*) AS n
+      FROM leads
+     WHERE workspace_id = :ws AND {ATTENTION_PREDICATE}
+       AND (snoozed_until IS NULL OR snoozed_until <= now())
+     GROUP BY 1, 2
+    """
+)
+
+# Recount: the drift between the counter rows and the leads they count (one statement, so
+# one snapshot: a writer changes both in one transaction), added to this transaction's own
+# slot. Additive, so writers committing meanwhile stay exact. Returns what it fixed.
+RECOUNT_SQL = statement(
+    f"""
+    WITH truth AS (
+        SELECT coalesce(last_inbound_channel, '{UNKNOWN_CHANNEL}') AS channel,
+               coalesce(category, '{UNCATEGORIZED}') AS category, count(*) AS n
+          FROM leads WHERE workspace_id = :ws AND {COUNTED_PREDICATE}
+         GROUP BY 1, 2
+    ), held AS (
+        SELECT channel, category, sum(n) AS n FROM inbox_counters
+         WHERE workspace_id = :ws GROUP BY 1, 2
+    ), drift AS (
+        SELECT channel, category, coalesce(t.n, 0) - coalesce(h.n, 0) AS delta,
+               coalesce(h.n, 0) AS counted, coalesce(t.n, 0) AS actual
+          FROM truth t FULL JOIN held h USING (channel, category)
+         WHERE coalesce(t.n, 0) <> coalesce(h.n, 0)
+    ), fixed AS (
+        INSERT INTO inbox_counters AS c (workspace_id, slot, channel, category, n)
+        SELECT CAST(:ws AS uuid), inbox_counter_slot(CAST(:ws AS uuid)), channel, category,
+               delta
+          FROM drift ORDER BY channel, category
+        ON CONFLICT (workspace_id, slot, channel, category)
+          DO UPDATE SET n = c.n + EXCLUDED.n
+        RETURNING 1
+    )
+    SELECT channel, category, counted, actual, (SELECT count(*) FROM fixed) AS fixed_rows
+      FROM drift ORDER BY channel, category
     """
 )
 
@@ -223,4 +279,10 @@ UNREAD_SQL = statement(
          LIMIT :cap
     ) AS unread
     """
+)
+
+
+WORKSPACE_EXISTS = statement("SELECT 1 FROM workspaces WHERE id = :ws")
+WORKSPACE_IDS_AFTER = statement(
+    "SELECT id FROM workspaces WHERE id > CAST(:after AS uuid) ORDER BY id LIMIT :limit"
 )

@@ -121,6 +121,13 @@ class AuthCache:
         loaded_at = entry[0] - self.ttl_s
         return entry[1] if self._clock() - loaded_at <= max_age_s else None
 
+    def fresh(self, workspace_id: uuid.UUID) -> tuple[bool, WorkspaceAuth | None]:
+        """``(True, entry)`` for a live cached entry (no await needed), else ``(False, None)``."""
+        entry = self._entries.get(workspace_id)
+        if entry is not None and entry[0] > self._clock():
+            return True, entry[1]
+        return False, None
+
     async def get(self, workspace_id: uuid.UUID, loader: Loader) -> WorkspaceAuth | None:
         entry = self._entries.get(workspace_id)
         if entry is not None and entry[0] > self._clock():

@@ -1,10 +1,18 @@
-"""``POST /webhooks/{provider}/{workspace_id}``: thin handler over ``Ingestor``."""
+"""``POST /webhooks/{provider}/{workspace_id}``: thin handler over ``Ingestor``.
+
+The route is documented (and registered) here as a FastAPI route, and served as a direct route
+(``core/direct.py``, ``WEBHOOK``): the hot path skips FastAPI's router and dependency solving.
+"""
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.responses import Response
 
+from replydesk.core.direct import DirectRoute
 from replydesk.core.http import error_doc
 from replydesk.ingest.schemas import Duplicate, Stored
 from replydesk.ingest.service import Ingestor
@@ -58,6 +66,21 @@ def _ingestor(request: Request) -> Ingestor:
     },
 )
 async def receive_webhook(provider: str, workspace_id: str, request: Request) -> JSONResponse:
-    # The raw body is read by the service (size cap, signatures): FastAPI never parses it.
+    # Reached only when the direct route does not take the request (core/direct.py).
     result = await _ingestor(request).ingest(provider, workspace_id, request)
     return JSONResponse(result.body(), status_code=result.http_status)
+
+
+async def receive_webhook_direct(request: Request) -> Response:
+    """The same answer as ``receive_webhook``, built without FastAPI's request handling. The
+    raw body is read by the service (size cap, signatures): nothing parses it before."""
+    params = request.path_params
+    result = await _ingestor(request).ingest(params["provider"], params["workspace_id"], request)
+    return Response(
+        orjson.dumps(result.body()), status_code=result.http_status, media_type="application/json"
+    )
+
+
+_route = router.routes[0]
+assert isinstance(_route, APIRoute) and _route.endpoint is receive_webhook
+WEBHOOK = DirectRoute(_route, receive_webhook_direct)

@@ -8,6 +8,7 @@ workspace's auth info is cached, two on a cache miss.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -46,6 +47,9 @@ from replydesk.ingest.spooling import Spooler, spool_root
 from replydesk.integrations.base import PENDING, WebhookProvider
 
 log = get_logger(__name__)
+# structlog's lazy proxy builds a bound logger on every call, even for a filtered-out debug
+# line; the per-request debug lines ask the stdlib level first (cached by logging).
+_std_log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -215,9 +219,11 @@ class Ingestor:
         if workspace_id is not None and token:
             # A cache hit does not reach the database, so it says nothing about an outage.
             try:
-                auth = self._auth_during_outage(workspace_id) or await self._with_db(
-                    deadline, lambda: self.cache.get(workspace_id, self._load), proves_db=False
-                )
+                cached, auth = self.cache.fresh(workspace_id)
+                if not cached:
+                    auth = self._auth_during_outage(workspace_id) or await self._with_db(
+                        deadline, lambda: self.cache.get(workspace_id, self._load), proves_db=False
+                    )
             except Unavailable:
                 # An expired entry's reload met the outage: the spool may still take it.
                 auth = self._auth_during_outage(workspace_id)
@@ -274,10 +280,14 @@ class Ingestor:
         if spooler is not None:
             spooler.db_answered()
         trace.step("insert")
+        debug = _std_log.isEnabledFor(logging.DEBUG)
         if event_id is None:
-            log.debug("webhook_duplicate", provider=provider, event_type=parsed.event_type)
+            if debug:
+                log.debug("webhook_duplicate", provider=provider, event_type=parsed.event_type)
             return IngestResult("duplicate", None)
         status = "accepted" if parsed.status == PENDING else "ignored"
+        if not debug:
+            return IngestResult(status, event_id)
         log.debug(
             "webhook_stored",
             provider=provider,

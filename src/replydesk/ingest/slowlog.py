@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from replydesk.core.logging import get_logger
 from replydesk.core.metrics import metrics
@@ -50,6 +51,28 @@ class SlowLog:
         self._worst = 0.0
 
 
+_CHILDREN: dict[tuple[int, str, str], tuple[object, Any, Any]] = {}
+
+
+def _children(provider: str, outcome: str) -> tuple[Any, Any]:
+    """The labelled counter and histogram, looked up once per (metrics set, provider, outcome):
+    ``labels()`` takes a lock and builds a key on every call. Both labels are bounded (known
+    providers or "unknown"; outcome codes)."""
+    m = metrics()
+    key = (id(m), provider, outcome)
+    found = _CHILDREN.get(key)
+    if found is None or found[0] is not m:  # (the set is held in the value: ids stay unique)
+        if len(_CHILDREN) > 1000:  # a new metrics set (tests): drop the old children
+            _CHILDREN.clear()
+        found = (
+            m,
+            m.ingest_requests.labels(provider, outcome),
+            m.ingest_duration.labels(provider, outcome),
+        )
+        _CHILDREN[key] = found
+    return found[1], found[2]
+
+
 class IngestTrace:
     """One webhook request's timings: its metrics, and a warning with its duration and dedupe
     key when it took longer than ``log_slow_webhook_s`` (2 s), with step timings (auth, body,
@@ -69,9 +92,9 @@ class IngestTrace:
 
     def finish(self, provider: str, outcome: str, settings: Settings) -> None:
         elapsed = time.monotonic() - self.started
-        m = metrics()
-        m.ingest_requests.labels(provider, outcome).inc()
-        m.ingest_duration.labels(provider, outcome).observe(elapsed)
+        counter, histogram = _children(provider, outcome)
+        counter.inc()
+        histogram.observe(elapsed)
         if elapsed <= settings.log_slow_webhook_s:
             return
         extra: dict[str, object] = {}

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:  # planning builds on this module's shapes
+    from replydesk.integrations.planning import Planner
 
 
 class ProviderName(StrEnum):
@@ -107,6 +110,9 @@ class EventsModule(Protocol):
     @property
     def HANDLERS(self) -> Mapping[str, EventHandler]: ...  # read-only: a module constant
 
+    @property
+    def PLANNERS(self) -> Mapping[str, Planner]: ...  # the message event types, planned
+
     def lead_key(self, payload: Mapping[str, Any]) -> str: ...
 
 
@@ -125,6 +131,8 @@ class WebhookProvider:
     # How a webhook is answered while the database is away: the status the provider retries
     # on (GHL retries only on 429; docs/ingestion.md "When the database is away").
     outage_status: int = 503
+    # Event types applied set-based in a group (integrations.planning); the rest one by one.
+    planners: Mapping[str, Planner] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -148,4 +156,5 @@ class WebhookProvider:
             load_keys,
             verify,
             outage_status,
+            events.PLANNERS,
         )

@@ -47,7 +47,9 @@ def get_path(payload: Any, path: str) -> Any:
     """``data.reply.id`` → the value, or None when any step is missing or not an object."""
     node: Any = payload
     for step in path.split("."):
-        if not isinstance(node, Mapping):
+        # ``type is dict`` first: parsed JSON is plain dicts, and an ABC isinstance check per
+        # step showed in the webhook profile (docs/benchmarks.md, "Lean ingestion path").
+        if type(node) is not dict and not isinstance(node, Mapping):
             return None
         node = node.get(step)
     return node

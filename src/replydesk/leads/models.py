@@ -69,6 +69,13 @@ class Lead(Base):
     sentiment: Mapped[str | None] = mapped_column(Text)
     untracked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The snooze as a stored flag: set by a BEFORE row trigger whenever snoozed_until is
+    # written (true while it is in the future), cleared by the leads.snooze_wake task when
+    # the time has passed, so the end of a snooze is a row change the inbox counter
+    # triggers see (migration 0014). Never written by the application otherwise.
+    snooze_active: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
     assignee_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -105,6 +112,9 @@ class Lead(Base):
             text("last_message_at DESC NULLS LAST"),
             text("id DESC"),
         ),
+        # Snoozes whose time has passed, oldest first: the leads.snooze_wake task.
+        Index("ix_leads_snooze_wake", "snoozed_until", postgresql_where=text("snooze_active")),
+        CheckConstraint("NOT snooze_active OR snoozed_until IS NOT NULL", name="snooze_active"),
         CheckConstraint(f"status IN {sql_values(LeadStatus)}", name="status"),
         CheckConstraint(f"category IN {sql_values(LeadCategory)}", name="category"),
         CheckConstraint(f"category_source IN {sql_values(CategorySource)}", name="category_source"),

@@ -52,6 +52,8 @@ _PROFILE_COLUMNS = ("first_name", "last_name", "company", "title")
 # Identity values are text; the EmailBison lead id column is a bigint.
 _CASTS = {"emailbison_lead_id": "CAST(CAST(:emailbison_lead_id AS text) AS bigint)"}
 _ALL_COLUMNS = (*IDENTITY_COLUMNS.values(), *_PROFILE_COLUMNS)
+# For the set-based statements (group_repository): every column a lead is filled from.
+PROFILE_COLUMNS, LEAD_FILL_COLUMNS = _PROFILE_COLUMNS, _ALL_COLUMNS
 
 FIND_IDENTITIES = statement(
     """
@@ -489,3 +491,24 @@ async def update_fields(
         .where(Lead.id == lead_id, Lead.workspace_id == workspace_id, changed)
         .values(**values, updated_at=func.now())
     )
+
+
+# Snoozes whose time has passed, oldest first, a bounded batch (ix_leads_snooze_wake); a
+# lead an operator is changing right now is left for the next run. The outer WHERE
+# re-checks the row it locked. Clearing the flag is the change the inbox counter triggers
+# count (migration 0014).
+WAKE_SNOOZED = statement(
+    """
+    UPDATE leads SET snooze_active = false
+     WHERE id IN (SELECT id FROM leads
+                   WHERE snooze_active AND snoozed_until <= now()
+                   ORDER BY snoozed_until LIMIT :limit
+                   FOR UPDATE SKIP LOCKED)
+       AND snooze_active AND snoozed_until <= now()
+    """
+)
+
+
+async def wake_snoozed(session: AsyncSession, limit: int) -> int:
+    result = await session.execute(WAKE_SNOOZED, {"limit": limit})
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -80,7 +80,7 @@ async def _owners(
     return {IdentityKey(IdentityKind(r.kind), r.value): (r.id, r.lead_id) for r in rows}
 
 
-def _columns(keys: list[IdentityKey]) -> dict[str, str | None]:
+def identity_columns(keys: list[IdentityKey]) -> dict[str, str | None]:
     """Display columns from the first identity of each kind."""
     values: dict[str, str | None] = dict.fromkeys(repository.IDENTITY_COLUMNS.values())
     for key in keys:
@@ -143,7 +143,8 @@ async def resolve_lead(
             )
             if claimed:
                 await session.execute(
-                    repository.FILL_IDENTITY_COLUMNS, {"id": target, **_columns(list(claimed))}
+                    repository.FILL_IDENTITY_COLUMNS,
+                    {"id": target, **identity_columns(list(claimed))},
                 )
             if len(claimed) < len(missing):
                 continue  # claimed concurrently by another lead: read again, and merge it
@@ -151,7 +152,9 @@ async def resolve_lead(
             return Person(target, primary[0] if primary else None)
         savepoint = await session.begin_nested()
         lead_id = int(
-            await repository.scalar(session, repository.INSERT_LEAD, {**fields, **_columns(keys)})
+            await repository.scalar(
+                session, repository.INSERT_LEAD, {**fields, **identity_columns(keys)}
+            )
         )
         claimed = await _owners(session, workspace_id, keys, claim_for=lead_id)
         if len(claimed) == len(keys):
@@ -465,36 +468,37 @@ async def _manual_category(
         )
 
 
+def message_job(job_type: JobType, stored: StoredMessage) -> tuple[dict[str, Any], str]:
+    """The payload and dedupe key of ``job_type`` for a stored message (once per message):
+    a follow-up start carries the sender, a post-processing job the channel."""
+    extra = (
+        {"sent_by": stored.sent_by}
+        if job_type is JobType.FOLLOWUP_START
+        else {"channel": stored.channel}
+    )
+    return {"lead_id": stored.lead_id, "message_id": stored.id, **extra}, f"{job_type}:{stored.id}"
+
+
 async def _message_job(
-    session: AsyncSession,
-    workspace_id: uuid.UUID,
-    stored: StoredMessage,
-    job_type: JobType,
-    **extra: str,
+    session: AsyncSession, workspace_id: uuid.UUID, stored: StoredMessage, job_type: JobType
 ) -> None:
     """Enqueue ``job_type`` for a stored message, once per message (dedupe key)."""
-    payload = {"lead_id": stored.lead_id, "message_id": stored.id, **extra}
-    await enqueue(
-        session, job_type.value, payload, f"{job_type}:{stored.id}", workspace_id=workspace_id
-    )
+    payload, dedupe_key = message_job(job_type, stored)
+    await enqueue(session, job_type.value, payload, dedupe_key, workspace_id=workspace_id)
 
 
 async def start_followup(
     session: AsyncSession, workspace_id: uuid.UUID, stored: StoredMessage
 ) -> None:
     """An outbound message may start (or stop) a follow-up sequence."""
-    await _message_job(
-        session, workspace_id, stored, JobType.FOLLOWUP_START, sent_by=stored.sent_by
-    )
+    await _message_job(session, workspace_id, stored, JobType.FOLLOWUP_START)
 
 
 async def postprocess_inbound(
     session: AsyncSession, workspace_id: uuid.UUID, stored: StoredMessage
 ) -> None:
     """An inbound message is analysed after it is stored (categorisation, drafts)."""
-    await _message_job(
-        session, workspace_id, stored, JobType.INBOUND_POSTPROCESS, channel=stored.channel
-    )
+    await _message_job(session, workspace_id, stored, JobType.INBOUND_POSTPROCESS)
 
 
 async def lead_identities(

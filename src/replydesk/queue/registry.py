@@ -20,6 +20,10 @@ Prepare = Callable[[ClaimedItem], Awaitable[Any]]
 # transaction are sorted by it, so concurrent groups lock rows in one global order and
 # cannot deadlock (each deadlock costs PostgreSQL's deadlock_timeout, 1 s by default).
 OrderKey = Callable[[ClaimedItem], str]
+# Optional: ``apply`` for several items of a group at once (e.g. set-based SQL), in the group's
+# transaction and order; returns one ``apply`` result per item. Its result must equal applying
+# the items one by one: a failing group is rolled back and each item then runs alone.
+ApplyGroup = Callable[[AsyncSession, list[ClaimedItem]], Awaitable[list[str | None]]]
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class Handler:
     apply: Apply
     prepare: Prepare | None = None
     order_key: OrderKey | None = None
+    apply_group: ApplyGroup | None = None
 
 
 class Registry:
@@ -41,11 +46,12 @@ class Registry:
         *,
         prepare: Prepare | None = None,
         order_key: OrderKey | None = None,
+        apply_group: ApplyGroup | None = None,
     ) -> None:
         key = (table_named(table).name, kind)
         if key in self._handlers:
             raise ValueError(f"a handler for {table} {kind} is already registered")
-        self._handlers[key] = Handler(apply, prepare, order_key)
+        self._handlers[key] = Handler(apply, prepare, order_key, apply_group)
 
     def get(self, table: str, kind: str) -> Handler | None:
         return self._handlers.get((table, kind))

@@ -274,6 +274,32 @@ async def insert_job(
     return job_id
 
 
+# Several jobs in one statement (callers sort them by dedupe key: concurrent transactions
+# then wait on each other's keys in one order).
+_ENQUEUE_MANY = statement(
+    """
+    INSERT INTO jobs (type, payload, dedupe_key, workspace_id, run_at)
+    SELECT u.type, u.payload, u.dedupe_key, u.ws, now()
+    FROM unnest(CAST(:types AS text[]), CAST(:payloads AS jsonb[]),
+                CAST(:dedupe_keys AS text[]), CAST(:ws AS uuid[]))
+        WITH ORDINALITY AS u(type, payload, dedupe_key, ws, ord)
+    ORDER BY u.ord
+    ON CONFLICT (dedupe_key) DO NOTHING
+    """
+)
+
+
+async def insert_jobs(conn: Executor, rows: list[tuple[str, str, str, uuid.UUID | None]]) -> None:
+    """(type, payload as JSON text, dedupe key, workspace id) per job, in the given order."""
+    params = {
+        "types": [r[0] for r in rows],
+        "payloads": [r[1] for r in rows],
+        "dedupe_keys": [r[2] for r in rows],
+        "ws": [r[3] for r in rows],
+    }
+    await conn.execute(_ENQUEUE_MANY, params)
+
+
 _LOCK_STATUS = "SELECT status FROM {t} WHERE id = :id {scope} FOR UPDATE"
 
 _REPLAY = """

@@ -6,6 +6,7 @@ Stable names used by other domains (see docs/queue.md): ``enqueue``, ``replay``,
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +48,19 @@ async def enqueue(
         workspace_id=workspace_id,
         max_attempts=max_attempts,
     )
+
+
+async def enqueue_many(
+    session: AsyncSession,
+    jobs: list[tuple[str, dict[str, Any], str, uuid.UUID | None]],
+) -> None:
+    """``enqueue`` for several jobs (type, payload, dedupe key, workspace id) in one
+    statement, each once per dedupe key (the first of a repeated key is kept)."""
+    unique: dict[str, tuple[str, str, str, uuid.UUID | None]] = {}
+    for job_type, payload, dedupe_key, workspace_id in jobs:
+        unique.setdefault(dedupe_key, (job_type, json.dumps(payload), dedupe_key, workspace_id))
+    if unique:
+        await repository.insert_jobs(session, [unique[k] for k in sorted(unique)])
 
 
 @dataclass(frozen=True)

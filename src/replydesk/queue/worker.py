@@ -2,10 +2,12 @@
 
 A runner keeps at most ``concurrency`` transactions in flight. It claims when half its slots
 are free (or all are) and sleeps until a NOTIFY, a finished item or the poll interval (≤ 1 s).
-Claimed items are applied in groups of ``worker_group_size`` per transaction (one status
-statement per group, items sorted by the rows they lock); if anything in a group fails, the
-group rolls back and each of its items runs alone in its own transaction, so one item's
-failure never fails its batch-mates (docs/decisions/0003-worker-applies-items-in-groups.md).
+Claimed items are applied in groups of ``worker_group_size`` (``worker_event_group_size``
+for webhook events) per transaction: one status statement per group, items sorted by the rows
+they lock, and a handler may apply its items of a group at once (``Handler.apply_group``,
+docs/decisions/0018). If anything in a group fails, the group rolls back and each of its items
+runs alone in its own transaction, so one item's failure never fails its batch-mates
+(docs/decisions/0003-worker-applies-items-in-groups.md).
 """
 
 from __future__ import annotations
@@ -105,6 +107,11 @@ class QueueRunner:
         self.db, self.table, self.registry, self.s = db, table, registry, settings
         self.worker_id, self.concurrency = worker_id, concurrency
         self.min_claim = max(1, concurrency // 2)
+        self.group_size = (
+            settings.worker_event_group_size
+            if table.name == WEBHOOK_EVENTS.name
+            else settings.worker_group_size
+        )
         self.outage = outage or OutageLog(
             scope="worker", detail="items are retried once the database answers again"
         )
@@ -117,7 +124,7 @@ class QueueRunner:
         try:
             while not stopping.is_set():
                 free = self.concurrency - len(self.tasks)
-                want = min(free * self.s.worker_group_size, self.s.worker_batch_size)
+                want = min(free * self.group_size, self.s.worker_batch_size)
                 # Claim when half the slots are free (or all are): one claim statement per
                 # several items, without claiming items that would wait for a slot.
                 if want > 0 and (free >= self.min_claim or not self.tasks):
@@ -153,7 +160,7 @@ class QueueRunner:
                 key = handler.order_key(item) if handler and handler.order_key else ""
                 together.append((key, item))
         ordered = [item for _, item in sorted(together, key=lambda pair: (pair[0], pair[1].id))]
-        size = self.s.worker_group_size
+        size = self.group_size
         return [[i] for i in alone] + [ordered[k : k + size] for k in range(0, len(ordered), size)]
 
     async def _apply(self, session: AsyncSession, item: ClaimedItem) -> tuple[str, str | None]:
@@ -162,6 +169,34 @@ class QueueRunner:
             f"no handler for {item.kind}" if handler is None else await handler.apply(session, item)
         )
         return ("succeeded" if note is None else "ignored"), note
+
+    async def _apply_all(
+        self, session: AsyncSession, group: list[ClaimedItem]
+    ) -> list[tuple[ClaimedItem, str, str | None]]:
+        """Each item's outcome, in order; consecutive items whose handler applies groups
+        (``Handler.apply_group``, the same one) are applied together."""
+        outcomes: list[tuple[ClaimedItem, str, str | None]] = []
+        start = 0
+        while start < len(group):
+            handler = self.registry.get(group[start].table, group[start].kind)
+            together = handler.apply_group if handler is not None else None
+            end = start + 1
+            if together is not None:
+                while end < len(group):
+                    other = self.registry.get(group[end].table, group[end].kind)
+                    if other is None or other.apply_group is not together:
+                        break
+                    end += 1
+            if together is None or end - start == 1:
+                outcomes.append((group[start], *await self._apply(session, group[start])))
+            else:
+                notes = await together(session, group[start:end])
+                outcomes += [
+                    (item, "succeeded" if note is None else "ignored", note)
+                    for item, note in zip(group[start:end], notes, strict=True)
+                ]
+            start = end
+        return outcomes
 
     async def _run_group(self, group: list[ClaimedItem]) -> None:
         """One transaction and one status statement for the whole group: per-item BEGIN,
@@ -174,7 +209,7 @@ class QueueRunner:
         try:
             async with asyncio.timeout(self.s.worker_item_budget_s):
                 async with self.db.session() as session:
-                    outcomes = [(item, *await self._apply(session, item)) for item in group]
+                    outcomes = await self._apply_all(session, group)
                     if not await repository.finish_group(session, outcomes):
                         raise LeaseLost
         except Exception as exc:

@@ -118,6 +118,7 @@ class EmailBisonSim:
             r("POST", "/api/replies/{id}/reply", "replies.reply", self.reply),
             r("GET", "/api/leads/{id}/sent-emails", "leads.sent_emails", self.sent_emails),
             r("GET", "/api/sender-emails", "sender_emails.list", self.sender_emails),
+            r("GET", "/api/users", "users.me", self.me),
             r("GET", "/api/leads/{id}/replies", "leads.replies", self.lead_replies),
         ]
 
@@ -220,6 +221,10 @@ class EmailBisonSim:
             subject=str(req.arg("subject") or ""),
         )
         return ok({"data": sent})
+
+    async def me(self, req: SimRequest) -> Response:
+        """The key's api user (what ReplyDesk's health check reads)."""
+        return ok({"data": {"id": 1, "name": "Sim API user", "email": SENDER["email"]}})
 
     async def sender_emails(self, req: SimRequest) -> Response:
         return ok({"data": [{**SENDER, "status": "Connected"}]})

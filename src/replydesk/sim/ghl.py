@@ -62,6 +62,7 @@ class GhlSim:
 
     def routes(self) -> list[Route]:
         return [
+            Route("ghl", "GET", "/locations/{id}", "locations.get", self.location),
             Route("ghl", "POST", "/contacts/upsert", "contacts.upsert", self.upsert),
             Route("ghl", "GET", "/conversations/search", "conversations.search", self.search),
             Route("ghl", "POST", "/conversations/messages", "conversations.send", self.send),
@@ -69,6 +70,10 @@ class GhlSim:
                 "ghl", "GET", "/conversations/{id}/messages", "conversations.messages", self.history
             ),
         ]
+
+    async def location(self, req: SimRequest) -> Response:
+        """The sub-account (what ReplyDesk's health check reads); any id exists here."""
+        return ok({"location": {"id": req.params["id"], "name": "Sim location"}})
 
     async def upsert(self, req: SimRequest) -> Response:
         body = req.json if isinstance(req.json, dict) else {}

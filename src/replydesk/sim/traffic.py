@@ -23,12 +23,20 @@ import httpx
 FIRST_NAMES = ("Dana", "Lee", "Ana", "Omar", "Mia", "Jon", "Priya", "Kai", "Sara", "Tom")
 LAST_NAMES = ("Reyes", "Park", "Silva", "Haddad", "Novak", "Berg", "Shah", "Ito", "Klein", "Ruiz")
 COMPANIES = ("Northwind", "Contoso", "Fabrikam", "Initech", "Globex", "Umbrella")
+# One or more replies per category of the vocabulary (automation/categorise), so a stream
+# (and ``replydesk demo``) fills every inbox filter.
 REPLIES = (
     "Sounds good, can we talk Tuesday?",
     "Not interested, please remove me.",
     "Who else is using this?",
     "Can you send pricing?",
     "I'm out of office until Monday.",
+    "Yes, this is interesting. Tell me more.",
+    "Can we book a call on Thursday at 2pm?",
+    "I'm not the right person for this, please reach out to Jordan, our ops lead.",
+    "Wrong person, I left that team last year.",
+    "Please unsubscribe me from this list.",
+    "Thanks for the note.",
 )
 
 

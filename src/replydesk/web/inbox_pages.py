@@ -38,12 +38,11 @@ async def sidebar_counts(
 ) -> dict[str, Any]:
     cache: counts_service.CountsCache = request.app.state.inbox_counts_cache
     try:
-        counts = await counts_service.inbox_counts(session, place.workspace_id, settings, cache)
+        counts, unread = await counts_service.counts_and_unread(
+            session, place.workspace_id, place.viewer.user_id, settings, cache
+        )
     except Unavailable:
         return {"counts": None, "unread": None}
-    unread = await counts_service.unread_count(
-        session, place.workspace_id, place.viewer.user_id, settings
-    )
     return {"counts": counts, "unread": unread}
 
 

@@ -154,6 +154,20 @@ async def put_integration(
     ``secret_key_missing`` before anything is written when no key is configured.
     ``defaults``: instance values for fields a body may omit (the AI provider's)."""
     valid = await validate(session, provider, body, policy, defaults)
+    return await store_validated(session, keyring, workspace_id, provider, valid)
+
+
+async def store_validated(
+    session: AsyncSession,
+    keyring: KeyRing,
+    workspace_id: uuid.UUID,
+    provider: Integration,
+    valid: Validated,
+) -> IntegrationOut:
+    """Encrypt and store what ``validate`` accepted; health back to ``unknown``; queue a check.
+
+    Also called directly by ``replydesk demo``, which points integrations at the loopback
+    simulator (whose per-provider path prefixes ``validate`` refuses); nothing else should."""
     ciphertext = keyring.seal(binding(workspace_id, provider), valid.secret)
     hint = secret_hint(valid.secret[valid.hint_field])
     version = await repository.upsert_credentials(

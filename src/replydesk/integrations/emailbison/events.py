@@ -13,21 +13,22 @@ from replydesk.integrations import readers as p
 from replydesk.integrations.base import Event, EventHandler, EventOutcome
 from replydesk.integrations.emailbison.webhook import id_part
 from replydesk.integrations.keys import get_path
-from replydesk.integrations.outcome import outcome
+from replydesk.integrations.planning import Lookups, Planner, planned
 from replydesk.leads import identity
 from replydesk.leads import service as leads
 from replydesk.leads.identity import IdentityKey
+from replydesk.leads.message_events import MessageEvent
 from replydesk.leads.vocabulary import (
     CategorySource,
     Channel,
     Direction,
     IdentityKind,
+    JobType,
     LeadCategory,
     LeadEventKind,
     LeadStatus,
     SentBy,
 )
-from replydesk.workspaces import service as workspaces
 
 
 def _bison_profile(lead: Mapping[str, Any]) -> leads.LeadProfile:
@@ -54,11 +55,11 @@ def _variables(lead: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def _lead_keys(
-    session: AsyncSession, event: Event, lead: Mapping[str, Any], email: str
+    lookups: Lookups, event: Event, lead: Mapping[str, Any], email: str
 ) -> list[IdentityKey]:
     """E-mail first (the channel's identity), then the EmailBison lead id and the phone and
     LinkedIn URL the workspace's variable names point at."""
-    settings = await workspaces.identity_settings(session, event.workspace_id)
+    settings = await lookups.identity_settings(event.workspace_id)
     variables = _variables(lead) if lead else {}
     phones = [
         identity.phone(variables.get(name), settings.default_phone_region)
@@ -73,9 +74,9 @@ async def _lead_keys(
     )
 
 
-async def _bison_lead(
-    session: AsyncSession, event: Event, fallback_path: str | None = None
-) -> leads.Person:
+async def _bison_person(
+    lookups: Lookups, event: Event, fallback_path: str | None = None
+) -> tuple[list[IdentityKey], leads.LeadProfile]:
     """The campaign lead (``data.lead``), else the address at ``fallback_path``."""
     lead = p.block(event.payload, "data.lead")
     email = identity.email(lead.get("email"))
@@ -84,8 +85,14 @@ async def _bison_lead(
     if email is None:
         where = "data.lead.email" + (f" or {fallback_path}" if fallback_path else "")
         raise InvalidInput(f"{event.event_type}: no valid e-mail address in {where}")
-    keys = await _lead_keys(session, event, lead, email)
-    return await leads.resolve_lead(session, event.workspace_id, keys, _bison_profile(lead))
+    return await _lead_keys(lookups, event, lead, email), _bison_profile(lead)
+
+
+async def _bison_lead(
+    session: AsyncSession, event: Event, fallback_path: str | None = None
+) -> leads.Person:
+    keys, profile = await _bison_person(Lookups(session), event, fallback_path)
+    return await leads.resolve_lead(session, event.workspace_id, keys, profile)
 
 
 def _reply(event: Event) -> tuple[Mapping[str, Any], int]:
@@ -107,11 +114,11 @@ def _event_time(event: Event) -> datetime:
     return when or event.received_at
 
 
-async def _bison_sent(session: AsyncSession, event: Event) -> EventOutcome:
+async def _plan_sent(event: Event, lookups: Lookups) -> MessageEvent:
     """EMAIL_SENT / LEAD_FIRST_CONTACTED: a campaign send, keyed by its scheduled e-mail."""
     se = p.block(event.payload, "data.scheduled_email")
     se_id = p.int_id(se.get("id"), "data.scheduled_email.id")
-    person = await _bison_lead(session, event)
+    keys, profile = await _bison_person(lookups, event)
     when = p.first_time(
         se.get("sent_at"), get_path(event.payload, "data.campaign_event.created_at")
     )
@@ -125,18 +132,14 @@ async def _bison_sent(session: AsyncSession, event: Event) -> EventOutcome:
         subject=p.text_or_none(se.get("email_subject"), 2000),
         body=p.text_or_none(se.get("email_body")),
         body_html=p.text_or_none(se.get("email_body")),  # campaign bodies are HTML
-        identity_id=person.identity_id,
     )
-    stored = await leads.record_message(session, event.workspace_id, person.lead_id, msg)
-    await leads.start_followup(session, event.workspace_id, stored)
-    return outcome(stored)
+    return MessageEvent(event.workspace_id, keys, profile, msg, JobType.FOLLOWUP_START)
 
 
 def _reply_message(
     event: Event,
     reply: Mapping[str, Any],
     reply_id: int,
-    person: leads.Person,
     *,
     direction: Direction,
     sent_by: SentBy,
@@ -153,26 +156,22 @@ def _reply_message(
         body=_reply_body(reply),
         body_html=p.text_or_none(reply.get("html_body")),
         body_text=p.text_or_none(reply.get("text_body")),
-        identity_id=person.identity_id,
     )
 
 
-async def _bison_manual(session: AsyncSession, event: Event) -> EventOutcome:
+async def _plan_manual(event: Event, lookups: Lookups) -> MessageEvent:
     """MANUAL_EMAIL_SENT: the team wrote to the lead (counts as answering)."""
     reply, reply_id = _reply(event)
-    person = await _bison_lead(session, event, "data.reply.primary_to_email_address")
-    msg = _reply_message(
-        event, reply, reply_id, person, direction=Direction.OUTBOUND, sent_by=SentBy.TEAM
-    )
-    stored = await leads.record_message(session, event.workspace_id, person.lead_id, msg)
-    await leads.start_followup(session, event.workspace_id, stored)
-    return outcome(stored)
+    keys, profile = await _bison_person(lookups, event, "data.reply.primary_to_email_address")
+    msg = _reply_message(event, reply, reply_id, direction=Direction.OUTBOUND, sent_by=SentBy.TEAM)
+    return MessageEvent(event.workspace_id, keys, profile, msg, JobType.FOLLOWUP_START)
 
 
-async def _bison_reply(session: AsyncSession, event: Event) -> EventOutcome:
+async def _plan_reply(event: Event, lookups: Lookups) -> MessageEvent:
     """LEAD_REPLIED / LEAD_INTERESTED / UNTRACKED_REPLY_RECEIVED: an inbound reply."""
     reply, reply_id = _reply(event)
-    if event.event_type == "UNTRACKED_REPLY_RECEIVED":
+    untracked = event.event_type == "UNTRACKED_REPLY_RECEIVED"
+    if untracked:
         # No campaign lead: the sender's address is the lead, created flagged untracked.
         email = identity.email(reply.get("from_email_address"))
         if email is None:
@@ -180,26 +179,19 @@ async def _bison_reply(session: AsyncSession, event: Event) -> EventOutcome:
         first, last = p.split_name(reply.get("from_name"))
         profile = leads.LeadProfile(first_name=first, last_name=last)
         keys = identity.keys((IdentityKind.EMAIL, email))
-        person = await leads.resolve_lead(
-            session, event.workspace_id, keys, profile, untracked=True
-        )
     else:
-        person = await _bison_lead(session, event, "data.reply.from_email_address")
-    msg = _reply_message(
-        event, reply, reply_id, person, direction=Direction.INBOUND, sent_by=SentBy.LEAD
+        keys, profile = await _bison_person(lookups, event, "data.reply.from_email_address")
+    msg = _reply_message(event, reply, reply_id, direction=Direction.INBOUND, sent_by=SentBy.LEAD)
+    interested = event.event_type == "LEAD_INTERESTED" or reply.get("interested") is True
+    return MessageEvent(
+        event.workspace_id,
+        keys,
+        profile,
+        msg,
+        JobType.INBOUND_POSTPROCESS,
+        untracked=untracked,
+        category=LeadCategory.INTERESTED if interested else None,
     )
-    stored = await leads.record_message(session, event.workspace_id, person.lead_id, msg)
-    if event.event_type == "LEAD_INTERESTED" or reply.get("interested") is True:
-        await leads.set_category(
-            session,
-            stored.lead_id,
-            LeadCategory.INTERESTED,
-            source=CategorySource.PROVIDER,
-            at=stored.occurred_at,
-            message_id=stored.id,
-        )
-    await leads.postprocess_inbound(session, event.workspace_id, stored)
-    return outcome(stored)
 
 
 async def _bison_bounced(session: AsyncSession, event: Event) -> EventOutcome:
@@ -270,13 +262,17 @@ def lead_key(payload: Mapping[str, Any]) -> str:
     return f"e:{str(email or '').strip().lower()}"
 
 
+# Message events: planned, so a group of them is applied set-based (integrations.planning).
+PLANNERS: dict[str, Planner] = {
+    "EMAIL_SENT": _plan_sent,
+    "LEAD_FIRST_CONTACTED": _plan_sent,
+    "MANUAL_EMAIL_SENT": _plan_manual,
+    "LEAD_REPLIED": _plan_reply,
+    "LEAD_INTERESTED": _plan_reply,
+    "UNTRACKED_REPLY_RECEIVED": _plan_reply,
+}
 HANDLERS: dict[str, EventHandler] = {
-    "EMAIL_SENT": _bison_sent,
-    "LEAD_FIRST_CONTACTED": _bison_sent,
-    "MANUAL_EMAIL_SENT": _bison_manual,
-    "LEAD_REPLIED": _bison_reply,
-    "LEAD_INTERESTED": _bison_reply,
-    "UNTRACKED_REPLY_RECEIVED": _bison_reply,
+    **{event_type: planned(planner) for event_type, planner in PLANNERS.items()},
     "EMAIL_BOUNCED": _bison_bounced,
     "EMAIL_OPENED": _bison_opened,
     "LEAD_UNSUBSCRIBED": _bison_unsubscribed,

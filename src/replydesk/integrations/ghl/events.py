@@ -12,16 +12,16 @@ from replydesk.core.logging import get_logger
 from replydesk.integrations import readers as p
 from replydesk.integrations.base import Event, EventHandler, EventOutcome
 from replydesk.integrations.ghl.webhook import fallback_message_id
-from replydesk.integrations.outcome import outcome
+from replydesk.integrations.planning import Lookups, Planner, planned
 from replydesk.leads import identity
 from replydesk.leads import service as leads
-from replydesk.leads.vocabulary import Channel, Direction, IdentityKind, SentBy
-from replydesk.workspaces import service as workspaces
+from replydesk.leads.message_events import MessageEvent
+from replydesk.leads.vocabulary import Channel, Direction, IdentityKind, JobType, SentBy
 
 log = get_logger(__name__)
 
 
-async def _ghl_message(session: AsyncSession, event: Event) -> EventOutcome:
+async def _plan_message(event: Event, lookups: Lookups) -> MessageEvent | EventOutcome:
     """InboundMessage / OutboundMessage (SMS only). An OutboundMessage whose messageId we
     already store (our own send coming back) is an echo: nothing new is written."""
     payload = event.payload
@@ -29,7 +29,7 @@ async def _ghl_message(session: AsyncSession, event: Event) -> EventOutcome:
     if kind.upper() not in ("SMS", "TYPE_SMS"):
         return EventOutcome(skipped=f"GHL {kind or 'untyped'} message: only SMS is handled")
     inbound = event.event_type == "InboundMessage"
-    settings = await workspaces.identity_settings(session, event.workspace_id)
+    settings = await lookups.identity_settings(event.workspace_id)
     phone = identity.phone(payload.get("from" if inbound else "to"), settings.default_phone_region)
     contact = identity.provider_id(payload.get("contactId"))
     if contact is None and phone is None:
@@ -42,7 +42,6 @@ async def _ghl_message(session: AsyncSession, event: Event) -> EventOutcome:
         (IdentityKind.GHL_CONTACT, contact),
         (IdentityKind.EMAIL, email),
     )
-    person = await leads.resolve_lead(session, event.workspace_id, keys, leads.LeadProfile())
     sent_by = (
         SentBy.LEAD
         if inbound
@@ -56,20 +55,28 @@ async def _ghl_message(session: AsyncSession, event: Event) -> EventOutcome:
         key_column="ghl_message_id",
         key=p.str_id(payload.get("messageId")) or fallback_message_id(payload, event.event_type),
         body=p.text_or_none(payload.get("body")),
-        identity_id=person.identity_id,
     )
-    stored = await leads.record_message(session, event.workspace_id, person.lead_id, msg)
-    if inbound:
-        await leads.postprocess_inbound(session, event.workspace_id, stored)
-    elif not stored.created:
-        log.debug("ghl_echo_dropped", message_id=stored.id, workspace_id=str(event.workspace_id))
-    return outcome(stored)
+    job = JobType.INBOUND_POSTPROCESS if inbound else None
+    return MessageEvent(event.workspace_id, keys, leads.LeadProfile(), msg, job)
+
+
+async def _ghl_message(session: AsyncSession, event: Event) -> EventOutcome:
+    done = await _handle_message(session, event)
+    if not done.skipped and not done.message_created and event.event_type != "InboundMessage":
+        log.debug("ghl_echo_dropped", message_id=done.message_id,
+                  workspace_id=str(event.workspace_id))  # fmt: skip
+    return done
+
+
+_handle_message = planned(_plan_message)
 
 
 def lead_key(payload: Mapping[str, Any]) -> str:
     return f"g:{payload.get('contactId') or payload.get('from') or ''}"
 
 
+# Message events: planned, so a group of them is applied set-based (integrations.planning).
+PLANNERS: dict[str, Planner] = {"InboundMessage": _plan_message, "OutboundMessage": _plan_message}
 HANDLERS: dict[str, EventHandler] = {
     "InboundMessage": _ghl_message,
     "OutboundMessage": _ghl_message,

@@ -5,21 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from replydesk.core.errors import InvalidInput
 from replydesk.integrations import readers as p
 from replydesk.integrations.base import Event, EventHandler, EventOutcome
 from replydesk.integrations.keys import get_path
-from replydesk.integrations.outcome import outcome
+from replydesk.integrations.planning import Lookups, Planner, planned
 from replydesk.leads import identity
 from replydesk.leads import service as leads
-from replydesk.leads.vocabulary import Channel, Direction, IdentityKind, SentBy
-from replydesk.workspaces import service as workspaces
+from replydesk.leads.message_events import MessageEvent
+from replydesk.leads.vocabulary import Channel, Direction, IdentityKind, JobType, SentBy
 
 
-async def _own_linkedin_ids(session: AsyncSession, event: Event) -> set[str]:
-    configured = await workspaces.unipile_own_provider_id(session, event.workspace_id)
+async def _own_linkedin_ids(lookups: Lookups, event: Event) -> set[str]:
+    configured = await lookups.unipile_own_provider_id(event.workspace_id)
     ids = {configured, p.str_id(get_path(event.payload, "account_info.user_id"))}
     return {i for i in ids if i}
 
@@ -29,7 +27,7 @@ def _attendee_profile(attendee: Mapping[str, Any]) -> leads.LeadProfile:
     return leads.LeadProfile(first_name=first, last_name=last)
 
 
-async def _unipile_message(session: AsyncSession, event: Event) -> EventOutcome:
+async def _plan_message(event: Event, lookups: Lookups) -> MessageEvent | EventOutcome:
     """message_received: from the lead (inbound) or, when the sender is the connected account
     itself (sent from another device), the team's own message (outbound)."""
     payload = event.payload
@@ -40,7 +38,7 @@ async def _unipile_message(session: AsyncSession, event: Event) -> EventOutcome:
     sender_id = p.str_id(sender.get("attendee_provider_id"))
     if sender_id is None:
         raise InvalidInput("message_received: sender.attendee_provider_id is required")
-    own = await _own_linkedin_ids(session, event)
+    own = await _own_linkedin_ids(lookups, event)
     outbound = sender_id in own
     if outbound:
         attendees = payload.get("attendees")
@@ -64,9 +62,6 @@ async def _unipile_message(session: AsyncSession, event: Event) -> EventOutcome:
             identity.linkedin_url(lead_attendee.get("attendee_profile_url")),
         ),
     )
-    person = await leads.resolve_lead(
-        session, event.workspace_id, keys, _attendee_profile(lead_attendee)
-    )
     msg = leads.NewMessage(
         channel=Channel.LINKEDIN,
         direction=Direction.OUTBOUND if outbound else Direction.INBOUND,
@@ -75,12 +70,9 @@ async def _unipile_message(session: AsyncSession, event: Event) -> EventOutcome:
         key_column="unipile_message_id",
         key=message_id,
         body=p.text_or_none(payload.get("message")),
-        identity_id=person.identity_id,
     )
-    stored = await leads.record_message(session, event.workspace_id, person.lead_id, msg)
-    if not outbound:
-        await leads.postprocess_inbound(session, event.workspace_id, stored)
-    return outcome(stored)
+    job = None if outbound else JobType.INBOUND_POSTPROCESS
+    return MessageEvent(event.workspace_id, keys, _attendee_profile(lead_attendee), msg, job)
 
 
 def lead_key(payload: Mapping[str, Any]) -> str:
@@ -88,4 +80,6 @@ def lead_key(payload: Mapping[str, Any]) -> str:
     return f"u:{who}"
 
 
-HANDLERS: dict[str, EventHandler] = {"message_received": _unipile_message}
+# Message events: planned, so a group of them is applied set-based (integrations.planning).
+PLANNERS: dict[str, Planner] = {"message_received": _plan_message}
+HANDLERS: dict[str, EventHandler] = {"message_received": planned(_plan_message)}

@@ -7,21 +7,17 @@ import copy
 import uuid
 from typing import Any
 
-from replydesk.core.crypto import KeyRing
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
-from replydesk.integrations.credentials import repository as credential_rows
-from replydesk.integrations.credentials import service as credentials
-from replydesk.integrations.credentials.checks import HealthResult
 from replydesk.integrations.credentials.vocabulary import Integration
 from replydesk.leads import identity
 from replydesk.leads import service as leads
 from replydesk.leads.vocabulary import IdentityKind
 from replydesk.sim.server import SimServer
 from tests.support.events import apply_event
+from tests.support.integrations import configure_sim
 from tests.support.queue import fast_settings
 from tests.support.samples import sample
-from tests.support.sim import SIM_KEYS
 
 DANA_EMAIL = "dana.reyes@northwind.example"
 DANA_PHONE = "+15125550143"
@@ -51,25 +47,9 @@ def reply_settings(database_url: str, tmp_path: Any, secret_key: str, **override
 
 
 async def configure(db: Database, settings: Settings, ws: uuid.UUID, sim: SimServer) -> None:
-    """EmailBison, GHL and Unipile credentials pointing at the simulator, health ok.
-
-    Stored through the credentials repository: a PUT accepts origins only, and the simulator
-    serves each provider under a path prefix of one origin."""
-    ring = KeyRing.from_settings(settings)
-    rows: dict[Integration, dict[str, str]] = {
-        Integration.EMAILBISON: {"base_url": sim.base_url("emailbison")},
-        Integration.GHL: {"base_url": sim.base_url("ghl"), "location_id": "loc_7Hq2kP"},
-        Integration.UNIPILE: {"base_url": sim.base_url("unipile"), "account_id": UNIPILE_ACCOUNT},
-    }
-    async with db.session() as session:
-        for provider, values in rows.items():
-            secret = {"api_key": SIM_KEYS[provider.value]}
-            sealed = ring.seal(credentials.binding(ws, provider), secret)
-            version = await credential_rows.upsert_credentials(
-                session, ws, provider, values, "…", sealed
-            )
-            await credential_rows.reset_health(session, ws, provider)
-            await credentials.record_check(session, ws, provider, version, HealthResult.ok())
+    """EmailBison, GHL and Unipile credentials pointing at the simulator, health ok."""
+    for provider in (Integration.EMAILBISON, Integration.GHL, Integration.UNIPILE):
+        await configure_sim(db, settings, sim, ws, provider)
 
 
 async def dana(db: Database, ws: uuid.UUID, *, phone: bool = True, linkedin: bool = True) -> int:
