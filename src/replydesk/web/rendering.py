@@ -59,6 +59,7 @@ PROVIDER_NAMES = {
     "ghl": "GoHighLevel",
     "unipile": "Unipile",
     "slack": "Slack",
+    "openai": "AI provider (OpenAI-compatible)",
 }
 
 
