@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.cli import clean_env
 
@@ -51,7 +55,17 @@ def _poll(fetch: Any, done: Any, budget_s: float) -> Any:
         time.sleep(0.5)
 
 
-def test_demo_serves_a_living_inbox_and_cleans_up(tmp_path: Path) -> None:
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """The demo's TMPDIR: PostgreSQL's socket lives in the data folder, and a Unix socket path
+    must stay under ~107 bytes (pytest-xdist's tmp_path is too deep for it)."""
+    folder = Path(tempfile.mkdtemp(prefix="rdd-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_demo_serves_a_living_inbox_and_cleans_up(short_tmp: Path) -> None:
+    tmp_path = short_tmp
     port = _free_port()
     env = clean_env(TMPDIR=str(tmp_path))
     proc = subprocess.Popen(
