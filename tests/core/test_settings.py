@@ -20,12 +20,12 @@ def test_defaults_use_embedded_database(monkeypatch: pytest.MonkeyPatch) -> None
 def test_env_prefix_and_database_url_alias(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@h:5432/d")
     monkeypatch.setenv("REPLYDESK_PORT", "9001")
-    monkeypatch.setenv("REPLYDESK_FEATURE_AI_DRAFTS", "true")
+    monkeypatch.setenv("REPLYDESK_FEATURE_SLACK_ALERTS", "true")
     s = Settings()
     assert not s.embedded
     assert s.database_url == "postgresql://u@h:5432/d"
     assert s.port == 9001
-    assert s.feature_ai_drafts is True
+    assert s.feature_slack_alerts is True
 
 
 def test_invalid_setting_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:

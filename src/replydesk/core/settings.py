@@ -244,7 +244,6 @@ class Settings(BaseSettings):
     draft_body_max_length: int = Field(default=3000, ge=100, le=200_000)
 
     # Feature flags.
-    feature_ai_drafts: bool = False
     feature_slack_alerts: bool = False
 
     @field_validator("silence_active_hours")
