@@ -24,7 +24,13 @@ from replydesk.core.errors import InvalidInput
 from replydesk.core.urlguard import OutboundPolicy
 from replydesk.inbox import events as events_service
 from replydesk.integrations.credentials import service as credentials
-from replydesk.integrations.credentials.schemas import EmailBisonIn, GhlIn, SlackIn, UnipileIn
+from replydesk.integrations.credentials.schemas import (
+    EmailBisonIn,
+    GhlIn,
+    OpenAiIn,
+    SlackIn,
+    UnipileIn,
+)
 from replydesk.integrations.credentials.vocabulary import Integration
 from replydesk.queue.models import QUEUE_STATUSES
 from replydesk.web.deps import AdminPlaceDep, FormDep, PageRoute, Place
@@ -61,6 +67,14 @@ FORMS: dict[Integration, tuple[type[BaseModel], list[tuple[str, str, str]]]] = {
         ],
     ),
     Integration.SLACK: (SlackIn, [("Incoming-webhook URL", "webhook_url", "secret")]),
+    Integration.OPENAI: (
+        OpenAiIn,
+        [
+            ("API base URL (empty: the instance default)", "base_url", "url"),
+            ("API key", "api_key", "secret"),
+            ("Model (empty: the instance default)", "model", "text"),
+        ],
+    ),
 }
 
 
