@@ -14,6 +14,7 @@ from replydesk.automation.vocabulary import VerifierStatus
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
 from replydesk.sim.server import SimServer
+from replydesk.web import draft_pages
 from tests.support.drafts import pending_draft
 from tests.support.http import https_client
 from tests.support.integrations import SECRET_KEY
@@ -219,3 +220,21 @@ async def test_member_decides_but_another_workspace_is_a_404(app: FastAPI, db: D
     assert rejected.status_code == 200 and "Rejected." in rejected.text
     rows = await fetch_rows(db, "SELECT id, status FROM drafts ORDER BY id")
     assert rows == [{"id": theirs, "status": "pending_review"}, {"id": mine, "status": "rejected"}]
+
+
+async def test_queue_load_more_is_keyset_paged(app: FastAPI, db: Database) -> None:
+    owner = await new_workspace_owner(db, "Acme", "sam@acme.example")
+    ids = []
+    for n in range(draft_pages.QUEUE_PAGE + 1):
+        lead_id = await _other_lead(db, owner, f"lead{n}@lead.example")
+        ids.append(await pending_draft(db, owner.workspace_id, lead_id, f"Hi number {n}"))
+    async with https_client(app) as client:
+        await _sign_in(client, owner.email)
+        first = await client.get(f"/w/{owner.workspace_id}/drafts")
+        more = re.search(r'hx-get="([^"]+cursor=[^"]+)"', first.text)
+        assert more, "no Load more link"
+        rest = await client.get(more.group(1).replace("&amp;", "&"), headers={"HX-Request": "true"})
+    shown = [int(i) for i in re.findall(r'id="draft-(\d+)"', first.text)]
+    assert shown == ids[: draft_pages.QUEUE_PAGE]
+    assert [int(i) for i in re.findall(r'id="draft-(\d+)"', rest.text)] == ids[-1:]
+    assert "<html" not in rest.text and "Load more" not in rest.text
