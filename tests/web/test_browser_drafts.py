@@ -55,6 +55,9 @@ async def test_approve_an_edited_draft(live: Live, db: Database, page: Any, sim:
     item = page.locator(f"#draft-{draft_id}")
     await expect(item.locator(".meta")).to_contain_text("Source: template")
     await screenshot(page, "drafts")
+    await page.keyboard.press("?")
+    await expect(page.locator("#shortcuts")).to_contain_text("approve the selected draft")
+    await page.get_by_role("button", name="Close").click()
     await no_serious_violations(page)
 
     box = item.get_by_label("Draft for Dana")
