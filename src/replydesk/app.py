@@ -57,7 +57,7 @@ from replydesk.queue.metrics import queue_families
 from replydesk.queue.registry import Registry
 from replydesk.queue.scheduler import PeriodicTask
 from replydesk.queue.worker import Worker, worker_database
-from replydesk.web import admin_pages, inbox_pages, lead_pages, pages
+from replydesk.web import admin_pages, draft_pages, inbox_pages, lead_pages, pages
 from replydesk.web.first_run import FirstRun
 
 
@@ -79,6 +79,7 @@ def routers() -> list[APIRouter]:
         pages.router,
         inbox_pages.router,
         lead_pages.router,
+        draft_pages.router,
         admin_pages.router,
         reply_endpoints.router,
         sync_endpoints.router,

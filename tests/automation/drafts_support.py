@@ -18,10 +18,10 @@ from replydesk.core.settings import Settings
 from replydesk.queue.worker import Worker
 from replydesk.sim.server import SimServer
 from tests.integrations.conftest import SECRET_KEY
-from tests.integrations.replies_support import configure, reply_settings
 from tests.support.events import apply_event
 from tests.support.members import Member
 from tests.support.queue import fetch, running_worker, wait_until
+from tests.support.replies import configure, reply_settings
 from tests.support.samples import sample
 from tests.support.sim import SIM_KEYS
 

@@ -320,6 +320,12 @@ async def list_drafts(
     return await _page(session, sql.BY_STATUS, params, limit)
 
 
+async def pending_count(session: AsyncSession, workspace_id: uuid.UUID, cap: int) -> int:
+    """How many drafts wait for review, counted up to ``cap``."""
+    params = {"ws": workspace_id, "cap": cap}
+    return int((await session.execute(sql.PENDING_COUNT, params)).scalar_one())
+
+
 # --- decisions ------------------------------------------------------------------------------
 
 

@@ -147,6 +147,11 @@ PENDING_QUEUE = statement(
             AND (CAST(:at AS timestamptz) IS NULL OR (d.created_at, d.id) > (:at, :after_id))
           ORDER BY d.created_at, d.id LIMIT :limit"""
 )
+# The nav's pending count, capped (the partial index of pending drafts bounds it).
+PENDING_COUNT = statement(
+    f"""SELECT count(*) FROM (SELECT 1 FROM drafts
+         WHERE workspace_id = :ws AND status = '{PENDING}' LIMIT :cap) p"""
+)
 # Other statuses (no index of their own): the newest first, bounded by the limit.
 BY_STATUS = statement(
     f"""SELECT * FROM ({_SHOWN} WHERE d.workspace_id = :ws) s

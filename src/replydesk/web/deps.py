@@ -27,6 +27,7 @@ from replydesk.auth.deps import (
     get_principal,
     get_workspace_access,
 )
+from replydesk.automation import drafts as drafts_service
 from replydesk.core import errors
 from replydesk.core.deps import SessionDep, SettingsDep
 from replydesk.core.http import http_status
@@ -41,6 +42,8 @@ log = get_logger(__name__)
 GATED = frozenset({"disconnected", "auth_failed", "rate_limited"})
 PAGE_COOKIES = "page_set_cookies"
 MAX_FORM_FIELDS = 50
+# The nav's "Drafts" count stops counting here (shown as "99+").
+DRAFTS_COUNT_CAP = 100
 
 
 class SignedOutPage(Exception):
@@ -107,6 +110,7 @@ class Place:
     viewer: Viewer
     access: WorkspaceAccess
     gated: list[dict[str, Any]]
+    drafts_pending: int = 0
 
     @property
     def workspace_id(self) -> uuid.UUID:
@@ -123,6 +127,8 @@ class Place:
             "workspace": current,
             "is_admin": self.access.is_admin,
             "gated": self.gated,
+            "drafts_pending": self.drafts_pending,
+            "drafts_cap": DRAFTS_COUNT_CAP,
             **values,
         }
 
@@ -142,7 +148,8 @@ async def get_place(
     workspace_id: Annotated[uuid.UUID, Path()], viewer: ViewerDep, session: SessionDep
 ) -> Place:
     access = await get_workspace_access(workspace_id, viewer.principal, session)
-    return Place(viewer, access, await gated_integrations(session, workspace_id))
+    pending = await drafts_service.pending_count(session, workspace_id, DRAFTS_COUNT_CAP)
+    return Place(viewer, access, await gated_integrations(session, workspace_id), pending)
 
 
 PlaceDep = Annotated[Place, Depends(get_place)]

@@ -1,5 +1,5 @@
 """The lead page: one timeline of every channel, identities, notes, tags, category, snooze,
-assignee, status, merge, and the reply composer.
+assignee, status, merge, the reply composer and the draft panel (``draft_pages``).
 
 Every action calls the service its API endpoint calls (``inbox.leads.patch_lead`` with the
 API's own ``LeadPatch`` validation, ``leads.markings``, ``leads.merges``) and then sends the
@@ -22,7 +22,7 @@ from replydesk.inbox import timeline as timeline_service
 from replydesk.inbox.schemas import LeadPatch
 from replydesk.leads import markings, merges
 from replydesk.leads.vocabulary import Channel, LeadStatus
-from replydesk.web import replies
+from replydesk.web import draft_pages, replies
 from replydesk.web.deps import FormDep, PageRoute, Place, PlaceDep
 from replydesk.web.rendering import redirect, render
 
@@ -94,6 +94,8 @@ async def _lead_context(
         reply_channels=replies.channels_for(lead),
         channel_states=await replies.channel_states(session, place.access, lead_id),
         reply_available=replies.available(),
+        leads={lead_id: lead},
+        **await draft_pages.lead_panel(session, place, lead_id),
     )
 
 

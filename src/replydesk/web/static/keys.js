@@ -1,5 +1,6 @@
 // ReplyDesk keyboard shortcuts: j/k move in a list, Enter opens, r focuses the reply,
-// "/" focuses search, "?" shows the shortcuts. Hand-written, no dependencies.
+// e approves the selected (or focused) draft, "/" focuses search, "?" shows the shortcuts.
+// Hand-written, no dependencies.
 (function () {
   "use strict";
   function typing(el) {
@@ -22,6 +23,17 @@
     target.focus();
     el.scrollIntoView({ block: "nearest" });
   }
+  function approveDraft() {
+    // The draft j/k selected, else the one holding the focus; its approve button posts the
+    // text as it stands (an edit in its text area included).
+    var draft = document.querySelector("main [data-draft].selected") ||
+      (document.activeElement && document.activeElement.closest &&
+       document.activeElement.closest("[data-draft]"));
+    var button = draft && draft.querySelector("[data-approve]");
+    if (!button) return false;
+    button.click();
+    return true;
+  }
   function showHelp() {
     var dialog = document.getElementById("shortcuts");
     if (dialog && !dialog.open) dialog.showModal();
@@ -34,6 +46,7 @@
       var selected = document.querySelector("main [data-item].selected a");
       if (selected && document.activeElement !== selected) { selected.click(); event.preventDefault(); }
     }
+    else if (event.key === "e") { if (approveDraft()) event.preventDefault(); }
     else if (event.key === "r") {
       var reply = document.getElementById("reply");
       if (reply) { reply.focus(); event.preventDefault(); }
