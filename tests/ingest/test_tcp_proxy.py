@@ -25,7 +25,7 @@ async def echo() -> AsyncIterator[int]:
     server.close()
 
 
-async def _roundtrip(port: int, data: bytes = b"ping", timeout: float = 1.0) -> bytes:
+async def _roundtrip(port: int, data: bytes = b"ping", timeout: float = 5.0) -> bytes:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(data)
