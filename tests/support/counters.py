@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import text
-
 from replydesk.core.db import Database
 from replydesk.inbox.repository import BACKLOG_COUNTS_SQL, COUNTS_SQL
 
@@ -16,7 +14,10 @@ Groups = dict[tuple[str, str], int]
 async def counted_and_reference(db: Database, ws: uuid.UUID) -> tuple[Groups, Groups]:
     """What the counts read answers and what the leads say, in one snapshot."""
     async with db.session() as session:
-        await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        # Set before the transaction begins: behind a transaction-mode pooler the app's first
+        # statement of every transaction is its SET LOCAL (core/db.py), so a SET TRANSACTION
+        # here would come too late.
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         counted = {
             (r.last_inbound_channel, r.category): int(r.n)
             for r in (await session.execute(COUNTS_SQL, {"ws": ws})).all()
