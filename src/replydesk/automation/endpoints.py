@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 
 from replydesk.auth.deps import AdminDep, WorkspaceDep
 from replydesk.automation import drafts
@@ -23,6 +23,7 @@ from replydesk.automation.schemas import (
     RejectIn,
 )
 from replydesk.automation.vocabulary import DraftStatus
+from replydesk.core.api_params import COMMON, MAX_ID, Cursor, LeadId, Limit
 from replydesk.core.deps import SessionDep, SettingsDep
 from replydesk.core.errors import InvalidInput, NotFound
 from replydesk.core.http import error_doc
@@ -30,18 +31,7 @@ from replydesk.leads import context
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace_id}", tags=["automation"])
 
-MAX_ID = 2**63 - 1
-LeadId = Annotated[int, Path(ge=1, le=MAX_ID, description="Lead id")]
 DraftId = Annotated[int, Path(ge=1, le=MAX_ID, description="Draft id")]
-Cursor = Annotated[
-    str | None, Query(max_length=512, description="next_cursor of the previous page")
-]
-Limit = Annotated[int, Query(ge=1, description="Page size (capped by inbox_page_size_max)")]
-COMMON: dict[int | str, dict[str, object]] = {
-    401: error_doc("signed_out"),
-    404: error_doc("not_found (also: another workspace's id)"),
-    422: error_doc("validation_error"),
-}
 PAGED = {**COMMON, 400: error_doc("bad_request: invalid cursor")}
 DECIDE = {
     **COMMON,

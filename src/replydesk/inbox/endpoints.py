@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from replydesk.auth.deps import AdminDep, WorkspaceDep
+from replydesk.core.api_params import COMMON, MAX_ID, Cursor, LeadId, Limit
 from replydesk.core.deps import SessionDep, SettingsDep
 from replydesk.core.errors import InvalidInput, NotFound
 from replydesk.core.http import error_doc
@@ -32,19 +33,8 @@ from replydesk.leads import merges, replies
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace_id}", tags=["inbox"])
 
-MAX_ID = 2**63 - 1
-LeadId = Annotated[int, Path(ge=1, le=MAX_ID, description="Lead id")]
 EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="Webhook event id")]
-Cursor = Annotated[
-    str | None, Query(max_length=512, description="next_cursor of the previous page")
-]
-Limit = Annotated[int, Query(ge=1, description="Page size (capped by inbox_page_size_max)")]
 
-COMMON: dict[int | str, dict[str, object]] = {
-    401: error_doc("signed_out"),
-    404: error_doc("not_found (also: another workspace's id)"),
-    422: error_doc("validation_error"),
-}
 BUDGETED: dict[int | str, dict[str, object]] = {
     **COMMON,
     400: error_doc("bad_request: invalid cursor"),

@@ -10,10 +10,10 @@ from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.auth.deps import WorkspaceDep
+from replydesk.core.api_params import COMMON, LeadId
 from replydesk.core.deps import SessionDep
 from replydesk.core.http import error_doc
 from replydesk.inbox import leads as leads_service
-from replydesk.inbox.endpoints import COMMON, LeadId
 from replydesk.inbox.merge_schemas import (
     IdentityList,
     IdentityOut,

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from replydesk.auth.deps import WorkspaceDep
+from replydesk.core.api_params import COMMON, MAX_ID, LeadId
 from replydesk.core.deps import SessionDep
 from replydesk.core.http import error_doc
-from replydesk.inbox.endpoints import COMMON, MAX_ID, LeadId
 from replydesk.inbox.leads import get_lead_id
 from replydesk.inbox.schemas import NoteIn, NoteList, NoteOut
 from replydesk.leads import markings

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Path, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.auth.deps import AdminDep, WorkspaceAccess, WorkspaceDep
+from replydesk.core.api_params import COMMON, MAX_ID, LeadId
 from replydesk.core.deps import SessionDep
 from replydesk.core.http import error_doc
-from replydesk.inbox.endpoints import COMMON, MAX_ID, LeadId
 from replydesk.inbox.leads import get_lead_id
 from replydesk.inbox.schemas import TagIn, TagList, TagOut
 from replydesk.leads import markings

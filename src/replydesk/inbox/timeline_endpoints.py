@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from replydesk.auth.deps import WorkspaceDep
+from replydesk.core.api_params import COMMON, LeadId
 from replydesk.core.deps import SessionDep
 from replydesk.core.http import error_doc
 from replydesk.inbox import timeline as timeline_service
-from replydesk.inbox.endpoints import BUDGETED, COMMON, LeadId, PagingDep
+from replydesk.inbox.endpoints import BUDGETED, PagingDep
 from replydesk.inbox.leads import get_lead_id
 from replydesk.inbox.schemas import TimelinePage
 from replydesk.leads import markings

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path
+from fastapi import APIRouter, Header
 from pydantic import BaseModel
 
 from replydesk.auth.deps import WorkspaceDep
+from replydesk.core.api_params import LeadId
 from replydesk.core.deps import SessionDep, SettingsDep
 from replydesk.core.http import error_doc
 from replydesk.integrations.outbound import service
@@ -18,7 +19,6 @@ from replydesk.leads.vocabulary import Channel
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace_id}", tags=["replies"])
 
-LeadId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Lead id")]
 IdempotencyKey = Annotated[
     str | None,
     Header(

@@ -3,20 +3,16 @@ sessions need the CSRF header). Queues a ``lead.sync`` job; no provider is calle
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from replydesk.auth.deps import AdminDep
+from replydesk.core.api_params import LeadId
 from replydesk.core.deps import SessionDep
 from replydesk.core.http import error_doc
 from replydesk.integrations.sync import service
 from replydesk.integrations.sync.schemas import SyncQueued
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace_id}/leads", tags=["sync"])
-
-MAX_ID = 2**63 - 1
-LeadId = Annotated[int, Path(ge=1, le=MAX_ID, description="Lead id")]
 
 
 @router.post(
