@@ -16,6 +16,7 @@ from replydesk.core.db import Database
 from replydesk.core.logging import configure_logging
 from replydesk.core.settings import Settings
 from tests.support import pg
+from tests.support.budgets import LENIENT, PRODUCTION
 from tests.support.logs import LogCapture
 
 # Login throttle windows are fixed and aligned to the epoch (auth/throttle.py): a boundary
@@ -26,6 +27,9 @@ os.environ.setdefault("REPLYDESK_LOGIN_WINDOW_S", "86400")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "production_budgets: the app's shipped ingest budgets (tests/support/budgets.py)"
+    )
     # SIGTERM ends the run like Ctrl-C: fixtures are torn down (embedded PostgreSQL stopped,
     # its /tmp/replydesk-test-* folder deleted) instead of the process dying on the spot.
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
@@ -62,20 +66,24 @@ def database_url(pg_url: str, template_name: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Any) -> Settings:
+def settings(database_url: str, tmp_path: Any, request: pytest.FixtureRequest) -> Settings:
     # TEST_DATABASE_POOLER_URL: the app reaches the test database through a transaction-mode
     # pooler (CI runs PgBouncer in front of TEST_DATABASE_URL); fixtures keep the direct URL.
     # The outage spool is off here: tests of the outage answer (503) see it; the spool's own
-    # tests (tests/ingest/test_spool.py) turn it on.
+    # tests (tests/ingest/test_spool.py) turn it on. Ingest budgets: tests/support/budgets.py.
+    budgets = PRODUCTION if request.node.get_closest_marker("production_budgets") else LENIENT
     pooled = pg.pooled_url(database_url)
     if pooled is None:
-        return Settings(database_url=database_url, data_dir=tmp_path / "data", spool_enabled=False)
+        return Settings(
+            database_url=database_url, data_dir=tmp_path / "data", spool_enabled=False, **budgets
+        )
     return Settings(
         database_url=pooled,
         database_direct_url=database_url,
         database_pool_mode="transaction",
         data_dir=tmp_path / "data",
         spool_enabled=False,
+        **budgets,
     )
 
 

@@ -7,6 +7,7 @@ import base64
 import json
 
 import httpx
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from fastapi import FastAPI
@@ -19,6 +20,7 @@ from tests.support.samples import sample
 from tests.support.workspaces import new_workspace
 
 
+@pytest.mark.production_budgets
 async def test_secrets_and_payloads_stay_out_of_logs(
     app: FastAPI, db: Database, settings: Settings, log_capture: LogCapture
 ) -> None:

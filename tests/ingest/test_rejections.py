@@ -483,6 +483,7 @@ async def test_workspace_deleted_while_cached_is_401_at_insert(
 
 
 @pytest.mark.usefixtures("nothing_written")
+@pytest.mark.production_budgets
 async def test_body_that_never_finishes_is_408_within_the_budget(
     client: httpx.AsyncClient, ws: Ws, settings: Any
 ) -> None:

@@ -22,6 +22,7 @@ from replydesk.devtools.tcp_proxy import TcpProxy, pg_target, url_via_proxy
 from replydesk.ingest.service import Ingestor
 from replydesk.ingest.spool import SpooledEvent, spool_stats
 from replydesk.ingest.spooling import spool_root
+from tests.support.budgets import PRODUCTION
 from tests.support.http import UvicornServer
 from tests.support.logs import LogCapture
 from tests.support.rows import count_events
@@ -45,6 +46,7 @@ async def spooled(settings: Settings, database_url: str) -> AsyncIterator[Spoole
                 "database_url": url_via_proxy(database_url, "127.0.0.1", proxy.port),
                 "spool_enabled": True,
                 "spool_replay_interval_s": 0.5,
+                **PRODUCTION,  # the outage answer's timing is what is tested
             }
         )
         db = Database.from_settings(via)
@@ -211,6 +213,7 @@ async def test_beyond_the_cap_the_outage_answer_as_without_a_spool(
                 "database_url": url_via_proxy(database_url, "127.0.0.1", proxy.port),
                 "spool_max_bytes": int(3.5 * _record_size()),
                 "spool_enabled": True,
+                **PRODUCTION,
             }
         )
         app_db = Database.from_settings(via)

@@ -19,6 +19,7 @@ from replydesk.app import create_app
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
 from replydesk.devtools.tcp_proxy import TcpProxy, pg_target, url_via_proxy
+from tests.support.budgets import PRODUCTION
 from tests.support.http import UvicornServer
 from tests.support.logs import LogCapture
 from tests.support.rows import count_events
@@ -43,6 +44,7 @@ async def proxied(settings: Settings, database_url: str) -> AsyncIterator[Proxie
             update={
                 "database_url": url_via_proxy(database_url, "127.0.0.1", proxy.port),
                 "spool_enabled": False,
+                **PRODUCTION,  # the outage answer's timing is what is tested
             }
         )
         db = Database.from_settings(via)
@@ -125,6 +127,7 @@ async def test_outage_gives_fast_503_then_the_same_requests_succeed(
     assert recovered[0]["failed_requests"] == 12
 
 
+@pytest.mark.production_budgets
 async def test_saturated_ingest_pool_does_not_starve_the_app(
     app: FastAPI, db: Database, settings: Settings, ws: Ws
 ) -> None:

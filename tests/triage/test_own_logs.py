@@ -17,6 +17,7 @@ from replydesk.app import create_app
 from replydesk.core.db import Database
 from replydesk.core.settings import Settings
 from replydesk.devtools.tcp_proxy import TcpProxy, pg_target, url_via_proxy
+from tests.support.budgets import PRODUCTION
 from tests.support.http import UvicornServer
 from tests.support.logs import LogCapture
 from tests.support.samples import sample
@@ -54,7 +55,10 @@ async def outage_log(
     ws = await new_workspace(db)
     async with TcpProxy(pg_target(database_url)) as proxy:
         via = settings.model_copy(
-            update={"database_url": url_via_proxy(database_url, "127.0.0.1", proxy.port)}
+            update={
+                "database_url": url_via_proxy(database_url, "127.0.0.1", proxy.port),
+                **PRODUCTION,  # the outage as production answers it
+            }
         )
         proxied = Database.from_settings(via)
         app = create_app(via, database=proxied)
