@@ -6,6 +6,7 @@
     make drill DRILL_ARGS="--slow-db"
     make drill DRILL_ARGS="--rolling-restart --events 3000 --rate 150"
     make drill DRILL_ARGS="--hosts 2"             # processes over two network namespaces (root)
+    make drill DRILL_ARGS="--one-process --events 18000 --rate 300"   # `make run`, 60 s stream
     make drill DRILL_ARGS="--pooler-url postgresql://postgres@127.0.0.1:6432/postgres"
 
 Prints one JSON summary and writes it to ``results/drill-<UTC>.json`` (untracked);
@@ -44,10 +45,10 @@ from common import (
 from drill.checks import api_counts, api_requires_attention_listed, consistency, db_figures
 from drill.faults import Faults
 from drill.hosts import HostNetwork
-from drill.load import percentile, poll_inbox, send_burst
+from drill.load import ms, percentile, poll_inbox, send_burst, windows
 from drill.metrics import scrape
 from drill.report import append_row
-from drill.services import Services, free_port
+from drill.services import Services, child_pids, free_port
 from drill.traffic import build_plan
 from replydesk.core.db import with_database
 from replydesk.core.logging import configure_logging
@@ -67,6 +68,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=10,
         help="CPU niceness of worker processes: on one box, answering providers comes first",
+    )
+    p.add_argument(
+        "--one-process",
+        action="store_true",
+        help="the default `replydesk serve` (`make run`): one API process with its worker "
+        "(REPLYDESK_SERVE_WORKER: a child process, or inline), no separate worker processes "
+        "(--apis/--workers ignored); with --rate for a sustained load",
     )
     p.add_argument("--kill-worker", action="store_true", help="SIGKILL a worker mid-drain")
     p.add_argument("--db-outage", type=float, default=0.0, metavar="S", help="DB away S seconds")
@@ -98,10 +106,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     add_output_args(p, noop_flags=["--no-record"])
     return p.parse_args(argv)
-
-
-def ms(value: float | None) -> float | None:
-    return None if value is None else round(value * 1000, 1)
 
 
 async def wait_drained(services: Services, timeout: float) -> tuple[float, dict[str, Any]]:
@@ -167,7 +171,12 @@ async def drill(
     try:
         # In a thread: the proxies run on this event loop and must keep forwarding.
         await asyncio.to_thread(
-            services.start, args.apis, args.workers, args.worker_concurrency, args.worker_nice
+            services.start,
+            1 if args.one_process else args.apis,
+            0 if args.one_process else args.workers,
+            args.worker_concurrency,
+            args.worker_nice,
+            in_process_worker=args.one_process,
         )
     except BaseException:
         await _stop_network(network)
@@ -221,8 +230,13 @@ async def drill(
         await supervisor
         scrapes["drained"] = await scrape_safely(port)
         figures = await db_figures(direct_url, ws)
-        # CPU the worker processes used (events and their jobs), while they still run.
-        worker_cpu_s = sum(proc_cpu_s(p.pid) for p in services.workers if p is not None)
+        # CPU the worker processes used (events and their jobs), while they still run; in
+        # --one-process mode serve's worker child (or the API itself, with an inline worker).
+        if args.one_process:
+            worker_pids = child_pids(services.apis[0].pid) or [services.apis[0].pid]
+        else:
+            worker_pids = [p.pid for p in services.workers if p is not None]
+        worker_cpu_s = sum(proc_cpu_s(pid) for pid in worker_pids)
         # First receipt to last processed, from the rows' own timestamps: exact, unlike the
         # polling loop (each `queue stats` call is a new process).
         drain_s = float(figures["drain_seconds"] or 0.0)
@@ -244,6 +258,7 @@ async def drill(
             "answer_max_ms": ms(max(burst.latencies, default=None)),
             "ingest_p50_ms": ms(percentile(burst.latencies, 0.50)),
             "ingest_p99_ms": ms(percentile(burst.latencies, 0.99)),
+            "ingest_by_10s": windows(burst),
             "burst_seconds": round(burst_s, 2),
             "ingest_rps": round(len(burst.latencies) / burst_s, 1) if burst_s else None,
             "drain_seconds": round(drain_s, 2),
@@ -274,8 +289,9 @@ async def drill(
             "pooler": "transaction" if args.pooler_url else None,
             "hosts": args.hosts,
             "shape": {
-                "apis": args.apis,
-                "workers": args.workers,
+                "one_process": args.one_process,
+                "apis": 1 if args.one_process else args.apis,
+                "workers": 0 if args.one_process else args.workers,
                 "worker_concurrency": args.worker_concurrency,
                 "worker_nice": args.worker_nice,
                 "concurrency": args.concurrency,

@@ -52,6 +52,7 @@ class Balancer:
 @dataclass
 class SendStats:
     latencies: list[float] = field(default_factory=list)  # every answered attempt, seconds
+    answered_at: list[float] = field(default_factory=list)  # its answer, s after `started`
     statuses: dict[int, int] = field(default_factory=dict)  # final status per delivery
     attempt_statuses: dict[int, int] = field(default_factory=dict)
     unavailable_latencies: list[float] = field(default_factory=list)  # 503 answers
@@ -114,6 +115,7 @@ async def send_burst(
                         status = resp.status
                         elapsed = time.perf_counter() - t0
                         stats.latencies.append(elapsed)
+                        stats.answered_at.append(time.monotonic() - stats.started)
                         stats.attempt_statuses[status] = stats.attempt_statuses.get(status, 0) + 1
                         if status == 503:
                             stats.unavailable_latencies.append(elapsed)
@@ -176,6 +178,26 @@ async def poll_inbox(
     finally:
         await conn.close()
     return stats
+
+
+def windows(stats: SendStats, width_s: float = 10.0) -> list[dict[str, float | int | None]]:
+    """Latency per `width_s` window of the run (a sustained load: does it hold, or drift?)."""
+    buckets: dict[int, list[float]] = {}
+    for at, latency in zip(stats.answered_at, stats.latencies, strict=True):
+        buckets.setdefault(int(at // width_s), []).append(latency)
+    return [
+        {
+            "from_s": k * width_s,
+            "answers": len(v),
+            "p50_ms": ms(percentile(v, 0.50)),
+            "p99_ms": ms(percentile(v, 0.99)),
+        }
+        for k, v in sorted(buckets.items())
+    ]
+
+
+def ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 1)
 
 
 def percentile(values: list[float], q: float) -> float | None:

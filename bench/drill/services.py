@@ -31,6 +31,21 @@ def vm_hwm_kb(pid: int) -> int | None:
     return None
 
 
+def child_pids(pid: int) -> list[int]:
+    """A process's direct children, of any of its threads (Linux /proc): `serve`'s worker."""
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -58,13 +73,18 @@ class Services:
     restarting: set[int] = field(default_factory=set)  # workers being restarted on purpose
     revived: int = 0  # workers that had exited by themselves and were started again
     peak_rss_kb: dict[str, int] = field(default_factory=dict)  # "api" / "worker": highest VmHWM
+    in_process_worker: bool = False  # `serve` with its worker (the --one-process drill)
+    worker_nice: int = 0
+    worker_concurrency: int = 4
 
     def env(self, direct: bool = False) -> dict[str, str]:
-        # Worker tuning (REPLYDESK_WORKER_*) passes through so it can be compared in drills.
+        # Worker tuning (REPLYDESK_WORKER_*, REPLYDESK_SERVE_WORKER*) passes through so it can
+        # be compared in drills.
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith("REPLYDESK_") or k.startswith("REPLYDESK_WORKER_")
+            if not k.startswith("REPLYDESK_")
+            or k.startswith(("REPLYDESK_WORKER_", "REPLYDESK_SERVE_"))
         }
         env["DATABASE_URL"] = (
             (self.direct_url or self.database_url) if direct else self.database_url
@@ -114,14 +134,24 @@ class Services:
             for proc in procs:
                 if proc is None or proc.poll() is not None:
                     continue
-                kb = vm_hwm_kb(proc.pid)
-                if kb is not None:
-                    self.peak_rss_kb[role] = max(self.peak_rss_kb.get(role, 0), kb)
+                pids = [(role, proc.pid)]
+                if role == "api" and self.in_process_worker:  # serve's worker child process
+                    pids += [("worker", pid) for pid in child_pids(proc.pid)]
+                for who, pid in pids:
+                    kb = vm_hwm_kb(pid)
+                    if kb is not None:
+                        self.peak_rss_kb[who] = max(self.peak_rss_kb.get(who, 0), kb)
 
     def start(
-        self, api_count: int, worker_count: int, worker_concurrency: int, worker_nice: int = 0
+        self,
+        api_count: int,
+        worker_count: int,
+        worker_concurrency: int,
+        worker_nice: int = 0,
+        in_process_worker: bool = False,
     ) -> None:
         self.worker_nice = worker_nice
+        self.in_process_worker = in_process_worker
         self.cli("migrate")
         for i in range(api_count):
             port = self.planned_api_ports[i] if self.planned_api_ports else free_port()
@@ -135,9 +165,8 @@ class Services:
 
     def start_api(self, index: int, port: int) -> subprocess.Popen[bytes]:
         bind = ["--host", self.network.host_of(index).address] if self.network else []
-        return self._spawn(
-            f"api{index}", "serve", "--no-worker", "--port", str(port), *bind, index=index
-        )
+        worker = [] if self.in_process_worker else ["--no-worker"]
+        return self._spawn(f"api{index}", "serve", *worker, "--port", str(port), *bind, index=index)
 
     def restart_api(self, index: int) -> None:
         """SIGTERM (the process drains: /readyz 503, then exits), then a new one, same port."""

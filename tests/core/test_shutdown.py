@@ -9,50 +9,21 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from replydesk.core.db import Database
-from tests.support.cli import clean_env
+from tests.support.cli import clean_env, free_port, get_json, wait_ready
 from tests.support.samples import sample
 from tests.support.workspaces import new_workspace
 
 DRAIN_S = 3.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(port: int, path: str) -> tuple[int, dict[str, object]]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "serve exited early"
-        try:
-            if _get(port, "/readyz")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("serve never became ready")
-
-
 async def test_sigterm_drains_readiness_first_and_finishes_in_flight_requests(
     db: Database, database_url: str, tmp_path: Path
 ) -> None:
     ws = await new_workspace(db)
-    port = _free_port()
+    port = free_port()
     env = clean_env(
         DATABASE_URL=database_url,
         REPLYDESK_DATA_DIR=str(tmp_path / "data"),
@@ -69,7 +40,7 @@ async def test_sigterm_drains_readiness_first_and_finishes_in_flight_requests(
             stderr=log,
         )
     try:
-        _wait_ready(port, proc)
+        wait_ready(port, proc)
         body = json.dumps(sample("emailbison", "email_sent")).encode()
         slow = socket.create_connection(("127.0.0.1", port), timeout=10)
         head = (
@@ -82,14 +53,14 @@ async def test_sigterm_drains_readiness_first_and_finishes_in_flight_requests(
 
         proc.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
-        status, answer = _get(port, "/readyz")
+        status, answer = get_json(port, "/readyz")
         while status == 200 and time.monotonic() - signalled < 1.0:
             time.sleep(0.05)
-            status, answer = _get(port, "/readyz")
+            status, answer = get_json(port, "/readyz")
         assert status == 503 and answer["error"]["code"] == "shutting_down"  # type: ignore[index]
         assert time.monotonic() - signalled < 1.0
         # New requests are still served during the drain window.
-        assert _get(port, "/healthz")[0] == 200
+        assert get_json(port, "/healthz")[0] == 200
 
         time.sleep(1.0)
         slow.sendall(body[10:])

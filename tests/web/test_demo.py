@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,17 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.cli import clean_env
+from tests.support.cli import clean_env, free_port
 
 START_BUDGET_S = 150  # initdb, migrations and imports on a busy machine
 CATEGORY_BUDGET_S = 30
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _announcement(proc: subprocess.Popen[str]) -> dict[str, str]:
@@ -66,7 +58,7 @@ def short_tmp() -> Iterator[Path]:
 
 def test_demo_serves_a_living_inbox_and_cleans_up(short_tmp: Path) -> None:
     tmp_path = short_tmp
-    port = _free_port()
+    port = free_port()
     env = clean_env(TMPDIR=str(tmp_path))
     proc = subprocess.Popen(
         [sys.executable, "-m", "replydesk", "demo", "--port", str(port), "--rate", "4"],

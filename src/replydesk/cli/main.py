@@ -4,6 +4,7 @@ queue | integrations | sim | triage | backup | restore | version``."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import ExitStack
 from typing import Annotated
 
 import typer
@@ -19,6 +20,7 @@ from replydesk.cli.integration_commands import register as register_integration_
 from replydesk.cli.sim_commands import sim_app
 from replydesk.cli.triage_commands import register as register_triage_commands
 from replydesk.cli.worker import queue_app, worker_command
+from replydesk.cli.worker_process import worker_process
 from replydesk.cli.workspace_commands import register as register_workspace_commands
 from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
@@ -69,21 +71,26 @@ def serve(
         bool, typer.Option("--no-worker", help="Do not run a queue worker in-process.")
     ] = False,
 ) -> None:
-    """Migrate, then serve the HTTP API (with an in-process worker unless --no-worker)."""
+    """Migrate, then serve the HTTP API with a queue worker (a child process, or in-process
+    with REPLYDESK_SERVE_WORKER=inline) unless --no-worker."""
     settings = prepare()
     url = migrated_url(settings)
     configure_metrics(settings, "api")
     bind_host, bind_port = host or settings.host, port or settings.port
     setup = asyncio.run(_first_run(settings, url, f"http://{bind_host}:{bind_port}"))
-    api = create_app(settings, worker=not no_worker, first_run=setup)
+    mode = "none" if no_worker else settings.serve_worker
+    api = create_app(settings, worker=mode == "inline", first_run=setup)
     log.info(
         "serving",
         url=f"http://{bind_host}:{bind_port}",
-        worker=not no_worker,
+        worker=mode,
         trusted_proxies=settings.trusted_proxy_list,
     )
     exit_cleanly_on_sigterm()
-    serving(api, settings, host=bind_host, port=bind_port).run()
+    with ExitStack() as stack:  # the worker stops before the embedded database (atexit)
+        if mode == "process":
+            stack.enter_context(worker_process(settings, url))
+        serving(api, settings, host=bind_host, port=bind_port).run()
 
 
 async def _first_run(settings: Settings, url: str, public_url: str) -> FirstRun:

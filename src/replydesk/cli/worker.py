@@ -22,6 +22,7 @@ from rich.table import Table
 
 from replydesk.app import run_worker
 from replydesk.cli.common import migrated_url, prepare, run_with_db
+from replydesk.cli.worker_process import die_with_parent
 from replydesk.core.db import Database
 from replydesk.core.logging import get_logger
 from replydesk.core.metrics import configure_metrics
@@ -49,6 +50,7 @@ def worker_command(
     ] = None,
 ) -> None:
     """Drain webhook_events and jobs until SIGTERM (graceful: in-flight items finish)."""
+    die_with_parent()
     settings = prepare()
     url = migrated_url(settings)
     configure_metrics(settings, "worker")

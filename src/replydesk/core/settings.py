@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     worker_synchronous_commit: bool = False  # see queue/worker.py: safe off for workers
     worker_rescue_batch: int = Field(default=500, ge=1, le=10_000)
     worker_shutdown_grace_s: float = Field(default=10.0, ge=0)
+    # `replydesk serve`'s worker: a child process at this CPU niceness (request handling
+    # first; docs/benchmarks.md "One-process serve"), or `inline` on the API's event loop.
+    serve_worker: Literal["process", "inline"] = "process"
+    serve_worker_nice: int = Field(default=10, ge=0, le=19)
     # The attempt history (queue_attempts) of older attempts is pruned.
     queue_attempts_retention_days: int = Field(default=30, ge=1, le=3650)
 
