@@ -96,6 +96,35 @@ async def test_queue_oldest_first_with_notes_and_nav_count(app: FastAPI, db: Dat
     assert re.search(r'id="nav-drafts">Drafts <span[^>]*>2</span>', inbox.text)
 
 
+async def test_queue_page_announces_drafts_that_arrive_after_it_was_drawn(
+    app: FastAPI, db: Database
+) -> None:
+    owner = await new_workspace_owner(db, "Acme", "sam@acme.example")
+    first_lead = await dana(db, owner.workspace_id)
+    shown = await pending_draft(db, owner.workspace_id, first_lead, DRAFT)
+    async with https_client(app) as client:
+        await _sign_in(client, owner.email)
+        page = (await client.get(f"/w/{owner.workspace_id}/drafts")).text
+        found = re.search(r'hx-get="(/w/[^"]+/drafts/fresh\?after=(\d+))"', page)
+        assert found and int(found.group(2)) == shown, "the page polls from its newest draft"
+        quiet = await client.get(found.group(1), headers={"HX-Request": "true"})
+        assert quiet.status_code == 200 and "new draft" not in quiet.text
+        # Another inbound message's draft arrives while the operator works on the page.
+        await pending_draft(
+            db, owner.workspace_id, await _other_lead(db, owner, "o@x.example"), "Hi Omar"
+        )
+        fresh = await client.get(found.group(1), headers={"HX-Request": "true"})
+        other = await new_workspace_owner(db, "Other", "ann@other.example")
+        await _sign_in(client, other.email)
+        foreign = await client.get(f"/w/{owner.workspace_id}/drafts/fresh?after=0")
+        bad = await client.get(f"/w/{other.workspace_id}/drafts/fresh?after=-1")
+    assert "1 new draft waiting" in fresh.text and 'role="status"' in fresh.text
+    assert f'after={shown}"' in fresh.text  # it keeps polling from the page's draw
+    assert 'href="/w/' + str(owner.workspace_id) + '/drafts">Show them' in fresh.text
+    assert foreign.status_code in (403, 404)
+    assert bad.status_code == 422
+
+
 async def test_approve_edited_sends_through_the_reply_path(
     app: FastAPI, db: Database, sim: SimServer, settings: Settings
 ) -> None:

@@ -320,10 +320,22 @@ async def list_drafts(
     return await _page(session, sql.BY_STATUS, params, limit)
 
 
-async def pending_count(session: AsyncSession, workspace_id: uuid.UUID, cap: int) -> int:
-    """How many drafts wait for review, counted up to ``cap``."""
-    params = {"ws": workspace_id, "cap": cap}
-    return int((await session.execute(sql.PENDING_COUNT, params)).scalar_one())
+async def pending_count(
+    session: AsyncSession, workspace_id: uuid.UUID, cap: int, after_id: int | None = None
+) -> int:
+    """How many drafts wait for review (only those with an id above ``after_id`` when given:
+    new since a page was drawn), counted up to ``cap``."""
+    if after_id is None:
+        params: dict[str, object] = {"ws": workspace_id, "cap": cap}
+        return int((await session.execute(sql.PENDING_COUNT, params)).scalar_one())
+    params = {"ws": workspace_id, "cap": cap, "after_id": after_id}
+    return int((await session.execute(sql.PENDING_NEWER_COUNT, params)).scalar_one())
+
+
+async def newest_pending_id(session: AsyncSession, workspace_id: uuid.UUID) -> int:
+    """The highest id among the drafts waiting for review (0: none)."""
+    result = await session.execute(sql.NEWEST_PENDING_ID, {"ws": workspace_id})
+    return int(result.scalar_one())
 
 
 # --- decisions ------------------------------------------------------------------------------

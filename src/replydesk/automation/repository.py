@@ -152,6 +152,14 @@ PENDING_COUNT = statement(
     f"""SELECT count(*) FROM (SELECT 1 FROM drafts
          WHERE workspace_id = :ws AND status = '{PENDING}' LIMIT :cap) p"""
 )
+# Pending drafts that arrived after the approval queue page was drawn (ids only grow).
+PENDING_NEWER_COUNT = statement(
+    f"""SELECT count(*) FROM (SELECT 1 FROM drafts
+         WHERE workspace_id = :ws AND status = '{PENDING}' AND id > :after_id LIMIT :cap) p"""
+)
+NEWEST_PENDING_ID = statement(
+    f"SELECT coalesce(max(id), 0) FROM drafts WHERE workspace_id = :ws AND status = '{PENDING}'"
+)
 # Other statuses (no index of their own): the newest first, bounded by the limit.
 BY_STATUS = statement(
     f"""SELECT * FROM ({_SHOWN} WHERE d.workspace_id = :ws) s

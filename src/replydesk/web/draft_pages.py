@@ -22,7 +22,8 @@ from replydesk.automation.vocabulary import DraftStatus
 from replydesk.core.deps import SessionDep, SettingsDep
 from replydesk.core.errors import Conflict, InvalidInput, NotFound, ReplyDeskError
 from replydesk.inbox import leads as leads_service
-from replydesk.web.deps import FormDep, PageRoute, Place, PlaceDep
+from replydesk.web.deps import DRAFTS_COUNT_CAP, FormDep, PageRoute, Place, PlaceDep
+from replydesk.web.inbox_pages import COUNTS_POLL_S
 from replydesk.web.rendering import redirect, render
 
 router = APIRouter(prefix="/w/{workspace_id}", include_in_schema=False, route_class=PageRoute)
@@ -82,10 +83,29 @@ async def queue_page(
         leads=await lead_names(session, place.workspace_id, page.items),
         more_url=more_url,
         drafts_view="queue",
+        newest_id=await drafts_service.newest_pending_id(session, place.workspace_id),
+        new_count=0,
+        poll_s=COUNTS_POLL_S,
     )
     if request.headers.get("hx-request") and cursor is not None:
         return render(request, "drafts.html", context, block="rows")
     return render(request, "drafts.html", context)
+
+
+@router.get("/drafts/fresh")
+async def fresh(
+    place: PlaceDep,
+    request: Request,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> Response:
+    """Polled by the queue page: a notice when drafts arrived after it was drawn (the list
+    itself is not redrawn under an operator's edits)."""
+    count = await drafts_service.pending_count(
+        session, place.workspace_id, DRAFTS_COUNT_CAP, after_id=after
+    )
+    context = place.context(newest_id=after, new_count=count, poll_s=COUNTS_POLL_S)
+    return render(request, "drafts.html", context, block="fresh")
 
 
 def _view(form: dict[str, str]) -> str:
