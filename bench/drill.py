@@ -32,6 +32,8 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import asyncpg
+
 from common import (
     DOC,
     add_output_args,
@@ -42,7 +44,13 @@ from common import (
     utc_stamp,
     write_result,
 )
-from drill.checks import api_counts, api_requires_attention_listed, consistency, db_figures
+from drill.checks import (
+    api_counts,
+    api_requires_attention_listed,
+    busy_items,
+    consistency,
+    db_figures,
+)
 from drill.faults import Faults
 from drill.hosts import HostNetwork
 from drill.load import ms, percentile, poll_inbox, send_burst, windows
@@ -110,7 +118,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def wait_drained(services: Services, timeout: float) -> tuple[float, dict[str, Any]]:
     started = time.monotonic()
+    direct = services.direct_url or services.database_url
     while True:
+        # A cheap poll first (one query, in this process) until nothing is pending or running;
+        # then the full `queue stats` (spool included) confirms it.
+        try:
+            if await busy_items(direct) and time.monotonic() - started <= timeout:
+                await asyncio.sleep(0.25)
+                continue
+        except (OSError, asyncpg.PostgresError):  # the --db-outage proxy is not in this path
+            pass
         stats = await asyncio.to_thread(services.queue_stats)
         events = stats.get("webhook_events", {})
         jobs = stats.get("jobs", {})

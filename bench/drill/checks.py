@@ -48,6 +48,23 @@ async def api_requires_attention_listed(port: int, workspace_id: str, api_token:
         await conn.close()
 
 
+async def busy_items(database_url: str) -> int:
+    """Webhook events pending or running, and jobs running: the drain's progress, read with
+    one query (polling ``replydesk queue stats`` started a Python process each time, which
+    took CPU from the workers being measured)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        busy = await conn.fetchval(
+            """
+            SELECT (SELECT count(*) FROM webhook_events WHERE status IN ('pending', 'running'))
+                 + (SELECT count(*) FROM jobs WHERE status = 'running')
+            """
+        )
+        return int(busy)
+    finally:
+        await conn.close()
+
+
 async def db_figures(database_url: str, workspace_id: str) -> dict[str, Any]:
     conn = await asyncpg.connect(database_url)
     try:
