@@ -7,6 +7,7 @@
     make drill DRILL_ARGS="--rolling-restart --events 3000 --rate 150"
     make drill DRILL_ARGS="--hosts 2"             # processes over two network namespaces (root)
     make drill DRILL_ARGS="--one-process --events 18000 --rate 300"   # `make run`, 60 s stream
+    make drill DRILL_ARGS="--ai ok"; make drill DRILL_ARGS="--ai hang"  # a hanging AI, side by side
     make drill DRILL_ARGS="--pooler-url postgresql://postgres@127.0.0.1:6432/postgres"
 
 Prints one JSON summary and writes it to ``results/drill-<UTC>.json`` (untracked);
@@ -44,12 +45,14 @@ from common import (
     utc_stamp,
     write_result,
 )
+from drill.ai import AiEndpoint
 from drill.checks import (
     api_counts,
     api_requires_attention_listed,
     busy_items,
     consistency,
     db_figures,
+    events_busy,
 )
 from drill.faults import Faults
 from drill.hosts import HostNetwork
@@ -83,6 +86,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the default `replydesk serve` (`make run`): one API process with its worker "
         "(REPLYDESK_SERVE_WORKER: a child process, or inline), no separate worker processes "
         "(--apis/--workers ignored); with --rate for a sustained load",
+    )
+    p.add_argument(
+        "--ai",
+        choices=("none", "ok", "hang"),
+        default="none",
+        help="ok: every process uses the simulator's OpenAI API (categorising and drafting the "
+        "burst's replies); hang: its Responses calls hang until the events are processed",
     )
     p.add_argument("--kill-worker", action="store_true", help="SIGKILL a worker mid-drain")
     p.add_argument("--db-outage", type=float, default=0.0, metavar="S", help="DB away S seconds")
@@ -179,6 +189,10 @@ async def drill(
         data_dir=log_dir / "data",
         spool=not args.no_spool,
     )
+    ai = AiEndpoint(log_dir) if args.ai != "none" else None
+    if ai is not None:
+        await asyncio.to_thread(ai.start)
+        services.extra_env.update(ai.env())
     network = HostNetwork(args.hosts) if args.hosts > 1 else None
     if network is not None:
         network.create()
@@ -197,6 +211,8 @@ async def drill(
         )
     except BaseException:
         await _stop_network(network)
+        if ai is not None:
+            ai.stop()
         raise
     try:
         created = json.loads(
@@ -221,6 +237,9 @@ async def drill(
             fault_tasks.append(asyncio.create_task(faults.outage_later(1.0, args.db_outage)))
         if args.rolling_restart:
             fault_tasks.append(asyncio.create_task(faults.rolling_restart_later(services, 2.0)))
+        if ai is not None and args.ai == "hang":
+            await asyncio.to_thread(ai.hang)
+            fault_tasks.append(asyncio.create_task(_release_after_events(ai, direct_url)))
         port = services.api_ports[-1]
         scrapes: dict[str, Any] = {"start": await scrape_safely(port)}
         if args.db_outage:
@@ -238,6 +257,8 @@ async def drill(
         )
         burst_s = burst.finished - burst.started
         scrapes["burst"] = await scrape_safely(port)
+        if ai is not None and args.ai == "hang":  # the hung jobs hold worker slots till then
+            await fault_tasks[-1]
         _, stats = await wait_drained(services, args.drain_timeout)
         stop_polling.set()
         polled = await poller
@@ -301,6 +322,7 @@ async def drill(
             "peak_rss_mb": {
                 role: round(kb / 1024, 1) for role, kb in sorted(services.peak_rss_kb.items())
             },
+            "ai_responses_calls": await asyncio.to_thread(ai.calls) if ai is not None else None,
             "worker_restarts": faults.restarts,
             "workers_revived": services.revived,
             "pooler": "transaction" if args.pooler_url else None,
@@ -319,6 +341,16 @@ async def drill(
         await asyncio.to_thread(services.stop)
         await faults.stop()
         await _stop_network(network)
+        if ai is not None:
+            ai.stop()
+
+
+async def _release_after_events(ai: AiEndpoint, database_url: str) -> None:
+    """``--ai hang``: the AI answers nothing until every webhook event is processed."""
+    await asyncio.sleep(1.0)
+    while await events_busy(database_url):
+        await asyncio.sleep(0.25)
+    await asyncio.to_thread(ai.release)
 
 
 async def _stop_network(network: HostNetwork | None) -> None:

@@ -65,6 +65,19 @@ async def busy_items(database_url: str) -> int:
         await conn.close()
 
 
+async def events_busy(database_url: str) -> int:
+    """Webhook events not processed yet (pending or running)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM webhook_events WHERE status IN ('pending', 'running')"
+            )
+        )
+    finally:
+        await conn.close()
+
+
 async def db_figures(database_url: str, workspace_id: str) -> dict[str, Any]:
     conn = await asyncpg.connect(database_url)
     try:

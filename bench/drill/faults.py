@@ -47,6 +47,8 @@ class Faults:
             parts.append("slow-db")
         if getattr(args, "rolling_restart", False):
             parts.append("rolling-restart")
+        if getattr(args, "ai", "none") != "none":
+            parts.append(f"ai-{args.ai}")
         return "+".join(parts) or "default"
 
     async def outage_later(self, after_s: float, duration_s: float) -> None:

@@ -74,6 +74,7 @@ class Services:
     revived: int = 0  # workers that had exited by themselves and were started again
     peak_rss_kb: dict[str, int] = field(default_factory=dict)  # "api" / "worker": highest VmHWM
     in_process_worker: bool = False  # `serve` with its worker (the --one-process drill)
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. the --ai endpoint
     worker_nice: int = 0
     worker_concurrency: int = 4
 
@@ -101,6 +102,7 @@ class Services:
         env["REPLYDESK_METRICS_TOKEN"] = METRICS_TOKEN
         env["REPLYDESK_METRICS_DIR"] = str(self.log_dir / "metrics")
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        env.update(self.extra_env)
         return env
 
     def cli(self, *args: str) -> str:
