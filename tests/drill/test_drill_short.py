@@ -65,3 +65,32 @@ def test_short_drill_is_consistent(database_url: str, tmp_path: Path) -> None:
     assert json.loads(result.read_text()) == summary
     assert summary["logs"] is None
     assert DOC.read_bytes() == doc_before
+
+
+def test_one_process_drill_with_a_hanging_ai_is_consistent(
+    database_url: str, tmp_path: Path
+) -> None:
+    """`serve` with its worker child, every process on the simulator's AI, which hangs until
+    the events are processed: nothing lost, and the replies' AI calls were made."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPLYDESK_")}
+    env["DATABASE_URL"] = database_url
+    args = ["--one-process", "--ai", "hang", "--events", "400", "--leads", "100"]
+    proc = subprocess.run(
+        [sys.executable, str(DRILL), *args, "--concurrency", "8", "--results-dir", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.stdout, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert summary["consistency"]["ok"], summary["consistency"]
+    assert summary["mode"] == "ai-hang" and summary["shape"]["one_process"] is True
+    assert summary["non_2xx_final"] == 0 and summary["distinct_events"] == 320
+    assert summary["ai_responses_calls"] > 0
+    assert set(summary["peak_rss_mb"]) == {"api", "worker"}  # the worker is serve's child
+    assert sum(w["answers"] for w in summary["ingest_by_10s"]) == sum(
+        summary["attempts_by_status"].values()
+    )
+    assert proc.returncode == 0
