@@ -294,4 +294,5 @@ class ScoreJob:
             source=scored.source,
             stored=stored,
         )
-        return None if stored else "a score after a newer inbound message is stored already"
+        # Not stored: a score after a newer inbound message is there already (expected).
+        return None
