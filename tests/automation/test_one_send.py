@@ -157,3 +157,28 @@ async def test_concurrent_approve_and_manual_reply_send_exactly_once(desk: Desk)
     sent = await _outbound(desk)
     assert len(sent) == 6  # one send per inbound message, never two
     assert len(await desk.jobs("reply.send")) == 6
+
+
+async def test_an_approval_that_meets_the_unique_key_is_refused(desk: Desk) -> None:
+    """Another reply answers the message without passing the hook (written straight to the
+    table): the approval's insert meets the unique key, 409, and the approval rolls back."""
+    lead_id, message_id = await desk.inbound(93001, "2026-01-23T18:20:00.000000Z", DANA_TEXT)
+    draft_id = await pending_draft(desk.db, desk.ws, lead_id, "Hi Dana, Tuesday works.")
+    conn = await asyncpg.connect(plain_url(desk.url))
+    try:
+        await conn.execute(
+            "INSERT INTO messages (workspace_id, lead_id, channel, direction, sent_by, body, "
+            "occurred_at, status, answers_message_id) VALUES ($1, $2, 'email', 'outbound', "
+            "'team', 'x', now(), 'queued', $3)",
+            desk.ws,
+            lead_id,
+            message_id,
+        )
+    finally:
+        await conn.close()
+    approve = await desk.post(f"drafts/{draft_id}/approve")
+    assert approve.status_code == 409, approve.text
+    assert approve.json()["error"]["code"] == "already_answered"
+    assert (await _draft_status(desk, draft_id))[0] == "pending_review"
+    assert len(await _outbound(desk)) == 1
+    assert await desk.jobs("reply.send") == []
