@@ -153,7 +153,9 @@ async def test_every_ai_failure_keeps_the_rules_result(
         assert len(desk.sim.sim.requests.list("openai", "responses.category")) == 1
     done = [r for r in log_capture.records() if r.get("event") == "inbound_categorised"]
     assert [(r["source"], r["fallback"]) for r in done] == [("rules", error_class)]
+    # No reply text, prompt or key in any log line, whatever failed.
     assert DANA_TEXT not in log_capture.text and AI_KEY not in log_capture.text
+    assert "You categorise" not in log_capture.text
 
 
 async def test_a_short_retry_after_is_waited_for_then_the_ai_answers(desk: Desk) -> None:

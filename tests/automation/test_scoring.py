@@ -144,6 +144,7 @@ async def test_with_ai_the_model_scores_the_lead(desk: Desk, log_capture: LogCap
     # Neither the thread, nor the reasons, nor the key in any log line.
     assert DANA_TEXT not in log_capture.text and AI_KEY not in log_capture.text
     assert "asked for a call" not in log_capture.text
+    assert "You score how promising" not in log_capture.text  # the prompt
 
 
 @pytest.mark.parametrize(
@@ -178,6 +179,7 @@ async def test_a_retryable_failure_reschedules_the_job(
     assert [(r["level"], r["category"], r["lead_id"], r["retryable"]) for r in warned] == [
         ("warning", category, lead_id, True)
     ]
+    assert DANA_TEXT not in log_capture.text and AI_KEY not in log_capture.text
 
 
 @pytest.mark.parametrize(
