@@ -26,6 +26,7 @@ from replydesk.auth import admin_endpoints as auth_admin_endpoints
 from replydesk.auth import endpoints as auth_endpoints
 from replydesk.auth import tasks as auth_tasks
 from replydesk.auth import unlock_endpoints
+from replydesk.automation import drafts as automation_drafts
 from replydesk.automation import endpoints as automation_endpoints
 from replydesk.automation import jobs as automation_jobs
 from replydesk.core import health, metrics_endpoint
@@ -46,6 +47,7 @@ from replydesk.integrations.credentials import jobs as credential_jobs
 from replydesk.integrations.credentials import tasks as credential_tasks
 from replydesk.integrations.outbound import endpoints as reply_endpoints
 from replydesk.integrations.outbound import jobs as reply_jobs
+from replydesk.integrations.outbound import service as reply_service
 from replydesk.integrations.providers import PROVIDERS
 from replydesk.integrations.sync import endpoints as sync_endpoints
 from replydesk.integrations.sync import jobs as sync_jobs
@@ -59,6 +61,10 @@ from replydesk.queue.scheduler import PeriodicTask
 from replydesk.queue.worker import Worker, worker_database
 from replydesk.web import admin_pages, draft_pages, inbox_pages, lead_pages, pages
 from replydesk.web.first_run import FirstRun
+
+# A manual reply supersedes the lead's pending drafts, and is refused when an approved draft
+# answered the message already (at most one send per inbound message, docs/automation.md).
+reply_service.on_manual_reply(automation_drafts.answered_by_hand)
 
 
 def routers() -> list[APIRouter]:

@@ -15,6 +15,7 @@ from replydesk.auth.service import create_workspace
 from replydesk.automation import jobs as automation_jobs
 from replydesk.automation import service as automation
 from replydesk.core.db import Database
+from replydesk.core.settings import get_settings
 from replydesk.leads import service as leads
 from replydesk.queue.queues import JOBS, ClaimedItem
 from tests.support.events import apply_event
@@ -275,11 +276,12 @@ async def test_the_job_handler_categorises_and_logs_no_text(
             worker="test",
             claimed_at=datetime.now(UTC),
         )
+        handler = automation_jobs.PostprocessJob(get_settings()).apply  # no AI key: the rules
         async with db.session() as session:
-            assert await automation_jobs.postprocess_inbound(session, item) is None
+            assert await handler(session, item) is None
         gone = ClaimedItem(**{**item.__dict__, "payload": {"lead_id": 1, "message_id": 10**9}})
         async with db.session() as session:
-            assert await automation_jobs.postprocess_inbound(session, gone) is not None
+            assert await handler(session, gone) is not None
         assert (await desk.lead(lead_id))["category"] == "question"
         lines = [r for r in log_capture.records() if r["event"] == "inbound_categorised"]
         assert len(lines) == 1 and lines[0]["result"] == "question"

@@ -20,6 +20,7 @@ from tests.automation.drafts_support import KEYS, Desk, draft_settings, reply_pa
 from tests.support.events import apply_event
 from tests.support.members import new_workspace_owner
 from tests.support.queue import fetch
+from tests.support.sim import add_fault
 
 MEETING = "Can we set up a call next Tuesday?"
 WEEKLY = {"mon": [["09:00", "12:00"]], "tue": [["14:00", "16:00"]]}
@@ -147,6 +148,9 @@ async def test_meeting_request_drafts_offer_the_least_offered_slots(desk: Desk) 
 
 async def test_an_ai_meeting_draft_without_times_gets_them_added(desk: Desk) -> None:
     await desk.ai()
+    # With an AI the message's category is the AI's (inbound.categorise): a meeting request.
+    answer = {"category": "meeting_request", "confidence": 0.95, "out_of_office_until": None}
+    await add_fault(desk.sim, provider="openai", endpoint="responses.category", output=answer)
     body = {"timezone": "UTC", "weekly": {"mon": [["00:00", "24:00"]]}, "slot_minutes": 60}
     for day in ("tue", "wed", "thu", "fri", "sat", "sun"):
         body["weekly"][day] = [["00:00", "24:00"]]

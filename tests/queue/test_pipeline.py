@@ -68,10 +68,11 @@ async def test_every_sample_is_processed_and_follow_up_jobs_are_recorded_no_ops(
     # 2 SMS, 1 LinkedIn; the opens/bounce/unsubscribe store none.
     assert len(await fetch(database_url, "SELECT id FROM messages")) == 7
     jobs = await fetch(database_url, "SELECT type, status FROM jobs ORDER BY type, id")
-    # Drafts (offline templates: no AI key) for the two replies worth answering.
+    # Drafts (offline templates: no AI key) for the two replies worth answering; a score
+    # (the offline heuristic) after each inbound message.
     assert [tuple(j) for j in jobs] == [("draft.generate", "succeeded")] * 2 + [
         ("followup.start", "succeeded")
-    ] * 2 + [("inbound.postprocess", "succeeded")] * 4
+    ] * 2 + [("inbound.postprocess", "succeeded")] * 4 + [("lead.score", "succeeded")] * 4
     not_built = [r for r in log_capture.records() if r["event"] == "job_not_built_yet"]
     assert len(not_built) == 2 and {r["level"] for r in not_built} == {"info"}
     categorised = [r for r in log_capture.records() if r["event"] == "inbound_categorised"]

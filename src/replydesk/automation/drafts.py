@@ -383,12 +383,41 @@ async def approve(
         return await _after_race(session, workspace_id, draft_id)
     reply = ReplyIn(channel=Channel(row.channel), body=row.body, subject=row.subject)
     shown, _created = await outbound.request_reply(
-        session, settings, workspace_id, int(row.lead_id), reply, f"draft:{draft_id}"
+        session,
+        settings,
+        workspace_id,
+        int(row.lead_id),
+        reply,
+        f"draft:{draft_id}",
+        answering=current.in_reply_to_message_id,
     )
     await session.execute(
         sql.SET_REPLY, {"ws": workspace_id, "id": draft_id, "message_id": shown["id"]}
     )
     return await get_draft(session, workspace_id, draft_id)
+
+
+ANSWERED_BY_HAND = "superseded: the message was answered by hand (a manual reply)"
+
+
+async def answered_by_hand(
+    session: AsyncSession, workspace_id: uuid.UUID, lead_id: int, message_id: int
+) -> str | None:
+    """A manual reply to the lead, answering its inbound message ``message_id``, is about to
+    be queued (the reply path calls this in its transaction): the lead's pending drafts are
+    superseded. Returns why the reply must be refused — the message's draft was approved and
+    its reply is queued or sent (at most one send per inbound message) — else None."""
+    params = {"ws": workspace_id, "lead_id": lead_id, "note": ANSWERED_BY_HAND}
+    await session.execute(sql.SUPERSEDE_BY_HAND, params)
+    found = (
+        await session.execute(sql.APPROVED_ANSWER, {"ws": workspace_id, "message_id": message_id})
+    ).first()
+    if found is None:
+        return None
+    return (
+        f"draft {found.id} answering this lead's newest message was approved already: "
+        "at most one send per inbound message (wait for the lead's next message)"
+    )
 
 
 async def _after_race(session: AsyncSession, workspace_id: uuid.UUID, draft_id: int) -> DraftOut:

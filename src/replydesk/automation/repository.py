@@ -56,7 +56,8 @@ COUNT_OFFERS = statement(
 DRAFT_FOR_MESSAGE = statement(
     "SELECT id FROM drafts WHERE workspace_id = :ws AND in_reply_to_message_id = :message_id"
 )
-# Born superseded when a newer inbound message of the lead is already stored.
+# Born superseded when a newer inbound message of the lead is already stored, or a reply
+# (a manual one) answers the message already.
 INSERT_DRAFT = statement(
     f"""
     INSERT INTO drafts (workspace_id, lead_id, in_reply_to_message_id, channel, subject, body,
@@ -69,6 +70,10 @@ INSERT_DRAFT = statement(
                 WHERE n.lead_id = :lead_id AND n.workspace_id = :ws
                   AND n.direction = '{Direction.INBOUND}'
                   AND (n.occurred_at, n.id) > (m.occurred_at, m.id))
+                  OR EXISTS (
+               SELECT 1 FROM messages a
+                WHERE a.workspace_id = :ws AND a.answers_message_id = m.id
+                  AND a.status <> '{MessageStatus.FAILED}')
                 THEN '{DraftStatus.SUPERSEDED}' ELSE '{PENDING}' END,
            :source, :category, :confidence, :verifier_status, CAST(:notes AS jsonb), :model,
            :prompt_version, :context_hash, :input_tokens, :output_tokens,
@@ -87,6 +92,27 @@ SUPERSEDE_OLDER = statement(
        AND m.id = d.in_reply_to_message_id
        AND (m.occurred_at, m.id) < (:occurred_at, :message_id)
     RETURNING d.id
+    """
+)
+# A manual reply answers the lead: its pending drafts can no longer be sent (the row lock
+# orders this against a concurrent approval: whichever commits first wins).
+SUPERSEDE_BY_HAND = statement(
+    f"""
+    UPDATE drafts SET status = '{DraftStatus.SUPERSEDED}',
+                      verifier_notes = verifier_notes || to_jsonb(CAST(:note AS text)),
+                      updated_at = now()
+     WHERE workspace_id = :ws AND lead_id = :lead_id AND status = '{PENDING}'
+    RETURNING id
+    """
+)
+# The approved draft whose reply answers the message (a failed reply does not count).
+APPROVED_ANSWER = statement(
+    f"""
+    SELECT d.id FROM drafts d
+      LEFT JOIN messages r ON r.id = d.reply_message_id AND r.workspace_id = d.workspace_id
+     WHERE d.workspace_id = :ws AND d.in_reply_to_message_id = :message_id
+       AND d.status = '{DraftStatus.APPROVED}'
+       AND (r.id IS NULL OR r.status <> '{MessageStatus.FAILED}')
     """
 )
 SET_AUTO_SEND_AT = statement(

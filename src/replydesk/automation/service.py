@@ -8,7 +8,14 @@ Applying is idempotent and order-independent: a replayed job changes nothing, an
 one lead's messages may run in any order (``leads.service.set_category`` orders by message
 time). Then the next steps chain here: the lead's pending drafts of older messages are
 superseded, and a drafted category queues one ``draft.generate`` job per message (its dedupe
-key), which writes the draft outside this transaction (``automation.jobs``).
+key), which writes the draft outside this transaction (``automation.jobs``), and one
+``lead.score`` job per message.
+
+With an AI target (``integrations.ai.config.configured``) the job defers: it queues one
+``inbound.categorise`` job per message, whose ``prepare`` calls the AI outside any transaction
+and whose ``apply`` runs ``apply_category`` with the AI's result (or the rules' on a failure).
+The rules-only path keeps ``inbound.postprocess`` a plain grouped job (no ``prepare``: a
+worker applies many of them per transaction).
 """
 
 from __future__ import annotations
@@ -18,11 +25,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from replydesk.automation import drafts
+from replydesk.automation import drafts, scoring
 from replydesk.automation.categorise.engine import Categorised, categorise
-from replydesk.automation.vocabulary import DRAFTED
+from replydesk.automation.vocabulary import DRAFTED, JobType
 from replydesk.leads import service as leads
 from replydesk.leads.vocabulary import CategorySource, Channel, Direction, LeadCategory
+from replydesk.queue.service import enqueue
+
+CATEGORISE_MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -32,9 +42,10 @@ class Postprocessed:
     category_changed: bool
     superseded_drafts: list[int] = field(default_factory=list)
     draft_queued: bool = False
+    source: CategorySource = CategorySource.RULES
 
 
-def _text_of(message: leads.InboundText) -> str:
+def text_of(message: leads.InboundText) -> str:
     if message.body_visible:
         return message.body_visible
     if message.channel == Channel.EMAIL:
@@ -42,18 +53,71 @@ def _text_of(message: leads.InboundText) -> str:
     return message.body_text or message.body or ""
 
 
-async def postprocess(
-    session: AsyncSession, workspace_id: uuid.UUID, message_id: int
-) -> Postprocessed | None:
-    """Categorise one inbound message; None when it is gone or not inbound."""
-    message = await leads.message_text(session, workspace_id, message_id)
-    if message is None or message.direction != Direction.INBOUND:
-        return None
-    result = categorise(
-        _text_of(message),
+def rules_result(message: leads.InboundText) -> Categorised:
+    """The offline categoriser's result for the message's new text."""
+    return categorise(
+        text_of(message),
         subject=message.subject if message.channel == Channel.EMAIL else None,
         message_at=message.occurred_at,
     )
+
+
+async def inbound_message(
+    session: AsyncSession, workspace_id: uuid.UUID, message_id: int
+) -> leads.InboundText | None:
+    """The stored inbound message, or None when it is gone or not inbound."""
+    message = await leads.message_text(session, workspace_id, message_id)
+    if message is None or message.direction != Direction.INBOUND:
+        return None
+    return message
+
+
+async def postprocess(
+    session: AsyncSession, workspace_id: uuid.UUID, message_id: int
+) -> Postprocessed | None:
+    """Categorise one inbound message with the rules; None when it is gone or not inbound."""
+    message = await inbound_message(session, workspace_id, message_id)
+    if message is None:
+        return None
+    return await apply_category(
+        session, workspace_id, message, rules_result(message), CategorySource.RULES
+    )
+
+
+def categorise_dedupe_key(message_id: int) -> str:
+    """One AI categorisation per inbound message, ever."""
+    return f"{JobType.INBOUND_CATEGORISE}:{message_id}"
+
+
+async def defer_to_ai(
+    session: AsyncSession, workspace_id: uuid.UUID, message: leads.InboundText
+) -> bool:
+    """The workspace has an AI: the ``inbound.categorise`` job categorises the message (its
+    ``prepare`` calls the AI outside any transaction) and applies the result. The lead's
+    older pending drafts are superseded now: the conversation moved on whatever it says."""
+    await drafts.supersede_older(
+        session, workspace_id, message.lead_id, message.id, message.occurred_at
+    )
+    job = await enqueue(
+        session,
+        JobType.INBOUND_CATEGORISE.value,
+        {"message_id": message.id, "lead_id": message.lead_id},
+        categorise_dedupe_key(message.id),
+        workspace_id=workspace_id,
+        max_attempts=CATEGORISE_MAX_ATTEMPTS,
+    )
+    return job is not None
+
+
+async def apply_category(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    message: leads.InboundText,
+    result: Categorised,
+    source: CategorySource,
+) -> Postprocessed:
+    """Apply a categorisation (rules or AI) to the lead, then chain the next steps: older
+    pending drafts superseded, a draft job for a drafted category, the lead's score job."""
     lead_id = message.lead_id
     if result.category == LeadCategory.OUT_OF_OFFICE:
         await leads.record_out_of_office(
@@ -66,13 +130,13 @@ async def postprocess(
             lead_id,
             f"message:{message.id}",
             occurred_at=message.occurred_at,
-            data={"source": CategorySource.RULES.value, "message_id": message.id},
+            data={"source": source.value, "message_id": message.id},
         )
     changed = await leads.set_category(
         session,
         lead_id,
         result.category,
-        source=CategorySource.RULES,
+        source=source,
         confidence=result.confidence,
         at=message.occurred_at,
         message_id=message.id,
@@ -89,4 +153,5 @@ async def postprocess(
             )
             is not None
         )
-    return Postprocessed(lead_id, result, changed, superseded, queued)
+    await scoring.enqueue_score(session, workspace_id, lead_id, message.id)
+    return Postprocessed(lead_id, result, changed, superseded, queued, source)

@@ -38,6 +38,8 @@ class VerifierStatus(StrEnum):
 class JobType(StrEnum):
     DRAFT_GENERATE = "draft.generate"
     DRAFT_AUTO_SEND = "draft.auto_send"
+    INBOUND_CATEGORISE = "inbound.categorise"  # the AI's categorisation of one message
+    LEAD_SCORE = "lead.score"
 
 
 # Categories a reply is drafted for; the others need no answer or a human.

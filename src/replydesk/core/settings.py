@@ -239,6 +239,9 @@ class Settings(BaseSettings):
     ai_verifier_timeout_s: float = Field(default=6.0, gt=0, le=300)  # the best-effort verifier
     ai_max_output_tokens: int = Field(default=700, ge=16, le=32_000)
     ai_verifier_max_output_tokens: int = Field(default=300, ge=16, le=32_000)
+    # The categorisation and lead-score answers are short JSON objects.
+    ai_category_max_output_tokens: int = Field(default=120, ge=16, le=32_000)
+    ai_score_max_output_tokens: int = Field(default=300, ge=16, le=32_000)
     ai_truncation_retry_factor: float = Field(default=2.0, ge=1, le=8)
     ai_max_attempts: int = Field(default=3, ge=1, le=10)  # timeouts, 429, 5xx
     ai_backoff_base_s: float = Field(default=0.5, gt=0)

@@ -53,3 +53,30 @@ def decode_tiered(kind: str, cursor: str) -> tuple[datetime | None, int, int]:
             f"cursor is not a valid {kind} cursor; use next_cursor as given"
         ) from exc
     return parsed, tier, row_id
+
+
+def encode_rank(kind: str, rank: int | None, row_id: int) -> str:
+    """A cursor on an integer sort key (e.g. a score; None sorts last) and the row id."""
+    raw = json.dumps({"k": kind, "r": rank, "i": row_id})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_rank(kind: str, cursor: str, *, low: int, high: int) -> tuple[int | None, int]:
+    """The (rank, id) a cursor of this ``kind`` carries; 400 for anything else."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data: Any = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(data, dict) or data.get("k") != kind:
+            raise ValueError("wrong kind")
+        row_id, rank = data["i"], data["r"]
+        if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 < row_id <= MAX_ID:
+            raise ValueError("bad id")
+        if rank is not None and (
+            not isinstance(rank, int) or isinstance(rank, bool) or not low <= rank <= high
+        ):
+            raise ValueError("bad rank")
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise MalformedInput(
+            f"cursor is not a valid {kind} cursor; use next_cursor as given"
+        ) from exc
+    return rank, row_id

@@ -119,7 +119,8 @@ async def list_leads(
         str,
         Query(
             description="last_message (newest activity first) | oldest_waiting (leads "
-            "awaiting a reply, oldest newest-inbound first); the cursor keeps the sort.",
+            "awaiting a reply, oldest newest-inbound first) | score (highest lead score "
+            "first, unscored last); the cursor keeps the sort.",
         ),
     ] = "last_message",
     q: Annotated[

@@ -33,8 +33,9 @@ class LeadSort:
 
     LAST_MESSAGE = "last_message"
     OLDEST_WAITING = "oldest_waiting"
-    ALL = (LAST_MESSAGE, OLDEST_WAITING)
-    CURSORS = {LAST_MESSAGE: "leads", OLDEST_WAITING: "leads:oldest_waiting"}
+    SCORE = "score"
+    ALL = (LAST_MESSAGE, OLDEST_WAITING, SCORE)
+    CURSORS = {LAST_MESSAGE: "leads", OLDEST_WAITING: "leads:oldest_waiting", SCORE: "leads:score"}
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,40 @@ async def _oldest_waiting(
     return _page(rows, query, "last_inbound_at")
 
 
+async def _by_score(
+    session: AsyncSession, clauses: list[ColumnElement[bool]], query: LeadQuery, timeout_ms: int
+) -> Page:
+    """Highest score first (score DESC NULLS LAST, id DESC): ix_leads_workspace_id_score_id
+    in index order. Scored leads come first; unscored ones (score NULL) follow by id, and a
+    page crossing that boundary is filled by a second statement (as ``sort=last_message``)."""
+    kind = LeadSort.CURSORS[LeadSort.SCORE]
+    after_score: int | None = None
+    after_id: int | None = None
+    if query.after is not None:
+        after_score, after_id = cursor.decode_rank(kind, query.after, low=0, high=100)
+    want = query.limit + 1
+    rows: list[Any] = []
+    async with within_budget(session, timeout_ms, "the lead list"):
+        if query.after is None or after_score is not None:
+            scored = select(*repository.LEAD_COLUMNS).where(*clauses, Lead.score.is_not(None))
+            if after_score is not None:
+                scored = scored.where(tuple_(Lead.score, Lead.id) < tuple_(after_score, after_id))
+            scored = scored.order_by(Lead.score.desc().nulls_last(), Lead.id.desc()).limit(want)
+            rows = list((await session.execute(scored)).mappings())
+        if len(rows) < want:
+            unscored = select(*repository.LEAD_COLUMNS).where(*clauses, Lead.score.is_(None))
+            if after_score is None and after_id is not None:
+                unscored = unscored.where(Lead.id < after_id)
+            more = await session.execute(unscored.order_by(Lead.id.desc()).limit(want - len(rows)))
+            rows.extend(more.mappings())
+    items = [dict(r) for r in rows[: query.limit]]
+    next_cursor = None
+    if len(rows) > query.limit:
+        last = items[-1]
+        next_cursor = cursor.encode_rank(kind, last["score"], last["id"])
+    return Page(items, next_cursor)
+
+
 async def list_leads(
     session: AsyncSession,
     workspace_id: uuid.UUID,
@@ -216,7 +251,8 @@ async def list_leads(
     timeout_ms: int,
 ) -> Page:
     """Keyset pages; ``sort=last_message`` (default) in (last_message_at DESC NULLS LAST,
-    id DESC) order, ``sort=oldest_waiting`` see ``_oldest_waiting``.
+    id DESC) order, ``sort=oldest_waiting`` see ``_oldest_waiting``, ``sort=score`` see
+    ``_by_score``.
 
     Leads with messages come first; leads without any (last_message_at NULL) follow,
     ordered by id. A page that crosses that boundary is filled by a second statement.
@@ -226,6 +262,8 @@ async def list_leads(
     clauses = [Lead.workspace_id == workspace_id, *_filter_clauses(query, workspace_id, user_id)]
     if query.sort == LeadSort.OLDEST_WAITING:
         return await _oldest_waiting(session, clauses, query, timeout_ms)
+    if query.sort == LeadSort.SCORE:
+        return await _by_score(session, clauses, query, timeout_ms)
     after_at, after_id = (
         (None, None)
         if query.after is None

@@ -73,6 +73,17 @@ class LeadOut(BaseModel):
         description="The return date the lead's newest out-of-office reply stated."
     )
     sentiment: str | None
+    score: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="0-100: how promising the lead is (the lead.score job after each inbound "
+        "message: AI when configured, else the offline heuristic); null until scored.",
+    )
+    score_reasons: list[str] | None = Field(
+        default=None, description="Why, in a few short texts; null until scored."
+    )
+    scored_at: datetime | None = Field(default=None, description="When the score was computed.")
     snoozed_until: datetime | None
     assignee_user_id: uuid.UUID | None
     last_inbound_at: datetime | None

@@ -4,6 +4,7 @@ at most ``limit`` messages of at most ``chars`` characters each."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,3 +81,64 @@ async def lead_context(
 async def lead_exists(session: AsyncSession, workspace_id: uuid.UUID, lead_id: int) -> bool:
     params = {"ws": workspace_id, "lead_id": lead_id}
     return (await session.execute(sql.LEAD_EXISTS, params)).first() is not None
+
+
+@dataclass(frozen=True)
+class ScoreFacts:
+    """What a lead score is computed from (one short read)."""
+
+    lead_id: int
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    title: str | None
+    status: str
+    category: str | None
+    category_confidence: float | None
+    unsubscribed: bool
+    last_inbound_at: datetime | None
+    inbound_count: int  # capped at 100
+
+
+async def score_facts(
+    session: AsyncSession, workspace_id: uuid.UUID, lead_id: int
+) -> ScoreFacts | None:
+    params = {"ws": workspace_id, "lead_id": lead_id}
+    row = (await session.execute(sql.SCORE_FACTS, params)).one_or_none()
+    if row is None:
+        return None
+    return ScoreFacts(
+        row.id,
+        row.first_name,
+        row.last_name,
+        row.company,
+        row.title,
+        row.status,
+        row.category,
+        row.category_confidence,
+        bool(row.unsubscribed),
+        row.last_inbound_at,
+        int(row.inbound_count),
+    )
+
+
+async def set_score(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    lead_id: int,
+    score: int,
+    reasons: list[str],
+    source: str,
+    message_id: int,
+) -> bool:
+    """Store the lead's score (the leads domain writes leads); False when a score computed
+    after a newer inbound message is already stored, or the lead is gone."""
+    params = {
+        "ws": workspace_id,
+        "lead_id": lead_id,
+        "score": score,
+        "reasons": json.dumps(reasons),
+        "source": source,
+        "message_id": message_id,
+    }
+    return (await session.execute(sql.SET_SCORE, params)).first() is not None

@@ -28,3 +28,27 @@ THREAD = statement(
     """
 )
 LEAD_EXISTS = statement("SELECT 1 FROM leads WHERE id = :lead_id AND workspace_id = :ws")
+# What the lead score reads: the profile, its inbound replies (count capped) and the newest.
+SCORE_FACTS = statement(
+    f"""
+    SELECT id, first_name, last_name, company, title, status, category, category_confidence,
+           status = '{LeadStatus.UNSUBSCRIBED}' OR category = '{LeadCategory.UNSUBSCRIBE}'
+               AS unsubscribed,
+           (SELECT max(occurred_at) FROM messages m
+             WHERE m.lead_id = leads.id AND m.direction = '{Direction.INBOUND}') AS last_inbound_at,
+           (SELECT count(*) FROM (SELECT 1 FROM messages m
+             WHERE m.lead_id = leads.id AND m.direction = '{Direction.INBOUND}'
+             LIMIT 100) AS c) AS inbound_count
+      FROM leads WHERE id = :lead_id AND workspace_id = :ws
+    """
+)
+# The score of the newest inbound message wins: an older (replayed, late) job changes nothing.
+SET_SCORE = statement(
+    """
+    UPDATE leads SET score = :score, score_reasons = CAST(:reasons AS jsonb), scored_at = now(),
+                     score_source = :source, score_message_id = :message_id
+     WHERE id = :lead_id AND workspace_id = :ws
+       AND (score_message_id IS NULL OR score_message_id <= :message_id)
+    RETURNING id
+    """
+)

@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import BigInteger, Boolean, Date, DateTime, Float, Integer, Text
+from sqlalchemy.types import BigInteger, Boolean, Date, DateTime, Float, Integer, SmallInteger, Text
 
 from replydesk.core.base import Base, created_at_column
 from replydesk.core.sql import sql_values
@@ -67,6 +67,13 @@ class Lead(Base):
     out_of_office_until: Mapped[date | None] = mapped_column(Date)
     out_of_office_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sentiment: Mapped[str | None] = mapped_column(Text)
+    # The lead.score job's result (0-100 and why), when, by what (ai | heuristic) and after
+    # which inbound message (an older job never overwrites a newer score).
+    score: Mapped[int | None] = mapped_column(SmallInteger)
+    score_reasons: Mapped[list[str] | None] = mapped_column(JSONB)
+    scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    score_source: Mapped[str | None] = mapped_column(Text)
+    score_message_id: Mapped[int | None] = mapped_column(BigInteger)
     untracked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The snooze as a stored flag: set by a BEFORE row trigger whenever snoozed_until is
@@ -112,6 +119,14 @@ class Lead(Base):
             text("last_message_at DESC NULLS LAST"),
             text("id DESC"),
         ),
+        # GET leads?sort=score: keyset on (score DESC NULLS LAST, id DESC) within a workspace.
+        Index(
+            "ix_leads_workspace_id_score_id",
+            "workspace_id",
+            text("score DESC NULLS LAST"),
+            text("id DESC"),
+        ),
+        CheckConstraint("score >= 0 AND score <= 100", name="score"),
         # Snoozes whose time has passed, oldest first: the leads.snooze_wake task.
         Index("ix_leads_snooze_wake", "snoozed_until", postgresql_where=text("snooze_active")),
         CheckConstraint("NOT snooze_active OR snoozed_until IS NOT NULL", name="snooze_active"),
@@ -173,6 +188,12 @@ class Message(Base):
     send_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # How often the send was held (rate limit, gate, provider error): its jobs' dedupe keys.
     send_holds: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # A reply: the inbound message it answers (a draft's message, or the lead's newest
+    # inbound one for a manual reply). Unique among replies that did not fail: at most one
+    # send per inbound message (an approved draft, an auto-send, a manual reply).
+    answers_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
@@ -198,6 +219,15 @@ class Message(Base):
                 "unipile_message_id",
                 "ai_draft_id",
             )
+        ),
+        Index(
+            "uq_messages_workspace_id_answers_message_id",
+            "workspace_id",
+            "answers_message_id",
+            unique=True,
+            postgresql_where=text(
+                f"answers_message_id IS NOT NULL AND status <> '{MessageStatus.FAILED}'"
+            ),
         ),
         # Conversation timeline of one lead, paged by (occurred_at, id).
         Index("ix_messages_lead_id_occurred_at_id", "lead_id", "occurred_at", "id"),

@@ -37,10 +37,50 @@ class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
 
 
+class AlreadyAnswered(Conflict):
+    """Another reply (an approved draft, an auto-send, a manual reply) answers the same
+    inbound message: at most one send per inbound message (the database's unique key)."""
+
+    code = "already_answered"
+
+
+# The unique key of "one reply answers one inbound message" (migration 0017).
+ANSWERS_KEY = "uq_messages_workspace_id_answers_message_id"
+
+
 @dataclass(frozen=True)
 class QueuedReply:
     id: int
     created: bool  # False: the same Idempotency-Key was sent before; this is that message
+    answers_message_id: int | None = None
+
+
+def _constraint(exc: BaseException) -> str | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        name = getattr(seen, "constraint_name", None)
+        if isinstance(name, str):
+            return name
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return None
+
+
+async def newest_inbound(
+    session: AsyncSession, workspace_id: uuid.UUID, lead_id: int
+) -> int | None:
+    """The lead's newest inbound message id (what a manual reply answers), if any."""
+    params = {"ws": workspace_id, "lead_id": lead_id}
+    found = await repository.scalar(session, repository.NEWEST_INBOUND, params)
+    return int(found) if found is not None else None
+
+
+async def answered_by(
+    session: AsyncSession, workspace_id: uuid.UUID, message_id: int
+) -> int | None:
+    """The reply (not failed) that answers this inbound message, if any."""
+    params = {"ws": workspace_id, "answers": message_id}
+    found = await repository.scalar(session, repository.ANSWERED_BY, params)
+    return int(found) if found is not None else None
 
 
 async def queue_reply(
@@ -51,10 +91,13 @@ async def queue_reply(
     body: str,
     subject: str | None,
     idempotency_key: str | None,
+    answers: int | None = None,
 ) -> QueuedReply:
     """Insert a queued reply of the team, in the caller's transaction (which also enqueues
     its send). With ``idempotency_key`` a repeat inserts nothing and returns the first
-    message (the unique key decides, never a read before the insert)."""
+    message (the unique key decides, never a read before the insert). ``answers``: the
+    inbound message it answers; when another reply answers it already the unique key refuses
+    (``AlreadyAnswered``, the savepoint keeps the caller's transaction usable)."""
     params = {
         "ws": workspace_id,
         "lead_id": lead_id,
@@ -63,10 +106,27 @@ async def queue_reply(
         "body": body,
         "identity_kind": repository.REPLY_IDENTITY[channel].value,
         "idempotency_key": idempotency_key,
+        "answers": answers,
     }
-    new_id = await repository.scalar(session, repository.INSERT_REPLY, params)
+    try:
+        if answers is None:
+            new_id = await repository.scalar(session, repository.INSERT_REPLY, params)
+        else:
+            async with session.begin_nested():
+                new_id = await repository.scalar(session, repository.INSERT_REPLY, params)
+    except IntegrityError as exc:
+        if sqlstate(exc) != "23505" or _constraint(exc) != ANSWERS_KEY:
+            raise
+        if idempotency_key is not None:  # a repeat of the request that answered it
+            earlier = await repository.row(session, repository.REPLY_BY_IDEMPOTENCY_KEY, params)
+            if earlier is not None and earlier.lead_id == lead_id:
+                return QueuedReply(int(earlier.id), created=False)
+        raise AlreadyAnswered(
+            f"message {answers} of this lead is answered already (another reply or an "
+            "approved draft): at most one send per inbound message"
+        ) from None
     if new_id is not None:
-        return QueuedReply(int(new_id), created=True)
+        return QueuedReply(int(new_id), created=True, answers_message_id=answers)
     if idempotency_key is not None:
         earlier = await repository.row(session, repository.REPLY_BY_IDEMPOTENCY_KEY, params)
         if earlier is not None:

@@ -179,12 +179,12 @@ INSERT_REPLY = statement(
     WITH m AS (
         INSERT INTO messages (workspace_id, lead_id, channel, direction, sent_by, subject,
                               body, body_text, body_visible, occurred_at, identity_id,
-                              status, idempotency_key)
+                              status, idempotency_key, answers_message_id)
         SELECT :ws, l.id, :channel, '{Direction.OUTBOUND}', '{SentBy.TEAM}', :subject,
                :body, :body, :body, now(),
                (SELECT i.id FROM lead_identities i
                  WHERE i.lead_id = l.id AND i.kind = :identity_kind ORDER BY i.id LIMIT 1),
-               '{MessageStatus.QUEUED}', :idempotency_key
+               '{MessageStatus.QUEUED}', :idempotency_key, CAST(:answers AS bigint)
           FROM leads l WHERE l.id = :lead_id AND l.workspace_id = :ws
         ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key IS NOT NULL
             DO NOTHING
@@ -194,6 +194,16 @@ INSERT_REPLY = statement(
     )
     SELECT id FROM m
     """
+)
+# The lead's newest inbound message (what a manual reply answers).
+NEWEST_INBOUND = statement(
+    f"SELECT id FROM messages WHERE lead_id = :lead_id AND workspace_id = :ws "
+    f"AND direction = '{Direction.INBOUND}' ORDER BY occurred_at DESC, id DESC LIMIT 1"
+)
+# The reply that answers an inbound message (failed ones do not count): the unique key's row.
+ANSWERED_BY = statement(
+    f"SELECT id FROM messages WHERE workspace_id = :ws AND answers_message_id = :answers "
+    f"AND status <> '{MessageStatus.FAILED}'"
 )
 # A reply as the API shows it (the inbox's message columns).
 REPLY_MESSAGE = statement(

@@ -3,7 +3,8 @@
 Answers follow the structured-output schema the request names (``text.format.name``):
 ``draft`` → ``{"subject", "body"}`` written from the JSON context in ``input`` (the lead's
 first name, the signature), ``verdict`` → ``{"verdict": "pass", "notes"}``, ``category`` →
-``{"category", "confidence"}``; any other name → ``{}``. The fault switches make the other
+``{"category", "confidence", "out_of_office_until"}``, ``score`` → ``{"score", "reasons"}``;
+any other name → ``{}``. The fault switches make the other
 answers (docs/simulator.md): ``type: "incomplete"`` (``status: "incomplete"``,
 ``incomplete_details.reason: "max_output_tokens"``), ``type: "malformed_json"`` (output text
 that is not JSON), ``output: {...}`` (that JSON instead), and the usual ``status``/
@@ -85,7 +86,9 @@ class OpenAiSim:
         elif name == "verdict":
             data = {"verdict": "pass", "notes": "reads well; no problems found"}
         elif name == "category":
-            data = {"category": "interested", "confidence": 0.9}
+            data = {"category": "interested", "confidence": 0.9, "out_of_office_until": None}
+        elif name == "score":
+            data = {"score": 72, "reasons": ["asked for a call", "replied within a day"]}
         else:
             data = {}
         text = json.dumps(data)

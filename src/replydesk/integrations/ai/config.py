@@ -38,6 +38,15 @@ def instance_target(settings: Settings) -> AiTarget | None:
     )
 
 
+async def configured(session: AsyncSession, settings: Settings, workspace_id: uuid.UUID) -> bool:
+    """Whether ``resolve`` may find a target (one cheap read, no decryption): the workspace's
+    own integration unless it is ``auth_failed``, else the instance key."""
+    gate = await credentials.gate(session, workspace_id, Integration.OPENAI)
+    if gate is None:
+        return instance_target(settings) is not None
+    return gate.status is not HealthStatus.AUTH_FAILED
+
+
 async def resolve(
     session: AsyncSession, settings: Settings, keyring: KeyRing, workspace_id: uuid.UUID
 ) -> Resolved:

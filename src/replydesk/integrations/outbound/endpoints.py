@@ -51,7 +51,8 @@ class ChannelsOut(BaseModel):
             "integration_not_configured, integration_disconnected (the channel's provider is "
             "disconnected or its key failed), recipient_unreachable (the lead's channel is "
             "quarantined), idempotency_key_reused, unsubscribed (the lead asked to "
-            "unsubscribe)"
+            "unsubscribe), already_answered (the lead's newest message was answered by an "
+            "approved draft: at most one send per inbound message)"
         ),
         422: error_doc("validation_error, or the lead has no address on that channel"),
     },

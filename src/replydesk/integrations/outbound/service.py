@@ -4,6 +4,7 @@ send in the caller's transaction. No provider call here (the ``reply.send`` job 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +16,7 @@ from replydesk.integrations.outbound.schemas import ReplyIn
 from replydesk.integrations.outbound.vocabulary import CHANNEL_PROVIDER, GATED, JobType
 from replydesk.leads import replies
 from replydesk.leads import service as leads
-from replydesk.leads.replies import IdempotencyKeyReused
+from replydesk.leads.replies import AlreadyAnswered, IdempotencyKeyReused
 from replydesk.leads.vocabulary import Channel
 from replydesk.queue.service import enqueue
 
@@ -45,6 +46,67 @@ class Unsubscribed(Conflict):
     code = "unsubscribed"
 
 
+# Called in a manual reply's transaction before the reply is inserted, with (workspace, lead,
+# the inbound message it answers): returns why the reply must be refused (that message was
+# answered by an approved draft) or None. The automation domain supersedes the lead's pending
+# drafts there; the composition root wires it (integrations cannot import automation).
+ManualReplyHook = Callable[[AsyncSession, uuid.UUID, int, int], Awaitable[str | None]]
+_MANUAL_REPLY_HOOKS: list[ManualReplyHook] = []
+
+
+def on_manual_reply(hook: ManualReplyHook) -> None:
+    """Register a hook (idempotent: the same hook once)."""
+    if hook not in _MANUAL_REPLY_HOOKS:
+        _MANUAL_REPLY_HOOKS.append(hook)
+
+
+async def _manual_refusal(
+    session: AsyncSession, workspace_id: uuid.UUID, lead_id: int, answered: int
+) -> str | None:
+    for hook in _MANUAL_REPLY_HOOKS:
+        refusal = await hook(session, workspace_id, lead_id, answered)
+        if refusal is not None:
+            return refusal
+    return None
+
+
+async def _queue_manual(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    lead_id: int,
+    body: ReplyIn,
+    idempotency_key: str | None,
+) -> replies.QueuedReply:
+    """A manual reply answers the lead's newest inbound message: its pending drafts are
+    superseded (the hooks), and an approved draft that answered it refuses the reply (409
+    ``already_answered``). A second manual reply to the same message is a follow-on (it
+    answers nothing). The unique key on ``answers_message_id`` decides races."""
+    answered = await replies.newest_inbound(session, workspace_id, lead_id)
+    if answered is None:  # nothing to answer: a new conversation
+        return await replies.queue_reply(
+            session, workspace_id, lead_id, body.channel, body.body, body.subject, idempotency_key
+        )
+    for _ in range(2):
+        refusal = await _manual_refusal(session, workspace_id, lead_id, answered)
+        if refusal is not None:
+            raise AlreadyAnswered(refusal)
+        holder = await replies.answered_by(session, workspace_id, answered)
+        try:
+            return await replies.queue_reply(
+                session,
+                workspace_id,
+                lead_id,
+                body.channel,
+                body.body,
+                body.subject,
+                idempotency_key,
+                answers=answered if holder is None else None,
+            )
+        except AlreadyAnswered:
+            continue  # a concurrent reply took the message: which one decides (again)
+    raise AlreadyAnswered("this lead's newest message was answered concurrently: try again")
+
+
 def send_dedupe_key(message_id: int, holds: int) -> str:
     """One send job per message and hold: a held send's next job has the next key."""
     return f"{JobType.REPLY_SEND}:{message_id}:h{holds}"
@@ -71,9 +133,15 @@ async def request_reply(
     lead_id: int,
     body: ReplyIn,
     idempotency_key: str | None,
+    *,
+    answering: int | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """The queued message (as the API shows it) and whether it is new. A repeated
-    Idempotency-Key returns the first message whatever changed since (gates included)."""
+    Idempotency-Key returns the first message whatever changed since (gates included).
+
+    ``answering``: the inbound message an approved draft answers (409 ``already_answered``
+    when another reply answers it). Without it this is a manual reply: it answers the lead's
+    newest inbound message (``_queue_manual``)."""
     if len(body.body) > settings.reply_body_max_length:
         raise InvalidInput(f"body must be at most {settings.reply_body_max_length} characters")
     if idempotency_key is not None:
@@ -127,9 +195,19 @@ async def request_reply(
             "subject is required: the lead has no e-mail reply to answer in its thread, "
             "so this is a new e-mail"
         )
-    queued = await replies.queue_reply(
-        session, workspace_id, lead_id, channel, body.body, body.subject, idempotency_key
-    )
+    if answering is not None:
+        queued = await replies.queue_reply(
+            session,
+            workspace_id,
+            lead_id,
+            channel,
+            body.body,
+            body.subject,
+            idempotency_key,
+            answers=answering,
+        )
+    else:
+        queued = await _queue_manual(session, workspace_id, lead_id, body, idempotency_key)
     if queued.created:
         await enqueue_send(session, workspace_id, queued.id, 0)
     return await _shown(session, workspace_id, queued.id), queued.created
