@@ -105,7 +105,7 @@ async def list_leads(
         Query(
             max_length=10,
             description="requires_attention | sla_breached (requires attention and waiting "
-            "longer than attention_sla_hours; 400 when no SLA is set) | unread | all | "
+            "longer than attention_sla_hours; 422 when no SLA is set) | unread | all | "
             "category:<name> | tag:<name> | channel:<email|sms|linkedin>; repeat to combine "
             "(AND).",
         ),
