@@ -65,6 +65,34 @@ SLA_BREACHED_SQL = statement(
     """
 )
 
+# The daily digest: how long the longest-waiting lead requiring attention has waited (its
+# newest inbound message): the first entry of the workspace in ix_leads_attention_waiting
+# that is not snoozed.
+OLDEST_WAITING_SQL = statement(
+    f"""
+    SELECT extract(epoch FROM now() - last_inbound_at) AS waited_s FROM leads
+     WHERE workspace_id = :ws AND {ATTENTION_PREDICATE}
+       AND (snoozed_until IS NULL OR snoozed_until <= now())
+     ORDER BY last_inbound_at LIMIT 1
+    """
+)
+
+# Workspaces due for today's digest: Slack configured, the UTC hour reached, no digest alert
+# recorded for today (the alert outbox's dedupe key, one probe of its unique index each), in
+# workspace order, at most :limit. One clock: the database's.
+DIGEST_DUE_SQL = statement(
+    """
+    SELECT c.workspace_id FROM integration_credentials c
+     WHERE c.provider = :slack
+       AND extract(hour FROM now() AT TIME ZONE 'UTC') >= :hour
+       AND NOT EXISTS (
+           SELECT 1 FROM alerts a
+            WHERE a.dedupe_key = c.workspace_id::text || :infix
+                                 || ((now() AT TIME ZONE 'UTC')::date)::text)
+     ORDER BY c.workspace_id LIMIT :limit
+    """
+)
+
 # The reference the counters must equal: the workspace's backlog counted from leads (an
 # index-only scan of ix_leads_attention, O(backlog); the counts query before 0014). Used by
 # ``replydesk inbox recount`` and the tests, never on a request path.
