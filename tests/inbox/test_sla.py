@@ -33,9 +33,7 @@ async def _seed(db: Database, ws: Any) -> dict[str, int]:
     ids = {
         "breached_10h": await insert_lead(db, ws, **_waiting(10)),
         "breached_5h_bounced": await insert_lead(db, ws, **_waiting(5, status="bounced")),
-        "breached_snooze_over": await insert_lead(
-            db, ws, **_waiting(30, snoozed_until=_ago(1))
-        ),
+        "breached_snooze_over": await insert_lead(db, ws, **_waiting(30, snoozed_until=_ago(1))),
         "fresh_1h": await insert_lead(db, ws, **_waiting(1)),
         "fresh_3h59": await insert_lead(db, ws, **_waiting(3.98)),
         "snoozed": await insert_lead(
