@@ -4,6 +4,7 @@ outbox, idempotent under replays and concurrent runs, figures only (no PII)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,8 +18,10 @@ from replydesk.inbox.counts import CountsCache
 from replydesk.integrations.credentials.vocabulary import Integration
 from replydesk.queue import service as queue
 from replydesk.sim.server import SimServer
+from tests.inbox.test_counts import _locked_leads
 from tests.support.drafts import pending_draft
 from tests.support.integrations import configure_sim, integration_settings
+from tests.support.logs import LogCapture
 from tests.support.queue import fetch, running_worker, wait_until
 from tests.support.rows import fetch_rows, insert_lead, insert_message
 from tests.support.sim import sim
@@ -179,3 +182,27 @@ def test_age_is_whole_units() -> None:
         "5 h 12 min",
         "2 d 3 h",
     ]
+
+
+async def test_a_workspace_over_the_budget_fails_visibly_and_the_next_run_records_it(
+    db: Database,
+    settings: Settings,
+    database_url: str,
+    sim: SimServer,
+    log_capture: LogCapture,
+) -> None:
+    ws = await new_workspace(db)
+    await configure_sim(db, settings, sim, ws.id, Integration.SLACK)
+    await _waiting_lead(db, ws.id, 3)
+    tight = settings.model_copy(update={"counts_statement_timeout_ms": 1})
+    async with _locked_leads(database_url):
+        done = await digest.send_digests(db, tight, CountsCache())
+    assert done == digest.DigestRun(failed=1)
+    assert await _digests(database_url) == []
+    (line,) = [r for r in log_capture.records() if r["event"] == "daily_digest_failed"]
+    assert (line["level"], line["workspace_id"]) == ("warning", str(ws.id))
+    assert "secret-customer" not in json.dumps(line)
+    assert (await digest.send_digests(db, settings, CountsCache())).recorded == 1
+    (row,) = await _digests(database_url)
+    assert "1 lead requires attention" in row["message"]
+    assert "oldest waiting 3 h 0 min" in row["message"]
