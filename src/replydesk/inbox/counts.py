@@ -246,7 +246,8 @@ async def counts_and_unread(
     cache: CountsCache,
 ) -> tuple[Counts, Unread]:
     """The counts and the user's unread count in one savepoint under one budget setting (five
-    statements instead of eight: most of the request now that the counts read is cheap). An
+    statements instead of eight: most of the request now that the counts read is cheap; the
+    SLA setting's read adds one, and the SLA count one more when an SLA is set). An
     unread count over the budget is null and the counts still answer; counts over it fall
     back as ``inbox_counts`` does, and the unread count then runs on its own."""
     counts, unread = await _counts(session, workspace_id, settings, cache, user_id)
