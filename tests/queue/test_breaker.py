@@ -82,8 +82,9 @@ async def _proxied_db(
             await db.dispose()
 
 
+@pytest.mark.parametrize("failure", ["drop", "blackhole"])
 async def test_database_outage_opens_the_breaker_without_a_retry_storm_and_resume_closes_it(
-    settings: Settings, database_url: str, log_capture: LogCapture
+    settings: Settings, database_url: str, log_capture: LogCapture, failure: str
 ) -> None:
     runs: dict[str, int] = {"a": 0, "b": 0}
 
@@ -98,7 +99,14 @@ async def test_database_outage_opens_the_breaker_without_a_retry_storm_and_resum
     cooldown_s = 1.0
     async with _proxied_db(settings, database_url) as (proxy, db):
         breaker = CircuitBreaker("periodic", failures=3, cooldown_s=cooldown_s)
-        scheduler = Scheduler(db, [counting("a"), counting("b")], "w-breaker", breaker=breaker)
+        # A blackhole hangs statements instead of failing them: the scheduler's own bound.
+        scheduler = Scheduler(
+            db,
+            [counting("a"), counting("b")],
+            "w-breaker",
+            breaker=breaker,
+            own_statement_timeout_s=1.0,
+        )
         stopping = asyncio.Event()
         running = asyncio.create_task(scheduler.run(stopping))
         try:
@@ -107,7 +115,7 @@ async def test_database_outage_opens_the_breaker_without_a_retry_storm_and_resum
                 return min(runs.values()) >= 2
 
             await wait_until(ran_twice, timeout_s=15)
-            proxy.drop()
+            getattr(proxy, failure)()
 
             async def is_open() -> bool:
                 return not breaker.is_closed

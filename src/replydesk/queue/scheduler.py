@@ -76,10 +76,15 @@ class Scheduler:
         *,
         log_steps: bool = False,
         breaker: CircuitBreaker | None = None,
+        own_statement_timeout_s: float = 5.0,
     ) -> None:
         self.db, self.tasks, self.worker_id = db, tasks, worker_id
         self.log_steps = log_steps  # REPLYDESK_LOG_SLOW_PATHS: slot claim and run timings
         self.breaker = breaker or CircuitBreaker("periodic", failures=3, cooldown_s=30.0)
+        # The scheduler's own statements (slot claim, probe) are tiny: a database that went
+        # silent (a cut network, no reset) fails them after this, not after the driver's
+        # command timeout, so the breaker opens within seconds then too.
+        self.own_statement_timeout_s = own_statement_timeout_s
 
     async def run(self, stopping: asyncio.Event) -> None:
         if not self.tasks:
@@ -102,8 +107,9 @@ class Scheduler:
         if not self.breaker.allow():
             return False
         try:
-            async with self.db.session() as session:
-                await session.execute(_PROBE)
+            async with asyncio.timeout(self.own_statement_timeout_s):
+                async with self.db.session() as session:
+                    await session.execute(_PROBE)
         except Exception as exc:
             self.breaker.failure(error_text(exc))
             return False
@@ -117,10 +123,11 @@ class Scheduler:
         won = False
         budget: asyncio.Timeout | None = None
         try:
-            async with self.db.session() as session:
-                won = await repository.claim_slot(
-                    session, task.name, task.interval_s, self.worker_id
-                )
+            async with asyncio.timeout(self.own_statement_timeout_s):
+                async with self.db.session() as session:
+                    won = await repository.claim_slot(
+                        session, task.name, task.interval_s, self.worker_id
+                    )
             self.breaker.success()  # the database answered
             if not won:
                 return False

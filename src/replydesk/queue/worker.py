@@ -448,6 +448,7 @@ class Worker:
                 failures=settings.db_breaker_failures,
                 cooldown_s=settings.db_breaker_cooldown_s,
             ),
+            own_statement_timeout_s=max(2 * settings.db_connect_timeout_s, 1.0),
         )
 
     async def run(self, stopping: asyncio.Event) -> None:
