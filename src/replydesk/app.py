@@ -36,6 +36,7 @@ from replydesk.core.http import new_api
 from replydesk.core.settings import Settings, get_settings
 from replydesk.inbox import endpoints as inbox_endpoints
 from replydesk.inbox import merge_endpoints, notes_endpoints, tags_endpoints, timeline_endpoints
+from replydesk.inbox import tasks as inbox_tasks
 from replydesk.inbox.counts import CountsCache
 from replydesk.ingest import endpoints as ingest_endpoints
 from replydesk.ingest.service import Ingestor
@@ -117,6 +118,7 @@ def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
         *alert_tasks.periodic_tasks(settings),
         *sync_tasks.periodic_tasks(settings),
         *lead_tasks.periodic_tasks(settings),
+        *inbox_tasks.periodic_tasks(settings),
     ]
 
 

@@ -13,13 +13,16 @@ runs it.
 After every step the counts endpoint must equal an independent Python model of the history,
 and the counter rows (inbox_counters, kept by triggers) must equal the backlog counted from
 leads; at the end the counts must also equal the original-style slow query over messages,
-and ``inbox recount`` must find no drift. The model and deliveries are in
+``inbox recount`` must find no drift, and an attention SLA cutting the history in two must
+breach exactly the slow query's leads that waited longer (``sla_breached`` and
+``filter=sla_breached``). The model and deliveries are in
 tests/support/counts_history.py, the operations in tests/support/counts_ops.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,6 +41,7 @@ from tests.support.counts_history import (
     EVENT_KINDS,
     MODEL_KEY,
     SLOW_REFERENCE_SQL,
+    T0,
     Delivery,
     Groups,
     ModelLead,
@@ -244,3 +248,36 @@ async def _check_history(app: FastAPI, db: Database, ops: list[tuple[Any, ...]])
     assert final["by_category"] == dict(sorted(categories.items()))
     assert sorted(item["id"] for item in listed["items"]) == sorted(r.id for r in rows)
     assert await recount_workspaces(db, ws) == (1, [])
+    await _check_sla(app, db, ws, headers, rows)
+
+
+async def _check_sla(
+    app: FastAPI, db: Database, ws: Any, headers: dict[str, str], rows: list[Any]
+) -> None:
+    """The attention SLA against the slow reference: an SLA whose cutoff falls in the middle
+    of the history's minutes (T0 + 6.5 min; written straight into the settings, since the
+    history lies further back than the 90 days the API accepts) breaches exactly the
+    reference's leads whose newest inbound message (from ``messages``) is older."""
+    cutoff = T0 + timedelta(minutes=6.5)
+    hours = (datetime.now(UTC) - cutoff).total_seconds() / 3600
+    await fetch_rows(
+        db,
+        "INSERT INTO automation_settings (workspace_id, settings, updated_at) "
+        "VALUES (:ws, CAST(:s AS jsonb), now()) ON CONFLICT (workspace_id) "
+        "DO UPDATE SET settings = EXCLUDED.settings RETURNING workspace_id",
+        ws=ws,
+        s=json.dumps({"attention_sla_hours": hours}),
+    )
+    breached = sorted(r.id for r in rows if r.last_in < cutoff)
+    async with https_client(app) as client:
+        counts = (await client.get(f"/api/v1/workspaces/{ws}/inbox/counts", headers=headers)).json()
+        listed = (
+            await client.get(
+                f"/api/v1/workspaces/{ws}/leads",
+                params={"filter": "sla_breached", "limit": 200},
+                headers=headers,
+            )
+        ).json()
+    assert counts["sla_breached"] == len(breached)
+    assert sorted(item["id"] for item in listed["items"]) == breached
+    event("sla breached: some" if breached else "sla breached: none")

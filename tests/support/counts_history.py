@@ -34,7 +34,7 @@ SLOW_REFERENCE_SQL = text(
           FROM messages WHERE workspace_id = :ws AND direction = 'inbound'
          ORDER BY lead_id, occurred_at DESC, channel DESC
     )
-    SELECT l.id, c.channel, l.category
+    SELECT l.id, c.channel, l.category, m.last_in
       FROM leads l
       JOIN per_lead m ON m.lead_id = l.id
       LEFT JOIN last_channel c ON c.lead_id = l.id

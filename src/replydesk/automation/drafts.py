@@ -59,6 +59,12 @@ async def get_settings(session: AsyncSession, workspace_id: uuid.UUID) -> Automa
     return AutomationSettingsOut.model_validate({**row.settings, "updated_at": row.updated_at})
 
 
+async def attention_sla_hours(session: AsyncSession, workspace_id: uuid.UUID) -> float | None:
+    """The workspace's ``attention_sla_hours`` (None: no SLA set); one primary-key read."""
+    found = (await session.execute(sql.GET_ATTENTION_SLA, {"ws": workspace_id})).scalar()
+    return None if found is None else float(found)
+
+
 async def put_settings(
     session: AsyncSession,
     workspace_id: uuid.UUID,

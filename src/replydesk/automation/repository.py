@@ -16,6 +16,11 @@ PENDING = DraftStatus.PENDING_REVIEW.value
 GET_SETTINGS = statement(
     "SELECT settings, updated_at FROM automation_settings WHERE workspace_id = :ws"
 )
+# The attention SLA alone (the inbox counts read it on every request: a primary-key read).
+GET_ATTENTION_SLA = statement(
+    "SELECT CAST(settings ->> 'attention_sla_hours' AS double precision) "
+    "FROM automation_settings WHERE workspace_id = :ws"
+)
 PUT_SETTINGS = statement(
     """
     INSERT INTO automation_settings (workspace_id, settings, updated_by, updated_at)

@@ -205,6 +205,14 @@ class Settings(BaseSettings):
     log_slow_webhook_s: float = Field(default=2.0, gt=0)
     log_slow_counts_s: float = Field(default=1.0, gt=0)
     log_slow_paths: bool = False
+    # Periodic runs' circuit breaker on database connectivity (docs/runbook.md): open after
+    # this many consecutive connection failures, probe again after the cooldown.
+    db_breaker_failures: int = Field(default=3, ge=1, le=100)
+    db_breaker_cooldown_s: float = Field(default=30.0, gt=0, le=3600)
+    # Daily Slack digest per workspace (docs/automation.md "Attention SLA"): the UTC hour
+    # from which it is recorded, and how many workspaces one run handles.
+    digest_hour_utc: int = Field(default=8, ge=0, le=23)
+    digest_batch: int = Field(default=200, ge=1, le=10_000)
     # Alert outbox (docs/queue.md "Alerts"): the sweep queueing Slack deliveries.
     alert_delivery_interval_s: float = Field(default=10.0, ge=1)
     alert_delivery_batch: int = Field(default=200, ge=1, le=10_000)

@@ -7,6 +7,12 @@ most ``LEAD_TOTAL_SLOTS`` rows of ``workspace_lead_totals``. Its cost does not g
 the backlog or the leads; it never touches messages. ``inbox.counters.recount`` checks the
 counters against the leads.
 
+With an attention SLA set (``attention_sla_hours`` of ``PUT settings/automation``) the same
+savepoint adds ``sla_breached``: leads requiring attention waiting longer than the SLA. It
+depends on the clock, so no trigger can keep it: one index-only count of
+``ix_leads_attention_waiting`` capped at ``SLA_BREACHED_CAP`` (``sla_breached_capped``).
+Without an SLA it is null and nothing more is read than the SLA setting (a primary-key read).
+
 It runs under ``SET LOCAL statement_timeout`` (``counts_statement_timeout_ms``) inside a
 savepoint. On a timeout or database error the last good counts of the workspace are
 answered with ``stale: true`` — from this process's memory, else from
@@ -29,6 +35,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from replydesk.automation import drafts as automation
 from replydesk.core.db_errors import QUERY_CANCELED, sqlstate
 from replydesk.core.errors import Unavailable
 from replydesk.core.log_categories import exception_category
@@ -42,6 +49,8 @@ from replydesk.leads.vocabulary import Channel
 log = get_logger(__name__)
 
 CACHE_READ_TIMEOUT_FLOOR_MS = 250
+# sla_breached is counted up to this many leads (then sla_breached_capped is true).
+SLA_BREACHED_CAP = 10_000
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,10 @@ class Counts:
     total_leads: int
     computed_at: datetime
     stale: bool = False
+    # The attention SLA (hours) and its breaches; both None when no SLA is set.
+    attention_sla_hours: float | None = None
+    sla_breached: int | None = None
+    sla_breached_capped: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +72,9 @@ class Counts:
             "by_channel": self.by_channel,
             "by_category": self.by_category,
             "total_leads": self.total_leads,
+            "attention_sla_hours": self.attention_sla_hours,
+            "sla_breached": self.sla_breached,
+            "sla_breached_capped": self.sla_breached_capped,
         }
 
     @classmethod
@@ -70,7 +86,19 @@ class Counts:
             total_leads=int(data["total_leads"]),
             computed_at=computed_at,
             stale=stale,
+            # Copies stored before the SLA existed have none of these keys.
+            attention_sla_hours=_float_or_none(data.get("attention_sla_hours")),
+            sla_breached=_int_or_none(data.get("sla_breached")),
+            sla_breached_capped=bool(data.get("sla_breached_capped", False)),
         )
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 class CountsCache:
@@ -128,7 +156,24 @@ def _fold(rows: list[Any], computed_at: datetime) -> Counts:
 
 async def _query(session: AsyncSession, workspace_id: uuid.UUID) -> Counts:
     rows = list((await session.execute(repository.COUNTS_SQL, {"ws": workspace_id})).all())
-    return _fold(rows, datetime.now(UTC))
+    counts = _fold(rows, datetime.now(UTC))
+    hours = await automation.attention_sla_hours(session, workspace_id)
+    if hours is None:
+        return counts
+    breached = await sla_breached_count(session, workspace_id, hours)
+    return replace(
+        counts,
+        attention_sla_hours=hours,
+        sla_breached=breached,
+        sla_breached_capped=breached >= SLA_BREACHED_CAP,
+    )
+
+
+async def sla_breached_count(session: AsyncSession, workspace_id: uuid.UUID, hours: float) -> int:
+    """Leads requiring attention waiting longer than ``hours``, up to ``SLA_BREACHED_CAP``
+    (runs under the caller's statement budget)."""
+    params = {"ws": workspace_id, "sla_s": hours * 3600, "cap": SLA_BREACHED_CAP}
+    return int((await session.execute(repository.SLA_BREACHED_SQL, params)).scalar_one())
 
 
 @asynccontextmanager
@@ -201,7 +246,8 @@ async def counts_and_unread(
     cache: CountsCache,
 ) -> tuple[Counts, Unread]:
     """The counts and the user's unread count in one savepoint under one budget setting (five
-    statements instead of eight: most of the request now that the counts read is cheap). An
+    statements instead of eight: most of the request now that the counts read is cheap; the
+    SLA setting's read adds one, and the SLA count one more when an SLA is set). An
     unread count over the budget is null and the counts still answer; counts over it fall
     back as ``inbox_counts`` does, and the unread count then runs on its own."""
     counts, unread = await _counts(session, workspace_id, settings, cache, user_id)

@@ -104,8 +104,10 @@ async def list_leads(
         list[str] | None,
         Query(
             max_length=10,
-            description="requires_attention | unread | all | category:<name> | tag:<name> | "
-            "channel:<email|sms|linkedin>; repeat to combine (AND).",
+            description="requires_attention | sla_breached (requires attention and waiting "
+            "longer than attention_sla_hours; 422 when no SLA is set) | unread | all | "
+            "category:<name> | tag:<name> | channel:<email|sms|linkedin>; repeat to combine "
+            "(AND).",
         ),
     ] = None,
     status: Annotated[

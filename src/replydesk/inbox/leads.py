@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, exists, or_, select, text, tuple_, u
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.auth import service as auth
+from replydesk.automation import drafts as automation
 from replydesk.core.errors import InvalidInput, NotFound
 from replydesk.inbox import cursor, repository
 from replydesk.inbox.budget import within_budget
@@ -121,8 +122,25 @@ def _q_matches(workspace_id: uuid.UUID, text: str, needle: str) -> Any:
     return union_all(by_identity, by_profile)
 
 
+SLA_BREACHED = "sla_breached"
+
+
+async def _sla_hours(session: AsyncSession, workspace_id: uuid.UUID) -> float:
+    """The SLA ``filter=sla_breached`` compares with; without one the filter is refused."""
+    hours = await automation.attention_sla_hours(session, workspace_id)
+    if hours is None:
+        raise InvalidInput(
+            "filter sla_breached needs an attention SLA: set attention_sla_hours with "
+            "PUT settings/automation"
+        )
+    return hours
+
+
 def _filter_clauses(
-    query: LeadQuery, workspace_id: uuid.UUID, user_id: uuid.UUID
+    query: LeadQuery,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID,
+    sla_hours: float | None = None,
 ) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
     if query.statuses:
@@ -133,6 +151,8 @@ def _filter_clauses(
             continue
         if raw == "requires_attention":
             clauses.append(repository.REQUIRES_ATTENTION)
+        elif raw == SLA_BREACHED and sla_hours is not None:
+            clauses.append(repository.sla_breached(sla_hours))
         elif raw == "unread":
             clauses.append(unread_for(user_id))
         elif name == "tag" and value:
@@ -154,7 +174,7 @@ def _filter_clauses(
             clauses.append(Lead.last_inbound_channel == value)
         else:
             raise InvalidInput(
-                f"unknown filter {raw!r}: use requires_attention, unread, all, "
+                f"unknown filter {raw!r}: use requires_attention, sla_breached, unread, all, "
                 "category:<name>, tag:<name> or channel:<email|sms|linkedin>"
             )
     if query.q is not None:
@@ -259,7 +279,11 @@ async def list_leads(
     """
     if query.sort not in LeadSort.ALL:
         raise InvalidInput(f"sort must be one of {', '.join(LeadSort.ALL)}, not {query.sort!r}")
-    clauses = [Lead.workspace_id == workspace_id, *_filter_clauses(query, workspace_id, user_id)]
+    sla_hours = await _sla_hours(session, workspace_id) if SLA_BREACHED in query.filters else None
+    clauses = [
+        Lead.workspace_id == workspace_id,
+        *_filter_clauses(query, workspace_id, user_id, sla_hours),
+    ]
     if query.sort == LeadSort.OLDEST_WAITING:
         return await _oldest_waiting(session, clauses, query, timeout_ms)
     if query.sort == LeadSort.SCORE:

@@ -112,6 +112,16 @@ Index(
     _leads.c.snoozed_until,
     postgresql_where=text("snooze_active"),
 )
+# The attention SLA (migration 0018): leads requiring attention by how long they have waited
+# (newest inbound message), so the counts read counts the workspace's breaches with one
+# bounded index-only range scan (the snooze is INCLUDEd) and filter=sla_breached walks it.
+Index(
+    "ix_leads_attention_waiting",
+    _leads.c.workspace_id,
+    _leads.c.last_inbound_at,
+    postgresql_include=["snoozed_until"],
+    postgresql_where=text(ATTENTION_PREDICATE),
+)
 # sort=oldest_waiting: leads awaiting a reply, oldest newest-inbound first.
 Index(
     "ix_leads_waiting",

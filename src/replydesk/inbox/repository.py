@@ -49,6 +49,50 @@ COUNTS_SQL = statement(
     """
 )
 
+# The attention SLA's breaches: leads requiring attention whose newest inbound message is
+# older than the SLA (``:sla_s`` seconds), snoozed ones left out, counted up to ``:cap``.
+# Time-based, so no trigger keeps it: one index-only range scan of ix_leads_attention_waiting
+# (migration 0018), bounded by the cap and the counts statement budget.
+SLA_BREACHED_SQL = statement(
+    f"""
+    SELECT count(*) FROM (
+        SELECT 1 FROM leads
+         WHERE workspace_id = :ws AND {ATTENTION_PREDICATE}
+           AND last_inbound_at < now() - make_interval(secs => :sla_s)
+           AND (snoozed_until IS NULL OR snoozed_until <= now())
+         LIMIT :cap
+    ) AS breached
+    """
+)
+
+# The daily digest: how long the longest-waiting lead requiring attention has waited (its
+# newest inbound message): the first entry of the workspace in ix_leads_attention_waiting
+# that is not snoozed.
+OLDEST_WAITING_SQL = statement(
+    f"""
+    SELECT extract(epoch FROM now() - last_inbound_at) AS waited_s FROM leads
+     WHERE workspace_id = :ws AND {ATTENTION_PREDICATE}
+       AND (snoozed_until IS NULL OR snoozed_until <= now())
+     ORDER BY last_inbound_at LIMIT 1
+    """
+)
+
+# Workspaces due for today's digest: Slack configured, the UTC hour reached, no digest alert
+# recorded for today (the alert outbox's dedupe key, one probe of its unique index each), in
+# workspace order, at most :limit. One clock: the database's.
+DIGEST_DUE_SQL = statement(
+    """
+    SELECT c.workspace_id FROM integration_credentials c
+     WHERE c.provider = :slack
+       AND extract(hour FROM now() AT TIME ZONE 'UTC') >= :hour
+       AND NOT EXISTS (
+           SELECT 1 FROM alerts a
+            WHERE a.dedupe_key = c.workspace_id::text || :infix
+                                 || ((now() AT TIME ZONE 'UTC')::date)::text)
+     ORDER BY c.workspace_id LIMIT :limit
+    """
+)
+
 # The reference the counters must equal: the workspace's backlog counted from leads (an
 # index-only scan of ix_leads_attention, O(backlog); the counts query before 0014). Used by
 # ``replydesk inbox recount`` and the tests, never on a request path.
@@ -117,6 +161,16 @@ SET_TIMEOUT_SQL = statement("SELECT set_config('statement_timeout', :ms, true)")
 ATTENTION = text(ATTENTION_PREDICATE)
 NOT_SNOOZED = text("(snoozed_until IS NULL OR snoozed_until <= now())")
 REQUIRES_ATTENTION: ColumnElement[bool] = and_(ATTENTION, NOT_SNOOZED)
+
+
+def sla_breached(sla_hours: float) -> ColumnElement[bool]:
+    """Requires attention and waiting (newest inbound) longer than the SLA: the lead list's
+    ``filter=sla_breached``, the same rule as ``SLA_BREACHED_SQL``."""
+    waited = text("last_inbound_at < now() - make_interval(secs => :sla_s)").bindparams(
+        sla_s=sla_hours * 3600
+    )
+    return and_(REQUIRES_ATTENTION, waited)
+
 
 # The search expressions, written exactly as in the ix_leads_search_* indexes.
 FULL_NAME: ColumnElement[str] = literal_column(

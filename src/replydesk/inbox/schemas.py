@@ -36,6 +36,19 @@ class CountsOut(BaseModel):
         description="requires_attention split by lead category; 'uncategorized' for none."
     )
     total_leads: int = Field(description="All leads of the workspace.")
+    attention_sla_hours: float | None = Field(
+        default=None,
+        description="The workspace's attention SLA (PUT settings/automation); null when none.",
+    )
+    sla_breached: int | None = Field(
+        default=None,
+        description="Leads requiring attention whose newest inbound message is older than "
+        "attention_sla_hours (waiting on the team longer than the SLA), counted up to "
+        "10,000; null when no SLA is set. GET leads?filter=sla_breached lists them.",
+    )
+    sla_breached_capped: bool = Field(
+        default=False, description="True when sla_breached reached its cap (10,000 or more)."
+    )
     unread: int | None = Field(
         default=None,
         description="Leads with an inbound message newer than the signed-in user's read "

@@ -413,6 +413,19 @@ _RECORD_ALERT = statement(
     RETURNING count
     """
 )
+# Once per key: the first writer of the day's row wins, any repeat (a replayed or concurrent
+# run) changes nothing (the daily digest: its text must stay what was posted).
+_RECORD_ALERT_ONCE = statement(
+    """
+    INSERT INTO alerts (dedupe_key, workspace_id, integration, error_class, day, source,
+                        message)
+    SELECT d.ws::text || ':' || :integration || ':' || :cls || ':' || d.day,
+           d.ws, :integration, :cls, d.day, :source, :message
+    FROM (SELECT (now() AT TIME ZONE 'UTC')::date AS day, CAST(:ws AS uuid) AS ws) AS d
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id
+    """
+)
 # The delivery sweep: rows not yet queued, oldest first, each marked queued once.
 _ALERTS_TO_QUEUE = statement(
     """
@@ -453,6 +466,10 @@ _ALERT_DELIVERY_COUNTS = statement(
 
 async def upsert_alert(conn: Executor, params: dict[str, Any]) -> int:
     return int((await conn.execute(_RECORD_ALERT, params)).scalar_one())
+
+
+async def insert_alert_once(conn: Executor, params: dict[str, Any]) -> bool:
+    return (await conn.execute(_RECORD_ALERT_ONCE, params)).first() is not None
 
 
 async def alerts_to_queue(conn: Executor, limit: int) -> list[tuple[int, uuid.UUID | None]]:

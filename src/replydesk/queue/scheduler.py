@@ -5,6 +5,12 @@ per slot and tries ``INSERT INTO scheduler_runs (task, slot) … ON CONFLICT DO 
 one whose insert wins runs the task for that slot. Each domain offers its tasks, and the
 composition root (``replydesk/app.py``) hands the whole list to the worker; the engine's own
 are in ``queue/tasks.py``.
+
+A circuit breaker on database connectivity (``core/breaker.py``) guards the runs: after
+``db_breaker_failures`` consecutive connection failures (slot claims or runs) every periodic
+run is skipped without touching the database; after ``db_breaker_cooldown_s`` one probe
+(``SELECT 1``) decides whether runs resume or stay skipped for another cooldown. A sick
+database then sees one probe per cooldown from each worker, not every task every tick.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy import text
+
+from replydesk.core.breaker import CircuitBreaker
 from replydesk.core.db import Database
 from replydesk.core.db_errors import is_database_unavailable
 from replydesk.core.log_categories import exception_category
@@ -55,6 +64,9 @@ class PeriodicTask:
     budget_s: float = 30.0
 
 
+_PROBE = text("SELECT 1")
+
+
 class Scheduler:
     def __init__(
         self,
@@ -63,38 +75,69 @@ class Scheduler:
         worker_id: str,
         *,
         log_steps: bool = False,
+        breaker: CircuitBreaker | None = None,
+        own_statement_timeout_s: float = 5.0,
     ) -> None:
         self.db, self.tasks, self.worker_id = db, tasks, worker_id
         self.log_steps = log_steps  # REPLYDESK_LOG_SLOW_PATHS: slot claim and run timings
+        self.breaker = breaker or CircuitBreaker("periodic", failures=3, cooldown_s=30.0)
+        # The scheduler's own statements (slot claim, probe) are tiny: a database that went
+        # silent (a cut network, no reset) fails them after this, not after the driver's
+        # command timeout, so the breaker opens within seconds then too.
+        self.own_statement_timeout_s = own_statement_timeout_s
 
     async def run(self, stopping: asyncio.Event) -> None:
         if not self.tasks:
             return
         tick = min(t.interval_s for t in self.tasks) / 2
         while not stopping.is_set():
-            for task in self.tasks:
-                if stopping.is_set():
-                    break
-                await self.run_due(task)
+            if await self.database_ready():
+                for task in self.tasks:
+                    if stopping.is_set() or not self.breaker.is_closed:
+                        break
+                    await self.run_due(task)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=tick)
+
+    async def database_ready(self) -> bool:
+        """False while the breaker is open (runs skipped, the database not touched); once its
+        cooldown has passed, one ``SELECT 1`` probe closes it or opens it again."""
+        if self.breaker.is_closed:
+            return True
+        if not self.breaker.allow():
+            return False
+        try:
+            async with asyncio.timeout(self.own_statement_timeout_s):
+                async with self.db.session() as session:
+                    await session.execute(_PROBE)
+        except Exception as exc:
+            self.breaker.failure(error_text(exc))
+            return False
+        self.breaker.success()
+        return True
 
     async def run_due(self, task: PeriodicTask) -> bool:
         """Run ``task`` if this worker wins its current slot; True when it ran."""
         started = time.monotonic()
         claimed_at = started
         won = False
+        budget: asyncio.Timeout | None = None
         try:
-            async with self.db.session() as session:
-                won = await repository.claim_slot(
-                    session, task.name, task.interval_s, self.worker_id
-                )
+            async with asyncio.timeout(self.own_statement_timeout_s):
+                async with self.db.session() as session:
+                    won = await repository.claim_slot(
+                        session, task.name, task.interval_s, self.worker_id
+                    )
+            self.breaker.success()  # the database answered
             if not won:
                 return False
             claimed_at = time.monotonic()
-            async with asyncio.timeout(task.budget_s):
+            async with asyncio.timeout(task.budget_s) as budget:
                 result = await task.run(self.db)
         except Exception as exc:
+            over_budget = budget is not None and budget.expired()
+            if is_database_unavailable(exc) and not over_budget:
+                self.breaker.failure(error_text(exc))
             if is_database_unavailable(exc):
                 # Expected while the database is away; the worker logs the outage once.
                 log.debug("scheduled_task_skipped_db_unavailable", task=task.name)

@@ -1,7 +1,8 @@
 """The queue's service API: enqueue, replay, stats and alerts. All run in the caller's transaction.
 
 Stable names used by other domains (see docs/queue.md): ``enqueue``, ``replay``,
-``replay_matching``, ``count_matching``, ``discard_matching``, ``queue_stats``, ``record_alert``.
+``replay_matching``, ``count_matching``, ``discard_matching``, ``queue_stats``, ``record_alert``,
+``record_alert_once``.
 """
 
 from __future__ import annotations
@@ -181,6 +182,33 @@ async def record_alert(
         "message": message,
     }
     return await repository.upsert_alert(session, params)
+
+
+async def record_alert_once(
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    integration: str,
+    error_class: str,
+    source: str,
+    message: str,
+) -> bool:
+    """Record the workspace's alert for this integration, category and UTC day only if there
+    is none yet (``INSERT … ON CONFLICT DO NOTHING`` on the same dedupe key as
+    ``record_alert``): a replayed or concurrent writer changes nothing. True when recorded."""
+    params = {
+        "ws": workspace_id,
+        "integration": integration,
+        "cls": error_class,
+        "source": source,
+        "message": message,
+    }
+    return await repository.insert_alert_once(session, params)
+
+
+def alert_key_infix(integration: str, error_class: str) -> str:
+    """The middle of a workspace's alert dedupe key: ``{ws}{infix}{UTC day}``."""
+    return f":{integration}:{error_class}:"
 
 
 def alert_delivery_key(alert_id: int) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from replydesk.core.breaker import CircuitBreaker
 from replydesk.core.db import Database, listen_url, make_engine, plain_url
 from replydesk.core.db_errors import is_database_unavailable
 from replydesk.core.log_categories import LogCategory, exception_category, log_category
@@ -438,7 +439,16 @@ class Worker:
         ]
         # The periodic tasks come from the composition root (every domain's and the engine's).
         self.scheduler = Scheduler(
-            db, tasks or [], self.worker_id, log_steps=settings.log_slow_paths
+            db,
+            tasks or [],
+            self.worker_id,
+            log_steps=settings.log_slow_paths,
+            breaker=CircuitBreaker(
+                "periodic",
+                failures=settings.db_breaker_failures,
+                cooldown_s=settings.db_breaker_cooldown_s,
+            ),
+            own_statement_timeout_s=max(2 * settings.db_connect_timeout_s, 1.0),
         )
 
     async def run(self, stopping: asyncio.Event) -> None:

@@ -27,6 +27,9 @@ PAGE_SIZE = 50
 # How often the sidebar asks for fresh counts (the issue: at most 5 s).
 COUNTS_POLL_S = 3
 SORTS = {"last_message": "Newest activity", "oldest_waiting": "Oldest waiting"}
+VIEWS = {"requires_attention": "Requires attention", "unread": "Unread", "all": "All"}
+# Offered when the workspace has an attention SLA (or the URL asks for it).
+SLA_VIEW = ("sla_breached", "SLA breaches")
 
 Filter = Annotated[str, Query(max_length=200)]
 Text = Annotated[str, Query(max_length=200)]
@@ -66,7 +69,7 @@ async def counts_fragment(
 
 
 def _filters(view: str, channel: str, category: str, tag: str) -> list[str]:
-    filters = [view] if view in ("requires_attention", "unread") else []
+    filters = [view] if view in ("requires_attention", "unread", SLA_VIEW[0]) else []
     if channel:
         filters.append(f"channel:{channel}")
     if category:
@@ -147,4 +150,8 @@ async def inbox(
         return render(request, "inbox.html", context, block="lead_list")
     values = await sidebar_counts(request, place, settings, session)
     tags = await markings.list_tags(session, place.workspace_id)
-    return render(request, "inbox.html", {**context, **values, "tags": tags})
+    counts = values["counts"]
+    views = list(VIEWS.items())
+    if view == SLA_VIEW[0] or (counts is not None and counts.sla_breached is not None):
+        views.insert(1, SLA_VIEW)
+    return render(request, "inbox.html", {**context, **values, "tags": tags, "views": views})
