@@ -10,7 +10,7 @@
 The predicate is written out (see 0005); inbox/models.py keeps the same text.
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 """
 
 from collections.abc import Sequence
