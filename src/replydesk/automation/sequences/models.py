@@ -75,6 +75,9 @@ class Followup(Base):
     sequence_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     state: Mapped[str] = mapped_column(Text, nullable=False, server_default="active")
     current_step: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # What the first delay counts from: the campaign send that started it, or the enrolment.
+    # A reply stops the sequence only when it came after this.
+    started_at: Mapped[datetime] = created_at_column()
     next_step_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Out of office: the next step waits until this (then goes on by itself).
     paused_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -91,6 +91,7 @@ def upgrade() -> None:
         sa.Column("sequence_id", sa.BigInteger(), nullable=False),
         sa.Column("state", sa.Text(), server_default="active", nullable=False),
         sa.Column("current_step", sa.Integer(), server_default="0", nullable=False),
+        _timestamp("started_at"),
         sa.Column("next_step_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("paused_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("stop_reason", sa.Text(), nullable=True),
