@@ -48,6 +48,8 @@ async def postprocess_inbound(session: AsyncSession, item: ClaimedItem) -> str |
         lead_changed=done.category_changed,
         draft_queued=done.draft_queued,
         superseded_drafts=len(done.superseded_drafts),
+        followups_stopped=len(done.followups_stopped),
+        followups_held=len(done.followups_held),
     )
     return None
 

@@ -8,7 +8,9 @@ Applying is idempotent and order-independent: a replayed job changes nothing, an
 one lead's messages may run in any order (``leads.service.set_category`` orders by message
 time). Then the next steps chain here: the lead's pending drafts of older messages are
 superseded, and a drafted category queues one ``draft.generate`` job per message (its dedupe
-key), which writes the draft outside this transaction (``automation.jobs``).
+key), which writes the draft outside this transaction (``automation.jobs``). Follow-up
+sequences of the lead stop on a reply or an unsubscribe, or wait out an out-of-office
+(``automation.sequences.service``), in this same transaction.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.automation import drafts
 from replydesk.automation.categorise.engine import Categorised, categorise
+from replydesk.automation.sequences import service as sequences
+from replydesk.automation.sequences.vocabulary import StopReason
 from replydesk.automation.vocabulary import DRAFTED
 from replydesk.leads import service as leads
 from replydesk.leads.vocabulary import CategorySource, Channel, Direction, LeadCategory
@@ -32,6 +36,8 @@ class Postprocessed:
     category_changed: bool
     superseded_drafts: list[int] = field(default_factory=list)
     draft_queued: bool = False
+    followups_stopped: list[int] = field(default_factory=list)
+    followups_held: list[int] = field(default_factory=list)
 
 
 def _text_of(message: leads.InboundText) -> str:
@@ -81,6 +87,7 @@ async def postprocess(
     superseded = await drafts.supersede_older(
         session, workspace_id, lead_id, message.id, message.occurred_at
     )
+    stopped, held = await _followups(session, workspace_id, lead_id, message, result)
     queued = False
     if result.category in DRAFTED:
         queued = (
@@ -89,4 +96,32 @@ async def postprocess(
             )
             is not None
         )
-    return Postprocessed(lead_id, result, changed, superseded, queued)
+    return Postprocessed(lead_id, result, changed, superseded, queued, stopped, held)
+
+
+async def _followups(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    lead_id: int,
+    message: leads.InboundText,
+    result: Categorised,
+) -> tuple[list[int], list[int]]:
+    """A reply stops the lead's follow-ups (those started before it); an unsubscribe stops
+    them all; an out-of-office reply only holds them until the next working day after the
+    stated return."""
+    if result.category == LeadCategory.UNSUBSCRIBE:
+        stopped = await sequences.stop_for_lead(
+            session, workspace_id, lead_id, StopReason.UNSUBSCRIBED
+        )
+        return stopped, []
+    if result.category == LeadCategory.OUT_OF_OFFICE:
+        if result.out_of_office_until is None:
+            return [], []
+        held = await sequences.hold_for_out_of_office(
+            session, workspace_id, lead_id, result.out_of_office_until
+        )
+        return [], held
+    stopped = await sequences.stop_for_lead(
+        session, workspace_id, lead_id, StopReason.REPLIED, replied_at=message.occurred_at
+    )
+    return stopped, []

@@ -120,7 +120,7 @@ class Followup(Base):
 
 
 class FollowupStep(Base):
-    """A step taken: one row per lead × sequence × step (the primary key), written in the
+    """A step taken: one row per lead x sequence x step (the primary key), written in the
     transaction that queues its reply, so a replayed or concurrent tick never sends twice."""
 
     __tablename__ = "followup_steps"

@@ -41,10 +41,10 @@ def render(template: str, lead: Mapping[str, str | None]) -> str:
     """The text for this lead; ``MissingField`` when a field without fallback is blank."""
 
     def value(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token == "{{":
+        whole = match.group(0)
+        if whole == "{{":
             return "{"
-        if token == "}}":
+        if whole == "}}":
             return "}"
         name = (match.group(1) or "").strip()
         given = (lead.get(name) or "").strip()

@@ -34,7 +34,7 @@ class StopReason(StrEnum):
 
 
 class StepStatus(StrEnum):
-    """One step of one enrolment (unique per lead × sequence × step): ``queued`` (its reply
+    """One step of one enrolment (unique per lead x sequence x step): ``queued`` (its reply
     went into the reply path, which sends it), ``skipped`` (not sendable: reason kept),
     ``failed`` (our own error, after the retries)."""
 

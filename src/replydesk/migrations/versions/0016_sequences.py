@@ -1,10 +1,10 @@
 """sequences: follow-up sequences, enrolments of leads, the steps taken
 
 - sequences: a workspace's follow-up sequences (name, trigger, steps as JSON, enabled).
-- followups: one lead enrolled in one sequence (unique per workspace × lead × sequence),
+- followups: one lead enrolled in one sequence (unique per workspace x lead x sequence),
   its state (active | paused | stopped | completed), next step and when it is due, the stop
   reason, counts.
-- followup_steps: one row per workspace × lead × sequence × step (the primary key): a step
+- followup_steps: one row per workspace x lead x sequence x step (the primary key): a step
   is queued into the reply path, skipped or failed once, never twice.
 
 Every primary and unique key starts with workspace_id (tests/core/test_tenant_scoping.py).
@@ -15,6 +15,7 @@ Revises: 0015
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -41,8 +42,10 @@ def _values(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
-def _timestamp(name: str) -> sa.Column[sa.DateTime]:
-    return sa.Column(name, sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False)
+def _timestamp(name: str) -> sa.Column[datetime]:
+    return sa.Column(
+        name, sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+    )
 
 
 def _workspace_fk(table: str) -> sa.ForeignKeyConstraint:
@@ -122,9 +125,7 @@ def upgrade() -> None:
             "sequence_id",
             name=op.f("uq_followups_workspace_id_lead_id_sequence_id"),
         ),
-        sa.CheckConstraint(
-            f"state IN {_values(FOLLOWUP_STATE)}", name=op.f("ck_followups_state")
-        ),
+        sa.CheckConstraint(f"state IN {_values(FOLLOWUP_STATE)}", name=op.f("ck_followups_state")),
         sa.CheckConstraint(
             f"stop_reason IS NULL OR stop_reason IN {_values(STOP_REASON)}",
             name=op.f("ck_followups_stop_reason"),
