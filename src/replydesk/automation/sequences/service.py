@@ -402,7 +402,3 @@ async def hold_for_out_of_office(
         return []
     params = {"ws": workspace_id, "lead_id": lead_id, "until": back}
     return [int(r.id) for r in await session.execute(sql.HOLD_LEAD_UNTIL, params)]
-
-
-def is_final(state: FollowupState) -> bool:
-    return state in FINAL_STATES
