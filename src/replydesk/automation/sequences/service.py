@@ -28,7 +28,6 @@ from replydesk.automation.sequences.schemas import (
 )
 from replydesk.automation.sequences.vocabulary import (
     FINAL_STATES,
-    FollowupState,
     SequenceTrigger,
     StopReason,
 )
