@@ -179,7 +179,7 @@ ADVANCE = statement(
            next_step_at = :next_step_at,
            sent_count = sent_count + :sent, skipped_count = skipped_count + :skipped,
            failed_count = failed_count + :failed,
-           step_failures = 0, held_since = NULL, paused_until = NULL,
+           step_failures = 0, held_since = NULL, paused_until = :paused_until,
            last_skip_reason = coalesce(:reason, last_skip_reason), updated_at = now()
      WHERE workspace_id = :ws AND id = :id AND current_step = :step
     """

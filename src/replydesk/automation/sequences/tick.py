@@ -273,16 +273,18 @@ async def _advance(
     now = datetime.now(UTC)
     nxt = int(row.current_step) + 1
     due: datetime | None = None
+    held: datetime | None = None
     if nxt < len(steps):
         step = steps[nxt]
         planned = step_due(now, step.get("delay_hours"), step.get("delay_business_days"), tz)
-        due, _held = service.hold_for(planned, row.out_of_office_until, tz, now)
+        due, held = service.hold_for(planned, row.out_of_office_until, tz, now)
     params = {
         "ws": row.workspace_id,
         "id": row.id,
         "step": int(row.current_step),
         "done": due is None,
         "next_step_at": due,
+        "paused_until": held,
         "sent": 1 if report_kind == "sent" else 0,
         "skipped": 1 if report_kind == "skipped" else 0,
         "failed": 1 if report_kind == "failed" else 0,
