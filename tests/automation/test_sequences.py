@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from replydesk.automation.sequences import service as sequences
 from replydesk.automation.sequences.schedule import add_business_days, back_at_work
 from replydesk.automation.sequences.templates import MissingField, render
 from replydesk.core.db import Database
@@ -220,6 +221,11 @@ async def test_the_first_campaign_send_starts_enabled_no_reply_sequences_once(de
     await _postprocessed(desk)
     shown = await followups(desk, out.lead_id)
     assert [(f["sequence_id"], f["state"]) for f in shown] == [(auto["id"], "active")]
+    # The handler itself, replayed (a job run twice): the unique key starts nothing more.
+    assert out.message_id is not None
+    async with desk.db.session() as session:
+        again = await sequences.start_for_outbound(session, desk.ws, out.message_id)
+    assert again == ([], "no enabled sequence to start (or started already)")
 
     # The first step counts from the campaign send (January): due at once.
     report = await tick(desk)
