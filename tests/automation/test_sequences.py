@@ -226,6 +226,14 @@ async def test_the_first_campaign_send_starts_enabled_no_reply_sequences_once(de
     async with desk.db.session() as session:
         again = await sequences.start_for_outbound(session, desk.ws, out.message_id)
     assert again == ([], "no enabled sequence to start (or started already)")
+    # A team send is no trigger.
+    team = await apply_event(
+        desk.db, desk.ws, "emailbison", sample("emailbison", "manual_email_sent")
+    )
+    assert team.message_id is not None
+    async with desk.db.session() as session:
+        by_team = await sequences.start_for_outbound(session, desk.ws, team.message_id)
+    assert by_team == ([], "sent by team, not a campaign send")
 
     # The first step counts from the campaign send (January): due at once.
     report = await tick(desk)

@@ -76,9 +76,9 @@ async def test_every_sample_is_processed_and_follow_up_jobs_are_recorded_no_ops(
     assert len(starts) == 2 and {r["level"] for r in starts} == {"info"}
     categorised = [r for r in log_capture.records() if r["event"] == "inbound_categorised"]
     assert len(categorised) == 4 and {r["level"] for r in categorised} == {"info"}
-    # No sequence exists here (and the lead replied): nothing starts; a team send is no trigger.
+    # No sequence exists here: nothing starts (docs/automation.md "Sequences").
     assert all(r["started"] == [] for r in starts)
-    assert "sent by team, not a campaign send" in {r["note"] for r in starts}
+    assert {r["note"] for r in starts} == {"no enabled no_reply_after_outbound sequence"}
     ignored_logs = [r for r in log_capture.records() if r["event"] == "queue_item_ignored"]
     assert len(ignored_logs) == 2 and {r["level"] for r in ignored_logs} == {"info"}
     assert not [r for r in log_capture.records() if r["level"] == "error"]

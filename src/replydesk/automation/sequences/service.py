@@ -333,6 +333,11 @@ async def start_for_outbound(
     """``followup.start``: a campaign send starts every enabled ``no_reply_after_outbound``
     sequence of the workspace for its lead (once per lead x sequence: the unique key; a
     replayed job starts nothing). The new enrolments, or why none started."""
+    # Most workspaces have no such sequence: one cheap read answers them.
+    limit = {"ws": workspace_id, "limit": AUTO_SEQUENCES_MAX}
+    auto = (await session.execute(sql.AUTO_SEQUENCES, limit)).all()
+    if not auto:
+        return [], "no enabled no_reply_after_outbound sequence"
     msg = (
         await session.execute(sql.OUTBOUND_MESSAGE, {"ws": workspace_id, "id": message_id})
     ).one_or_none()
@@ -351,11 +356,8 @@ async def start_for_outbound(
         session, workspace_id, lead_id
     ):
         return [], f"the lead is {facts.status}"
-    auto = await session.execute(
-        sql.AUTO_SEQUENCES, {"ws": workspace_id, "limit": AUTO_SEQUENCES_MAX}
-    )
     started: list[int] = []
-    for seq in auto.all():
+    for seq in auto:
         new_id = await _insert_followup(
             session,
             workspace_id,
