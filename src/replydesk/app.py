@@ -29,6 +29,9 @@ from replydesk.auth import unlock_endpoints
 from replydesk.automation import drafts as automation_drafts
 from replydesk.automation import endpoints as automation_endpoints
 from replydesk.automation import jobs as automation_jobs
+from replydesk.automation.sequences import endpoints as sequence_endpoints
+from replydesk.automation.sequences import jobs as sequence_jobs
+from replydesk.automation.sequences import tasks as sequence_tasks
 from replydesk.core import health, metrics_endpoint
 from replydesk.core.crypto import KeyRing
 from replydesk.core.db import Database
@@ -53,7 +56,6 @@ from replydesk.integrations.providers import PROVIDERS
 from replydesk.integrations.sync import endpoints as sync_endpoints
 from replydesk.integrations.sync import jobs as sync_jobs
 from replydesk.integrations.sync import tasks as sync_tasks
-from replydesk.leads import jobs as lead_jobs
 from replydesk.leads import tasks as lead_tasks
 from replydesk.queue import tasks as queue_tasks
 from replydesk.queue.metrics import queue_families
@@ -91,6 +93,7 @@ def routers() -> list[APIRouter]:
         reply_endpoints.router,
         sync_endpoints.router,
         automation_endpoints.router,
+        sequence_endpoints.router,
     ]
 
 
@@ -100,7 +103,7 @@ def build_registry(settings: Settings | None = None, db: Database | None = None)
     settings = settings or get_settings()
     registry = Registry()
     integration_jobs.register(registry)
-    lead_jobs.register(registry)
+    sequence_jobs.register(registry)
     automation_jobs.register(registry, settings, db)
     credential_jobs.register(registry, settings, db)
     reply_jobs.register(registry, settings, db)
@@ -119,6 +122,7 @@ def periodic_tasks(settings: Settings) -> list[PeriodicTask]:
         *sync_tasks.periodic_tasks(settings),
         *lead_tasks.periodic_tasks(settings),
         *inbox_tasks.periodic_tasks(settings),
+        *sequence_tasks.periodic_tasks(settings),
     ]
 
 

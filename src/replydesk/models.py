@@ -9,6 +9,7 @@ from replydesk.auth.models import (
     User,
 )
 from replydesk.automation.models import AutomationSettings, Draft, Meeting, SlotOffer
+from replydesk.automation.sequences.models import Followup, FollowupStep, Sequence
 from replydesk.core.base import Base
 from replydesk.inbox.models import InboxCountsCache, WorkspaceLeadTotal
 from replydesk.ingest.models import WebhookEvent
@@ -40,6 +41,8 @@ __all__ = [
     "Draft",
     "EmailBisonHost",
     "EmailBisonReconcile",
+    "Followup",
+    "FollowupStep",
     "InboxCountsCache",
     "IntegrationCredential",
     "IntegrationHealth",
@@ -59,6 +62,7 @@ __all__ = [
     "ProviderActivity",
     "QueueAttempt",
     "SchedulerRun",
+    "Sequence",
     "SlotOffer",
     "Tag",
     "User",

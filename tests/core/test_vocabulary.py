@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from replydesk.auth.schemas import WorkspaceMembershipOut
 from replydesk.auth.vocabulary import Role
+from replydesk.automation.sequences.vocabulary import FollowupState, SequenceTrigger, StepStatus
 from replydesk.core.db import Database
 from replydesk.core.db_errors import sqlstate
 from replydesk.core.migrate import alembic_config, downgrade, upgrade
@@ -56,6 +57,10 @@ VOCABULARY_COLUMNS: tuple[tuple[str, str, type[StrEnum]], ...] = (
     ("webhook_events", "provider", ProviderName),
     ("jobs", "status", QueueStatus),
     ("memberships", "role", Role),
+    ("sequences", "trigger", SequenceTrigger),
+    ("followups", "state", FollowupState),
+    ("followup_steps", "status", StepStatus),
+    ("followup_steps", "channel", Channel),
 )
 EXPECTED = {
     f"ck_{table}_{column}": tuple(v.value for v in vocabulary)
@@ -94,6 +99,24 @@ VALID_ROWS: dict[str, dict[str, str]] = {
     },
     "jobs": {"type": "'test.job'", "status": "'pending'", "payload": "'{}'::jsonb"},
     "memberships": {"workspace_id": ":ws", "user_id": ":user", "role": "'member'"},
+    "sequences": {
+        "workspace_id": ":ws",
+        "name": "'Nudge'",
+        "trigger": "'manual'",
+        "steps": "'[]'::jsonb",
+        "enabled": "true",
+    },
+    # Another sequence than the fixture's enrolment (one enrolment per lead and sequence).
+    "followups": {"workspace_id": ":ws", "lead_id": ":lead", "sequence_id": ":other_sequence"},
+    "followup_steps": {
+        "workspace_id": ":ws",
+        "lead_id": ":lead",
+        "sequence_id": ":sequence",
+        "step": "0",
+        "followup_id": ":followup",
+        "channel": "'email'",
+        "status": "'queued'",
+    },
 }
 
 
@@ -105,7 +128,7 @@ def _migration(revision_id: str) -> ModuleType:
 
 
 # Migrations that write CHECK lists, in order: a later one re-creates the constraints it lists.
-CHECK_MIGRATIONS = ("0005", "0008", "0010", "0013", "0015")
+CHECK_MIGRATIONS = ("0005", "0008", "0010", "0013", "0015", "0016")
 
 
 def _values_in(definition: str) -> tuple[str, ...]:
@@ -184,7 +207,35 @@ async def ids(db: Database) -> dict[str, Any]:
                 text("INSERT INTO leads (workspace_id) VALUES (:ws) RETURNING id"), {"ws": ws}
             )
         ).scalar_one()
-    return {"ws": ws, "user": user, "lead": lead}
+        sequences = [
+            (
+                await session.execute(
+                    text(
+                        "INSERT INTO sequences (workspace_id, name, trigger, steps, enabled) "
+                        "VALUES (:ws, 'S', 'manual', '[]'::jsonb, true) RETURNING id"
+                    ),
+                    {"ws": ws},
+                )
+            ).scalar_one()
+            for _ in range(2)
+        ]
+        followup = (
+            await session.execute(
+                text(
+                    "INSERT INTO followups (workspace_id, lead_id, sequence_id) "
+                    "VALUES (:ws, :lead, :sequence) RETURNING id"
+                ),
+                {"ws": ws, "lead": lead, "sequence": sequences[0]},
+            )
+        ).scalar_one()
+    return {
+        "ws": ws,
+        "user": user,
+        "lead": lead,
+        "sequence": sequences[0],
+        "other_sequence": sequences[1],
+        "followup": followup,
+    }
 
 
 async def test_every_check_refuses_words_outside_its_vocabulary(

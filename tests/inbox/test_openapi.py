@@ -18,8 +18,9 @@ async def test_every_api_v1_operation_has_response_schemas(client: httpx.AsyncCl
     # 2 identity settings (issue 9); POST replies, DELETE quarantine/{channel}, POST sync
     # (issue 10); PUT integrations/openai, GET/PUT settings/automation and
     # settings/availability, GET leads/{id}/drafts, GET drafts, POST drafts/{id}/approve|reject,
-    # POST leads/{id}/meeting (issue 11).
-    assert len(operations) == 64
+    # POST leads/{id}/meeting; GET/POST sequences, GET/PUT sequences/{id},
+    # GET/POST leads/{id}/followups, POST …/followups/{id}/pause|resume|stop (issue 11).
+    assert len(operations) == 73
     for path, method, op in operations:
         responses = op["responses"]
         success = [code for code in ("200", "201", "202", "204") if code in responses]

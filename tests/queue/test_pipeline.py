@@ -73,13 +73,13 @@ async def test_every_sample_is_processed_and_follow_up_jobs_are_recorded_no_ops(
     assert [tuple(j) for j in jobs] == [("draft.generate", "succeeded")] * 2 + [
         ("followup.start", "succeeded")
     ] * 2 + [("inbound.postprocess", "succeeded")] * 4 + [("lead.score", "succeeded")] * 4
-    not_built = [r for r in log_capture.records() if r["event"] == "job_not_built_yet"]
-    assert len(not_built) == 2 and {r["level"] for r in not_built} == {"info"}
+    starts = [r for r in log_capture.records() if r["event"] == "followup_start"]
+    assert len(starts) == 2 and {r["level"] for r in starts} == {"info"}
     categorised = [r for r in log_capture.records() if r["event"] == "inbound_categorised"]
     assert len(categorised) == 4 and {r["level"] for r in categorised} == {"info"}
-    assert "follow-ups are not built yet" in next(
-        r["note"] for r in not_built if r["job_type"] == "followup.start"
-    )
+    # No sequence exists here: nothing starts (docs/automation.md "Sequences").
+    assert all(r["started"] == [] for r in starts)
+    assert {r["note"] for r in starts} == {"no enabled no_reply_after_outbound sequence"}
     ignored_logs = [r for r in log_capture.records() if r["event"] == "queue_item_ignored"]
     assert len(ignored_logs) == 2 and {r["level"] for r in ignored_logs} == {"info"}
     assert not [r for r in log_capture.records() if r["level"] == "error"]

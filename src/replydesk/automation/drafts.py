@@ -31,6 +31,8 @@ from replydesk.automation.schemas import (
     DraftOut,
     MeetingOut,
 )
+from replydesk.automation.sequences import service as sequences
+from replydesk.automation.sequences.vocabulary import StopReason
 from replydesk.automation.vocabulary import NEVER_AUTO_SENT, DraftStatus, JobType, VerifierStatus
 from replydesk.core.errors import Conflict, MalformedInput, NotFound
 from replydesk.core.settings import Settings
@@ -460,8 +462,9 @@ async def book_meeting(
     start: datetime,
     actor: uuid.UUID | None,
 ) -> MeetingOut:
-    """Record the meeting (a repeat of the same start is the same meeting) and set the lead
-    ``meeting_booked`` through ``leads.service`` (a status_change timeline event)."""
+    """Record the meeting (a repeat of the same start is the same meeting), set the lead
+    ``meeting_booked`` through ``leads.service`` (a status_change timeline event) and stop
+    its follow-up sequences (``meeting_booked``)."""
     if not await lead_context.lead_exists(session, workspace_id, lead_id):
         raise NotFound("lead not found")
     params = {"ws": workspace_id, "lead_id": lead_id, "start": start, "actor": actor}
@@ -473,6 +476,8 @@ async def book_meeting(
         {"status": LeadStatus.MEETING_BOOKED.value},
         actor_user_id=actor,
     )
+    # A booked meeting ends the lead's follow-ups (same transaction as the booking).
+    await sequences.stop_for_lead(session, workspace_id, lead_id, StopReason.MEETING_BOOKED)
     row = (await session.execute(sql.MEETING, params)).one()
     return MeetingOut(
         id=row.id,

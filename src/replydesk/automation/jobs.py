@@ -77,6 +77,8 @@ class PostprocessJob:
             lead_changed=done.category_changed,
             draft_queued=done.draft_queued,
             superseded_drafts=len(done.superseded_drafts),
+            followups_stopped=len(done.followups_stopped),
+            followups_held=len(done.followups_held),
         )
         return None
 

@@ -16,6 +16,8 @@ With an AI target (``integrations.ai.config.configured``) the job defers: it que
 and whose ``apply`` runs ``apply_category`` with the AI's result (or the rules' on a failure).
 The rules-only path keeps ``inbound.postprocess`` a plain grouped job (no ``prepare``: a
 worker applies many of them per transaction).
+Follow-up sequences of the lead stop on a reply or an unsubscribe, or wait out an
+out-of-office (``automation.sequences.service``), in the transaction that applies the category.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.automation import drafts, scoring
 from replydesk.automation.categorise.engine import Categorised, categorise
+from replydesk.automation.sequences import service as sequences
+from replydesk.automation.sequences.vocabulary import StopReason
 from replydesk.automation.vocabulary import DRAFTED, JobType
 from replydesk.leads import service as leads
 from replydesk.leads.vocabulary import CategorySource, Channel, Direction, LeadCategory
@@ -43,6 +47,8 @@ class Postprocessed:
     superseded_drafts: list[int] = field(default_factory=list)
     draft_queued: bool = False
     source: CategorySource = CategorySource.RULES
+    followups_stopped: list[int] = field(default_factory=list)
+    followups_held: list[int] = field(default_factory=list)
 
 
 def text_of(message: leads.InboundText) -> str:
@@ -145,6 +151,7 @@ async def apply_category(
     superseded = await drafts.supersede_older(
         session, workspace_id, lead_id, message.id, message.occurred_at
     )
+    stopped, held = await _followups(session, workspace_id, lead_id, message, result)
     queued = False
     if result.category in DRAFTED:
         queued = (
@@ -154,4 +161,34 @@ async def apply_category(
             is not None
         )
     await scoring.enqueue_score(session, workspace_id, lead_id, message.id)
-    return Postprocessed(lead_id, result, changed, superseded, queued, source)
+    return Postprocessed(
+        lead_id, result, changed, superseded, queued, source, stopped, held
+    )
+
+
+async def _followups(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    lead_id: int,
+    message: leads.InboundText,
+    result: Categorised,
+) -> tuple[list[int], list[int]]:
+    """A reply stops the lead's follow-ups (those started before it); an unsubscribe stops
+    them all; an out-of-office reply only holds them until the next working day after the
+    stated return."""
+    if result.category == LeadCategory.UNSUBSCRIBE:
+        stopped = await sequences.stop_for_lead(
+            session, workspace_id, lead_id, StopReason.UNSUBSCRIBED
+        )
+        return stopped, []
+    if result.category == LeadCategory.OUT_OF_OFFICE:
+        if result.out_of_office_until is None:
+            return [], []
+        held = await sequences.hold_for_out_of_office(
+            session, workspace_id, lead_id, result.out_of_office_until
+        )
+        return [], held
+    stopped = await sequences.stop_for_lead(
+        session, workspace_id, lead_id, StopReason.REPLIED, replied_at=message.occurred_at
+    )
+    return stopped, []

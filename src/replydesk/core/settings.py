@@ -258,6 +258,13 @@ class Settings(BaseSettings):
     # Drafts: the longest body a draft may have (longer fails the verifier's checks).
     draft_body_max_length: int = Field(default=3000, ge=100, le=200_000)
 
+    # Follow-up sequences (docs/automation.md "Sequences"): the ``automation.followup_tick``
+    # periodic task runs this often; each run claims batches of at most this many due steps
+    # (FOR UPDATE SKIP LOCKED) until none is due or its time budget is spent.
+    followup_tick_interval_s: float = Field(default=60.0, ge=1, le=3600)
+    followup_batch_size: int = Field(default=100, ge=1, le=5000)
+    followup_time_budget_s: float = Field(default=20.0, gt=0, le=300)
+
     # Feature flags.
     feature_slack_alerts: bool = False
 

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from replydesk.auth import service as auth
 from replydesk.automation import drafts as automation
+from replydesk.automation.sequences import service as sequences
+from replydesk.automation.sequences.vocabulary import StopReason
 from replydesk.core.errors import InvalidInput, NotFound
 from replydesk.inbox import cursor, repository
 from replydesk.inbox.budget import within_budget
@@ -23,7 +25,7 @@ from replydesk.inbox.schemas import CATEGORY_MAX_LENGTH, TAG_NAME_MAX_LENGTH, Le
 from replydesk.leads import identity
 from replydesk.leads import service as leads
 from replydesk.leads.models import Lead, LeadIdentity, LeadRead, LeadTag, Message, Tag
-from replydesk.leads.vocabulary import Channel, LeadStatus
+from replydesk.leads.vocabulary import Channel, LeadCategory, LeadStatus
 
 MESSAGE_CURSOR = "messages"
 Q_MAX_LENGTH = 200
@@ -353,7 +355,20 @@ async def patch_lead(
             raise InvalidInput("assignee is not a member of this workspace")
         values["assignee_user_id"] = patch.assignee
     await leads.update_lead(session, workspace_id, lead_id, values, actor_user_id=actor_user_id)
+    stop = _FOLLOWUP_STOPS.get(values.get("status") or "")
+    if values.get("category") == LeadCategory.UNSUBSCRIBE.value:
+        stop = StopReason.UNSUBSCRIBED
+    if stop is not None:  # the operator's change ends the lead's follow-ups, same transaction
+        await sequences.stop_for_lead(session, workspace_id, lead_id, stop)
     return await get_lead(session, workspace_id, lead_id)
+
+
+# Statuses (set by an operator) that end a lead's follow-up sequences.
+_FOLLOWUP_STOPS = {
+    LeadStatus.CLOSED.value: StopReason.LEAD_CLOSED,
+    LeadStatus.UNSUBSCRIBED.value: StopReason.UNSUBSCRIBED,
+    LeadStatus.MEETING_BOOKED.value: StopReason.MEETING_BOOKED,
+}
 
 
 async def list_messages(

@@ -12,7 +12,7 @@
 Columns and indexes only (0016 is another branch's; the lead rechains at merge).
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 """
 
 from collections.abc import Sequence
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
