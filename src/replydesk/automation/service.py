@@ -161,9 +161,7 @@ async def apply_category(
             is not None
         )
     await scoring.enqueue_score(session, workspace_id, lead_id, message.id)
-    return Postprocessed(
-        lead_id, result, changed, superseded, queued, source, stopped, held
-    )
+    return Postprocessed(lead_id, result, changed, superseded, queued, source, stopped, held)
 
 
 async def _followups(
