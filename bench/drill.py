@@ -300,6 +300,7 @@ async def drill(
             "burst_seconds": round(burst_s, 2),
             "ingest_rps": round(len(burst.latencies) / burst_s, 1) if burst_s else None,
             "drain_seconds": round(drain_s, 2),
+            "database_mb": float(figures["database_mb"]),
             "drain_events_per_s": round(plan.distinct_events / drain_s, 1) if drain_s else None,
             "worker_cpu_s": round(worker_cpu_s, 2),
             "worker_cpu_ms_per_event": round(worker_cpu_s * 1000 / plan.distinct_events, 3),

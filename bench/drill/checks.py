@@ -87,7 +87,8 @@ async def db_figures(database_url: str, workspace_id: str) -> dict[str, Any]:
                    (SELECT count(*) FROM leads WHERE workspace_id = $1) AS leads,
                    (SELECT count(*) FROM webhook_events WHERE workspace_id = $1) AS events,
                    (SELECT extract(epoch FROM max(processed_at) - min(received_at))
-                      FROM webhook_events WHERE workspace_id = $1) AS drain_seconds
+                      FROM webhook_events WHERE workspace_id = $1) AS drain_seconds,
+                   round(pg_database_size(current_database()) / 1048576.0, 1) AS database_mb
             """,
             workspace_id,
         )
