@@ -160,6 +160,7 @@ async def test_saturated_ingest_pool_does_not_starve_the_app(
         assert [r.status_code for _, r in again] == [202] * 4
 
 
+@pytest.mark.production_budgets  # the flood as production answers it
 async def test_flood_of_webhooks_leaves_readyz_answering(app: FastAPI, ws: Ws) -> None:
     """300 concurrent webhooks over real HTTP while probing /readyz (main pool) every 20 ms."""
     async with (

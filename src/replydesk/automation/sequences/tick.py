@@ -344,10 +344,9 @@ async def _failed(
     exc: Exception,
 ) -> None:
     failures = int(row.step_failures) + 1
-    category = exception_category(exc)
     log.warning(
         "followup_step_failed",
-        category=category,
+        category=exception_category(exc),
         error_class=type(exc).__name__,
         followup_id=row.id,
         lead_id=row.lead_id,
