@@ -261,7 +261,7 @@ REFRESH_DISPLAY = statement(
 COPY_TAGS = statement(
     "INSERT INTO lead_tags (lead_id, tag_id, workspace_id) "
     "SELECT :to, tag_id, workspace_id FROM lead_tags WHERE workspace_id = :ws AND lead_id = :from "
-    "ORDER BY tag_id ON CONFLICT (lead_id, tag_id) DO NOTHING RETURNING tag_id"
+    "ORDER BY tag_id ON CONFLICT (workspace_id, lead_id, tag_id) DO NOTHING RETURNING tag_id"
 )
 TAGS_OF = statement(
     "SELECT tag_id FROM lead_tags WHERE workspace_id = :ws AND lead_id = :id ORDER BY tag_id"
@@ -275,7 +275,7 @@ ATTACH_TAGS = statement(
     "INSERT INTO lead_tags (lead_id, tag_id, workspace_id) "
     "SELECT :id, id, workspace_id FROM tags "
     "WHERE workspace_id = :ws AND id = ANY(CAST(:ids AS bigint[])) ORDER BY id "
-    "ON CONFLICT (lead_id, tag_id) DO NOTHING"
+    "ON CONFLICT (workspace_id, lead_id, tag_id) DO NOTHING"
 )
 READS_OF = statement(
     "SELECT user_id, lead_id, read_at FROM lead_reads "
@@ -285,7 +285,7 @@ READS_OF = statement(
 SET_READ = statement(
     "INSERT INTO lead_reads (lead_id, user_id, workspace_id, read_at) "
     "SELECT :id, id, :ws, :at FROM users WHERE id = :user_id "
-    "ON CONFLICT (user_id, lead_id) DO UPDATE SET read_at = EXCLUDED.read_at"
+    "ON CONFLICT (workspace_id, user_id, lead_id) DO UPDATE SET read_at = EXCLUDED.read_at"
 )
 DELETE_READ = statement(
     "DELETE FROM lead_reads WHERE workspace_id = :ws AND lead_id = :id AND user_id = :user_id"

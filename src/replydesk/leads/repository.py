@@ -449,7 +449,7 @@ ATTACH_TAG = statement(
     "INSERT INTO lead_tags (lead_id, tag_id, workspace_id) "
     "SELECT l.id, t.id, :ws FROM leads l, tags t "
     "WHERE l.id = :lead_id AND l.workspace_id = :ws AND t.id = :tag_id AND t.workspace_id = :ws "
-    "ON CONFLICT (lead_id, tag_id) DO NOTHING"
+    "ON CONFLICT (workspace_id, lead_id, tag_id) DO NOTHING"
 )
 DETACH_TAG = statement(
     "DELETE FROM lead_tags WHERE lead_id = :lead_id AND tag_id = :tag_id AND workspace_id = :ws"
@@ -461,7 +461,7 @@ MARK_READ = statement(
     INSERT INTO lead_reads (lead_id, user_id, workspace_id, read_at)
     SELECT id, :user_id, :ws, last_inbound_at FROM leads
      WHERE id = :lead_id AND workspace_id = :ws AND last_inbound_at IS NOT NULL
-    ON CONFLICT (user_id, lead_id) DO UPDATE SET read_at = EXCLUDED.read_at
+    ON CONFLICT (workspace_id, user_id, lead_id) DO UPDATE SET read_at = EXCLUDED.read_at
     """
 )
 MARK_UNREAD = statement(
