@@ -120,18 +120,8 @@ _STATEMENT = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b")
 
 # (module under src/replydesk, table) → why its statements do not filter on workspace_id.
 UNSCOPED_SQL = {
-    ("leads/merge_repository.py", "leads"): "merge/undo address leads by id after "
-    "leads.merges loaded both leads in the workspace; remaining work: add workspace_id",
-    ("leads/merge_repository.py", "lead_merges"): "undo by the merge's id, loaded in the "
-    "workspace first; remaining work",
-    ("leads/merge_repository.py", "lead_identities"): "moved by id/lead_id within a merge; "
-    "remaining work",
-    ("leads/merge_repository.py", "lead_events"): "rollup recomputation correlated on lead id; "
-    "remaining work",
-    ("leads/merge_repository.py", "messages"): "rollup recomputation correlated on lead id; "
-    "remaining work",
-    ("leads/repository.py", "leads"): "status/category updates by id after the caller's "
-    "workspace-scoped lookup; remaining work",
+    ("leads/repository.py", "leads"): "the leads.snooze_wake task: snoozes that ended, across "
+    "every workspace (instance maintenance; a multi-shard UPDATE under Citus)",
     ("queue/repository.py", "alerts"): "the alert delivery sweep and its claims by alert id "
     "across every workspace (instance maintenance; a multi-shard statement under Citus)",
     ("queue/repository.py", "queue_attempts"): "an item's attempt history by (source, item_id) "

@@ -70,6 +70,7 @@ async def postprocess(
         )
     changed = await leads.set_category(
         session,
+        workspace_id,
         lead_id,
         result.category,
         source=CategorySource.RULES,
