@@ -27,50 +27,25 @@ INSTANCE_TABLES = {
     "alembic_version": "Alembic's schema version",
 }
 # Tenant data without workspace_id yet: remaining work (docs/scaling.md).
-MISSING_WORKSPACE_ID = {
-    "queue_attempts": "an attempt of a webhook_events/jobs row (source, item_id); needs the "
-    "item's workspace_id copied in to be co-located",
-}
+MISSING_WORKSPACE_ID: dict[str, str] = {}
 # Tenant tables whose workspace_id may be NULL.
 NULLABLE_WORKSPACE_ID = {
     "jobs": "instance jobs (no workspace) exist; sharded, they would live in a local table",
     "alerts": "global alerts (workspace NULL, dedupe key 'global:…')",
+    "queue_attempts": "copied from the item (migration 0019): NULL for instance jobs' attempts "
+    "and for attempts older than 0019 whose item retention had pruned",
 }
-# Primary/unique keys of tenant tables without workspace_id: remaining work (docs/scaling.md).
+# Primary/unique keys of tenant tables without workspace_id, and why (docs/scaling.md).
 KEYS_WITHOUT_WORKSPACE_ID = {
-    # Surrogate bigint/uuid ids: globally unique already; Citus needs (workspace_id, id).
-    **{
-        f"pk_{t}": "surrogate id primary key; becomes (workspace_id, id) with composite FKs"
-        for t in (
-            "alerts",
-            "api_tokens",
-            "category_overrides",
-            "drafts",
-            "meetings",
-            "lead_channel_quarantines",
-            "invitations",
-            "jobs",
-            "lead_events",
-            "lead_identities",
-            "lead_merges",
-            "lead_notes",
-            "leads",
-            "messages",
-            "tags",
-            "webhook_events",
-        )
-    },
-    "pk_lead_merge_suggestions": "(lead_id, other_lead_id): lead ids are global; prefix it",
-    "pk_lead_reads": "(user_id, lead_id): prefix with workspace_id",
-    "pk_lead_tags": "(lead_id, tag_id): prefix with workspace_id",
+    # A primary key's columns are NOT NULL: tables with instance-level rows keep (id).
+    "pk_alerts": "global alerts have no workspace; sharded, they move to a coordinator-local "
+    "table and the key becomes (id, workspace_id)",
+    "pk_jobs": "instance jobs have no workspace; sharded, they move to a coordinator-local "
+    "table and the key becomes (id, workspace_id)",
+    "pk_queue_attempts": "attempts of instance jobs have no workspace (as pk_jobs)",
     # Global lookups by a secret's hash before the workspace is known.
     "uq_api_tokens_token_hash": "bearer token lookup; a Citus reference/lookup table",
     "uq_invitations_token_hash": "accept link lookup; a Citus reference/lookup table",
-    # Permanent dedupe keys: providers' keys already embed the workspace's host/location, but
-    # the constraint must name workspace_id to be enforced per shard.
-    "uq_webhook_events_dedupe_key": "dedupe key; becomes (workspace_id, dedupe_key)",
-    "uq_jobs_dedupe_key": "dedupe key; becomes (workspace_id, dedupe_key)",
-    "uq_alerts_dedupe_key": "key starts with the workspace id; becomes (workspace_id, …)",
 }
 
 _TABLES = """
@@ -121,6 +96,18 @@ async def test_every_key_of_a_tenant_table_includes_workspace_id(database_url: s
     scoped = {r["key"] for r in keys if r["tbl"] in tenant} - without
     assert "uq_messages_workspace_id_emailbison_reply_id" in scoped
     assert "uq_lead_identities_workspace_id_kind_value" in scoped
+    # Migration 0019: surrogate keys, link tables and the permanent dedupe keys.
+    assert {
+        "pk_leads",
+        "pk_messages",
+        "pk_webhook_events",
+        "pk_lead_tags",
+        "pk_lead_reads",
+        "pk_lead_merge_suggestions",
+        "uq_webhook_events_workspace_id_dedupe_key",
+        "uq_jobs_workspace_id_dedupe_key",
+        "uq_alerts_workspace_id_dedupe_key",
+    } <= scoped
 
 
 # --- the SQL the repositories spell out ---------------------------------------------------
@@ -133,20 +120,13 @@ _STATEMENT = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b")
 
 # (module under src/replydesk, table) → why its statements do not filter on workspace_id.
 UNSCOPED_SQL = {
-    ("leads/merge_repository.py", "leads"): "merge/undo address leads by id after "
-    "leads.merges loaded both leads in the workspace; remaining work: add workspace_id",
-    ("leads/merge_repository.py", "lead_merges"): "undo by the merge's id, loaded in the "
-    "workspace first; remaining work",
-    ("leads/merge_repository.py", "lead_identities"): "moved by id/lead_id within a merge; "
-    "remaining work",
-    ("leads/merge_repository.py", "lead_events"): "rollup recomputation correlated on lead id; "
-    "remaining work",
-    ("leads/merge_repository.py", "messages"): "rollup recomputation correlated on lead id; "
-    "remaining work",
-    ("leads/repository.py", "leads"): "status/category updates by id after the caller's "
-    "workspace-scoped lookup; remaining work",
+    ("leads/repository.py", "leads"): "the leads.snooze_wake task: snoozes that ended, across "
+    "every workspace (instance maintenance; a multi-shard UPDATE under Citus)",
     ("queue/repository.py", "alerts"): "the alert delivery sweep and its claims by alert id "
     "across every workspace (instance maintenance; a multi-shard statement under Citus)",
+    ("queue/repository.py", "queue_attempts"): "an item's attempt history by (source, item_id) "
+    "after the caller loaded the item (ids are global), and pruning across every workspace "
+    "(instance maintenance; a multi-shard DELETE under Citus)",
     ("queue/retention_repository.py", "alerts"): "retention of delivered alerts across every "
     "workspace (instance maintenance; a multi-shard DELETE under Citus)",
     ("integrations/sync/repository.py", "emailbison_reconcile"): "instance-wide totals of "

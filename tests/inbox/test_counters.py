@@ -65,7 +65,8 @@ async def test_multi_row_statements_keep_the_counters_exact(db: Database, owner:
         "OVERRIDING SYSTEM VALUE "
         "SELECT id + (CASE WHEN id % 2 = 0 THEN 0 ELSE 1000000 END), workspace_id, "
         "'u' || id || '@x.example', now(), 'sms' FROM leads WHERE workspace_id = :ws "
-        "ON CONFLICT (id) DO UPDATE SET status = 'active', last_team_outbound_at = NULL",
+        "ON CONFLICT (id, workspace_id) "
+        "DO UPDATE SET status = 'active', last_team_outbound_at = NULL",
         "DELETE FROM leads WHERE workspace_id = :ws AND id % 7 = 0",
         # Snoozes set and lifted in bulk (into the future; already over).
         "UPDATE leads SET snoozed_until = now() + interval '1 day' WHERE workspace_id = :ws "

@@ -147,7 +147,7 @@ async def test_lead_totals_follow_inserts_upserts_deletes_and_truncate(
     await fetch_rows(
         db,
         "INSERT INTO leads (id, workspace_id, email) VALUES (:old, :ws, 'l1@x.example'), "
-        "(:new, :ws, 'new@x.example') ON CONFLICT (id) "
+        "(:new, :ws, 'new@x.example') ON CONFLICT (id, workspace_id) "
         "DO UPDATE SET first_name = 'x' RETURNING id",
         ws=ws,
         old=created[0]["id"],

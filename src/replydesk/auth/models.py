@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import BigInteger, DateTime, Integer, Text
 
 from replydesk.auth.vocabulary import Role
-from replydesk.core.base import Base, created_at_column
+from replydesk.core.base import Base, created_at_column, tenant_primary_key
 from replydesk.core.sql import sql_values
 
 ROLES = tuple(role.value for role in Role)
@@ -52,7 +52,7 @@ class ApiToken(Base):
 
     __tablename__ = "api_tokens"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
@@ -66,7 +66,10 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (Index("ix_api_tokens_workspace_id_user_id", "workspace_id", "user_id"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        Index("ix_api_tokens_workspace_id_user_id", "workspace_id", "user_id"),
+    )
 
 
 class Invitation(Base):
@@ -78,7 +81,7 @@ class Invitation(Base):
 
     __tablename__ = "invitations"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
@@ -95,6 +98,7 @@ class Invitation(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
+        tenant_primary_key(),
         # A workspace's invitations; the workspaces FK cascade.
         Index("ix_invitations_workspace_id", "workspace_id"),
         CheckConstraint(f"role IN {sql_values(Role)}", name="role"),

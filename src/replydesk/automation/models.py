@@ -24,7 +24,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import DateTime
 
 from replydesk.automation.vocabulary import DraftSource, DraftStatus, VerifierStatus
-from replydesk.core.base import Base, created_at_column
+from replydesk.core.base import (
+    Base,
+    created_at_column,
+    tenant_foreign_key,
+    tenant_primary_key,
+)
 from replydesk.core.sql import sql_values
 from replydesk.leads.vocabulary import Channel
 
@@ -67,16 +72,20 @@ class Meeting(Base):
 
     __tablename__ = "meetings"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    lead_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     start: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     booked_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_at_column()
 
-    __table_args__ = (UniqueConstraint("workspace_id", "lead_id", "start"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        tenant_foreign_key("meetings", "lead_id", "leads", "CASCADE"),
+        UniqueConstraint("workspace_id", "lead_id", "start"),
+    )
 
 
 class Draft(Base):
@@ -86,14 +95,12 @@ class Draft(Base):
 
     __tablename__ = "drafts"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
-    in_reply_to_message_id: Mapped[int] = mapped_column(
-        ForeignKey("messages.id", ondelete="CASCADE"), nullable=False
-    )
+    lead_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    in_reply_to_message_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     channel: Mapped[str] = mapped_column(Text, nullable=False)
     subject: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text, nullable=False)
@@ -115,9 +122,7 @@ class Draft(Base):
         JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )
     # The queued reply an approval made (its status says sent or failed).
-    reply_message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("messages.id", ondelete="SET NULL")
-    )
+    reply_message_id: Mapped[int | None] = mapped_column(BigInteger)
     auto_send_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     auto_sent: Mapped[bool] = mapped_column(nullable=False, server_default=text("false"))
     approved_by: Mapped[uuid.UUID | None] = mapped_column(
@@ -138,6 +143,10 @@ class Draft(Base):
     updated_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
+        tenant_primary_key(),
+        tenant_foreign_key("drafts", "lead_id", "leads", "CASCADE"),
+        tenant_foreign_key("drafts", "in_reply_to_message_id", "messages", "CASCADE"),
+        tenant_foreign_key("drafts", "reply_message_id", "messages", "SET NULL"),
         UniqueConstraint("workspace_id", "in_reply_to_message_id"),
         # The approval queue: oldest first, keyset-paged on (created_at, id).
         Index(

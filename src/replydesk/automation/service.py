@@ -140,6 +140,7 @@ async def apply_category(
         )
     changed = await leads.set_category(
         session,
+        workspace_id,
         lead_id,
         result.category,
         source=source,

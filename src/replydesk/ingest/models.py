@@ -3,10 +3,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Text, func, text
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from replydesk.core.base import Base
+from replydesk.core.base import Base, tenant_primary_key
 from replydesk.core.sql import sql_values
 from replydesk.integrations.base import ProviderName
 from replydesk.queue.models import FINISHED_SQL, QueueItem, queue_indexes, queue_status_check
@@ -27,6 +36,8 @@ class WebhookEvent(QueueItem, Base):
     )
 
     __table_args__ = (
+        tenant_primary_key(),
+        UniqueConstraint("workspace_id", "dedupe_key"),
         *queue_indexes("webhook_events", "received_at"),
         # Retention: finished events whose payload is still kept (migration 0012).
         Index(

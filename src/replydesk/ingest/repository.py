@@ -30,7 +30,7 @@ INSERT_EVENT = statement(
     """
     INSERT INTO webhook_events (workspace_id, provider, event_type, dedupe_key, status, payload)
     VALUES (:workspace_id, :provider, :event_type, :dedupe_key, :status, CAST(:payload AS jsonb))
-    ON CONFLICT (dedupe_key) DO NOTHING
+    ON CONFLICT (workspace_id, dedupe_key) DO NOTHING
     RETURNING id
     """
 )
@@ -153,7 +153,7 @@ INSERT_EVENTS = statement(
         CAST(:workspace_ids AS uuid[]), CAST(:providers AS text[]), CAST(:event_types AS text[]),
         CAST(:dedupe_keys AS text[]), CAST(:statuses AS text[]), CAST(:payloads AS text[])
     ) AS t(w, p, e, k, s, j)
-    ON CONFLICT (dedupe_key) DO NOTHING
+    ON CONFLICT (workspace_id, dedupe_key) DO NOTHING
     RETURNING dedupe_key, id
     """
 )
@@ -185,7 +185,7 @@ INSERT_SPOOLED_EVENTS = statement(
         CAST(:dedupe_keys AS text[]), CAST(:statuses AS text[]), CAST(:payloads AS text[]),
         CAST(:received_ats AS timestamptz[])
     ) AS t(w, p, e, k, s, j, r)
-    ON CONFLICT (dedupe_key) DO NOTHING
+    ON CONFLICT (workspace_id, dedupe_key) DO NOTHING
     RETURNING dedupe_key, id
     """
 )

@@ -101,24 +101,33 @@ LOCK_LEADS = statement(
     "SELECT id, to_jsonb(l) - 'awaiting_reply' AS row FROM leads l "
     "WHERE workspace_id = :ws AND id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE"
 )
-LEAD_ROW = statement("SELECT to_jsonb(l) - 'awaiting_reply' FROM leads l WHERE id = :id")
+LEAD_ROW = statement(
+    "SELECT to_jsonb(l) - 'awaiting_reply' FROM leads l WHERE id = :id AND workspace_id = :ws"
+)
 
 _RANK = " ".join(f"WHEN '{s}' THEN {r}" for s, r in STATUS_RANK.items())
 # Blanks filled, the higher status kept (an unsubscribe of either address stands), untracked
 # only if both were.
+_ABSORBED = ", ".join(
+    [
+        *(f"{c} = coalesce(s.{c}, a.{c})" for c in FILLED_COLUMNS),
+        *(
+            f"{c} = CASE WHEN s.category IS NULL THEN a.{c} ELSE s.{c} END"
+            for c in CATEGORY_COLUMNS
+        ),
+        "out_of_office_until = CASE WHEN a.out_of_office_at > s.out_of_office_at "
+        "OR s.out_of_office_at IS NULL THEN coalesce(a.out_of_office_until, s.out_of_office_until) "
+        "ELSE s.out_of_office_until END",
+        "out_of_office_at = greatest(s.out_of_office_at, a.out_of_office_at)",
+        f"status = CASE WHEN (CASE a.status {_RANK} END) > (CASE s.status {_RANK} END) "
+        "THEN a.status ELSE s.status END",
+        "untracked = s.untracked AND a.untracked",
+        "updated_at = now()",
+    ]
+)
 ABSORB_FIELDS = statement(
-    "UPDATE leads s SET "
-    + ", ".join(f"{c} = coalesce(s.{c}, a.{c})" for c in FILLED_COLUMNS)
-    + "".join(
-        f", {c} = CASE WHEN s.category IS NULL THEN a.{c} ELSE s.{c} END" for c in CATEGORY_COLUMNS
-    )
-    + ", out_of_office_until = CASE WHEN a.out_of_office_at > s.out_of_office_at "
-    "OR s.out_of_office_at IS NULL THEN coalesce(a.out_of_office_until, s.out_of_office_until) "
-    "ELSE s.out_of_office_until END, "
-    "out_of_office_at = greatest(s.out_of_office_at, a.out_of_office_at)"
-    + f", status = CASE WHEN (CASE a.status {_RANK} END) > (CASE s.status {_RANK} END) "
-    "THEN a.status ELSE s.status END, untracked = s.untracked AND a.untracked, "
-    "updated_at = now() FROM leads a WHERE s.id = :to AND a.id = :from"
+    f"UPDATE leads s SET {_ABSORBED} FROM leads a "
+    "WHERE s.id = :to AND s.workspace_id = :ws AND a.id = :from AND a.workspace_id = :ws"
 )
 
 # Rollups and counters from the lead's rows: the same result as folding every message in
@@ -132,12 +141,14 @@ RECOMPUTE_ROLLUPS = statement(
         last_message_at = r.last_message_at,
         last_inbound_channel = (
             SELECT channel FROM messages
-            WHERE lead_id = l.id AND direction = '{Direction.INBOUND}'
+            WHERE workspace_id = :ws AND lead_id = l.id AND direction = '{Direction.INBOUND}'
             ORDER BY occurred_at DESC, channel DESC LIMIT 1),
         open_count = (SELECT count(*) FROM lead_events
-                      WHERE lead_id = l.id AND kind = '{LeadEventKind.OPEN}'),
+                      WHERE workspace_id = :ws AND lead_id = l.id
+                        AND kind = '{LeadEventKind.OPEN}'),
         bounce_count = (SELECT count(*) FROM lead_events
-                        WHERE lead_id = l.id AND kind = '{LeadEventKind.BOUNCE}')
+                        WHERE workspace_id = :ws AND lead_id = l.id
+                          AND kind = '{LeadEventKind.BOUNCE}')
     FROM (
         SELECT
             max(occurred_at) FILTER (WHERE direction = '{Direction.INBOUND}') AS last_inbound_at,
@@ -147,22 +158,23 @@ RECOMPUTE_ROLLUPS = statement(
                 AND sent_by IN {sql_values(TEAM_SENDERS)}
                 AND status <> '{MessageStatus.FAILED}') AS last_team_outbound_at,
             max(occurred_at) AS last_message_at
-        FROM messages WHERE lead_id = :id
+        FROM messages WHERE workspace_id = :ws AND lead_id = :id
     ) AS r
-    WHERE l.id = :id
+    WHERE l.id = :id AND l.workspace_id = :ws
     """
 )
 
 DELETE_LEAD = statement("DELETE FROM leads WHERE id = :id AND workspace_id = :ws")
 RESTORE_LEAD = statement(
     f"INSERT INTO leads ({', '.join(LEAD_COLUMNS)}) "
-    f"SELECT {', '.join(LEAD_COLUMNS)} FROM jsonb_populate_record(NULL::leads, CAST(:row AS jsonb))"
+    f"SELECT {', '.join(LEAD_COLUMNS)} "
+    "FROM jsonb_populate_record(NULL::leads, CAST(:row AS jsonb)) AS r WHERE r.workspace_id = :ws"
 )
 # A split's new lead: the person's name and company, the identity's display value.
 INSERT_SPLIT_LEAD = statement(
     "INSERT INTO leads (workspace_id, first_name, last_name, company, title, untracked) "
     "SELECT workspace_id, first_name, last_name, company, title, untracked FROM leads "
-    "WHERE id = :id "
+    "WHERE id = :id AND workspace_id = :ws "
     "RETURNING id"
 )
 
@@ -176,7 +188,8 @@ MOVE_SUGGESTIONS = statement(
         SELECT workspace_id, reason, identity_kind,
                CASE WHEN lead_id = CAST(:from AS bigint) THEN other_lead_id ELSE lead_id END AS o
         FROM lead_merge_suggestions
-        WHERE lead_id = CAST(:from AS bigint) OR other_lead_id = CAST(:from AS bigint)) AS s
+        WHERE workspace_id = :ws
+          AND (lead_id = CAST(:from AS bigint) OR other_lead_id = CAST(:from AS bigint))) AS s
     WHERE o <> CAST(:to AS bigint)
     ON CONFLICT DO NOTHING
     """
@@ -209,8 +222,8 @@ INSERT_MERGE = statement(
 )
 LOCK_MERGE = statement("SELECT * FROM lead_merges WHERE id = :id AND workspace_id = :ws FOR UPDATE")
 MARK_UNDONE = statement(
-    "UPDATE lead_merges SET undone_at = now(), undone_by_user_id = :actor WHERE id = :id "
-    "RETURNING *"
+    "UPDATE lead_merges SET undone_at = now(), undone_by_user_id = :actor "
+    "WHERE id = :id AND workspace_id = :ws RETURNING *"
 )
 # A merge's own timeline entries (``data.merge_id``), wherever later merges moved them.
 DELETE_MERGE_EVENTS = statement(
@@ -234,7 +247,9 @@ IDENTITY_OF = statement(
     "SELECT id, kind, value FROM lead_identities "
     "WHERE workspace_id = :ws AND lead_id = :lead_id AND id = :id"
 )
-MOVE_IDENTITY = statement("UPDATE lead_identities SET lead_id = :to WHERE id = :id RETURNING id")
+MOVE_IDENTITY = statement(
+    "UPDATE lead_identities SET lead_id = :to WHERE id = :id AND workspace_id = :ws RETURNING id"
+)
 MOVE_IDENTITY_MESSAGES = statement(
     "UPDATE messages SET lead_id = :to WHERE workspace_id = :ws AND lead_id = :from "
     "AND identity_id = ANY(CAST(:ids AS bigint[])) RETURNING id"
@@ -242,7 +257,10 @@ MOVE_IDENTITY_MESSAGES = statement(
 
 
 def _display(column: str, kind: IdentityKind) -> str:
-    value = f"(SELECT min(value) FROM lead_identities WHERE lead_id = l.id AND kind = '{kind}')"
+    value = (
+        "(SELECT min(value) FROM lead_identities "
+        f"WHERE workspace_id = l.workspace_id AND lead_id = l.id AND kind = '{kind}')"
+    )
     if kind is IdentityKind.LINKEDIN_URL:
         return f"{column} = 'https://www.' || {value}"
     if kind is IdentityKind.EMAILBISON_LEAD:
@@ -252,16 +270,15 @@ def _display(column: str, kind: IdentityKind) -> str:
 
 # Display columns from the identities the lead holds now (first value of each kind).
 REFRESH_DISPLAY = statement(
-    "UPDATE leads l SET "
-    + ", ".join(_display(c, k) for k, c in IDENTITY_COLUMNS.items())
-    + " WHERE l.id = :id"
+    f"UPDATE leads l SET {', '.join(_display(c, k) for k, c in IDENTITY_COLUMNS.items())} "
+    "WHERE l.id = :id AND l.workspace_id = :ws"
 )
 
 # --- tag links and read marks (no row id: copied on merge, recorded by value) -------------------
 COPY_TAGS = statement(
     "INSERT INTO lead_tags (lead_id, tag_id, workspace_id) "
     "SELECT :to, tag_id, workspace_id FROM lead_tags WHERE workspace_id = :ws AND lead_id = :from "
-    "ORDER BY tag_id ON CONFLICT (lead_id, tag_id) DO NOTHING RETURNING tag_id"
+    "ORDER BY tag_id ON CONFLICT (workspace_id, lead_id, tag_id) DO NOTHING RETURNING tag_id"
 )
 TAGS_OF = statement(
     "SELECT tag_id FROM lead_tags WHERE workspace_id = :ws AND lead_id = :id ORDER BY tag_id"
@@ -275,7 +292,7 @@ ATTACH_TAGS = statement(
     "INSERT INTO lead_tags (lead_id, tag_id, workspace_id) "
     "SELECT :id, id, workspace_id FROM tags "
     "WHERE workspace_id = :ws AND id = ANY(CAST(:ids AS bigint[])) ORDER BY id "
-    "ON CONFLICT (lead_id, tag_id) DO NOTHING"
+    "ON CONFLICT (workspace_id, lead_id, tag_id) DO NOTHING"
 )
 READS_OF = statement(
     "SELECT user_id, lead_id, read_at FROM lead_reads "
@@ -285,7 +302,7 @@ READS_OF = statement(
 SET_READ = statement(
     "INSERT INTO lead_reads (lead_id, user_id, workspace_id, read_at) "
     "SELECT :id, id, :ws, :at FROM users WHERE id = :user_id "
-    "ON CONFLICT (user_id, lead_id) DO UPDATE SET read_at = EXCLUDED.read_at"
+    "ON CONFLICT (workspace_id, user_id, lead_id) DO UPDATE SET read_at = EXCLUDED.read_at"
 )
 DELETE_READ = statement(
     "DELETE FROM lead_reads WHERE workspace_id = :ws AND lead_id = :id AND user_id = :user_id"

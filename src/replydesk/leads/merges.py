@@ -85,13 +85,14 @@ async def _lock(session: AsyncSession, ws: uuid.UUID, *ids: int) -> dict[int, di
     return found
 
 
-async def _recompute(session: AsyncSession, *lead_ids: int) -> None:
+async def _recompute(session: AsyncSession, ws: uuid.UUID, *lead_ids: int) -> None:
     for lead_id in lead_ids:
-        await session.execute(repo.RECOMPUTE_ROLLUPS, {"id": lead_id})
+        await session.execute(repo.RECOMPUTE_ROLLUPS, {"ws": ws, "id": lead_id})
 
 
-async def _row(session: AsyncSession, lead_id: int) -> dict[str, Any]:
-    return dict(_loads((await session.execute(repo.LEAD_ROW, {"id": lead_id})).scalar_one()))
+async def _row(session: AsyncSession, ws: uuid.UUID, lead_id: int) -> dict[str, Any]:
+    found = (await session.execute(repo.LEAD_ROW, {"ws": ws, "id": lead_id})).scalar_one()
+    return dict(_loads(found))
 
 
 def _decoded(row: Any) -> dict[str, Any]:
@@ -123,7 +124,7 @@ async def _undo_changes(
     session: AsyncSession, ws: uuid.UUID, lead_id: int, changes: dict[str, list[Any]]
 ) -> None:
     """Put back what a merge or split changed on ``lead_id``, unless changed since."""
-    current = await _row(session, lead_id)
+    current = await _row(session, ws, lead_id)
     undo = {c: ba[0] for c, ba in changes.items() if current.get(c) == ba[1]}
     if undo:
         await session.execute(
@@ -163,8 +164,8 @@ async def merge(
     moved.update(await merge_links.copy_links(session, ws, rows[surviving], rows[absorbed]))
     await session.execute(repo.ABSORB_FIELDS, params)
     await session.execute(repo.MOVE_SUGGESTIONS, params)
-    await _recompute(session, surviving)
-    changes = _changes(rows[surviving], await _row(session, surviving))
+    await _recompute(session, ws, surviving)
+    changes = _changes(rows[surviving], await _row(session, ws, surviving))
     await session.execute(repo.DELETE_LEAD, {"ws": ws, "id": absorbed})
     record = await _record(
         session,
@@ -195,20 +196,22 @@ async def split(
     held = (await session.execute(repo.IDENTITIES_OF, {"ws": ws, "id": lead_id})).all()
     if len(held) < 2:
         raise Conflict("this is the lead's only identity: nothing to split it from")
-    new_id = int((await session.execute(repo.INSERT_SPLIT_LEAD, {"id": lead_id})).scalar_one())
-    await session.execute(repo.MOVE_IDENTITY, {"to": new_id, "id": identity_id})
+    new_id = int(
+        (await session.execute(repo.INSERT_SPLIT_LEAD, {"ws": ws, "id": lead_id})).scalar_one()
+    )
+    await session.execute(repo.MOVE_IDENTITY, {"ws": ws, "to": new_id, "id": identity_id})
     messages = await session.execute(
         repo.MOVE_IDENTITY_MESSAGES, {"ws": ws, "to": new_id, "from": lead_id, "ids": [identity_id]}
     )
     moved = {"messages": [int(i) for i in messages.scalars()], "lead_identities": [identity_id]}
     for touched in (lead_id, new_id):
-        await session.execute(repo.REFRESH_DISPLAY, {"id": touched})
-    await _recompute(session, lead_id, new_id)
+        await session.execute(repo.REFRESH_DISPLAY, {"ws": ws, "id": touched})
+    await _recompute(session, ws, lead_id, new_id)
     record = await _record(
         session,
         ws=ws,
         kind=MergeKind.SPLIT.value,
-        changes=_changes(before, await _row(session, lead_id)),
+        changes=_changes(before, await _row(session, ws, lead_id)),
         surviving=lead_id,
         absorbed=new_id,
         identity_id=identity_id,
@@ -243,7 +246,7 @@ async def unmerge(
         await _restore(session, ws, record)
     await _forget(session, ws, merge_id)
     return _decoded(
-        (await session.execute(repo.MARK_UNDONE, {"id": merge_id, "actor": actor})).one()
+        (await session.execute(repo.MARK_UNDONE, {"ws": ws, "id": merge_id, "actor": actor})).one()
     )
 
 
@@ -253,7 +256,7 @@ async def _restore(session: AsyncSession, ws: uuid.UUID, record: Any) -> None:
     if into is not None:
         raise Conflict(f"lead {surviving} was merged into lead {into} since: undo that first")
     await _lock(session, ws, surviving)
-    await session.execute(repo.RESTORE_LEAD, {"row": _json(_loads(record.absorbed_row))})
+    await session.execute(repo.RESTORE_LEAD, {"ws": ws, "row": _json(_loads(record.absorbed_row))})
     params = {"ws": ws, "to": absorbed, "from": surviving}
     moved: dict[str, list[Any]] = _loads(record.moved)
     for table in repo.LEAD_OWNED_TABLES:
@@ -266,7 +269,7 @@ async def _restore(session: AsyncSession, ws: uuid.UUID, record: Any) -> None:
     if identities:
         await session.execute(repo.MOVE_IDENTITY_MESSAGES, {**params, "ids": identities})
     await _undo_changes(session, ws, surviving, _loads(record.surviving_changes) or {})
-    await _recompute(session, surviving, absorbed)
+    await _recompute(session, ws, surviving, absorbed)
 
 
 async def merged_into(session: AsyncSession, ws: uuid.UUID, lead_id: int) -> int | None:

@@ -102,6 +102,7 @@ async def _set_category(session: AsyncSession, event: MessageEvent, stored: Stor
     if event.category is not None:
         await service.set_category(
             session,
+            event.workspace_id,
             stored.lead_id,
             event.category,
             source=CategorySource.PROVIDER,

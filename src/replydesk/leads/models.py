@@ -18,7 +18,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import BigInteger, Boolean, Date, DateTime, Float, Integer, SmallInteger, Text
 
-from replydesk.core.base import Base, created_at_column
+from replydesk.core.base import (
+    Base,
+    created_at_column,
+    tenant_foreign_key,
+    tenant_primary_key,
+)
 from replydesk.core.sql import sql_values
 from replydesk.leads.vocabulary import (
     CategorySource,
@@ -38,7 +43,7 @@ from replydesk.leads.vocabulary import (
 class Lead(Base):
     __tablename__ = "leads"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
@@ -110,6 +115,7 @@ class Lead(Base):
     updated_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
+        tenant_primary_key(),
         # Identity keys live in lead_identities (one lead per kind + value); these columns
         # are the lead's display values. E-mail keeps its prefix-search index (inbox, 0004).
         # Lead list: keyset pagination on (last_message_at DESC, id) within a workspace.
@@ -146,11 +152,11 @@ class Lead(Base):
 class Message(Base):
     __tablename__ = "messages"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    lead_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     channel: Mapped[str] = mapped_column(Text, nullable=False)
     direction: Mapped[str] = mapped_column(Text, nullable=False)
     sent_by: Mapped[str] = mapped_column(Text, nullable=False)
@@ -170,9 +176,7 @@ class Message(Base):
     unipile_message_id: Mapped[str | None] = mapped_column(Text)
     ai_draft_id: Mapped[str | None] = mapped_column(Text)
     # The identity the message came through (its sender/recipient): a split moves it along.
-    identity_id: Mapped[int | None] = mapped_column(
-        ForeignKey("lead_identities.id", ondelete="SET NULL")
-    )
+    identity_id: Mapped[int | None] = mapped_column(BigInteger)
     # Our replies: queued → sent | failed (MessageStatus); provider-recorded rows: received.
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default="received")
     failure_category: Mapped[str | None] = mapped_column(Text)
@@ -197,6 +201,9 @@ class Message(Base):
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
+        tenant_primary_key(),
+        tenant_foreign_key("messages", "lead_id", "leads", "CASCADE"),
+        tenant_foreign_key("messages", "identity_id", "lead_identities", "SET NULL"),
         Index(
             "uq_messages_workspace_id_idempotency_key",
             "workspace_id",
@@ -249,14 +256,14 @@ class LeadChannelQuarantine(Base):
 
     __tablename__ = "lead_channel_quarantines"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    lead_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     channel: Mapped[str] = mapped_column(Text, nullable=False)
     reason: Mapped[str] = mapped_column(Text, nullable=False)  # the provider's error type
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = created_at_column()
     lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lifted_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -264,6 +271,9 @@ class LeadChannelQuarantine(Base):
     )
 
     __table_args__ = (
+        tenant_primary_key(),
+        tenant_foreign_key("lead_channel_quarantines", "lead_id", "leads", "CASCADE"),
+        tenant_foreign_key("lead_channel_quarantines", "message_id", "messages", "SET NULL"),
         Index(
             "uq_lead_channel_quarantines_workspace_id_message_id",
             "workspace_id",
@@ -294,11 +304,11 @@ class LeadEvent(Base):
 
     __tablename__ = "lead_events"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    lead_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     kind: Mapped[str] = mapped_column(Text, nullable=False)  # LeadEventKind
     external_id: Mapped[str | None] = mapped_column(Text)
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -313,6 +323,8 @@ class LeadEvent(Base):
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
+        tenant_primary_key(),
+        tenant_foreign_key("lead_events", "lead_id", "leads", "CASCADE"),
         Index(
             "uq_lead_events_workspace_id_kind_external_id",
             "workspace_id",
@@ -331,11 +343,11 @@ class LeadNote(Base):
 
     __tablename__ = "lead_notes"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    lead_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     author_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -343,7 +355,11 @@ class LeadNote(Base):
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = created_at_column()
 
-    __table_args__ = (Index("ix_lead_notes_lead_id_created_at_id", "lead_id", "created_at", "id"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        tenant_foreign_key("lead_notes", "lead_id", "leads", "CASCADE"),
+        Index("ix_lead_notes_lead_id_created_at_id", "lead_id", "created_at", "id"),
+    )
 
 
 class Tag(Base):
@@ -351,14 +367,17 @@ class Tag(Base):
 
     __tablename__ = "tags"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
     name: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = created_at_column()
 
-    __table_args__ = (Index("uq_tags_workspace_id_name", "workspace_id", "name", unique=True),)
+    __table_args__ = (
+        tenant_primary_key(),
+        Index("uq_tags_workspace_id_name", "workspace_id", "name", unique=True),
+    )
 
 
 class LeadTag(Base):
@@ -366,15 +385,17 @@ class LeadTag(Base):
 
     __tablename__ = "lead_tags"
 
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
-    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"))
+    lead_id: Mapped[int] = mapped_column(BigInteger)
+    tag_id: Mapped[int] = mapped_column(BigInteger)
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
-        PrimaryKeyConstraint("lead_id", "tag_id"),
+        tenant_foreign_key("lead_tags", "lead_id", "leads", "CASCADE"),
+        tenant_foreign_key("lead_tags", "tag_id", "tags", "CASCADE"),
+        PrimaryKeyConstraint("workspace_id", "lead_id", "tag_id"),
         # The tag:<name> filter and the tags FK cascade.
         Index("ix_lead_tags_tag_id_lead_id", "tag_id", "lead_id"),
     )
@@ -388,7 +409,7 @@ class LeadRead(Base):
 
     __tablename__ = "lead_reads"
 
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    lead_id: Mapped[int] = mapped_column(BigInteger)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
@@ -396,7 +417,8 @@ class LeadRead(Base):
     read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
     __table_args__ = (
-        PrimaryKeyConstraint("user_id", "lead_id"),
+        tenant_foreign_key("lead_reads", "lead_id", "leads", "CASCADE"),
+        PrimaryKeyConstraint("workspace_id", "user_id", "lead_id"),
         # The leads FK cascade.
         Index("ix_lead_reads_lead_id", "lead_id"),
     )
@@ -411,16 +433,18 @@ class LeadIdentity(Base):
 
     __tablename__ = "lead_identities"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    lead_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     kind: Mapped[str] = mapped_column(Text, nullable=False)  # IdentityKind
     value: Mapped[str] = mapped_column(Text, nullable=False)  # normalised (leads.identity)
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
+        tenant_primary_key(),
+        tenant_foreign_key("lead_identities", "lead_id", "leads", "CASCADE"),
         Index(
             "uq_lead_identities_workspace_id_kind_value",
             "workspace_id",
@@ -447,7 +471,7 @@ class LeadMerge(Base):
 
     __tablename__ = "lead_merges"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
@@ -472,6 +496,7 @@ class LeadMerge(Base):
     )
 
     __table_args__ = (
+        tenant_primary_key(),
         # GET leads/{absorbed} → 301: at most one standing merge absorbed a given lead.
         Index(
             "uq_lead_merges_absorbed_lead_id",
@@ -495,17 +520,16 @@ class LeadMergeSuggestion(Base):
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
-    lead_id: Mapped[int] = mapped_column(
-        ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
-    )
-    other_lead_id: Mapped[int] = mapped_column(
-        ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
-    )
+    lead_id: Mapped[int] = mapped_column(BigInteger)
+    other_lead_id: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text, nullable=False)  # SuggestionReason
     identity_kind: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
+        PrimaryKeyConstraint("workspace_id", "lead_id", "other_lead_id"),
+        tenant_foreign_key("lead_merge_suggestions", "lead_id", "leads", "CASCADE"),
+        tenant_foreign_key("lead_merge_suggestions", "other_lead_id", "leads", "CASCADE"),
         Index("ix_lead_merge_suggestions_other_lead_id", "other_lead_id"),
         CheckConstraint("lead_id < other_lead_id", name="ordered_pair"),
         CheckConstraint(f"reason IN {sql_values(SuggestionReason)}", name="reason"),
@@ -518,11 +542,11 @@ class CategoryOverride(Base):
 
     __tablename__ = "category_overrides"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    lead_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     # The inbound message the automatic category came from (no foreign key, as on leads).
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     automatic_category: Mapped[str] = mapped_column(Text, nullable=False)
@@ -535,6 +559,8 @@ class CategoryOverride(Base):
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
+        tenant_primary_key(),
+        tenant_foreign_key("category_overrides", "lead_id", "leads", "CASCADE"),
         Index("ix_category_overrides_lead_id", "lead_id"),
         Index("ix_category_overrides_workspace_id_created_at", "workspace_id", "created_at"),
         CheckConstraint(

@@ -93,14 +93,14 @@ INSERT_LEAD = statement(
 )
 # Locks the lead for the rest of the event (None: it was merged away meanwhile).
 FILL_PROFILE = statement(
-    "UPDATE leads SET "
-    + ", ".join(f"{c} = coalesce({c}, :{c})" for c in _PROFILE_COLUMNS)
-    + ", untracked = untracked AND :untracked WHERE id = :id AND workspace_id = :ws RETURNING id"
+    f"UPDATE leads SET {', '.join(f'{c} = coalesce({c}, :{c})' for c in _PROFILE_COLUMNS)}, "
+    "untracked = untracked AND :untracked WHERE id = :id AND workspace_id = :ws RETURNING id"
+)
+_FILLED_IDENTITIES = ", ".join(
+    f"{c} = coalesce({c}, {_CASTS.get(c, ':' + c)})" for c in IDENTITY_COLUMNS.values()
 )
 FILL_IDENTITY_COLUMNS = statement(
-    "UPDATE leads SET "
-    + ", ".join(f"{c} = coalesce({c}, {_CASTS.get(c, ':' + c)})" for c in IDENTITY_COLUMNS.values())
-    + " WHERE id = :id"
+    f"UPDATE leads SET {_FILLED_IDENTITIES} WHERE id = :id AND workspace_id = :ws"
 )
 
 # Rollups are a pure function of the stored message (direction, sender, time, channel), so
@@ -324,7 +324,8 @@ CHANNEL_QUARANTINES = statement(
 _STATUS_CASES = " ".join(f"WHEN '{s}' THEN {r}" for s, r in STATUS_RANK.items())
 RAISE_STATUS = statement(
     f"UPDATE leads SET status = :status, updated_at = now() "
-    f"WHERE id = :id AND (CASE status {_STATUS_CASES} ELSE 0 END) < :rank RETURNING id"
+    f"WHERE id = :id AND workspace_id = :ws AND (CASE status {_STATUS_CASES} ELSE 0 END) < :rank "
+    "RETURNING id"
 )
 
 # An automatic category (provider signal, rules, AI). Never over an operator's (manual);
@@ -338,7 +339,7 @@ SET_AUTOMATIC_CATEGORY = statement(
            category_confidence = CAST(:confidence AS double precision),
            category_at = CAST(:at AS timestamptz),
            category_message_id = CAST(:message_id AS bigint), updated_at = now()
-     WHERE id = :id
+     WHERE id = :id AND workspace_id = :ws
        AND category_source IS DISTINCT FROM '{CategorySource.MANUAL}'
        AND (category IS NULL
             OR (NOT CAST(:weak AS boolean)
@@ -383,7 +384,9 @@ INSERT_OVERRIDE = statement(
             :automatic_confidence, :manual_category, :actor)
     """
 )
-STAMP_CATEGORY = statement("UPDATE leads SET category_at = now() WHERE id = :id")
+STAMP_CATEGORY = statement(
+    "UPDATE leads SET category_at = now() WHERE id = :id AND workspace_id = :ws"
+)
 
 _COUNT_LEAD_EVENT = """
 WITH ins AS (
@@ -393,7 +396,7 @@ WITH ins AS (
     RETURNING lead_id
 )
 UPDATE leads SET {counter} = {counter} + 1
-WHERE id IN (SELECT lead_id FROM ins) RETURNING id
+WHERE workspace_id = :ws AND id IN (SELECT lead_id FROM ins) RETURNING id
 """
 COUNT_LEAD_EVENT = {
     kind: statement(_COUNT_LEAD_EVENT.format(counter=counter)) for kind, counter in COUNTERS.items()
@@ -459,7 +462,7 @@ ATTACH_TAG = statement(
     "INSERT INTO lead_tags (lead_id, tag_id, workspace_id) "
     "SELECT l.id, t.id, :ws FROM leads l, tags t "
     "WHERE l.id = :lead_id AND l.workspace_id = :ws AND t.id = :tag_id AND t.workspace_id = :ws "
-    "ON CONFLICT (lead_id, tag_id) DO NOTHING"
+    "ON CONFLICT (workspace_id, lead_id, tag_id) DO NOTHING"
 )
 DETACH_TAG = statement(
     "DELETE FROM lead_tags WHERE lead_id = :lead_id AND tag_id = :tag_id AND workspace_id = :ws"
@@ -471,7 +474,7 @@ MARK_READ = statement(
     INSERT INTO lead_reads (lead_id, user_id, workspace_id, read_at)
     SELECT id, :user_id, :ws, last_inbound_at FROM leads
      WHERE id = :lead_id AND workspace_id = :ws AND last_inbound_at IS NOT NULL
-    ON CONFLICT (user_id, lead_id) DO UPDATE SET read_at = EXCLUDED.read_at
+    ON CONFLICT (workspace_id, user_id, lead_id) DO UPDATE SET read_at = EXCLUDED.read_at
     """
 )
 MARK_UNREAD = statement(

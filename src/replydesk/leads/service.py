@@ -144,7 +144,7 @@ async def resolve_lead(
             if claimed:
                 await session.execute(
                     repository.FILL_IDENTITY_COLUMNS,
-                    {"id": target, **identity_columns(list(claimed))},
+                    {"id": target, "ws": workspace_id, **identity_columns(list(claimed))},
                 )
             if len(claimed) < len(missing):
                 continue  # claimed concurrently by another lead: read again, and merge it
@@ -224,9 +224,16 @@ async def record_message(
     return StoredMessage(**row._mapping, created=created)
 
 
-async def raise_status(session: AsyncSession, lead_id: int, status: LeadStatus) -> bool:
+async def raise_status(
+    session: AsyncSession, workspace_id: uuid.UUID, lead_id: int, status: LeadStatus
+) -> bool:
     """Move the lead up to ``status`` (never down the precedence); True when it changed."""
-    params = {"id": lead_id, "status": status.value, "rank": STATUS_RANK[status]}
+    params = {
+        "id": lead_id,
+        "ws": workspace_id,
+        "status": status.value,
+        "rank": STATUS_RANK[status],
+    }
     return await repository.scalar(session, repository.RAISE_STATUS, params) is not None
 
 
@@ -238,6 +245,7 @@ def visible_text(text: str | None = None, html: str | None = None) -> str:
 
 async def set_category(
     session: AsyncSession,
+    workspace_id: uuid.UUID,
     lead_id: int,
     category: LeadCategory | str,
     *,
@@ -255,6 +263,7 @@ async def set_category(
     category = LeadCategory(category)
     params = {
         "id": lead_id,
+        "ws": workspace_id,
         "category": category.value,
         "source": source.value,
         "confidence": confidence,
@@ -294,7 +303,7 @@ async def record_unsubscribe(
         occurred_at=occurred_at,
         external_id=external_id,
     )
-    await raise_status(session, lead_id, LeadStatus.UNSUBSCRIBED)
+    await raise_status(session, workspace_id, lead_id, LeadStatus.UNSUBSCRIBED)
     return added
 
 
@@ -446,7 +455,7 @@ async def _manual_category(
     values["category_source"] = None if category is None else CategorySource.MANUAL.value
     values["category_confidence"] = None if category is None else MANUAL_CONFIDENCE
     if (before.category, before.category_source) != (category, values["category_source"]):
-        await session.execute(repository.STAMP_CATEGORY, {"id": lead_id})
+        await session.execute(repository.STAMP_CATEGORY, {"id": lead_id, "ws": workspace_id})
     if (
         category is not None
         and before.category is not None

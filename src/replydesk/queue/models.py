@@ -4,8 +4,17 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Identity, Index, func, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Identity,
+    Index,
+    PrimaryKeyConstraint,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import BigInteger, Date, DateTime, Integer, Text
 
@@ -20,9 +29,11 @@ QUEUE_STATUSES = tuple(status.value for status in QueueStatus)
 class QueueItem:
     """Columns every queue table has; the engine in queue/ works on any of them."""
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    # Permanent: a delivered or finished item still blocks its duplicates.
-    dedupe_key: Mapped[str | None] = mapped_column(Text, unique=True)
+    # The primary key is each table's: (id) for jobs, (id, workspace_id) for webhook_events.
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
+    # Permanent: a delivered or finished item still blocks its duplicates. Unique per
+    # workspace: each table's uq_<table>_workspace_id_dedupe_key (migration 0019).
+    dedupe_key: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     max_attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="8")
@@ -73,7 +84,22 @@ class Job(QueueItem, Base):
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
 
-    __table_args__ = (*queue_indexes("jobs"), queue_status_check())
+    __table_args__ = (
+        # Instance jobs have no workspace: the key stays (id) (docs/scaling.md).
+        PrimaryKeyConstraint("id"),
+        # Instance jobs dedupe among themselves (NULLS NOT DISTINCT); a job without a
+        # dedupe key is never deduplicated (partial). ON CONFLICT names the predicate.
+        Index(
+            "uq_jobs_workspace_id_dedupe_key",
+            "workspace_id",
+            "dedupe_key",
+            unique=True,
+            postgresql_where=text("dedupe_key IS NOT NULL"),
+            postgresql_nulls_not_distinct=True,
+        ),
+        *queue_indexes("jobs"),
+        queue_status_check(),
+    )
 
 
 class Alert(Base):
@@ -81,7 +107,8 @@ class Alert(Base):
     queue item (integration ``queue``, category = its error class) or an integration health
     change (``provider_auth``, ``provider_disconnected``, ``provider_silent``, ``reconnected`` …).
 
-    Repeats on the same day increment ``count`` (INSERT … ON CONFLICT (dedupe_key) DO UPDATE).
+    Repeats on the same day increment ``count`` (INSERT … ON CONFLICT (workspace_id,
+    dedupe_key) DO UPDATE).
     Each row is posted to the workspace's Slack at most once (``delivery_status``, see
     ``AlertDelivery``; the ``alert.deliver`` job, docs/queue.md "Alerts").
     """
@@ -89,8 +116,9 @@ class Alert(Base):
     __tablename__ = "alerts"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    # "{workspace_id or 'global'}:{error_class}:{day}"
-    dedupe_key: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    # "{workspace_id or 'global'}:{error_class}:{day}"; unique per workspace, global alerts
+    # (workspace NULL) among themselves: uq_alerts_workspace_id_dedupe_key.
+    dedupe_key: Mapped[str] = mapped_column(Text, nullable=False)
     workspace_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE")
     )
@@ -117,6 +145,7 @@ class Alert(Base):
     delivery_queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
+        UniqueConstraint("workspace_id", "dedupe_key", postgresql_nulls_not_distinct=True),
         # A workspace's recent alerts; the workspaces FK cascade.
         Index("ix_alerts_workspace_id_day", "workspace_id", "day"),
         Index("ix_alerts_undelivered", "id", postgresql_where=text("delivered_at IS NULL")),
@@ -149,6 +178,9 @@ class QueueAttempt(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     source: Mapped[str] = mapped_column(Text, nullable=False)
     item_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # The item's workspace (NULL for instance jobs, and for attempts older than migration 0019
+    # whose item was already pruned), so a sharded database keeps attempts with their item.
+    workspace_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     attempt: Mapped[int] = mapped_column(Integer, nullable=False)  # the item's attempts then
     worker: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # claim time

@@ -43,9 +43,9 @@ _GUARD = "id = :id AND status = 'running' AND locked_by = :worker AND attempts =
 # statement: one round trip, and a rolled-back attempt leaves no history row. The INSERT's
 # row count is the guarded UPDATE's.
 _LOG_ATTEMPT = """
-INSERT INTO queue_attempts (source, item_id, attempt, worker, started_at, outcome, category,
-                            error)
-SELECT '{t}', id, attempts, :worker, CAST(:started_at AS timestamptz),
+INSERT INTO queue_attempts (source, item_id, workspace_id, attempt, worker, started_at, outcome,
+                            category, error)
+SELECT '{t}', id, workspace_id, attempts, :worker, CAST(:started_at AS timestamptz),
        CAST(:outcome AS text), CAST(:category AS text), CAST(:error AS text)
 FROM done
 """
@@ -55,7 +55,7 @@ WITH done AS (
     UPDATE {{t}} SET status = :status, processed_at = now(), lease_expires_at = NULL,
         last_error = coalesce(:note, last_error)
     WHERE {_GUARD}
-    RETURNING id, attempts
+    RETURNING id, workspace_id, attempts
 )
 {_LOG_ATTEMPT}
 """
@@ -65,7 +65,7 @@ WITH done AS (
     UPDATE {{t}} SET status = 'pending', run_at = now() + make_interval(secs => :delay),
         last_error = :error, locked_at = NULL, locked_by = NULL, lease_expires_at = NULL
     WHERE {_GUARD}
-    RETURNING id, attempts
+    RETURNING id, workspace_id, attempts
 )
 {_LOG_ATTEMPT}
 """
@@ -74,7 +74,7 @@ _DEAD = f"""
 WITH done AS (
     UPDATE {{t}} SET status = 'dead', last_error = :error, lease_expires_at = NULL
     WHERE {_GUARD}
-    RETURNING id, attempts
+    RETURNING id, workspace_id, attempts
 )
 {_LOG_ATTEMPT}
 """
@@ -107,10 +107,10 @@ WITH expired AS (
     WHERE q.id = e.id
     RETURNING q.id, q.status, q.workspace_id, q.attempts, q.last_error, e.locked_by, e.locked_at
 ), logged AS (
-    INSERT INTO queue_attempts (source, item_id, attempt, worker, started_at, outcome,
-                                category, error)
-    SELECT '{t}', id, attempts, locked_by, locked_at, 'lease_expired', 'worker_lost',
-           last_error
+    INSERT INTO queue_attempts (source, item_id, workspace_id, attempt, worker, started_at,
+                                outcome, category, error)
+    SELECT '{t}', id, workspace_id, attempts, locked_by, locked_at, 'lease_expired',
+           'worker_lost', last_error
     FROM rescued
 )
 SELECT id, status, workspace_id FROM rescued
@@ -175,10 +175,11 @@ WITH done AS (
         AS d(id, attempts, status, note, started_at)
     WHERE q.id = d.id AND q.status = 'running' AND q.locked_by = :worker
         AND q.attempts = d.attempts
-    RETURNING q.id, q.attempts, d.status, d.note, d.started_at
+    RETURNING q.id, q.workspace_id, q.attempts, d.status, d.note, d.started_at
 )
-INSERT INTO queue_attempts (source, item_id, attempt, worker, started_at, outcome, error)
-SELECT '{t}', id, attempts, :worker, started_at, status, note FROM done
+INSERT INTO queue_attempts (source, item_id, workspace_id, attempt, worker, started_at, outcome,
+                            error)
+SELECT '{t}', id, workspace_id, attempts, :worker, started_at, status, note FROM done
 """
 
 
@@ -246,7 +247,7 @@ _ENQUEUE = statement(
     INSERT INTO jobs (type, payload, dedupe_key, workspace_id, run_at, max_attempts)
     VALUES (:type, :payload, :dedupe_key, :ws, coalesce(:run_at, now()),
             coalesce(:max_attempts, {Job.__table__.c.max_attempts.server_default.arg}))
-    ON CONFLICT (dedupe_key) DO NOTHING
+    ON CONFLICT (workspace_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
     RETURNING id
     """
 ).bindparams(bindparam("payload", type_=JSONB))
@@ -284,7 +285,7 @@ _ENQUEUE_MANY = statement(
                 CAST(:dedupe_keys AS text[]), CAST(:ws AS uuid[]))
         WITH ORDINALITY AS u(type, payload, dedupe_key, ws, ord)
     ORDER BY u.ord
-    ON CONFLICT (dedupe_key) DO NOTHING
+    ON CONFLICT (workspace_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
     """
 )
 
@@ -403,7 +404,7 @@ _RECORD_ALERT = statement(
            || :cls || ':' || d.day,
            d.ws, :integration, :cls, d.day, :source, :item_id, :error, :message
     FROM (SELECT (now() AT TIME ZONE 'UTC')::date AS day, CAST(:ws AS uuid) AS ws) AS d
-    ON CONFLICT (dedupe_key) DO UPDATE SET
+    ON CONFLICT (workspace_id, dedupe_key) DO UPDATE SET
         count = alerts.count + 1,
         last_seen_at = now(),
         source = EXCLUDED.source,

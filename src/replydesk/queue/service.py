@@ -36,9 +36,11 @@ async def enqueue(
 ) -> int | None:
     """Insert a job in the caller's transaction: it commits (or not) with the data it refers to.
 
-    ``INSERT … ON CONFLICT (dedupe_key) DO NOTHING``: returns the new job id, or None when a
-    job with this key exists (in any status: keys are permanent, so a finished job is never
-    enqueued again under the same key).
+    ``INSERT … ON CONFLICT (workspace_id, dedupe_key) DO NOTHING``: returns the new job id, or
+    None when a job with this key exists in the workspace (instance jobs: among instance jobs),
+    in any status: keys are permanent, so a finished job is never enqueued again under the
+    same key. Keys embed the ids they are about, which are global, so in practice a key is
+    unique across workspaces too.
     """
     return await repository.insert_job(
         session,
@@ -56,10 +58,13 @@ async def enqueue_many(
     jobs: list[tuple[str, dict[str, Any], str, uuid.UUID | None]],
 ) -> None:
     """``enqueue`` for several jobs (type, payload, dedupe key, workspace id) in one
-    statement, each once per dedupe key (the first of a repeated key is kept)."""
-    unique: dict[str, tuple[str, str, str, uuid.UUID | None]] = {}
+    statement, each once per workspace and dedupe key (the first of a repeated one is kept)."""
+    unique: dict[tuple[str, str], tuple[str, str, str, uuid.UUID | None]] = {}
     for job_type, payload, dedupe_key, workspace_id in jobs:
-        unique.setdefault(dedupe_key, (job_type, json.dumps(payload), dedupe_key, workspace_id))
+        unique.setdefault(
+            (dedupe_key, str(workspace_id)),
+            (job_type, json.dumps(payload), dedupe_key, workspace_id),
+        )
     if unique:
         await repository.insert_jobs(session, [unique[k] for k in sorted(unique)])
 

@@ -207,7 +207,7 @@ async def _bison_bounced(session: AsyncSession, event: Event) -> EventOutcome:
         f"reply:{reply_id}",
         _event_time(event),
     )
-    await leads.raise_status(session, lead_id, LeadStatus.BOUNCED)
+    await leads.raise_status(session, event.workspace_id, lead_id, LeadStatus.BOUNCED)
     return EventOutcome(lead_id=lead_id)
 
 
@@ -247,6 +247,7 @@ async def _bison_unsubscribed(session: AsyncSession, event: Event) -> EventOutco
     )
     await leads.set_category(
         session,
+        event.workspace_id,
         lead_id,
         LeadCategory.UNSUBSCRIBE,
         source=CategorySource.PROVIDER,
