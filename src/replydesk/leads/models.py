@@ -195,15 +195,14 @@ class Message(Base):
     # A reply: the inbound message it answers (a draft's message, or the lead's newest
     # inbound one for a manual reply). Unique among replies that did not fail: at most one
     # send per inbound message (an approved draft, an auto-send, a manual reply).
-    answers_message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("messages.id", ondelete="SET NULL")
-    )
+    answers_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
         tenant_primary_key(),
         tenant_foreign_key("messages", "lead_id", "leads", "CASCADE"),
         tenant_foreign_key("messages", "identity_id", "lead_identities", "SET NULL"),
+        tenant_foreign_key("messages", "answers_message_id", "messages", "SET NULL"),
         Index(
             "uq_messages_workspace_id_idempotency_key",
             "workspace_id",

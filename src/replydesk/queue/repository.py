@@ -423,7 +423,7 @@ _RECORD_ALERT_ONCE = statement(
     SELECT d.ws::text || ':' || :integration || ':' || :cls || ':' || d.day,
            d.ws, :integration, :cls, d.day, :source, :message
     FROM (SELECT (now() AT TIME ZONE 'UTC')::date AS day, CAST(:ws AS uuid) AS ws) AS d
-    ON CONFLICT (dedupe_key) DO NOTHING
+    ON CONFLICT (workspace_id, dedupe_key) DO NOTHING
     RETURNING id
     """
 )

@@ -31,7 +31,7 @@ from replydesk.automation.sequences.vocabulary import (
     StepStatus,
     StopReason,
 )
-from replydesk.core.base import Base, created_at_column
+from replydesk.core.base import Base, created_at_column, tenant_foreign_key
 from replydesk.core.sql import sql_values
 from replydesk.leads.vocabulary import Channel
 
@@ -71,7 +71,7 @@ class Followup(Base):
         UUID(as_uuid=True), ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
     id: Mapped[int] = mapped_column(BigInteger, Identity(), nullable=False)
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    lead_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     sequence_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     state: Mapped[str] = mapped_column(Text, nullable=False, server_default="active")
     current_step: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
@@ -101,6 +101,7 @@ class Followup(Base):
     __table_args__ = (
         PrimaryKeyConstraint("workspace_id", "id"),
         UniqueConstraint("workspace_id", "lead_id", "sequence_id"),
+        tenant_foreign_key("followups", "lead_id", "leads", "CASCADE"),
         ForeignKeyConstraint(
             ["workspace_id", "sequence_id"],
             ["sequences.workspace_id", "sequences.id"],
@@ -128,20 +129,20 @@ class FollowupStep(Base):
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
     )
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    lead_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     sequence_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     step: Mapped[int] = mapped_column(Integer, nullable=False)
     followup_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     channel: Mapped[str] = mapped_column(Text, nullable=False)
     status: Mapped[str] = mapped_column(Text, nullable=False)
     reason: Mapped[str | None] = mapped_column(Text)
-    reply_message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("messages.id", ondelete="SET NULL")
-    )
+    reply_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
         PrimaryKeyConstraint("workspace_id", "lead_id", "sequence_id", "step"),
+        tenant_foreign_key("followup_steps", "lead_id", "leads", "CASCADE"),
+        tenant_foreign_key("followup_steps", "reply_message_id", "messages", "SET NULL"),
         ForeignKeyConstraint(
             ["workspace_id", "followup_id"],
             ["followups.workspace_id", "followups.id"],

@@ -22,7 +22,7 @@ Alembic runs this in one transaction (no CONCURRENTLY); the online procedure for
 production database is in docs/scaling.md "Running the key migration online".
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0018
 """
 
 from collections.abc import Sequence
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | None = "0015"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -72,6 +72,11 @@ FOREIGN_KEYS = (
     ("drafts", "in_reply_to_message_id", "messages", "CASCADE"),
     ("drafts", "reply_message_id", "messages", "SET NULL"),
     ("meetings", "lead_id", "leads", "CASCADE"),
+    # Tables and columns of 0016 (sequences) and 0017 (one answer per inbound message).
+    ("followups", "lead_id", "leads", "CASCADE"),
+    ("followup_steps", "lead_id", "leads", "CASCADE"),
+    ("followup_steps", "reply_message_id", "messages", "SET NULL"),
+    ("messages", "answers_message_id", "messages", "SET NULL"),
 )
 
 # Link tables: their primary key columns before (workspace_id is prefixed).
