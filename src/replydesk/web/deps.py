@@ -41,7 +41,8 @@ log = get_logger(__name__)
 # Integration health states that gate a provider: the banner names them (docs/web.md).
 GATED = frozenset({"disconnected", "auth_failed", "rate_limited"})
 PAGE_COOKIES = "page_set_cookies"
-MAX_FORM_FIELDS = 50
+# The largest form is a sequence's: 4 fields and 20 step rows of up to 6 (sequence_pages).
+MAX_FORM_FIELDS = 130
 # The nav's "Drafts" count stops counting here (shown as "99+").
 DRAFTS_COUNT_CAP = 100
 
