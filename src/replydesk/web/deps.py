@@ -165,6 +165,15 @@ async def require_admin_place(place: PlaceDep) -> Place:
 AdminPlaceDep = Annotated[Place, Depends(require_admin_place)]
 
 
+async def commit_before_answering(session: AsyncSession) -> None:
+    """End the request's transaction now, before the answer is sent: FastAPI closes the
+    request's session (its commit) only after the response went out, so a browser acting on
+    the answer at once (the next htmx click, a redirect's GET) could read the state before
+    this change, and an htmx action could be decided on a stale row. Nothing may use the
+    session after this (SQLAlchemy refuses it inside the session's ``begin()`` block)."""
+    await session.commit()
+
+
 def _error_page(request: Request, exc: errors.ReplyDeskError) -> Response:
     status = http_status(exc)
     headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None

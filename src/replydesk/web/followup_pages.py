@@ -23,7 +23,7 @@ from replydesk.automation.sequences.schemas import EnrolIn
 from replydesk.core.deps import SessionDep
 from replydesk.core.errors import Conflict, InvalidInput, ReplyDeskError
 from replydesk.inbox import leads as leads_service
-from replydesk.web.deps import FormDep, PageRoute, Place, PlaceDep
+from replydesk.web.deps import FormDep, PageRoute, Place, PlaceDep, commit_before_answering
 from replydesk.web.rendering import redirect, render
 
 router = APIRouter(prefix="/w/{workspace_id}/leads", include_in_schema=False, route_class=PageRoute)
@@ -66,12 +66,14 @@ async def _panel(
     if not request.headers.get("hx-request"):
         if error is not None:
             raise error
+        await commit_before_answering(session)
         return redirect(request, f"/w/{place.workspace_id}/leads/{lead_id}")
     context = place.context(
         lead={"id": lead_id},
         followup_error=error.message if error is not None else None,
         **await lead_panel(session, place, lead_id),
     )
+    await commit_before_answering(session)
     return render(request, "lead.html", context, block="followups")
 
 

@@ -25,7 +25,14 @@ from replydesk.automation.sequences.schemas import MAX_STEPS, SequenceIn, Sequen
 from replydesk.automation.sequences.vocabulary import SequenceTrigger
 from replydesk.core.deps import SessionDep
 from replydesk.leads.vocabulary import Channel
-from replydesk.web.deps import AdminPlaceDep, FormDep, PageRoute, Place, PlaceDep
+from replydesk.web.deps import (
+    AdminPlaceDep,
+    FormDep,
+    PageRoute,
+    Place,
+    PlaceDep,
+    commit_before_answering,
+)
 from replydesk.web.rendering import redirect, render
 
 router = APIRouter(
@@ -232,6 +239,7 @@ async def create_sequence(
     if body is None:
         return await _list_page(request, place, session, values, problems, 422)
     created = await service.create_sequence(session, place.workspace_id, body, place.viewer.user_id)
+    await commit_before_answering(session)
     return redirect(request, f"{_base(place)}/{created.id}?saved=true")
 
 
@@ -264,4 +272,5 @@ async def update_sequence(
     await service.update_sequence(
         session, place.workspace_id, sequence_id, body, place.viewer.user_id
     )
+    await commit_before_answering(session)
     return redirect(request, f"{_base(place)}/{sequence_id}?saved=true")
