@@ -62,7 +62,15 @@ from replydesk.queue.metrics import queue_families
 from replydesk.queue.registry import Registry
 from replydesk.queue.scheduler import PeriodicTask
 from replydesk.queue.worker import Worker, worker_database
-from replydesk.web import admin_pages, draft_pages, inbox_pages, lead_pages, pages
+from replydesk.web import (
+    admin_pages,
+    draft_pages,
+    followup_pages,
+    inbox_pages,
+    lead_pages,
+    pages,
+    sequence_pages,
+)
 from replydesk.web.first_run import FirstRun
 
 # A manual reply supersedes the lead's pending drafts, and is refused when an approved draft
@@ -89,6 +97,8 @@ def routers() -> list[APIRouter]:
         inbox_pages.router,
         lead_pages.router,
         draft_pages.router,
+        followup_pages.router,
+        sequence_pages.router,
         admin_pages.router,
         reply_endpoints.router,
         sync_endpoints.router,

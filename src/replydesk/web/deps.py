@@ -41,7 +41,8 @@ log = get_logger(__name__)
 # Integration health states that gate a provider: the banner names them (docs/web.md).
 GATED = frozenset({"disconnected", "auth_failed", "rate_limited"})
 PAGE_COOKIES = "page_set_cookies"
-MAX_FORM_FIELDS = 50
+# The largest form is a sequence's: 4 fields and 20 step rows of up to 6 (sequence_pages).
+MAX_FORM_FIELDS = 130
 # The nav's "Drafts" count stops counting here (shown as "99+").
 DRAFTS_COUNT_CAP = 100
 
@@ -162,6 +163,15 @@ async def require_admin_place(place: PlaceDep) -> Place:
 
 
 AdminPlaceDep = Annotated[Place, Depends(require_admin_place)]
+
+
+async def commit_before_answering(session: AsyncSession) -> None:
+    """End the request's transaction now, before the answer is sent: FastAPI closes the
+    request's session (its commit) only after the response went out, so a browser acting on
+    the answer at once (the next htmx click, a redirect's GET) could read the state before
+    this change, and an htmx action could be decided on a stale row. Nothing may use the
+    session after this (SQLAlchemy refuses it inside the session's ``begin()`` block)."""
+    await session.commit()
 
 
 def _error_page(request: Request, exc: errors.ReplyDeskError) -> Response:

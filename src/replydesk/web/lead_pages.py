@@ -1,5 +1,6 @@
 """The lead page: one timeline of every channel, identities, notes, tags, category, snooze,
-assignee, status, merge, the reply composer and the draft panel (``draft_pages``).
+assignee, status, merge, the reply composer, the draft panel (``draft_pages``) and the
+follow-ups panel (``followup_pages``).
 
 Every action calls the service its API endpoint calls (``inbox.leads.patch_lead`` with the
 API's own ``LeadPatch`` validation, ``leads.markings``, ``leads.merges``) and then sends the
@@ -22,7 +23,7 @@ from replydesk.inbox import timeline as timeline_service
 from replydesk.inbox.schemas import LeadPatch
 from replydesk.leads import markings, merges
 from replydesk.leads.vocabulary import Channel, LeadStatus
-from replydesk.web import draft_pages, replies
+from replydesk.web import draft_pages, followup_pages, replies
 from replydesk.web.deps import FormDep, PageRoute, Place, PlaceDep
 from replydesk.web.rendering import redirect, render
 
@@ -96,6 +97,7 @@ async def _lead_context(
         reply_available=replies.available(),
         leads={lead_id: lead},
         **await draft_pages.lead_panel(session, place, lead_id),
+        **await followup_pages.lead_panel(session, place, lead_id),
     )
 
 
