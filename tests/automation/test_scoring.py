@@ -245,6 +245,10 @@ async def test_the_score_job_is_deduplicated_per_inbound_message(desk: Desk) -> 
     async with desk.db.session() as session:
         first = await scoring.enqueue_score(session, desk.ws, lead_id, message_id)
         again = await enqueue(
-            session, "lead.score", {"lead_id": lead_id}, scoring.score_dedupe_key(message_id)
+            session,
+            "lead.score",
+            {"lead_id": lead_id},
+            scoring.score_dedupe_key(message_id),
+            workspace_id=desk.ws,  # dedupe keys are unique per workspace (migration 0019)
         )
     assert first is not None and again is None
