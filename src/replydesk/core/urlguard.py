@@ -19,6 +19,7 @@ tests, on-premise). This module imports no domain.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import ssl
@@ -204,6 +205,15 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self.inner.sleep(seconds)
 
 
+@functools.cache
+def default_ssl_context() -> ssl.SSLContext:
+    """The verifying TLS context every outbound client shares. Building one loads the CA
+    bundle (28 ms of CPU here, twice per client before: httpx's own pool and ours), which
+    made each AI call or provider client cost more CPU than the work it did; a context may
+    serve any number of connections."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport with the guarded network backend; each request's URL (and so
     each redirect hop) is checked first. No proxies from the environment."""
@@ -214,11 +224,12 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         resolver: Resolver = system_resolver,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(trust_env=False)
+        context = ssl_context or default_ssl_context()
+        super().__init__(verify=context, trust_env=False)
         self.policy = policy
         # The one private attribute used: httpx builds its pool without a backend option.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
+            ssl_context=context,
             max_connections=20,
             max_keepalive_connections=10,
             keepalive_expiry=5.0,
