@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 
 from replydesk.app import build_registry
 from replydesk.core.db import Database
@@ -19,7 +20,7 @@ from replydesk.queue.worker import Worker
 from replydesk.sim.server import SimServer
 from tests.integrations.conftest import SECRET_KEY
 from tests.support.events import apply_event
-from tests.support.members import Member
+from tests.support.members import Member, new_workspace_owner
 from tests.support.queue import fetch, running_worker, wait_until
 from tests.support.replies import configure, reply_settings
 from tests.support.samples import sample
@@ -135,3 +136,25 @@ class Desk:
     async def integration(self, provider: str) -> dict[str, Any]:
         listing = (await self.get("integrations")).json()
         return dict(next(i for i in listing["items"] if i["provider"] == provider))
+
+
+# The fixtures of the draft, AI-categorisation, scoring and one-send tests; each of those
+# modules binds them (``settings = drafts_support.settings`` …): the drafts' settings, a
+# simulator requiring the test keys, and a desk.
+@pytest.fixture
+def settings(database_url: str, tmp_path: Any) -> Settings:
+    return draft_settings(database_url, tmp_path)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    async with SimServer(keys=KEYS) as server:
+        yield server
+
+
+@pytest.fixture
+async def desk(db: Database, settings: Settings, client: httpx.AsyncClient, sim: SimServer) -> Desk:
+    owner: Member = await new_workspace_owner(db, "Acme", "owner@acme.example")
+    desk = Desk(db, settings, client, owner, sim)
+    await desk.providers()
+    return desk

@@ -5,22 +5,17 @@ the offline rules' result (``category_source: rules``) with one warning naming i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 
 from replydesk.automation.ai_categorise import read_answer
 from replydesk.automation.categorise.engine import Categorised
-from replydesk.core.db import Database
-from replydesk.core.settings import Settings
 from replydesk.leads.vocabulary import LeadCategory
-from replydesk.sim.server import SimServer
-from tests.automation.drafts_support import AI_KEY, KEYS, Desk, draft_settings
+from tests.automation import drafts_support
+from tests.automation.drafts_support import AI_KEY, Desk
 from tests.support.logs import LogCapture
-from tests.support.members import Member, new_workspace_owner
 from tests.support.queue import fetch, wait_until
 from tests.support.sim import add_fault
 
@@ -28,23 +23,9 @@ DANA_TEXT = "Sounds good, can we talk Tuesday?"  # the rules: interested at 0.8
 WHEN = "2026-01-23T18:20:00.000000Z"
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Any) -> Settings:
-    return draft_settings(database_url, tmp_path)
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    async with SimServer(keys=KEYS) as server:
-        yield server
-
-
-@pytest.fixture
-async def desk(db: Database, settings: Settings, client: httpx.AsyncClient, sim: SimServer) -> Desk:
-    owner: Member = await new_workspace_owner(db, "Acme", "owner@acme.example")
-    desk = Desk(db, settings, client, owner, sim)
-    await desk.providers()
-    return desk
+settings = drafts_support.settings  # the fixtures (tests/automation/drafts_support.py)
+sim = drafts_support.sim
+desk = drafts_support.desk
 
 
 async def _finished(desk: Desk, job_type: str, count: int = 1) -> list[dict[str, Any]]:

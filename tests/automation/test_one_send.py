@@ -7,41 +7,24 @@ race — concurrent approve + manual reply send exactly once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from replydesk.core.db import Database, plain_url
-from replydesk.core.settings import Settings
-from replydesk.sim.server import SimServer
-from tests.automation.drafts_support import KEYS, Desk, draft_settings
+from replydesk.core.db import plain_url
+from tests.automation import drafts_support
+from tests.automation.drafts_support import Desk
 from tests.support.drafts import pending_draft
-from tests.support.members import Member, new_workspace_owner
 from tests.support.queue import fetch
 
 DANA_TEXT = "Sounds good, can we talk Tuesday?"
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Any) -> Settings:
-    return draft_settings(database_url, tmp_path)
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    async with SimServer(keys=KEYS) as server:
-        yield server
-
-
-@pytest.fixture
-async def desk(db: Database, settings: Settings, client: httpx.AsyncClient, sim: SimServer) -> Desk:
-    owner: Member = await new_workspace_owner(db, "Acme", "owner@acme.example")
-    desk = Desk(db, settings, client, owner, sim)
-    await desk.providers()
-    return desk
+settings = drafts_support.settings  # the fixtures (tests/automation/drafts_support.py)
+sim = drafts_support.sim
+desk = drafts_support.desk
 
 
 async def _manual(desk: Desk, lead_id: int, text: str = "Tuesday 10:00 works.") -> httpx.Response:

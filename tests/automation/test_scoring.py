@@ -5,22 +5,17 @@ it dead with the reason, and a lead without inbound messages is skipped with the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from replydesk.automation import scoring
-from replydesk.core.db import Database
-from replydesk.core.settings import Settings
 from replydesk.leads.context import ScoreFacts
 from replydesk.queue.service import enqueue
-from replydesk.sim.server import SimServer
-from tests.automation.drafts_support import AI_KEY, KEYS, Desk, draft_settings
+from tests.automation import drafts_support
+from tests.automation.drafts_support import AI_KEY, Desk
 from tests.support.logs import LogCapture
-from tests.support.members import Member, new_workspace_owner
 from tests.support.queue import fetch, fetchval, wait_until
 from tests.support.sim import add_fault
 
@@ -28,23 +23,9 @@ DANA_TEXT = "Sounds good, can we talk Tuesday?"
 WHEN = "2026-01-23T18:20:00.000000Z"
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Any) -> Settings:
-    return draft_settings(database_url, tmp_path)
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    async with SimServer(keys=KEYS) as server:
-        yield server
-
-
-@pytest.fixture
-async def desk(db: Database, settings: Settings, client: httpx.AsyncClient, sim: SimServer) -> Desk:
-    owner: Member = await new_workspace_owner(db, "Acme", "owner@acme.example")
-    desk = Desk(db, settings, client, owner, sim)
-    await desk.providers()
-    return desk
+settings = drafts_support.settings  # the fixtures (tests/automation/drafts_support.py)
+sim = drafts_support.sim
+desk = drafts_support.desk
 
 
 async def _score_job(desk: Desk, timeout_s: float = 20) -> dict[str, Any]:
