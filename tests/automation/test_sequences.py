@@ -6,24 +6,21 @@ quarantined channels."""
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from replydesk.automation.sequences import service as sequences
 from replydesk.automation.sequences.schedule import add_business_days, back_at_work
 from replydesk.automation.sequences.templates import MissingField, render
-from replydesk.core.db import Database
 from replydesk.core.settings import Settings
 from replydesk.integrations.credentials.checks import HealthResult
 from replydesk.integrations.credentials.vocabulary import HealthStatus, Integration
 from replydesk.leads import replies
 from replydesk.leads.vocabulary import Channel
-from replydesk.sim.server import SimServer
-from tests.automation.drafts_support import KEYS, Desk, draft_settings
+from tests.automation import drafts_support
+from tests.automation.drafts_support import Desk
 from tests.automation.sequences_support import (
     email_step,
     enrol,
@@ -38,28 +35,13 @@ from tests.automation.sequences_support import (
 from tests.support.events import apply_event
 from tests.support.integrations import configure_sim, set_health
 from tests.support.logs import LogCapture
-from tests.support.members import Member, add_member, new_workspace_owner
+from tests.support.members import add_member, new_workspace_owner
 from tests.support.queue import fetch, wait_until
 from tests.support.samples import sample
 
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Any) -> Settings:
-    return draft_settings(database_url, tmp_path)
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    async with SimServer(keys=KEYS) as server:
-        yield server
-
-
-@pytest.fixture
-async def desk(db: Database, settings: Settings, client: httpx.AsyncClient, sim: SimServer) -> Desk:
-    owner: Member = await new_workspace_owner(db, "Acme", "owner@acme.example")
-    desk = Desk(db, settings, client, owner, sim)
-    await desk.providers()
-    return desk
+settings = drafts_support.settings
+sim = drafts_support.sim  # the fixtures (tests/automation/drafts_support.py)
+desk = drafts_support.desk
 
 
 async def _dana(desk: Desk) -> int:

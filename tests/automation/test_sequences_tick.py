@@ -4,20 +4,17 @@ failed, and the periodic task the composition root registers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from replydesk.app import periodic_tasks
 from replydesk.automation.sequences import tick as tick_module
 from replydesk.automation.sequences.tick import STEP_MAX_FAILURES, run_tick
-from replydesk.core.db import Database
 from replydesk.core.settings import Settings
-from replydesk.sim.server import SimServer
-from tests.automation.drafts_support import KEYS, Desk, draft_settings
+from tests.automation import drafts_support
+from tests.automation.drafts_support import Desk, draft_settings
 from tests.automation.sequences_support import (
     email_step,
     enrol,
@@ -27,7 +24,6 @@ from tests.automation.sequences_support import (
     new_sequence,
 )
 from tests.support.logs import LogCapture
-from tests.support.members import Member, new_workspace_owner
 from tests.support.queue import fetch
 
 
@@ -36,18 +32,8 @@ def settings(database_url: str, tmp_path: Any) -> Settings:
     return draft_settings(database_url, tmp_path, followup_batch_size=1)
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    async with SimServer(keys=KEYS) as server:
-        yield server
-
-
-@pytest.fixture
-async def desk(db: Database, settings: Settings, client: httpx.AsyncClient, sim: SimServer) -> Desk:
-    owner: Member = await new_workspace_owner(db, "Acme", "owner@acme.example")
-    desk = Desk(db, settings, client, owner, sim)
-    await desk.providers()
-    return desk
+sim = drafts_support.sim  # the fixtures (tests/automation/drafts_support.py)
+desk = drafts_support.desk
 
 
 async def _dana(desk: Desk) -> int:

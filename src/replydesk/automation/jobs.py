@@ -94,28 +94,14 @@ def register(registry: Registry, settings: Settings, db: Database | None = None)
     )
     if db is None:
         return
-    categorise_job = CategoriseJob(db, settings)
-    registry.add(
-        JOBS.name,
-        DraftJobType.INBOUND_CATEGORISE.value,
-        categorise_job.apply,
-        prepare=categorise_job.prepare,
-        order_key=_order_key,
+    # The AI jobs: each calls out in its prepare step (outside any transaction).
+    ai_jobs: tuple[tuple[DraftJobType, CategoriseJob | ScoreJob | DraftJob], ...] = (
+        (DraftJobType.INBOUND_CATEGORISE, CategoriseJob(db, settings)),
+        (DraftJobType.LEAD_SCORE, ScoreJob(db, settings)),
+        (DraftJobType.DRAFT_GENERATE, DraftJob(db, settings)),
     )
-    score_job = ScoreJob(db, settings)
-    registry.add(
-        JOBS.name,
-        DraftJobType.LEAD_SCORE.value,
-        score_job.apply,
-        prepare=score_job.prepare,
-        order_key=_order_key,
-    )
-    draft_job = DraftJob(db, settings)
-    registry.add(
-        JOBS.name,
-        DraftJobType.DRAFT_GENERATE.value,
-        draft_job.apply,
-        prepare=draft_job.prepare,
-        order_key=_order_key,
-    )
+    for job_type, job in ai_jobs:
+        registry.add(
+            JOBS.name, job_type.value, job.apply, prepare=job.prepare, order_key=_order_key
+        )
     registry.add(JOBS.name, DraftJobType.DRAFT_AUTO_SEND.value, AutoSendJob(settings).apply)
