@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
+from prometheus_client import REGISTRY
 
 from replydesk.core.breaker import BreakerState, CircuitBreaker
 from replydesk.core.db import Database
@@ -151,3 +152,32 @@ async def test_database_outage_opens_the_breaker_without_a_retry_storm_and_resum
     assert len(closed) == 1 and closed[0]["level"] == "info"
     assert closed[0]["outage_s"] >= outage_s
     assert not [r for r in records if r["level"] in ("error", "critical")]
+
+
+def test_breaker_state_and_skipped_runs_are_exported() -> None:
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, {"breaker": "metrics-test", **labels}) or 0.0
+
+    def transitions(state: str) -> float:
+        return sample("replydesk_db_breaker_transitions_total", state=state)
+
+    before = {state: transitions(state) for state in ("open", "half_open", "closed")}
+    skipped_before = sample("replydesk_db_breaker_skipped_runs_total")
+    clock = Clock()
+    breaker = CircuitBreaker("metrics-test", failures=2, cooldown_s=10, clock=clock)
+    assert sample("replydesk_db_breaker_open") == 0
+    breaker.failure("x")
+    breaker.failure("x")
+    assert sample("replydesk_db_breaker_open") == 1
+    assert [breaker.allow() for _ in range(3)] == [False] * 3
+    clock.now += 10
+    assert breaker.allow()  # the probe: still reported open
+    assert sample("replydesk_db_breaker_open") == 1
+    breaker.success()
+    assert sample("replydesk_db_breaker_open") == 0
+    assert sample("replydesk_db_breaker_skipped_runs_total") - skipped_before == 3
+    assert {state: transitions(state) - before[state] for state in before} == {
+        "open": 1,
+        "half_open": 1,
+        "closed": 1,
+    }

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from replydesk.core.log_categories import LogCategory
 from replydesk.core.logging import get_logger
+from replydesk.core.metrics import metrics
 
 log = get_logger(__name__)
 
@@ -40,6 +41,7 @@ class CircuitBreaker:
         self._clock = clock
         self.state = BreakerState.CLOSED
         self.consecutive_failures = 0
+        metrics().db_breaker_open.labels(breaker=name).set(0)
         self.opened_at: float | None = None  # when it last opened (or re-opened)
         self.down_since: float | None = None  # when it first opened in this outage
         self.skipped = 0  # runs skipped while open, this outage
@@ -60,10 +62,18 @@ class CircuitBreaker:
         assert self.opened_at is not None
         if self._clock() - self.opened_at < self.cooldown_s:
             self.skipped += 1
+            metrics().db_breaker_skipped_runs.labels(breaker=self.name).inc()
             return False
-        self.state = BreakerState.HALF_OPEN
+        self._enter(BreakerState.HALF_OPEN)
         self.probes += 1
         return True
+
+    def _enter(self, state: BreakerState) -> None:
+        self.state = state
+        metrics().db_breaker_transitions.labels(breaker=self.name, state=state.value).inc()
+        metrics().db_breaker_open.labels(breaker=self.name).set(
+            0 if state is BreakerState.CLOSED else 1
+        )
 
     def success(self) -> None:
         if self.state is BreakerState.CLOSED:
@@ -77,7 +87,7 @@ class CircuitBreaker:
             skipped_runs=self.skipped,
             probes=self.probes,
         )
-        self.state = BreakerState.CLOSED
+        self._enter(BreakerState.CLOSED)
         self.consecutive_failures = 0
         self.opened_at = self.down_since = None
         self.skipped = self.probes = 0
@@ -86,11 +96,13 @@ class CircuitBreaker:
         self.consecutive_failures += 1
         now = self._clock()
         if self.state is BreakerState.HALF_OPEN:
-            self.state, self.opened_at = BreakerState.OPEN, now
+            self._enter(BreakerState.OPEN)
+            self.opened_at = now
             log.debug("db_breaker_probe_failed", breaker=self.name, error=error)
             return
         if self.state is BreakerState.CLOSED and self.consecutive_failures >= self.threshold:
-            self.state, self.opened_at, self.down_since = BreakerState.OPEN, now, now
+            self._enter(BreakerState.OPEN)
+            self.opened_at = self.down_since = now
             log.warning(
                 "db_breaker_open",
                 category=LogCategory.DB_UNAVAILABLE,

@@ -81,6 +81,10 @@ class Metrics:
     ai_tokens: Counter
     # Follow-up ticks (the follow-ups feature records them; zero until it exists).
     followup_ticks: Counter
+    # Database circuit breakers of periodic work (core/breaker.py).
+    db_breaker_open: Gauge
+    db_breaker_transitions: Counter
+    db_breaker_skipped_runs: Counter
     # Set when the process starts; a scrape shows which processes write metrics.
     process_started: Gauge
 
@@ -171,6 +175,24 @@ def _build() -> Metrics:
             "replydesk_followup_ticks",
             "Follow-up ticks by result (processed, sent, skipped)",
             ["result"],
+        ),
+        db_breaker_open=Gauge(
+            "replydesk_db_breaker_open",
+            "1 while a database circuit breaker of periodic work is open or probing, by "
+            "breaker (the highest of the live processes)",
+            ["breaker"],
+            multiprocess_mode="livemax",
+        ),
+        db_breaker_transitions=Counter(
+            "replydesk_db_breaker_transitions",
+            "Database circuit breaker state changes, by breaker and new state (open, "
+            "half_open, closed)",
+            ["breaker", "state"],
+        ),
+        db_breaker_skipped_runs=Counter(
+            "replydesk_db_breaker_skipped_runs",
+            "Periodic runs skipped without touching the database because the breaker was open",
+            ["breaker"],
         ),
         process_started=Gauge(
             "replydesk_process_start_time_seconds",
