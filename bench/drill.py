@@ -237,9 +237,11 @@ async def drill(
             fault_tasks.append(asyncio.create_task(faults.outage_later(1.0, args.db_outage)))
         if args.rolling_restart:
             fault_tasks.append(asyncio.create_task(faults.rolling_restart_later(services, 2.0)))
+        burst_over = asyncio.Event()
+        events_done = asyncio.create_task(_events_processed_at(direct_url, burst_over))
         if ai is not None and args.ai == "hang":
             await asyncio.to_thread(ai.hang)
-            fault_tasks.append(asyncio.create_task(_release_after_events(ai, direct_url)))
+            fault_tasks.append(asyncio.create_task(_release_after(events_done, ai)))
         port = services.api_ports[-1]
         scrapes: dict[str, Any] = {"start": await scrape_safely(port)}
         if args.db_outage:
@@ -255,11 +257,14 @@ async def drill(
             args.concurrency,
             rate=args.rate,
         )
+        burst_over.set()
         burst_s = burst.finished - burst.started
         scrapes["burst"] = await scrape_safely(port)
         if ai is not None and args.ai == "hang":  # the hung jobs hold worker slots till then
             await fault_tasks[-1]
         _, stats = await wait_drained(services, args.drain_timeout)
+        drained_at = time.monotonic()
+        events_done_at = await events_done
         stop_polling.set()
         polled = await poller
         for task in fault_tasks:
@@ -306,6 +311,13 @@ async def drill(
             "worker_cpu_ms_per_event": round(worker_cpu_s * 1000 / plan.distinct_events, 3),
             "counts_p50_ms": ms(percentile(polled.counts_latencies, 0.50)),
             "counts_p95_ms": ms(percentile(polled.counts_latencies, 0.95)),
+            # The same p95 per phase: the burst; then until every event is processed (with
+            # --ai hang the AI is released then); then until the jobs are drained too.
+            "counts_p95_by_phase_ms": {
+                "burst": ms(polled.counts_p95_between(burst.started, burst.finished)),
+                "events": ms(polled.counts_p95_between(burst.finished, events_done_at)),
+                "jobs": ms(polled.counts_p95_between(events_done_at, drained_at)),
+            },
             "list_p95_ms": ms(percentile(polled.list_latencies, 0.95)),
             "poll_errors": polled.errors,
             "queue_stats": stats,
@@ -346,11 +358,17 @@ async def drill(
             ai.stop()
 
 
-async def _release_after_events(ai: AiEndpoint, database_url: str) -> None:
-    """``--ai hang``: the AI answers nothing until every webhook event is processed."""
-    await asyncio.sleep(1.0)
+async def _events_processed_at(database_url: str, burst_over: asyncio.Event) -> float:
+    """When every webhook event was processed after the burst (monotonic; every 0.25 s)."""
+    await burst_over.wait()
     while await events_busy(database_url):
         await asyncio.sleep(0.25)
+    return time.monotonic()
+
+
+async def _release_after(events_done: asyncio.Task[float], ai: AiEndpoint) -> None:
+    """``--ai hang``: the AI answers nothing until every webhook event is processed."""
+    await events_done
     await asyncio.to_thread(ai.release)
 
 

@@ -145,8 +145,18 @@ async def send_burst(
 @dataclass
 class PollStats:
     counts_latencies: list[float] = field(default_factory=list)
+    counts_at: list[float] = field(default_factory=list)  # time.monotonic() at each answer
     list_latencies: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
+
+    def counts_p95_between(self, start: float, end: float) -> float | None:
+        """Counts p95 of the answers that arrived in [start, end) (monotonic seconds)."""
+        within = [
+            latency
+            for at, latency in zip(self.counts_at, self.counts_latencies, strict=True)
+            if start <= at < end
+        ]
+        return percentile(within, 0.95)
 
 
 async def poll_inbox(
@@ -157,13 +167,13 @@ async def poll_inbox(
     headers = {"Authorization": f"Bearer {api_token}"}
     base = f"/api/v1/workspaces/{workspace_id}"
     targets = [
-        (f"{base}/inbox/counts", stats.counts_latencies),
-        (f"{base}/leads?filter=requires_attention&limit=50", stats.list_latencies),
+        (f"{base}/inbox/counts", stats.counts_latencies, stats.counts_at),
+        (f"{base}/leads?filter=requires_attention&limit=50", stats.list_latencies, None),
     ]
     try:
         while not stop.is_set():
             tick = time.monotonic()
-            for path, sink in targets:
+            for path, sink, stamps in targets:
                 t0 = time.perf_counter()
                 try:
                     resp = await conn.request("GET", path, None, headers)
@@ -172,6 +182,8 @@ async def poll_inbox(
                     key = type(exc).__name__
                 else:
                     sink.append(time.perf_counter() - t0)
+                    if stamps is not None:
+                        stamps.append(time.monotonic())
                 if key:
                     stats.errors[key] = stats.errors.get(key, 0) + 1
             await asyncio.sleep(max(0.0, every_s - (time.monotonic() - tick)))
