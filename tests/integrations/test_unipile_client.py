@@ -52,6 +52,18 @@ async def test_send_in_chat_and_find_it(unipile: UnipileClient, sim: SimServer) 
     )
 
 
+async def test_chat_history_follows_the_cursor_within_the_page_bound(
+    unipile: UnipileClient, sim: SimServer
+) -> None:
+    history = await unipile.chat_history("chat_Qw81", limit=1)
+    assert [m["id"] for m in history.messages] == ["umsg_7788", "umsg_7701"]  # newest first
+    assert history.complete
+    pages = await sim_requests(sim, "unipile", "chats.messages")
+    assert [p["query"] for p in pages] == ["limit=1", "limit=1&cursor=1"]
+    bounded = await unipile.chat_history("chat_Qw81", limit=1, max_pages=1)
+    assert [m["id"] for m in bounded.messages] == ["umsg_7788"] and not bounded.complete
+
+
 async def test_start_chat_with_attendee_provider_id(unipile: UnipileClient, sim: SimServer) -> None:
     started = await unipile.start_chat("acc_LnK4e", "ACoAANewLead1", "Hi Lee")
     assert started.chat_id and started.message_id

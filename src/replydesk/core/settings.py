@@ -224,6 +224,7 @@ class Settings(BaseSettings):
     reconcile_batch: int = Field(default=500, ge=1, le=10_000)  # workspaces queued per run
     # Per-lead sync: provider time per sync job.
     lead_sync_budget_s: float = Field(default=20.0, gt=0, le=120)
+    lead_sync_chat_pages: int = Field(default=5, ge=1, le=100)  # LinkedIn pages (50) per chat
     # A provider that goes quiet: silent for silence_factor x its usual gap (and at least
     # silence_min_s) during the active hours (UTC, "start-end", e.g. "8-20"; "22-6" wraps).
     silence_factor: float = Field(default=6.0, gt=1)

@@ -80,6 +80,16 @@ CLAIM_IDENTITIES = statement(
     RETURNING id, workspace_id, kind, value, lead_id
     """
 )
+# The Unipile chat each event's LinkedIn identity came through (the newest event's wins);
+# a row already holding that chat is not written.
+RECORD_CHATS = statement(
+    """
+    UPDATE lead_identities i SET unipile_chat_id = v.chat
+    FROM unnest(CAST(:ws AS uuid[]), CAST(:ids AS bigint[]), CAST(:chats AS text[]))
+        AS v(ws, id, chat)
+    WHERE i.workspace_id = v.ws AND i.id = v.id AND i.unipile_chat_id IS DISTINCT FROM v.chat
+    """
+)
 # Profile and identity columns only fill blanks; ``untracked`` only ever turns false.
 _FILLS = ", ".join(f"{c} = coalesce(l.{c}, {_value(c, 'v')})" for c in LEAD_FILL_COLUMNS)
 FILL_LEADS = statement(

@@ -53,6 +53,9 @@ class MessageEvent:
     job: JobType | None  # enqueued once per stored message
     untracked: bool = False
     category: LeadCategory | None = None  # a provider category, once the message is stored
+    # Unipile: the chat the message is in, recorded on keys[0]'s identity (a lead sync reads
+    # the chat's history by it).
+    unipile_chat_id: str | None = None
 
 
 async def apply(session: AsyncSession, event: MessageEvent) -> StoredMessage:
@@ -61,6 +64,7 @@ async def apply(session: AsyncSession, event: MessageEvent) -> StoredMessage:
     person = await service.resolve_lead(
         session, ws, event.keys, event.profile, untracked=event.untracked
     )
+    await _record_chats(session, [event], [person])
     msg = replace(event.message, identity_id=person.identity_id)
     stored = await service.record_message(session, ws, person.lead_id, msg)
     await _set_category(session, event, stored)
@@ -82,6 +86,7 @@ async def apply_group(session: AsyncSession, events: list[MessageEvent]) -> list
             events = events[1:]
             continue
         people, run = resolved, events[: len(resolved)]
+        await _record_chats(session, run, people)
         messages = await _record(session, run, people)
         for event, message in zip(run, messages, strict=True):
             await _set_category(session, event, message)
@@ -96,6 +101,27 @@ async def apply_group(session: AsyncSession, events: list[MessageEvent]) -> list
         stored += messages
         events = events[len(run) :]
     return stored
+
+
+async def _record_chats(
+    session: AsyncSession, events: list[MessageEvent], people: list[Person]
+) -> None:
+    """Each event's Unipile chat on the identity its message travels through; the last event
+    naming an identity wins (the order a one-by-one run would leave)."""
+    chats: dict[tuple[uuid.UUID, int], str] = {}
+    for event, person in zip(events, people, strict=True):
+        if event.unipile_chat_id is not None and person.identity_id is not None:
+            chats[(event.workspace_id, person.identity_id)] = event.unipile_chat_id
+    if chats:
+        ordered = sorted(chats.items(), key=lambda c: (str(c[0][0]), c[0][1]))
+        await session.execute(
+            repo.RECORD_CHATS,
+            {
+                "ws": [ws for (ws, _), _ in ordered],
+                "ids": [identity for (_, identity), _ in ordered],
+                "chats": [chat for _, chat in ordered],
+            },
+        )
 
 
 async def _set_category(session: AsyncSession, event: MessageEvent, stored: StoredMessage) -> None:

@@ -439,6 +439,8 @@ class LeadIdentity(Base):
     lead_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     kind: Mapped[str] = mapped_column(Text, nullable=False)  # IdentityKind
     value: Mapped[str] = mapped_column(Text, nullable=False)  # normalised (leads.identity)
+    # linkedin_id only: the Unipile chat of its last processed message (what a sync pulls).
+    unipile_chat_id: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (

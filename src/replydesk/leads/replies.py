@@ -269,6 +269,15 @@ async def mark_reply_sent(
     return await repository.scalar(session, repository.MARK_SENT_WITHOUT_ID, params) is not None
 
 
+async def record_linkedin_chat(
+    session: AsyncSession, workspace_id: uuid.UUID, provider_id: str, chat_id: str
+) -> None:
+    """The Unipile chat our LinkedIn reply went into (``POST /api/v1/chats`` answers it), on
+    the LinkedIn identity it was sent to: a lead sync pulls that chat's history."""
+    params = {"ws": workspace_id, "value": provider_id, "chat": chat_id}
+    await session.execute(repository.RECORD_LINKEDIN_CHAT, params)
+
+
 async def mark_reply_failed(
     session: AsyncSession,
     workspace_id: uuid.UUID,

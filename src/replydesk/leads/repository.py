@@ -72,6 +72,12 @@ LEAD_IDENTITIES = statement(
     ORDER BY i.id
     """
 )
+# The Unipile chats of the lead's LinkedIn identities (what a lead sync pulls), oldest first.
+LINKEDIN_CHATS = statement(
+    "SELECT value, unipile_chat_id FROM lead_identities "
+    f"WHERE workspace_id = :ws AND lead_id = :lead AND kind = '{IdentityKind.LINKEDIN_ID}' "
+    "AND unipile_chat_id IS NOT NULL ORDER BY id"
+)
 # Claimed in (kind, value) order, so concurrent events wait on each other's keys in one
 # global order; a key another lead holds is skipped (DO NOTHING) and read back by the caller.
 CLAIM_IDENTITIES = statement(
@@ -274,6 +280,12 @@ MARK_SENT = {
     )
     for col in MESSAGE_KEYS
 }
+# The chat Unipile answered for our own LinkedIn reply, on the identity we sent to.
+RECORD_LINKEDIN_CHAT = statement(
+    "UPDATE lead_identities SET unipile_chat_id = :chat "
+    f"WHERE workspace_id = :ws AND kind = '{IdentityKind.LINKEDIN_ID}' AND value = :value "
+    "AND unipile_chat_id IS DISTINCT FROM CAST(:chat AS text)"
+)
 MARK_SENT_WITHOUT_ID = statement(
     f"UPDATE messages SET status = '{MessageStatus.SENT}', send_started_at = NULL, "
     "failure_category = NULL, failure_message = NULL, unknown_delivery = false "

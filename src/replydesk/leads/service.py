@@ -525,3 +525,12 @@ async def lead_identities(
         if r.kind is not None:
             found.setdefault(str(r.kind), []).append(str(r.value))
     return found
+
+
+async def linkedin_chats(
+    session: AsyncSession, workspace_id: uuid.UUID, lead_id: int
+) -> list[tuple[str, str]]:
+    """(LinkedIn provider id, Unipile chat id) of each of the lead's LinkedIn identities a
+    chat is known for (a webhook, a pulled message or our own reply recorded it)."""
+    rows = await session.execute(repository.LINKEDIN_CHATS, {"ws": workspace_id, "lead": lead_id})
+    return [(str(r.value), str(r.unipile_chat_id)) for r in rows]

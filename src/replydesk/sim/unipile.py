@@ -1,5 +1,10 @@
 """Simulated Unipile v1 (``/unipile/api/v1/...``): account status, chats and messages.
-Requires ``X-API-KEY``; errors are problem JSON with ``type: errors/...``."""
+Requires ``X-API-KEY``; errors are problem JSON with ``type: errors/...``.
+
+The seeded chat ``chat_Qw81`` is the one the sample ``message_received`` webhook comes from
+(``umsg_7788`` from Dana, ``ACoAAB1x2y3``), after an opening message the account sent; its
+history is what a lead sync of that lead pulls. Starting a chat with an attendee the account
+already has a chat with sends in that chat (one LinkedIn conversation per pair)."""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ from replydesk.sim.bodies import error_response
 
 ACCOUNT_ID = "acc_LnK4e"
 OWN_PROVIDER_ID = "ACoAAOwnerX"
+# Messages per page of a chat's history: Unipile's default and bound (cursor pagination).
+PAGE_DEFAULT, PAGE_MAX = 100, 250
 
 
 def _now() -> str:
@@ -41,19 +48,33 @@ class UnipileSim:
                 "attendee_provider_id": "ACoAAB1x2y3",
             },
         }
-        self.messages: dict[str, list[dict[str, Any]]] = {
+        self.messages: dict[str, list[dict[str, Any]]] = {  # oldest first
             "chat_Qw81": [
+                self._message(
+                    "chat_Qw81",
+                    "Hi Dana, would a short call about Northwind's outbound make sense?",
+                    mine=True,
+                    message_id="umsg_7701",
+                    at="2026-01-22T09:12:00.000Z",
+                ),
                 self._message(
                     "chat_Qw81",
                     "Thanks for reaching out, happy to chat next week.",
                     mine=False,
                     message_id="umsg_7788",
-                )
+                    at="2026-01-23T18:25:00.000Z",
+                ),
             ],
         }
 
     def _message(
-        self, chat_id: str, text: str, *, mine: bool, message_id: str | None = None
+        self,
+        chat_id: str,
+        text: str,
+        *,
+        mine: bool,
+        message_id: str | None = None,
+        at: str | None = None,
     ) -> dict[str, Any]:
         chat = self.chats[chat_id]
         return {
@@ -62,7 +83,7 @@ class UnipileSim:
             "chat_id": chat_id,
             "account_id": chat["account_id"],
             "text": text,
-            "timestamp": _now(),
+            "timestamp": at or _now(),
             "is_sender": 1 if mine else 0,
             "sender_id": OWN_PROVIDER_ID if mine else chat["attendee_provider_id"],
         }
@@ -89,8 +110,16 @@ class UnipileSim:
         chat_id = req.params["id"]
         if chat_id not in self.chats:
             return error_response("unipile", 404)
-        items = list(reversed(self.messages[chat_id]))  # newest first
-        return ok({"object": "MessageList", "items": items, "cursor": None})
+        try:
+            limit = min(max(int(req.query_arg("limit") or PAGE_DEFAULT), 1), PAGE_MAX)
+            offset = int(req.query_arg("cursor") or 0)
+        except ValueError:
+            return error_response("unipile", 400, message="limit and cursor must be integers")
+        newest_first = list(reversed(self.messages[chat_id]))
+        items = newest_first[offset : offset + limit]
+        more = offset + limit < len(newest_first)
+        cursor = str(offset + limit) if more else None
+        return ok({"object": "MessageList", "items": items, "cursor": cursor})
 
     async def send(self, req: SimRequest) -> Response:
         chat_id = req.params["id"]
@@ -117,12 +146,22 @@ class UnipileSim:
         if inmail and str(req.arg("linkedin[api]") or "classic") == "classic":
             # Classic accounts have no InMail credits in the simulator.
             return error_response("unipile", 422, error_type="insufficient_credits")
-        chat_id = f"chat_sim{next(self._ids)}"
-        self.chats[chat_id] = {
-            "id": chat_id,
-            "account_id": account_id,
-            "attendee_provider_id": str(attendees[0]),
-        }
+        attendee = str(attendees[0])
+        known = [
+            c["id"]
+            for c in self.chats.values()
+            if c["account_id"] == account_id and c["attendee_provider_id"] == attendee
+        ]
+        if known:
+            chat_id = known[0]
+        else:
+            chat_id = f"chat_sim{next(self._ids)}"
+            self.chats[chat_id] = {
+                "id": chat_id,
+                "account_id": account_id,
+                "attendee_provider_id": attendee,
+            }
+            self.messages[chat_id] = []
         message = self._message(chat_id, str(text), mine=True)
-        self.messages[chat_id] = [message]
+        self.messages[chat_id].append(message)
         return ok({"object": "ChatStarted", "chat_id": chat_id, "message_id": message["id"]}, 201)

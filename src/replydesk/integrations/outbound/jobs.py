@@ -251,6 +251,8 @@ class ReplySendJob:
                 outcome.key_column,
                 outcome.key,
             )
+            if outcome.chat is not None:
+                await replies.record_linkedin_chat(session, ws, *outcome.chat)
             log.info("reply_sent", **fields)
             return None
         if isinstance(outcome, Failed):

@@ -32,6 +32,9 @@ NO_SENDER = "sender_missing"
 class Sent:
     key_column: str
     key: int | str | None
+    # LinkedIn: (the attendee's provider id, the chat Unipile answered) to record on the
+    # lead's LinkedIn identity.
+    chat: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,8 @@ class Sender:
         if not s.linkedin_provider_id:
             return Failed(RECIPIENT_MISSING, "the lead has no LinkedIn id: no message was sent")
         chat = await self.unipile.start_chat(self.account_id, s.linkedin_provider_id, s.body)
-        return Sent(KEY_COLUMNS[Channel.LINKEDIN], chat.message_id)
+        started = (s.linkedin_provider_id, chat.chat_id) if chat.chat_id else None
+        return Sent(KEY_COLUMNS[Channel.LINKEDIN], chat.message_id, started)
 
     async def _ghl_contact(self, ghl: GhlClient) -> str:
         """The lead's GHL contact: stored, else upserted by e-mail/phone (idempotent)."""

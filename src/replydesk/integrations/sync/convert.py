@@ -2,8 +2,8 @@
 
 Pulled history goes through the same handlers as webhooks (``processing.process_event``), so
 it lands under the same unique keys (EmailBison ``reply.id`` / ``scheduled_email.id``, GHL
-``messageId``): a webhook arriving later for the same item writes nothing new, and neither
-does a second pull.
+``messageId``, Unipile ``message_id``): a webhook arriving later for the same item writes
+nothing new, and neither does a second pull.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from replydesk.integrations.base import ProviderName
+from replydesk.integrations.readers import str_id
+from replydesk.integrations.unipile.client import is_sender
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,31 @@ def ghl_message(
     if message.get("userId"):
         payload["userId"] = message["userId"]
     return PulledEvent(ProviderName.GHL, event_type, payload)
+
+
+def unipile_message(
+    message: Mapping[str, Any], chat_id: str, lead_provider_id: str, account_id: str | None
+) -> PulledEvent:
+    """A message of ``GET /api/v1/chats/{id}/messages`` as the ``message_received`` webhook it
+    would have been (``message_id`` = the message's ``id``). One the account sent
+    (``is_sender``) names the account as its sender and as ``account_info.user_id``, so the
+    handler reads it as the team's own (outbound, an echo of a reply matched by its id), with
+    the lead the other attendee."""
+    sender_id = str_id(message.get("sender_id"))
+    payload: dict[str, Any] = {
+        "account_id": account_id,
+        "account_type": "LINKEDIN",
+        "event": "message_received",
+        "chat_id": str_id(message.get("chat_id")) or chat_id,
+        "message_id": message.get("id"),
+        "timestamp": message.get("timestamp"),
+        "message": message.get("text"),
+        "attendees": [{"attendee_provider_id": lead_provider_id}],
+    }
+    if is_sender(message):
+        me = sender_id or f"account:{account_id}"
+        payload["sender"] = {"attendee_provider_id": me}
+        payload["account_info"] = {"type": "LINKEDIN", "user_id": me}
+    else:
+        payload["sender"] = {"attendee_provider_id": sender_id or lead_provider_id}
+    return PulledEvent(ProviderName.UNIPILE, "message_received", payload)

@@ -27,6 +27,7 @@ from replydesk.integrations.provider_client import CallPolicy
 from replydesk.integrations.sync import convert, service
 from replydesk.integrations.sync.convert import PulledEvent
 from replydesk.integrations.sync.vocabulary import SyncJob
+from replydesk.integrations.unipile.client import UnipileClient
 from replydesk.leads import service as leads
 from replydesk.leads.vocabulary import IdentityKind
 from replydesk.queue.errors import PermanentError
@@ -86,16 +87,16 @@ class LeadSyncJob(_ProviderJob):
                 return Pulled(skip=f"lead {lead_id} no longer exists (merged or deleted)")
             bison = await self._credentials(session, ws, Integration.EMAILBISON)
             ghl = await self._credentials(session, ws, Integration.GHL)
+            unipile = await self._credentials(session, ws, Integration.UNIPILE)
             polling = await service.emailbison_polling_allowed(session, ws)
+            linkedin = await service.polling_allowed(session, ws, Integration.UNIPILE)
+            chats = await leads.linkedin_chats(session, ws, lead_id)
         pulled = Pulled()
         async with asyncio.timeout(self.settings.lead_sync_budget_s):
             async with guarded_client(self.settings) as http:
                 await self._emailbison(item, pulled, bison if polling else None, identities, http)
                 await self._ghl(item, pulled, ghl, identities, http)
-        pulled.report["unipile"] = {
-            "status": "skipped",
-            "reason": "LinkedIn chats of a lead are not pulled (no chat id is stored)",
-        }
+                await self._unipile(item, pulled, unipile if linkedin else None, chats, http)
         return pulled
 
     def _failed(self, item: ClaimedItem, pulled: Pulled, name: str, exc: ProviderFailure) -> None:
@@ -173,6 +174,58 @@ class LeadSyncJob(_ProviderJob):
             convert.ghl_message(m, contacts[0], phone, location) for m in history.messages
         ]
         pulled.report["ghl"] = {"status": "ok", "items": len(history.messages)}
+
+    async def _unipile(
+        self,
+        item: ClaimedItem,
+        pulled: Pulled,
+        creds: ProviderCredentials | None,
+        chats: list[tuple[str, str]],
+        http: Any,
+    ) -> None:
+        """The history of each Unipile chat recorded on the lead's LinkedIn identities."""
+        if creds is None:
+            pulled.report["unipile"] = {
+                "status": "skipped",
+                "reason": "not configured, disconnected or auth_failed",
+            }
+            return
+        if not chats:
+            reason = "no Unipile chat id is stored for the lead (no LinkedIn message seen yet)"
+            log.debug(
+                "lead_sync_skipped",
+                provider="unipile",
+                lead_id=item.payload["lead_id"],
+                reason=reason,
+            )
+            pulled.report["unipile"] = {"status": "skipped", "reason": reason}
+            return
+        account = creds.settings.get("account_id")
+        client = UnipileClient(
+            creds.settings["base_url"], creds.secret["api_key"], http=http, policy=self.policy
+        )
+        events: list[PulledEvent] = []
+        complete = True
+        try:
+            for provider_id, chat_id in chats:
+                history = await client.chat_history(
+                    chat_id, max_pages=self.settings.lead_sync_chat_pages
+                )
+                complete = complete and history.complete
+                events += [
+                    convert.unipile_message(m, chat_id, provider_id, account)
+                    for m in reversed(history.messages)  # oldest first, as webhooks came
+                ]
+        except ProviderFailure as exc:
+            self._failed(item, pulled, "unipile", exc)
+            return
+        pulled.events += events
+        pulled.report["unipile"] = {
+            "status": "ok",
+            "items": len(events),
+            "chats": len(chats),
+            "complete": complete,
+        }
 
     async def apply(self, session: AsyncSession, item: ClaimedItem) -> str | None:
         pulled: Pulled = item.prepared

@@ -32,8 +32,13 @@ from replydesk.queue.service import enqueue
 log = get_logger(__name__)
 
 WEBHOOK_PROVIDERS = (Integration.EMAILBISON, Integration.GHL, Integration.UNIPILE)
-# Statuses in which polling a provider cannot work or must not run.
+# Statuses in which polling a provider cannot work or must not run: a refused key, and for
+# Unipile a disconnected LinkedIn account too (every call answers 401 until it reconnects).
 NO_POLLING = frozenset({HealthStatus.AUTH_FAILED})
+NO_POLLING_BY_PROVIDER = {
+    Integration.EMAILBISON: NO_POLLING,
+    Integration.UNIPILE: NO_POLLING | {HealthStatus.DISCONNECTED},
+}
 
 
 @dataclass(frozen=True)
@@ -140,9 +145,15 @@ async def queue_reconciliations(session: AsyncSession, limit: int, slot: str) ->
     return queued
 
 
+async def polling_allowed(
+    session: AsyncSession, workspace_id: uuid.UUID, provider: Integration
+) -> bool:
+    item = await credentials.get_integration(session, workspace_id, provider)
+    return item.configured and item.status not in NO_POLLING_BY_PROVIDER.get(provider, NO_POLLING)
+
+
 async def emailbison_polling_allowed(session: AsyncSession, workspace_id: uuid.UUID) -> bool:
-    item = await credentials.get_integration(session, workspace_id, Integration.EMAILBISON)
-    return item.configured and item.status not in NO_POLLING
+    return await polling_allowed(session, workspace_id, Integration.EMAILBISON)
 
 
 async def reconcile_cursor(session: AsyncSession, workspace_id: uuid.UUID) -> int | None:

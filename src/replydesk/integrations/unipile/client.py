@@ -4,7 +4,8 @@
 ``/api/v1/...``. Sends (``send_in_chat``, ``start_chat``) are never repeated once they may have
 left; after a 504 or a timeout (``unknown_delivery``) ``find_sent_message`` checks the chat
 first, as the docs advise. A 429 is not waited out in the call: LinkedIn's limits mean "stop for
-a long time".
+a long time". ``chat_history`` (the per-lead sync) pages a chat newest first by ``cursor``,
+within a page bound; like every read it is retried under the read policy.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ RECIPIENT_TYPES = frozenset(
 )
 # LinkedIn's own limits: pause until tomorrow.
 DAILY_LIMIT_TYPES = frozenset({"limit_exceeded", "cannot_resend_yet", "cannot_resend_within_24hrs"})
+# A chat's history (per-lead sync): messages per page, pages per chat.
+HISTORY_PAGE = 50
+MAX_HISTORY_PAGES = 5
 RECONNECT = "reconnect the LinkedIn account in Unipile; sends stay paused until a check succeeds"
 _BAD_KEY = Refusal(
     ProviderCategory.AUTH,
@@ -90,6 +94,12 @@ class SentMessage:
 
 
 @dataclass(frozen=True)
+class ChatHistory:
+    messages: list[dict[str, Any]]  # newest first
+    complete: bool  # False: the page bound ran out before the chat's oldest message
+
+
+@dataclass(frozen=True)
 class InMail:
     """Send through LinkedIn InMail (``linkedin[inmail]=true``) with the given API flavour."""
 
@@ -101,6 +111,11 @@ def seconds_until_tomorrow(now: datetime | None = None) -> int:
     now = now or datetime.now(UTC)
     tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return max(60, int((tomorrow - now).total_seconds()))
+
+
+def is_sender(message: Mapping[str, Any]) -> bool:
+    """A message object the connected account itself sent (``is_sender``)."""
+    return message.get("is_sender") in (1, True, "1", "true")
 
 
 def error_type(answer: Answer) -> str:
@@ -186,24 +201,52 @@ class UnipileClient(ProviderClient):
             dict(body),
         )
 
-    async def chat_messages(self, chat_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
-        """``GET /api/v1/chats/{id}/messages``, newest first."""
+    async def chat_messages_page(
+        self, chat_id: str, *, limit: int = 20, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of ``GET /api/v1/chats/{id}/messages`` (newest first) and the cursor of
+        the next, older one (None: no more). A read: retried under the read policy."""
+        params: dict[str, Any] = {"limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
         call = Call(
             "GET",
             f"/api/v1/chats/{chat_id}/messages",
             "GET /api/v1/chats/{id}/messages",
             True,
-            params={"limit": limit},
+            params=params,
         )
-        items = (await self._json(call)).get("items")
-        return [dict(m) for m in items if isinstance(m, Mapping)] if isinstance(items, list) else []
+        body = await self._json(call)
+        items = body.get("items")
+        found = (
+            [dict(m) for m in items if isinstance(m, Mapping)] if isinstance(items, list) else []
+        )
+        return found, _str(body.get("cursor"))
+
+    async def chat_messages(self, chat_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest page of the chat's messages."""
+        return (await self.chat_messages_page(chat_id, limit=limit))[0]
+
+    async def chat_history(
+        self, chat_id: str, *, max_pages: int = MAX_HISTORY_PAGES, limit: int = HISTORY_PAGE
+    ) -> ChatHistory:
+        """The chat's messages, newest first, following the cursor for at most ``max_pages``
+        pages (``complete`` False when the bound ran out before the oldest message)."""
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(max_pages):
+            page, after = await self.chat_messages_page(chat_id, limit=limit, cursor=cursor)
+            messages += page
+            if after is None or after == cursor or not page:
+                return ChatHistory(messages, True)
+            cursor = after
+        return ChatHistory(messages, False)
 
     async def find_sent_message(self, chat_id: str, text: str) -> str | None:
         """After an ambiguous send: the id of a message we sent in the chat with this text,
         or None (then the caller marks the message failed, delivery unknown)."""
         for message in await self.chat_messages(chat_id):
-            mine = message.get("is_sender") in (1, True, "1", "true")
-            if mine and str(message.get("text") or "").strip() == text.strip():
+            if is_sender(message) and str(message.get("text") or "").strip() == text.strip():
                 return str(message.get("id")) if message.get("id") else None
         return None
 

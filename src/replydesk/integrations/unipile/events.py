@@ -29,7 +29,8 @@ def _attendee_profile(attendee: Mapping[str, Any]) -> leads.LeadProfile:
 
 async def _plan_message(event: Event, lookups: Lookups) -> MessageEvent | EventOutcome:
     """message_received: from the lead (inbound) or, when the sender is the connected account
-    itself (sent from another device), the team's own message (outbound)."""
+    itself (sent from another device), the team's own message (outbound). Its ``chat_id`` is
+    recorded on the lead's LinkedIn identity (what a lead sync pulls)."""
     payload = event.payload
     message_id = p.str_id(payload.get("message_id"))
     if message_id is None:
@@ -72,7 +73,14 @@ async def _plan_message(event: Event, lookups: Lookups) -> MessageEvent | EventO
         body=p.text_or_none(payload.get("message")),
     )
     job = None if outbound else JobType.INBOUND_POSTPROCESS
-    return MessageEvent(event.workspace_id, keys, _attendee_profile(lead_attendee), msg, job)
+    return MessageEvent(
+        event.workspace_id,
+        keys,
+        _attendee_profile(lead_attendee),
+        msg,
+        job,
+        unipile_chat_id=p.str_id(payload.get("chat_id")),
+    )
 
 
 def lead_key(payload: Mapping[str, Any]) -> str:
