@@ -8,18 +8,22 @@ By default a script writes nothing tracked: its JSON goes to ``results/<name>-<U
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import os
 import shutil
 import signal
 import tempfile
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
@@ -109,3 +113,27 @@ def embedded_server(prefix: str = "replydesk-bench-") -> Iterator[str]:
             yield start_embedded(data_dir)
         finally:
             stop_embedded(data_dir)
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str = "rd_bench_") -> Iterator[str]:
+    """A new empty database on ``server_url``'s server, dropped on exit: a run given a server
+    (``DATABASE_URL``) starts from nothing as on the embedded one, and leaves nothing behind
+    (a shared database grows run after run, so later runs would pay for earlier ones)."""
+    from replydesk.core.db import plain_url, with_database  # not for bench's helpers
+
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
+    admin = plain_url(with_database(server_url, "postgres"))
+
+    async def execute(sql: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    try:
+        yield with_database(server_url, name)
+    finally:
+        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

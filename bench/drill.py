@@ -40,6 +40,7 @@ from common import (
     add_output_args,
     embedded_server,
     proc_cpu_s,
+    scratch_database,
     scratch_dir,
     sigterm_like_ctrl_c,
     utc_stamp,
@@ -395,8 +396,11 @@ def run(args: argparse.Namespace) -> int:
     sigterm_like_ctrl_c()
     stamp = utc_stamp()
     with ExitStack() as scratch:  # stops the embedded server, deletes folders, on any exit
-        direct_url = os.environ.get("DATABASE_URL") or scratch.enter_context(
-            embedded_server("replydesk-drill-")
+        server_url = os.environ.get("DATABASE_URL")
+        direct_url = (
+            scratch.enter_context(scratch_database(server_url, "rd_drill_"))
+            if server_url
+            else scratch.enter_context(embedded_server("replydesk-drill-"))
         )
         if args.keep_logs:
             log_dir = args.results_dir / f"drill-{stamp}-logs"
