@@ -60,7 +60,7 @@ from drill.hosts import HostNetwork
 from drill.load import ms, percentile, poll_inbox, send_burst, windows
 from drill.metrics import scrape
 from drill.report import append_row
-from drill.services import Services, child_pids, free_port
+from drill.services import Services, child_pids, free_port, stop_leftovers
 from drill.traffic import build_plan
 from replydesk.core.db import with_database
 from replydesk.core.logging import configure_logging
@@ -402,6 +402,8 @@ def run(args: argparse.Namespace) -> int:
             if server_url
             else scratch.enter_context(embedded_server("replydesk-drill-"))
         )
+        # Registered after the database: on any exit the processes stop before it is dropped.
+        scratch.callback(stop_leftovers)
         if args.keep_logs:
             log_dir = args.results_dir / f"drill-{stamp}-logs"
             log_dir.mkdir(parents=True)

@@ -16,6 +16,26 @@ from pathlib import Path
 from drill.hosts import HostNetwork
 
 REPLYDESK = [sys.executable, "-m", "replydesk"]
+# Every process spawned and not yet reaped: `stop_leftovers` ends them when the drill's own
+# stop did not run (an interrupt that unwound past the event loop's `finally`).
+_SPAWNED: set[subprocess.Popen[bytes]] = set()
+
+
+def stop_leftovers(grace_s: float = 15.0) -> None:
+    """SIGTERM every spawned process still running, SIGKILL after ``grace_s``."""
+    live = [p for p in _SPAWNED if p.poll() is None]
+    for proc in live:
+        proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for proc in live:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    _SPAWNED.clear()
+
+
 METRICS_TOKEN = "drill-metrics-token-0123456789abcdef"  # noqa: S105 (a throwaway drill token)
 
 
@@ -126,7 +146,9 @@ class Services:
         if self.network is not None:
             prefix = [*self.network.prefix(index), *prefix]
             env["DATABASE_URL"] = self.network.database_url(index)
-        return subprocess.Popen([*prefix, *REPLYDESK, *args], env=env, stdout=log, stderr=log)
+        proc = subprocess.Popen([*prefix, *REPLYDESK, *args], env=env, stdout=log, stderr=log)
+        _SPAWNED.add(proc)
+        return proc
 
     def sample_rss(self) -> None:
         """Record each live process's peak resident memory (VmHWM, its own high-water mark)
@@ -222,16 +244,7 @@ class Services:
         return stats
 
     def stop(self) -> None:
-        procs = [p for p in [*self.apis, *self.workers] if p is not None]
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for proc in procs:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_leftovers()
 
 
 def wait_ready(port: int, timeout: float = 60.0) -> None:
