@@ -55,7 +55,7 @@ async def test_send_in_chat_and_find_it(unipile: UnipileClient, sim: SimServer) 
 async def test_chat_history_follows_the_cursor_within_the_page_bound(
     unipile: UnipileClient, sim: SimServer
 ) -> None:
-    history = await unipile.chat_history("chat_Qw81", limit=1)
+    history = await unipile.chat_history("chat_Qw81", limit=1, max_pages=5)
     assert [m["id"] for m in history.messages] == ["umsg_7788", "umsg_7701"]  # newest first
     assert history.complete
     pages = await sim_requests(sim, "unipile", "chats.messages")

@@ -32,9 +32,9 @@ RECIPIENT_TYPES = frozenset(
 )
 # LinkedIn's own limits: pause until tomorrow.
 DAILY_LIMIT_TYPES = frozenset({"limit_exceeded", "cannot_resend_yet", "cannot_resend_within_24hrs"})
-# A chat's history (per-lead sync): messages per page, pages per chat.
+# A chat's history (per-lead sync): messages per page (pages per chat: the caller's bound,
+# REPLYDESK_LEAD_SYNC_CHAT_PAGES).
 HISTORY_PAGE = 50
-MAX_HISTORY_PAGES = 5
 RECONNECT = "reconnect the LinkedIn account in Unipile; sends stay paused until a check succeeds"
 _BAD_KEY = Refusal(
     ProviderCategory.AUTH,
@@ -228,7 +228,7 @@ class UnipileClient(ProviderClient):
         return (await self.chat_messages_page(chat_id, limit=limit))[0]
 
     async def chat_history(
-        self, chat_id: str, *, max_pages: int = MAX_HISTORY_PAGES, limit: int = HISTORY_PAGE
+        self, chat_id: str, *, max_pages: int, limit: int = HISTORY_PAGE
     ) -> ChatHistory:
         """The chat's messages, newest first, following the cursor for at most ``max_pages``
         pages (``complete`` False when the bound ran out before the oldest message)."""
